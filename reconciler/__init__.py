@@ -1,0 +1,3 @@
+"""symsync: keep Sentry project symbol sources in step with versioned YAML."""
+
+__version__ = "0.1.0"

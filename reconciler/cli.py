@@ -1,0 +1,81 @@
+"""The command line: parse arguments, call the library, pick the exit code.
+
+Each command lives in ``reconciler.commands.<module>`` and is imported only when it runs, so
+``symsync validate`` never pays for the HTTP client or the emulator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import EXIT_ERROR, SymsyncError
+
+# command name -> module under reconciler.commands that defines ``command``
+COMMANDS: dict[str, str] = {
+    "validate": "validate",
+    "plan": "plan",
+    "apply": "apply",
+    "import": "import_",
+    "schema": "schema",
+    "emulator": "emulator",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMANDS.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"reconciler.commands.{module_name}")
+        command = module.command
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="symsync")
+def cli() -> None:
+    """symsync: Sentry symbol sources as code."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point. Never shows a traceback to a user."""
+    try:
+        result = cli.main(args=argv, prog_name="symsync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        # Exit code 2 means "changes pending" in this tool, so usage errors are plain errors.
+        sys.exit(EXIT_ERROR)
+    except SymsyncError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so without a traceback or the exception's text
+        click.echo(
+            f"internal error: {type(exc).__name__}. This is a bug in symsync; "
+            "set SYMSYNC_DEBUG=1 to see where.",
+            err=True,
+        )
+        if _debug():
+            raise
+        sys.exit(EXIT_ERROR)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _debug() -> bool:
+    import os
+
+    return os.environ.get("SYMSYNC_DEBUG", "") not in ("", "0")
