@@ -1,0 +1,280 @@
+"""Carry out a Plan: one write per change, nothing more.
+
+- Writes to one project go one at a time, in the plan's order: Sentry rewrites the project's
+  whole list on every write, with no locking. Projects run in parallel.
+- A PUT carries the complete desired source with ``"id"`` equal to ``?id=``. A secret that is set
+  remotely and should stay is sent as Sentry's placeholder ``{"hidden-secret": true}``; the real
+  value, read from the environment, is sent only where the plan says it is needed (a new source,
+  a newly added secret, a type change).
+- Every variable a project needs is read before the first write to it; a missing one fails the
+  project, naming the variable, with nothing written.
+- With ``verify=True`` (a saved plan), each project is read once more and its fingerprint
+  compared with the plan's; a project that moved is refused, with what moved.
+- A project that fails or is refused does not stop the others.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from rich.table import Table
+
+from reconciler import spec
+from reconciler.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncError
+from reconciler.plan import (
+    Change,
+    Plan,
+    ProjectPlan,
+    describe_drift,
+    fingerprint,
+    remote_digests,
+)
+
+DEFAULT_PARALLELISM = 8
+
+Status = Literal["applied", "unchanged", "failed", "refused"]
+
+
+class SourcesAPI(Protocol):
+    """The part of ``SentryClient`` that applying needs."""
+
+    def list_sources(self, org: str, project: str) -> list[dict[str, Any]]: ...
+
+    def create_source(self, org: str, project: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def update_source(
+        self, org: str, project: str, source_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+    def delete_source(self, org: str, project: str, source_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProjectResult:
+    organization: str
+    project: str
+    status: Status
+    done: int = 0
+    total: int = 0
+    message: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.organization}/{self.project}"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    projects: tuple[ProjectResult, ...]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for p in self.projects if p.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        """1 if any project failed, else 3 if any was refused, else 0 (contract section 2)."""
+        if self.count("failed"):
+            return EXIT_ERROR
+        if self.count("refused"):
+            return EXIT_REFUSED
+        return EXIT_OK
+
+
+class SecretVariablesMissing(SymsyncError):
+    pass
+
+
+def needed_variables(project: ProjectPlan) -> list[tuple[str, str, str]]:
+    """(variable, source id, field) for every secret the project's writes send in clear."""
+    out: list[tuple[str, str, str]] = []
+    for change in project.changes:
+        for field, variable in change.secret_variables().items():
+            out.append((variable, change.source_id, field))
+    return out
+
+
+def read_secrets(project: ProjectPlan, env: Mapping[str, str]) -> dict[str, str]:
+    """Variable -> value for everything the project needs; all missing ones in one error."""
+    values: dict[str, str] = {}
+    missing: dict[str, list[str]] = {}
+    for variable, source_id, field in needed_variables(project):
+        value = env.get(variable, "")
+        if value == "":
+            missing.setdefault(variable, []).append(f"`{source_id}` {field}")
+        else:
+            values[variable] = value
+    if missing:
+        names = "; ".join(f"{var} (for {', '.join(uses)})" for var, uses in sorted(missing.items()))
+        raise SecretVariablesMissing(
+            f"missing secret variable(s), unset or empty: {names}; set them and run apply again"
+        )
+    return values
+
+
+def request_body(change: Change, secrets: Mapping[str, str]) -> dict[str, Any]:
+    """The complete source to send: placeholders where kept, values where needed."""
+    if change.source is None:
+        raise SymsyncError(f"the plan has no source for {change.action} of `{change.source_id}`")
+    body = copy.deepcopy(change.source)
+    body["id"] = change.source_id
+    for field in spec.ALL_SECRET_FIELDS:
+        if field not in body:
+            continue
+        ref = body[field]
+        if change.secrets.get(field, "send") == "keep":
+            body[field] = spec.hidden_secret()
+        else:
+            body[field] = secrets[ref["env"]]
+    return body
+
+
+class Applier:
+    def __init__(
+        self,
+        client: SourcesAPI | None,
+        *,
+        verify: bool,
+        parallelism: int = DEFAULT_PARALLELISM,
+        env: Mapping[str, str] | None = None,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self._client = client
+        self.verify = verify
+        self.parallelism = max(1, parallelism)
+        self.env = os.environ if env is None else env
+        self._on_event = on_event
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> SourcesAPI:
+        if self._client is None:
+            raise SymsyncError("internal error: a write was needed but no client was given")
+        return self._client
+
+    def _event(self, message: str) -> None:
+        if self._on_event is not None:
+            with self._lock:
+                self._on_event(message)
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+            results = list(pool.map(self._apply_project, plan.projects))
+        return ApplyResult(projects=tuple(results))
+
+    def _apply_project(self, project: ProjectPlan) -> ProjectResult:
+        try:
+            return self._apply_project_unguarded(project)
+        except Exception as exc:  # a bug must not stop the other projects, nor show a value
+            return ProjectResult(
+                project.organization,
+                project.project,
+                "failed",
+                total=len(project.changes),
+                message=f"internal error: {type(exc).__name__} (a bug in symsync)",
+            )
+
+    def _apply_project_unguarded(self, project: ProjectPlan) -> ProjectResult:
+        org, name = project.organization, project.project
+        total = len(project.changes)
+
+        def result(status: Status, done: int = 0, message: str = "") -> ProjectResult:
+            return ProjectResult(org, name, status, done, total, message)
+
+        if project.error is not None:
+            return result("failed", message=f"could not be planned: {project.error}")
+        if not project.changes:
+            return result("unchanged")
+        try:
+            secrets = read_secrets(project, self.env)
+        except SecretVariablesMissing as exc:
+            return result("failed", message=str(exc))
+
+        if self.verify:
+            try:
+                remote = self.client.list_sources(org, name)
+            except SymsyncError as exc:
+                return result("failed", message=f"could not read the remote state: {exc}")
+            if fingerprint(remote) != project.fingerprint:
+                moved = describe_drift(project.remote_sources, remote_digests(remote))
+                return result(
+                    "refused",
+                    message=f"remote changed since the plan was made ({moved}); "
+                    "nothing written to it; run `symsync plan` again",
+                )
+
+        done = 0
+        for change in project.changes:
+            try:
+                self._write(org, name, change, secrets)
+            except SymsyncError as exc:
+                return result(
+                    "failed",
+                    done,
+                    f"{change.action} `{change.source_id}` failed: {exc}"
+                    + (f" ({done} earlier change(s) applied)" if done else ""),
+                )
+            done += 1
+            self._event(f"{project.key}: {change.action}d `{change.source_id}`")
+        return result("applied", done)
+
+    def _write(self, org: str, name: str, change: Change, secrets: Mapping[str, str]) -> None:
+        if change.action == "create":
+            self.client.create_source(org, name, request_body(change, secrets))
+        elif change.action == "update":
+            body = request_body(change, secrets)
+            self.client.update_source(org, name, change.source_id, body)
+        else:
+            self.client.delete_source(org, name, change.source_id)
+
+
+def apply_plan(
+    plan: Plan,
+    client: SourcesAPI | None,
+    *,
+    verify: bool,
+    parallelism: int = DEFAULT_PARALLELISM,
+    env: Mapping[str, str] | None = None,
+    on_event: Callable[[str], None] | None = None,
+) -> ApplyResult:
+    return Applier(
+        client, verify=verify, parallelism=parallelism, env=env, on_event=on_event
+    ).apply(plan)
+
+
+_STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "refused": "yellow"}
+
+
+def results_table(result: ApplyResult) -> Table:
+    """The per-project result table printed (on stderr) at the end of apply."""
+    table = Table(title="symsync apply", title_justify="left", show_lines=False)
+    table.add_column("project", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("changes", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for p in sorted(result.projects, key=lambda r: (r.organization, r.project)):
+        table.add_row(
+            p.key,
+            f"[{_STATUS_STYLE[p.status]}]{p.status}[/]",
+            f"{p.done}/{p.total}",
+            _escape_markup(p.message),
+        )
+    return table
+
+
+def results_summary(result: ApplyResult) -> str:
+    return (
+        f"Apply: {result.count('applied')} applied, {result.count('unchanged')} unchanged, "
+        f"{result.count('failed')} failed, {result.count('refused')} refused."
+    )
+
+
+def _escape_markup(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

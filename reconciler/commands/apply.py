@@ -1,0 +1,111 @@
+"""``symsync apply [PLANFILE]``: make Sentry match the files, or carry out a saved plan."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
+from reconciler.commands.plan import DEFAULT_CONFIG_DIR, connect, echo_err, stdout_color
+from reconciler.errors import EXIT_ERROR, SymsyncError
+from reconciler.plan import Plan
+from reconciler.planner import display_path, load_desired, make_plan, match_projects
+from reconciler.render import FORMATS, render
+
+
+def read_plan_file(path: Path) -> Plan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SymsyncError(
+            f"{path}: no such plan file; make one with `symsync plan --out`"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise SymsyncError(f"{path}: cannot read the plan file: {reason}") from None
+    return Plan.loads(text, where=display_path(path))
+
+
+def confirm(yes: bool) -> bool:
+    """--yes, or an answer on a terminal; without a terminal and --yes, a clear error."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise SymsyncError(
+            "apply needs a confirmation and there is no terminal to ask on; "
+            "review the plan and pass --yes to apply it"
+        )
+    return click.confirm("Apply these changes to Sentry?", default=False, err=True)
+
+
+@click.command("apply")
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"The desired-state tree (default: {DEFAULT_CONFIG_DIR}); not read with PLANFILE.",
+)
+@click.option(
+    "--project",
+    "patterns",
+    multiple=True,
+    metavar="ORG/PROJECT",
+    help="Only these projects; may repeat; shell-style globs like `acme/*`.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    help="Projects written at the same time (writes to one project are never parallel).",
+)
+def command(
+    planfile: Path | None,
+    config_dir: Path | None,
+    patterns: tuple[str, ...],
+    yes: bool,
+    fmt: str,
+    url: str | None,
+    parallelism: int,
+) -> int:
+    """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan."""
+    if planfile is not None:
+        plan = read_plan_file(planfile)
+        if config_dir is not None:
+            echo_err(f"note: --config-dir is not read when applying the saved plan {planfile}")
+        if patterns:
+            keys = [p.key for p in plan.projects]
+            plan = plan.select(match_projects(keys, patterns, where=display_path(planfile)))
+        client = connect(url) if plan.has_changes else None
+    else:
+        configs = load_desired(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
+        client = connect(url)
+        plan = make_plan(client, configs, parallelism=parallelism)
+
+    try:
+        click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+        if plan.has_changes and not confirm(yes):
+            echo_err("Apply cancelled; nothing was written.")
+            return EXIT_ERROR
+        result = apply_plan(
+            plan,
+            client,
+            verify=planfile is not None,
+            parallelism=parallelism,
+            on_event=echo_err,
+        )
+    finally:
+        if client is not None:
+            client.close()
+
+    console = Console(stderr=True, highlight=False, soft_wrap=False)
+    console.print(results_table(result))
+    console.print(results_summary(result), markup=False)
+    return result.exit_code

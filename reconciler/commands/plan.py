@@ -1,0 +1,118 @@
+"""``symsync plan``: read each managed project once and print what apply would do."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
+from reconciler.plan import Plan
+from reconciler.render import FORMATS, render
+
+if TYPE_CHECKING:
+    from reconciler.client import SentryClient
+
+DEFAULT_CONFIG_DIR = Path("configs")
+
+
+def stdout_color() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and os.environ.get("NO_COLOR", "") == ""
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def write_plan_file(plan: Plan, path: Path) -> None:
+    """Save the JSON plan atomically: the file is either the old one or the whole new one."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(plan.dumps())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
+
+
+def connect(url: str | None) -> SentryClient:
+    from reconciler.client import SentryClient
+
+    return SentryClient.from_env(url=url)
+
+
+@click.command("plan")
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_CONFIG_DIR,
+    show_default=True,
+    help="The desired-state tree.",
+)
+@click.option(
+    "--project",
+    "patterns",
+    multiple=True,
+    metavar="ORG/PROJECT",
+    help="Only these projects; may repeat; shell-style globs like `acme/*`.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the JSON plan to this file (for `symsync apply PLANFILE`).",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when changes are pending, 0 when there are none.",
+)
+@click.option("--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Projects read at the same time.",
+)
+def command(
+    config_dir: Path,
+    patterns: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    url: str | None,
+    parallelism: int,
+) -> int:
+    """Show what apply would change. Needs the token, no secret variables."""
+    from reconciler.planner import load_desired, make_plan
+
+    configs = load_desired(config_dir, patterns, echo=echo_err)
+    with connect(url) as client:
+        plan = make_plan(client, configs, parallelism=parallelism)
+    if out is not None:
+        write_plan_file(plan, out)
+    click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+    for project in plan.projects:
+        if project.error is not None:
+            echo_err(f"error: {project.key}: {project.error}")
+    if out is not None:
+        echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
+    if plan.has_errors:
+        return EXIT_ERROR
+    if detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK

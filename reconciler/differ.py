@@ -1,0 +1,288 @@
+"""Compare one project's desired sources with what Sentry holds, and plan the writes.
+
+Sources are matched by ``id``. Both sides are normalised before comparing:
+
+- key order does not matter (dicts compare by content);
+- ``layout.casing`` absent means ``default``, as Sentry treats it;
+- an empty optional collection is the same as an absent one (``filters: {}``,
+  ``filters.filetypes: []``, ``platforms: []``); ``filters.filetypes`` is a set (its order and
+  repeats mean nothing to Sentry);
+- secrets are opaque: a remote secret field (Sentry shows ``{"hidden-secret": true}``) and a
+  desired ``{env: NAME}`` both become the marker ``"(set)"``. Set against set is unchanged, since
+  neither value can be known; set against not set is a change.
+
+A PUT replaces the whole source, so remote fields that the file format does not have
+(``is_public``, ``has_index``, ``platforms``, or any field a newer Sentry adds) are part of the
+comparison: they show as an update that removes them, which is what the PUT will do.
+
+A source whose ``type`` changes keeps its id and is updated with a full replacement; its secrets
+are then sent from the environment (Sentry cannot keep a secret across a type change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler import spec
+from reconciler.model import AbsentSource, ProjectConfig
+from reconciler.plan import (
+    SECRET_NOT_SET,
+    SECRET_SET,
+    Change,
+    FieldChange,
+    ProjectPlan,
+    SecretWrite,
+    fingerprint,
+    remote_digests,
+)
+
+# Display order of fields in a change; fields not listed follow in alphabetical order.
+FIELD_ORDER: tuple[str, ...] = (
+    "type",
+    "name",
+    "url",
+    "bucket",
+    "region",
+    "prefix",
+    "access_key",
+    "client_email",
+    "username",
+    "password",
+    "secret_key",
+    "private_key",
+    "layout.type",
+    "layout.casing",
+    "filters.filetypes",
+    "filters.path_patterns",
+    "filters.requires_checksum",
+    "is_public",
+    "has_index",
+    "platforms",
+)
+_FIELD_RANK = {name: i for i, name in enumerate(FIELD_ORDER)}
+
+
+class RemoteShapeError(ValueError):
+    """Sentry answered with something that is not a list of sources."""
+
+
+def desired_body(source: Any) -> dict[str, Any]:
+    """The API-shaped dict of a present desired source, secrets as ``{"env": NAME}``."""
+    body: dict[str, Any] = source.model_dump(exclude={"state"}, exclude_none=True)
+    return body
+
+
+def normalise(source: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparable form of a source (remote or desired). Holds no secret value."""
+    out: dict[str, Any] = {}
+    for key, value in source.items():
+        if key in spec.ALL_SECRET_FIELDS:
+            # Whatever is there (Sentry's placeholder, an {env: NAME} reference, or a value
+            # a misbehaving server sent in clear), all we keep is that it is set.
+            out[key] = SECRET_SET
+        elif key == "layout" and isinstance(value, Mapping):
+            layout = dict(value)
+            layout.setdefault("casing", spec.DEFAULT_CASING)
+            out[key] = layout
+        elif key == "filters" and isinstance(value, Mapping):
+            filters: dict[str, Any] = {}
+            for fkey, fvalue in value.items():
+                if isinstance(fvalue, list | dict) and not fvalue:
+                    continue
+                if fkey == "filetypes" and isinstance(fvalue, list):
+                    fvalue = sorted({str(v) for v in fvalue})
+                filters[fkey] = fvalue
+            if filters:
+                out[key] = filters
+        elif isinstance(value, list | dict) and not value:
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+def flatten(source: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted paths; lists stay whole values (compared as one field)."""
+    out: dict[str, Any] = {}
+    for key, value in source.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def _field_key(name: str) -> tuple[int, str]:
+    return (_FIELD_RANK.get(name, len(FIELD_ORDER)), name)
+
+
+def _secret_field(name: str) -> bool:
+    return name in spec.ALL_SECRET_FIELDS
+
+
+def _field_change(name: str, before: Any, after: Any) -> FieldChange:
+    if _secret_field(name):
+        return FieldChange(
+            before=SECRET_SET if before is not None else SECRET_NOT_SET,
+            after=SECRET_SET if after is not None else SECRET_NOT_SET,
+            secret=True,
+        )
+    return FieldChange(before=before, after=after)
+
+
+def field_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> dict[str, FieldChange]:
+    """Field-level differences between two normalised sources (either side may be missing)."""
+    flat_before = flatten(before or {})
+    flat_after = flatten(after or {})
+    names = sorted((set(flat_before) | set(flat_after)) - {"id"}, key=_field_key)
+    changes: dict[str, FieldChange] = {}
+    for name in names:
+        b = flat_before.get(name)
+        a = flat_after.get(name)
+        if b != a:
+            changes[name] = _field_change(name, b, a)
+    return changes
+
+
+def _check_remote(remote: Sequence[Any]) -> list[Mapping[str, Any]]:
+    if not isinstance(remote, list):
+        raise RemoteShapeError("Sentry's answer is not a list of sources")
+    seen: set[str] = set()
+    for index, item in enumerate(remote):
+        if not isinstance(item, Mapping):
+            raise RemoteShapeError(f"remote source #{index + 1} is not an object")
+        sid = item.get("id")
+        if not isinstance(sid, str) or not sid:
+            raise RemoteShapeError(f"remote source #{index + 1} has no id")
+        if sid in seen:
+            raise RemoteShapeError(f"remote source id `{sid}` appears more than once")
+        seen.add(sid)
+    return list(remote)
+
+
+def diff_project(
+    config: ProjectConfig, remote: Sequence[Any], *, file: str | None = None
+) -> ProjectPlan:
+    """Plan one project: ``remote`` is the list GET returned (redacted by Sentry)."""
+    base = {
+        "organization": config.organization,
+        "project": config.project,
+        "file": file if file is not None else str(config.path),
+    }
+    try:
+        remote_list = _check_remote(remote)
+    except RemoteShapeError as exc:
+        return ProjectPlan(**base, error=f"unexpected answer from Sentry: {exc}")
+
+    remote_by_id = {str(s["id"]): (i, s) for i, s in enumerate(remote_list)}
+    changes: list[Change] = []
+    unchanged: list[str] = []
+    mentioned: set[str] = set()
+    present_order: list[str] = []
+
+    for position, entry in enumerate(config.sources):
+        mentioned.add(entry.id)
+        found = remote_by_id.get(entry.id)
+        if isinstance(entry, AbsentSource):
+            if found is not None:
+                changes.append(_delete(found[1], found[0], "absent"))
+            continue
+        present_order.append(entry.id)
+        body = desired_body(entry)
+        wanted = normalise(body)
+        if found is None:
+            changes.append(
+                Change(
+                    action="create",
+                    source_id=entry.id,
+                    source_type=entry.type,
+                    fields=field_changes(None, wanted),
+                    source=body,
+                    secrets=dict.fromkeys(entry.secret_refs(), "send"),
+                    position=position,
+                )
+            )
+            continue
+        have_raw = found[1]
+        have = normalise(have_raw)
+        fields = field_changes(have, wanted)
+        if not fields:
+            unchanged.append(entry.id)
+            continue
+        same_type = have_raw.get("type") == entry.type
+        secrets: dict[str, SecretWrite] = {
+            name: ("keep" if same_type and name in have_raw else "send")
+            for name in entry.secret_refs()
+        }
+        changes.append(
+            Change(
+                action="update",
+                source_id=entry.id,
+                source_type=entry.type,
+                fields=fields,
+                source=body,
+                secrets=secrets,
+                position=position,
+            )
+        )
+
+    unmanaged: list[str] = []
+    for position, source in enumerate(remote_list):
+        sid = str(source["id"])
+        if sid in mentioned:
+            continue
+        if config.unmanaged == "delete":
+            changes.append(_delete(source, position, "unmanaged"))
+        else:
+            unmanaged.append(sid)
+
+    return ProjectPlan(
+        **base,
+        changes=tuple(changes),
+        unmanaged=tuple(unmanaged),
+        unchanged=tuple(unchanged),
+        warnings=tuple(_order_warnings(remote_list, changes, present_order)),
+        fingerprint=fingerprint(remote_list),
+        remote_sources=remote_digests(remote_list),
+    )
+
+
+def _delete(source: Mapping[str, Any], position: int, reason: str) -> Change:
+    kind = source.get("type")
+    return Change(
+        action="delete",
+        source_id=str(source["id"]),
+        source_type=kind if isinstance(kind, str) else None,
+        fields=field_changes(normalise(source), None),
+        reason="absent" if reason == "absent" else "unmanaged",
+        position=position,
+    )
+
+
+def _order_warnings(
+    remote: Sequence[Mapping[str, Any]], changes: Sequence[Change], desired: Sequence[str]
+) -> list[str]:
+    """Warn when, after apply, Sentry would query the file's sources in another order.
+
+    Sentry keeps a source's position on update, appends new sources at the end and queries
+    sources in stored order. symsync does not reorder sources; it says so.
+    """
+    deleted = {c.source_id for c in changes if c.action == "delete"}
+    ordered = sorted(changes, key=lambda c: c.sort_key)
+    created = [c.source_id for c in ordered if c.action == "create"]
+    after = [str(s["id"]) for s in remote if str(s["id"]) not in deleted] + created
+    wanted = set(desired)
+    predicted = [sid for sid in after if sid in wanted]
+    if predicted == list(desired):
+        return []
+    return [
+        "source order differs from the file: after apply Sentry will query "
+        + ", ".join(predicted)
+        + "; the file lists "
+        + ", ".join(desired)
+        + ". symsync does not reorder existing sources (Sentry appends new ones at the end)."
+    ]

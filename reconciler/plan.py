@@ -1,0 +1,341 @@
+"""The plan: what apply would do, per project, as small value objects.
+
+A ``Plan`` is the one thing that flows from the differ to the renderers and to the applier. It
+never holds a secret value, by construction:
+
+- remote secrets only ever enter it as the marker ``"(set)"`` (the differ replaces every secret
+  field before comparing);
+- desired secrets only as the reference ``{"env": NAME}`` that the project file holds.
+
+The applier reads a variable's value at write time, for the one request that needs it.
+
+JSON form (contract section 3): ``Plan.to_json()`` / ``Plan.from_json()``, ``format_version`` 1.
+The same document is printed by ``plan --format json`` and saved by ``plan --out``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reconciler import spec
+from reconciler.errors import SymsyncError
+
+FORMAT_VERSION: Final = 1
+
+Action = Literal["create", "update", "delete"]
+# The order changes are listed and applied in: new sources first (so nothing that symbolication
+# relies on disappears before its replacement exists), then updates, then deletions.
+ACTION_ORDER: Final[dict[str, int]] = {"create": 0, "update": 1, "delete": 2}
+
+# How a secret appears in a plan: only whether it is there.
+SECRET_SET: Final = "(set)"
+SECRET_NOT_SET: Final = "(not set)"
+
+# What the applier sends for a secret field of a create or update:
+#   "keep": Sentry's placeholder {"hidden-secret": true}, so the stored value stays;
+#   "send": the value of the environment variable the source names.
+SecretWrite = Literal["keep", "send"]
+
+# Why a source is deleted.
+DeleteReason = Literal["absent", "unmanaged"]
+
+
+class _Frozen(BaseModel):
+    # Unknown keys are ignored: a later symsync may add keys to the JSON plan (contract section 3).
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class FieldChange(_Frozen):
+    """One field's value before and after. ``None`` means the field is absent on that side.
+
+    Secret fields carry ``"(set)"`` / ``"(not set)"`` and ``secret=True``; never a value.
+    """
+
+    before: Any = None
+    after: Any = None
+    secret: bool = False
+
+
+class Change(_Frozen):
+    """One write: a create (POST), update (PUT) or delete (DELETE) of one source."""
+
+    action: Action
+    source_id: str = Field(min_length=1)
+    # Type after the change (create, update) or of the removed source (delete).
+    source_type: str | None = None
+    # Field-level before/after, by dotted path ("url", "layout.casing", "filters.filetypes").
+    # A create lists every field it sets, a delete every field it removes.
+    fields: dict[str, FieldChange] = Field(default_factory=dict)
+    # The complete desired source as the file gives it, secrets as {"env": NAME}; None for delete.
+    source: dict[str, Any] | None = None
+    # For every secret field of ``source``: keep the stored value, or send the variable's value.
+    secrets: dict[str, SecretWrite] = Field(default_factory=dict)
+    # For a delete: "absent" (the file says state: absent) or "unmanaged" (unmanaged: delete).
+    reason: DeleteReason | None = None
+    # Position used for the fixed order: in the file for create/update, remotely for delete.
+    position: int = 0
+
+    @field_validator("source")
+    @classmethod
+    def _source_holds_no_secret(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            for name in spec.ALL_SECRET_FIELDS:
+                if name in value and not _is_env_ref(value[name]):
+                    raise ValueError(f"secret field `{name}` must be an {{env: NAME}} reference")
+        return value
+
+    @property
+    def sort_key(self) -> tuple[int, int, str]:
+        return (ACTION_ORDER[self.action], self.position, self.source_id)
+
+    def secret_variables(self) -> dict[str, str]:
+        """Field -> environment variable, for every secret this change must send in clear."""
+        if self.source is None:
+            return {}
+        out: dict[str, str] = {}
+        for name in sorted(spec.ALL_SECRET_FIELDS & set(self.source)):
+            variable = env_name(self.source[name])
+            if variable is not None and self.secrets.get(name, "send") == "send":
+                out[name] = variable
+        return out
+
+
+class RemoteSource(_Frozen):
+    """A digest of one remote source as the plan saw it, to tell later what moved."""
+
+    id: str
+    digest: str
+
+
+class ProjectPlan(_Frozen):
+    organization: str
+    project: str
+    # The project file, relative to the current directory when planned.
+    file: str | None = None
+    changes: tuple[Change, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    # Hash of the redacted remote list as GET returned it; None when it could not be read.
+    fingerprint: str | None = None
+    remote_sources: tuple[RemoteSource, ...] = ()
+    error: str | None = None
+
+    @field_validator("changes")
+    @classmethod
+    def _sorted_changes(cls, value: tuple[Change, ...]) -> tuple[Change, ...]:
+        return tuple(sorted(value, key=lambda c: c.sort_key))
+
+    @property
+    def key(self) -> str:
+        return f"{self.organization}/{self.project}"
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+
+class Summary(_Frozen):
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    unchanged: int = 0
+    unmanaged: int = 0
+    errors: int = 0
+
+    @property
+    def changes(self) -> int:
+        return self.create + self.update + self.delete
+
+
+class Plan(_Frozen):
+    format_version: Literal[1] = FORMAT_VERSION
+    projects: tuple[ProjectPlan, ...] = ()
+
+    @field_validator("projects")
+    @classmethod
+    def _sorted_projects(cls, value: tuple[ProjectPlan, ...]) -> tuple[ProjectPlan, ...]:
+        return tuple(sorted(value, key=lambda p: (p.organization, p.project)))
+
+    @property
+    def summary(self) -> Summary:
+        return Summary(
+            create=sum(p.count("create") for p in self.projects),
+            update=sum(p.count("update") for p in self.projects),
+            delete=sum(p.count("delete") for p in self.projects),
+            unchanged=sum(len(p.unchanged) for p in self.projects),
+            unmanaged=sum(len(p.unmanaged) for p in self.projects),
+            errors=sum(1 for p in self.projects if p.error is not None),
+        )
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.has_changes for p in self.projects)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.error is not None for p in self.projects)
+
+    def select(self, keys: Iterable[str]) -> Plan:
+        wanted = set(keys)
+        return Plan(projects=tuple(p for p in self.projects if p.key in wanted))
+
+    # --- JSON -------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        projects: list[dict[str, Any]] = []
+        for p in self.projects:
+            item: dict[str, Any] = {
+                "organization": p.organization,
+                "project": p.project,
+                "file": p.file,
+                "changes": [_change_json(c) for c in p.changes],
+                "unmanaged": list(p.unmanaged),
+                "unchanged": list(p.unchanged),
+                "warnings": list(p.warnings),
+                "fingerprint": p.fingerprint,
+                "remote_sources": [r.model_dump() for r in p.remote_sources],
+            }
+            if p.error is not None:
+                item["error"] = p.error
+            projects.append(item)
+        return {
+            "format_version": FORMAT_VERSION,
+            "projects": projects,
+            "summary": self.summary.model_dump(),
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: Any, *, where: str = "plan") -> Plan:
+        """Read a saved plan; a document that is not a format-1 plan is a clear error."""
+        if not isinstance(data, dict):
+            raise SymsyncError(f"{where}: not a symsync plan (expected a JSON object)")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise SymsyncError(
+                f"{where}: unsupported plan format_version {version!r} "
+                f"(this symsync reads {FORMAT_VERSION}); run `symsync plan --out` again"
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(part) for part in first["loc"])
+            raise SymsyncError(
+                f"{where}: not a valid symsync plan: {loc}: {first['msg']} "
+                f"({exc.error_count()} problem(s)); run `symsync plan --out` again"
+            ) from None
+
+    @classmethod
+    def loads(cls, text: str, *, where: str = "plan") -> Plan:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SymsyncError(
+                f"{where}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); "
+                "give a file written by `symsync plan --out`"
+            ) from None
+        return cls.from_json(data, where=where)
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "action": change.action,
+        "source_id": change.source_id,
+        "source_type": change.source_type,
+        "fields": {
+            name: (
+                {"before": f.before, "after": f.after, "secret": True}
+                if f.secret
+                else {"before": f.before, "after": f.after}
+            )
+            for name, f in change.fields.items()
+        },
+    }
+    if change.source is not None:
+        out["source"] = change.source
+        out["secrets"] = dict(change.secrets)
+    if change.reason is not None:
+        out["reason"] = change.reason
+    out["position"] = change.position
+    return out
+
+
+def env_name(value: Any) -> str | None:
+    """The variable of an ``{env: NAME}`` reference, else None."""
+    return str(value["env"]) if _is_env_ref(value) else None
+
+
+def _is_env_ref(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and set(value) == {"env"}
+        and isinstance(value["env"], str)
+        and bool(value["env"])
+    )
+
+
+# --- remote fingerprints ------------------------------------------------------------------------
+
+
+def redact_remote(source: Mapping[str, Any]) -> dict[str, Any]:
+    """A remote source with every secret field replaced by Sentry's placeholder.
+
+    Sentry already redacts its answers; doing it again here means that even a server that
+    answered in clear could not put a secret into a plan, a digest or an output.
+    """
+    out = dict(source)
+    for name in spec.ALL_SECRET_FIELDS:
+        if name in out:
+            out[name] = spec.hidden_secret()
+    return out
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def fingerprint(remote: Sequence[Mapping[str, Any]]) -> str:
+    """Hash of the redacted remote list, in the order GET returned it (order matters to Sentry)."""
+    return _digest([redact_remote(s) for s in remote])
+
+
+def remote_digests(remote: Sequence[Mapping[str, Any]]) -> tuple[RemoteSource, ...]:
+    return tuple(
+        RemoteSource(id=str(s.get("id", "")), digest=_digest(redact_remote(s))) for s in remote
+    )
+
+
+def describe_drift(saved: Sequence[RemoteSource], current: Sequence[RemoteSource]) -> str:
+    """What moved between the remote state a plan saw and the one seen now, in words."""
+    before = {r.id: r.digest for r in saved}
+    after = {r.id: r.digest for r in current}
+    parts: list[str] = []
+    added = [i for i in after if i not in before]
+    removed = [i for i in before if i not in after]
+    modified = [i for i in after if i in before and before[i] != after[i]]
+    if modified:
+        parts.append("modified " + ", ".join(f"`{i}`" for i in modified))
+    if added:
+        parts.append("added " + ", ".join(f"`{i}`" for i in added))
+    if removed:
+        parts.append("removed " + ", ".join(f"`{i}`" for i in removed))
+    common_before = [i for i in before if i in after]
+    common_after = [i for i in after if i in before]
+    if common_before != common_after:
+        parts.append("reordered sources")
+    if not parts:
+        parts.append("the source list differs")
+    return "; ".join(parts)

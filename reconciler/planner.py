@@ -1,0 +1,92 @@
+"""Make a Plan from the desired-state tree and Sentry: the part ``plan`` and ``apply`` share.
+
+Only projects that have a file are read. Each project is read with exactly one GET; a project
+whose GET fails is kept in the plan with its ``error``, and the others are planned as usual.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.differ import diff_project
+from reconciler.errors import ConfigError, SymsyncError
+from reconciler.model import ProjectConfig
+from reconciler.plan import Plan, ProjectPlan
+
+
+class SourceReader(Protocol):
+    def list_sources(self, org: str, project: str) -> list[dict[str, Any]]: ...
+
+
+def match_projects(keys: Sequence[str], patterns: Sequence[str], *, where: str) -> list[str]:
+    """The keys (``org/project``) that match any pattern; a pattern matching none is an error."""
+    if not patterns:
+        return list(keys)
+    selected: set[str] = set()
+    for pattern in patterns:
+        hits = [k for k in keys if fnmatch.fnmatchcase(k, pattern)]
+        if not hits:
+            raise SymsyncError(
+                f"--project {pattern!r} matches no project in {where}; "
+                "give ORG/PROJECT as in configs/<org>/<project>.yaml (globs like `acme/*` work)"
+            )
+        selected.update(hits)
+    return [k for k in keys if k in selected]
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the current directory when it is below it."""
+    try:
+        return os.path.relpath(path) if path.is_absolute() else str(path)
+    except ValueError:
+        return str(path)
+
+
+def load_desired(
+    config_dir: Path, patterns: Sequence[str], *, echo: Callable[[str], None]
+) -> list[ProjectConfig]:
+    """Load and validate the tree; print its diagnostics; refuse to go on if any is an error."""
+    from reconciler.loader import load_tree
+
+    result = load_tree(config_dir)
+    for diagnostic in result.diagnostics:
+        echo(str(diagnostic))
+    if result.errors:
+        raise ConfigError(
+            f"{len(result.errors)} error(s) in {display_path(config_dir)}; nothing was planned. "
+            "Fix them (`symsync validate` lists them) and run again."
+        )
+    configs = sorted(result.projects, key=lambda c: (c.organization, c.project))
+    keys = match_projects([c.key for c in configs], patterns, where=display_path(config_dir))
+    wanted = set(keys)
+    return [c for c in configs if c.key in wanted]
+
+
+def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
+    file = display_path(config.path)
+    try:
+        remote = client.list_sources(config.organization, config.project)
+    except SymsyncError as exc:
+        return ProjectPlan(
+            organization=config.organization,
+            project=config.project,
+            file=file,
+            error=f"could not read the remote sources: {exc}",
+        )
+    return diff_project(config, remote, file=file)
+
+
+def make_plan(
+    client: SourceReader, configs: Sequence[ProjectConfig], *, parallelism: int = 8
+) -> Plan:
+    """One GET per project, projects in parallel; the result does not depend on timing."""
+    if not configs:
+        return Plan(projects=())
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(configs)))) as pool:
+        projects = list(pool.map(lambda c: plan_project(client, c), configs))
+    return Plan(projects=tuple(projects))

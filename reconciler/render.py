@@ -1,0 +1,322 @@
+"""Plan output for people, pull requests and machines: pure functions of a ``Plan``.
+
+None of them can print a secret value: the Plan holds none (see ``reconciler.plan``), only
+``"(set)"`` / ``"(not set)"`` markers and ``{env: NAME}`` references.
+
+Values from the remote side are printed as JSON literals, so a control character or an escape
+sequence in a source's name reaches neither the terminal nor the markdown as such.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from collections.abc import Iterator
+from typing import Any, Final, Literal
+
+from rich.console import Console
+from rich.text import Text
+
+from reconciler.plan import Change, FieldChange, Plan, ProjectPlan, Summary
+
+Format = Literal["text", "markdown", "json"]
+FORMATS: Final[tuple[str, ...]] = ("text", "markdown", "json")
+
+# GitHub rejects issue and pull-request comments longer than this.
+GITHUB_COMMENT_LIMIT: Final = 65_535
+
+_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+_STYLE = {"create": "green", "update": "yellow", "delete": "red"}
+_REASON = {
+    "absent": "the file says state: absent",
+    "unmanaged": "not in the file, and the file says unmanaged: delete",
+}
+
+
+def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=color)
+
+
+def render_json(plan: Plan) -> str:
+    """Contract section 3; the same document ``plan --out`` saves."""
+    return plan.dumps()
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _field_value(change: FieldChange, side: Literal["before", "after"]) -> str:
+    value = change.before if side == "before" else change.after
+    if change.secret:
+        return str(value)  # "(set)" / "(not set)", never anything else
+    return format_value(value)
+
+
+def summary_line(summary: Summary) -> str:
+    if summary.changes == 0:
+        text = f"No changes. {summary.unchanged} source(s) match the files"
+        if summary.unmanaged:
+            text += f", {summary.unmanaged} unmanaged kept"
+        text += "."
+    else:
+        text = (
+            f"Plan: {summary.create} to create, {summary.update} to update, "
+            f"{summary.delete} to delete, {summary.unchanged} unchanged"
+        )
+        if summary.unmanaged:
+            text += f", {summary.unmanaged} unmanaged kept"
+        text += "."
+    if summary.errors:
+        text += f" {summary.errors} project(s) could not be planned."
+    return text
+
+
+def _project_summary(project: ProjectPlan) -> str:
+    parts = [
+        f"{project.count(action)} to {action}"
+        for action in ("create", "update", "delete")
+        if project.count(action)
+    ]
+    if project.error is not None:
+        parts.append("could not be planned")
+    if not parts:
+        parts.append("no changes")
+    return ", ".join(parts)
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _change_lines(change: Change) -> Iterator[Text]:
+    style = _STYLE[change.action]
+    kind = f" ({change.source_type})" if change.source_type else ""
+    head = Text("  ")
+    head.append(f"{_SYMBOL[change.action]} {change.action} {change.source_id}{kind}", style=style)
+    if change.action == "delete" and change.reason is not None:
+        head.append(f": {_REASON[change.reason]}")
+    yield head
+    width = max((len(name) for name in change.fields), default=0)
+    for name, fc in change.fields.items():
+        line = Text(f"      {name + ':':<{width + 1}} ")
+        if change.action == "create":
+            line.append(_field_value(fc, "after"), style="green")
+        elif change.action == "delete":
+            line.append(_field_value(fc, "before"), style="red")
+        else:
+            line.append(_field_value(fc, "before"), style="red")
+            line.append(" -> ")
+            line.append(_field_value(fc, "after"), style="green")
+        yield line
+
+
+def _project_lines(project: ProjectPlan) -> Iterator[Text]:
+    title = Text(project.key, style="bold")
+    if project.file:
+        title.append(f" ({project.file})")
+    yield title
+    if project.error is not None:
+        yield Text(f"  ! error: {project.error}", style="bold red")
+    for change in project.changes:
+        yield from _change_lines(change)
+    if project.unmanaged:
+        yield Text("  unmanaged, kept: " + ", ".join(project.unmanaged), style="dim")
+    for warning in project.warnings:
+        yield Text(f"  ! warning: {warning}", style="yellow")
+
+
+def _shown(project: ProjectPlan) -> bool:
+    return bool(project.changes or project.unmanaged or project.warnings or project.error)
+
+
+def text_lines(plan: Plan) -> list[Text]:
+    lines: list[Text] = []
+    for project in plan.projects:
+        if not _shown(project):
+            continue
+        lines.extend(_project_lines(project))
+        lines.append(Text(""))
+    lines.append(Text(summary_line(plan.summary), style="bold"))
+    return lines
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """Terraform-like listing; ANSI colour only when ``color`` is true."""
+    lines = text_lines(plan)
+    if not color:
+        return "".join(line.plain + "\n" for line in lines)
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=True,
+        color_system="standard",
+        no_color=False,
+        highlight=False,
+        soft_wrap=True,
+        width=10_000,
+        emoji=False,
+        markup=False,
+    )
+    for line in lines:
+        console.print(line)
+    return buffer.getvalue()
+
+
+# --- markdown ----------------------------------------------------------------------------------
+
+_MD_SPECIAL = {
+    "\\": "\\\\",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "[": "\\[",
+    "]": "\\]",
+    "|": "\\|",
+    "#": "\\#",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+    "\n": " ",
+    "\r": " ",
+}
+
+
+def md_escape(text: str) -> str:
+    """Inline text for markdown: no formatting, links, HTML or table breaks from the value."""
+    return "".join(_MD_SPECIAL.get(ch, ch) for ch in text)
+
+
+def md_code(text: str) -> str:
+    """An inline code span holding ``text`` verbatim (safe inside a table cell too)."""
+    text = text.replace("\n", " ").replace("\r", " ").replace("|", "\\|")
+    ticks = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _longest_backtick_run(body: str) -> int:
+    longest = run = 0
+    for ch in body:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _fence(body: str) -> str:
+    """A code fence longer than any run of backticks in the body."""
+    return "`" * max(3, _longest_backtick_run(body) + 1)
+
+
+def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
+    """A project's <details> block as (head lines, body lines, tail lines)."""
+    head = [
+        "<details>",
+        f"<summary><code>{html.escape(project.key)}</code>: "
+        f"{html.escape(_project_summary(project))}</summary>",
+        "",
+    ]
+    tail: list[str] = []
+    body: list[str] = []
+    if project.error is not None:
+        body.append(f"**Could not be planned:** {md_escape(project.error)}")
+        body.append("")
+    diff_lines = [line.plain for change in project.changes for line in _change_lines(change)]
+    if diff_lines:
+        fence = _fence("\n".join(diff_lines))
+        head_fence = [f"{fence}diff"]
+        code = [line[2:] if line.startswith("  ") else line for line in diff_lines]
+        body.extend(head_fence + code + [fence, ""])
+    if project.unmanaged:
+        body.append(
+            "Unmanaged (kept): " + ", ".join(md_code(s) for s in project.unmanaged)
+        )
+        body.append("")
+    for warning in project.warnings:
+        body.append(f"> **Warning:** {md_escape(warning)}")
+        body.append("")
+    tail.append("</details>")
+    tail.append("")
+    return head, body, tail
+
+
+def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """For pull-request comments: summary, table, per-project details; at most ``limit`` chars.
+
+    Past the limit, whole projects (then table rows, then lines of one long project) are left
+    out and a visible note says how many; the JSON plan always has everything.
+    """
+    summary = plan.summary
+    out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
+    changing = [p for p in plan.projects if p.changes or p.error is not None]
+    shown = [p for p in plan.projects if _shown(p)]
+
+    def size(lines: list[str]) -> int:
+        return len("\n".join(lines).encode("utf-8")) + 1
+
+    def note(what: str) -> list[str]:
+        return [
+            "",
+            f"> **Truncated:** {what} not shown, to stay under GitHub's "
+            f"{GITHUB_COMMENT_LIMIT:,}-character comment limit. Run `symsync plan` "
+            "or read the JSON plan (`symsync plan --out plan.json`) for everything.",
+            "",
+        ]
+
+    # Room kept back for a truncation note.
+    reserve = size(note("999999999 more table rows and all projects' details")) + 256
+
+    if changing:
+        out += [
+            "| Project | Create | Update | Delete | Unmanaged | Status |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for i, p in enumerate(changing):
+            status = "could not be planned" if p.error is not None else "changes pending"
+            row = (
+                f"| {md_code(p.key)} | {p.count('create')} | {p.count('update')} | "
+                f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
+            )
+            if size([*out, row]) + reserve > limit:
+                out += note(f"{len(changing) - i} more table rows and all projects' details")
+                return "\n".join(out) + "\n"
+            out.append(row)
+        out.append("")
+
+    for i, project in enumerate(shown):
+        head, body, tail = _md_block(project)
+        block = head + body + tail
+        if size(out + block) + reserve <= limit:
+            out += block
+            continue
+        # Not all of it fits: show what does of this project, then say what was left out.
+        room = [*out, *head]
+        kept: list[str] = []
+        in_fence: str | None = None
+        for line in body:
+            closing = [in_fence] if in_fence else []
+            if size(room + kept + [line, *closing, *tail]) + reserve > limit:
+                break
+            kept.append(line)
+            if line.startswith("```"):
+                marker = line.removesuffix("diff")
+                in_fence = None if in_fence == marker else marker
+        if kept:
+            if in_fence:
+                kept.append(in_fence)
+            out += head + kept + ["", "_(the rest of this project is cut)_", "", *tail]
+            left = len(shown) - i - 1
+            what = f"the rest of {md_code(project.key)}"
+            if left:
+                what += f" and {left} more projects' details"
+        else:
+            what = f"{len(shown) - i} more projects' details"
+        out += note(what)
+        break
+    return "\n".join(out) + "\n"

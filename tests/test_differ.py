@@ -1,0 +1,188 @@
+"""The differ: match by id, normalise, treat secrets as opaque, plan deletes and warnings."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from reconciler.differ import diff_project, normalise
+from reconciler.plan import SECRET_NOT_SET, SECRET_SET
+from tests.plan_helpers import http, project, redacted, s3
+
+
+def _remote(*sources):
+    return [redacted(s) for s in sources]
+
+
+def test_identical_state_has_no_changes():
+    desired = [http("a", password={"env": "PW"}), s3("b")]
+    remote = _remote(
+        http("a", password="hunter2", layout={"type": "native", "casing": "default"}),
+        s3("b", secret_key="value"),
+    )
+    plan = diff_project(project("acme", "ios", desired), remote)
+    assert plan.changes == ()
+    assert plan.unchanged == ("a", "b")
+    assert plan.unmanaged == ()
+    assert plan.warnings == ()
+    assert plan.error is None
+    assert plan.fingerprint and plan.fingerprint.startswith("sha256:")
+
+
+def test_normalisation_key_order_casing_and_empty_collections():
+    desired = [http("a", filters={"filetypes": ["pdb", "pe"], "path_patterns": []})]
+    remote_source = {
+        "url": "https://a.example/",
+        "layout": {"type": "native"},  # casing absent means default
+        "filters": {"filetypes": ["pe", "pdb"]},
+        "platforms": [],
+        "name": "a server",
+        "type": "http",
+        "id": "a",
+    }
+    plan = diff_project(project("acme", "ios", desired), [remote_source])
+    assert plan.changes == ()
+    assert plan.unchanged == ("a",)
+    # filters: {} and an absent filters are the same
+    plan = diff_project(project("acme", "ios", [http("a", filters={})]), _remote(http("a")))
+    assert plan.changes == ()
+
+
+def test_changed_fields_show_before_and_after():
+    desired = [http("a", url="https://new.example/", layout={"type": "symstore", "casing": "lowercase"})]
+    plan = diff_project(project("acme", "ios", desired), _remote(http("a")))
+    (change,) = plan.changes
+    assert change.action == "update"
+    assert change.source_id == "a"
+    assert {k: (v.before, v.after) for k, v in change.fields.items()} == {
+        "url": ("https://a.example/", "https://new.example/"),
+        "layout.type": ("native", "symstore"),
+        "layout.casing": ("default", "lowercase"),
+    }
+    assert change.source["url"] == "https://new.example/"
+
+
+def test_secret_set_on_both_sides_is_unchanged_and_kept():
+    desired = [http("a", password={"env": "PW"}, name="renamed")]
+    remote = _remote(http("a", password="whatever"))
+    (change,) = diff_project(project("acme", "ios", desired), remote).changes
+    assert set(change.fields) == {"name"}
+    assert change.secrets == {"password": "keep"}
+    assert change.secret_variables() == {}
+
+
+def test_secret_added_is_a_change_sent_from_the_environment():
+    desired = [http("a", password={"env": "PW"})]
+    (change,) = diff_project(project("acme", "ios", desired), _remote(http("a"))).changes
+    field = change.fields["password"]
+    assert (field.before, field.after, field.secret) == (SECRET_NOT_SET, SECRET_SET, True)
+    assert change.secrets == {"password": "send"}
+    assert change.secret_variables() == {"password": "PW"}
+
+
+def test_secret_removed_is_a_change():
+    plan = diff_project(project("acme", "ios", [http("a")]), _remote(http("a", password="x")))
+    (change,) = plan.changes
+    assert (change.fields["password"].before, change.fields["password"].after) == (
+        SECRET_SET,
+        SECRET_NOT_SET,
+    )
+    assert "password" not in change.source
+
+
+def test_remote_secret_in_clear_never_reaches_the_plan():
+    remote = [http("a", password="CLEAR-TEXT-VALUE", username="u")]
+    desired = [http("a", username="v")]
+    plan = diff_project(project("acme", "ios", desired), remote)
+    assert "CLEAR-TEXT-VALUE" not in json.dumps(plan.model_dump(mode="json"))
+    assert normalise(remote[0])["password"] == SECRET_SET
+
+
+def test_new_source_is_a_create_with_all_fields():
+    desired = [s3("b", prefix="rel/")]
+    (change,) = diff_project(project("acme", "ios", desired), []).changes
+    assert change.action == "create"
+    assert change.source_type == "s3"
+    assert change.fields["bucket"].after == "b-bucket"
+    assert change.fields["secret_key"].after == SECRET_SET
+    assert change.secrets == {"secret_key": "send"}
+    assert change.source["secret_key"] == {"env": "S3_SECRET"}
+    assert change.source["layout"] == {"type": "unified", "casing": "default"}
+
+
+def test_type_change_is_an_update_that_sends_secrets():
+    desired = [s3("a")]
+    remote = _remote(http("a", password="x"))
+    (change,) = diff_project(project("acme", "ios", desired), remote).changes
+    assert change.action == "update"
+    assert change.fields["type"].before == "http"
+    assert change.fields["type"].after == "s3"
+    assert change.fields["url"].after is None
+    assert change.fields["password"].after == SECRET_NOT_SET
+    assert change.secrets == {"secret_key": "send"}
+
+
+def test_unmanaged_kept_by_default_and_deleted_on_request():
+    remote = _remote(http("a"), http("hand-made"))
+    keep = diff_project(project("acme", "ios", [http("a")]), remote)
+    assert keep.unmanaged == ("hand-made",)
+    assert keep.changes == ()
+    delete = diff_project(project("acme", "ios", [http("a")], unmanaged="delete"), remote)
+    (change,) = delete.changes
+    assert (change.action, change.source_id, change.reason) == ("delete", "hand-made", "unmanaged")
+    assert delete.unmanaged == ()
+
+
+def test_state_absent_deletes_if_present_and_is_a_noop_otherwise():
+    desired = [{"id": "old", "state": "absent"}]
+    plan = diff_project(project("acme", "ios", desired), _remote(http("old")))
+    (change,) = plan.changes
+    assert (change.action, change.reason, change.source_type) == ("delete", "absent", "http")
+    assert change.fields["url"].before == "https://old.example/"
+    plan = diff_project(project("acme", "ios", desired), [])
+    assert plan.changes == () and plan.unmanaged == ()
+
+
+def test_fields_the_file_format_lacks_show_as_removed():
+    remote = [dict(http("a"), is_public=True, has_index=False, platforms=["ios"])]
+    (change,) = diff_project(project("acme", "ios", [http("a")]), remote).changes
+    assert {k: (v.before, v.after) for k, v in change.fields.items()} == {
+        "is_public": (True, None),
+        "has_index": (False, None),
+        "platforms": (["ios"], None),
+    }
+
+
+def test_order_difference_is_a_warning_not_a_change():
+    remote = _remote(http("b"), http("a"))
+    plan = diff_project(project("acme", "ios", [http("a"), http("b")]), remote)
+    assert plan.changes == ()
+    (warning,) = plan.warnings
+    assert "b, a" in warning and "a, b" in warning
+    # a new source goes to the end: a file that lists it first is warned about
+    plan = diff_project(project("acme", "ios", [http("new"), http("a")]), _remote(http("a")))
+    assert plan.warnings
+    plan = diff_project(project("acme", "ios", [http("a"), http("new")]), _remote(http("a")))
+    assert plan.warnings == ()
+
+
+def test_fixed_change_order_and_determinism():
+    desired = [http("c"), http("a", name="x"), {"id": "z", "state": "absent"}, http("b")]
+    remote = _remote(http("z"), http("a"), http("q"))
+    config = project("acme", "ios", desired, unmanaged="delete")
+    plan = diff_project(config, remote)
+    assert [(c.action, c.source_id) for c in plan.changes] == [
+        ("create", "c"),
+        ("create", "b"),
+        ("update", "a"),
+        ("delete", "z"),
+        ("delete", "q"),
+    ]
+    again = diff_project(config, list(reversed(copy.deepcopy(remote)))[::-1])
+    assert again == plan
+
+
+def test_unexpected_remote_answer_is_a_project_error():
+    plan = diff_project(project("acme", "ios", [http("a")]), [{"type": "http"}])
+    assert plan.error is not None and "no id" in plan.error
+    assert plan.changes == ()

@@ -1,0 +1,142 @@
+"""The Plan value objects and their JSON form (contract section 3)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from reconciler.differ import diff_project
+from reconciler.errors import SymsyncError
+from reconciler.plan import (
+    FORMAT_VERSION,
+    Change,
+    Plan,
+    ProjectPlan,
+    describe_drift,
+    fingerprint,
+    remote_digests,
+)
+from tests.plan_helpers import http, project, redacted, s3
+
+
+def _mixed_plan() -> Plan:
+    remote = [redacted(http("a")), redacted(http("gone")), redacted(http("hand"))]
+    desired = [http("a", url="https://b.example/"), s3("new"), {"id": "gone", "state": "absent"}]
+    one = diff_project(project("acme", "ios", desired), remote)
+    two = diff_project(project("acme", "android", [http("x")]), [redacted(http("x"))])
+    err = ProjectPlan(organization="beta", project="web", error="the token is invalid")
+    return Plan(projects=(one, err, two))
+
+
+def test_json_has_the_contract_keys():
+    data = _mixed_plan().to_json()
+    assert data["format_version"] == FORMAT_VERSION == 1
+    assert [(p["organization"], p["project"]) for p in data["projects"]] == [
+        ("acme", "android"),
+        ("acme", "ios"),
+        ("beta", "web"),
+    ]
+    ios = data["projects"][1]
+    assert [(c["action"], c["source_id"]) for c in ios["changes"]] == [
+        ("create", "new"),
+        ("update", "a"),
+        ("delete", "gone"),
+    ]
+    assert ios["changes"][1]["fields"] == {
+        "url": {"before": "https://a.example/", "after": "https://b.example/"}
+    }
+    assert ios["unmanaged"] == ["hand"]
+    assert ios["fingerprint"].startswith("sha256:")
+    assert "error" not in ios
+    assert data["projects"][2]["error"] == "the token is invalid"
+    assert data["summary"] == {
+        "create": 1,
+        "update": 1,
+        "delete": 1,
+        "unchanged": 1,
+        "unmanaged": 1,
+        "errors": 1,
+    }
+
+
+def test_round_trip_through_json_text():
+    plan = _mixed_plan()
+    again = Plan.loads(plan.dumps())
+    assert again == plan
+    assert again.dumps() == plan.dumps()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{not json", "not JSON"),
+        ("[]", "expected a JSON object"),
+        ('{"format_version": 2, "projects": []}', "unsupported plan format_version 2"),
+        ('{"projects": []}', "unsupported plan format_version None"),
+        (
+            '{"format_version": 1, "projects": [{"organization": "a", "project": "b",'
+            ' "changes": [{"action": "rename", "source_id": "x"}]}]}',
+            "projects.0.changes.0.action",
+        ),
+    ],
+)
+def test_bad_plan_files_are_clear_errors(text, expected):
+    with pytest.raises(SymsyncError) as info:
+        Plan.loads(text, where="p.json")
+    assert expected in str(info.value)
+    assert str(info.value).startswith("p.json")
+
+
+def test_a_change_cannot_hold_a_secret_value():
+    with pytest.raises(ValidationError):
+        Change(action="create", source_id="a", source={"type": "http", "password": "x"})
+    with pytest.raises(ValidationError):
+        Change(
+            action="create", source_id="a", source={"type": "s3", "secret_key": {"hidden": 1}}
+        )
+
+
+def test_fingerprint_depends_on_content_and_order_but_not_key_order_or_secret_values():
+    a, b = http("a", password="one"), http("b")
+    assert fingerprint([a, b]) != fingerprint([b, a])
+    assert fingerprint([a, b]) == fingerprint([dict(reversed(list(a.items()))), b])
+    assert fingerprint([a]) == fingerprint([http("a", password="two")])
+    assert fingerprint([a]) != fingerprint([http("a")])
+    assert fingerprint([a]) != fingerprint([http("a", password="one", name="other")])
+
+
+def test_describe_drift_names_what_moved():
+    before = remote_digests([http("a"), http("b"), http("c")])
+    after = remote_digests([http("b", name="changed"), http("a"), http("d")])
+    text = describe_drift(before, after)
+    assert "modified `b`" in text
+    assert "added `d`" in text
+    assert "removed `c`" in text
+    assert "reordered" in text
+
+
+_ids = st.text(alphabet="abcdefghij-", min_size=1, max_size=6)
+
+
+@given(
+    st.lists(_ids, unique=True, max_size=5),
+    st.lists(_ids, unique=True, max_size=5),
+    st.sampled_from(["keep", "delete"]),
+)
+def test_any_plan_round_trips_and_is_sorted(desired_ids, remote_ids, unmanaged):
+    config = project("o", "p", [http(i) for i in desired_ids], unmanaged=unmanaged)
+    remote = [redacted(http(i, name="remote")) for i in remote_ids]
+    plan = Plan(projects=(diff_project(config, remote),))
+    assert Plan.from_json(json.loads(plan.dumps())) == plan
+    keys = [c.sort_key for c in plan.projects[0].changes]
+    assert keys == sorted(keys)
+    counted = plan.summary
+    assert counted.create == len(set(desired_ids) - set(remote_ids))
+    assert counted.update == len(set(desired_ids) & set(remote_ids))
+    gone = len(set(remote_ids) - set(desired_ids))
+    assert counted.delete == (gone if unmanaged == "delete" else 0)
+    assert counted.unmanaged == (gone if unmanaged == "keep" else 0)
