@@ -187,7 +187,7 @@ class Applier:
             return ProjectResult(org, name, status, done, total, message)
 
         if project.error is not None:
-            return result("failed", message=f"could not be planned: {project.error}")
+            return result("failed", message=f"not planned: {project.error}")
         if not project.changes:
             return result("unchanged")
         try:

@@ -103,8 +103,14 @@ def _change_lines(change: Change) -> Iterator[Text]:
     if change.action == "delete" and change.reason is not None:
         head.append(f": {_REASON[change.reason]}")
     yield head
-    width = max((len(name) for name in change.fields), default=0)
-    for name, fc in change.fields.items():
+    # The header already names the type of a created or deleted source.
+    fields = {
+        name: fc
+        for name, fc in change.fields.items()
+        if not (name == "type" and change.action != "update")
+    }
+    width = max((len(name) for name in fields), default=0)
+    for name, fc in fields.items():
         line = Text(f"      {name + ':':<{width + 1}} ")
         if change.action == "create":
             line.append(_field_value(fc, "after"), style="green")

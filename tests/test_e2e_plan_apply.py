@@ -164,7 +164,7 @@ def test_apply_sends_only_the_needed_requests_and_converges(generation, configs)
     assert per_project["acme/android"] == [("GET", ""), ("DELETE", "id=stray")]
     assert [(m, k) for m, k, _ in sent if k == "acme/web"] == [("GET", "acme/web")]
     assert not [r for r in sent if r[1] == "acme/no-file"]
-    assert len(sent) == 9
+    assert len(sent) == 8  # 3 GETs, 5 writes
     assert all(200 <= e["status"] < 300 for e in log)
 
     ios = {s["id"]: s for s in sources_in(state, "acme/ios")}
@@ -245,12 +245,16 @@ def test_one_failing_project_leaves_the_others_applied(generation, tmp_path):
 
 
 def test_apply_converges_under_faults(generation, configs):
+    # One project at a time, so the same seed gives the same faults on every run: with seed 10
+    # they include a dropped connection, a 500 after a committed PUT, a 502 and a 503.
     with running_emulator(
-        "--api-generation", generation, "--fault-rate", "0.3", "--fault-seed", "7",
+        "--api-generation", generation, "--fault-rate", "0.3", "--fault-seed", "10",
         state=state_doc(REMOTE),
     ) as emu:  # fmt: skip
         env = _env(emu.url, **SECRETS)
-        run = symsync("apply", "--config-dir", str(configs), "--yes", env=env)
+        run = symsync(
+            "apply", "--config-dir", str(configs), "--yes", "--parallelism", "1", env=env
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         again = symsync(
             "plan", "--config-dir", str(configs), "--detailed-exitcode", env=_env(emu.url)
@@ -259,7 +263,8 @@ def test_apply_converges_under_faults(generation, configs):
         state = emu.state()
         log = emu.requests()
 
-    assert any(e.get("fault") for e in log), "the fault switch did nothing"
+    faults = {e["fault"] for e in log if e.get("fault")}
+    assert len(faults) >= 3, f"too few kinds of faults to prove anything: {faults}"
     ios = {s["id"]: s for s in sources_in(state, "acme/ios")}
     assert sorted(ios) == ["hand-made", "nightly", "releases", "symbols"]
     assert ios["symbols"]["password"] == STORED_PW

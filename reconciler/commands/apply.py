@@ -9,7 +9,14 @@ import click
 from rich.console import Console
 
 from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
-from reconciler.commands.plan import DEFAULT_CONFIG_DIR, connect, echo_err, stdout_color
+from reconciler.commands.plan import (
+    DEFAULT_CONFIG_DIR,
+    connect,
+    echo_err,
+    log_requests,
+    stdout_color,
+    verbose_option,
+)
 from reconciler.errors import EXIT_ERROR, SymsyncError
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
@@ -66,6 +73,7 @@ def confirm(yes: bool) -> bool:
     show_default=True,
     help="Projects written at the same time (writes to one project are never parallel).",
 )
+@verbose_option
 def command(
     planfile: Path | None,
     config_dir: Path | None,
@@ -74,8 +82,11 @@ def command(
     fmt: str,
     url: str | None,
     parallelism: int,
+    verbose: bool,
 ) -> int:
     """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan."""
+    if verbose:
+        log_requests()
     if planfile is not None:
         plan = read_plan_file(planfile)
         if config_dir is not None:

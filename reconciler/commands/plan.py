@@ -48,6 +48,22 @@ def write_plan_file(plan: Plan, path: Path) -> None:
         raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
+def log_requests() -> None:
+    """``--verbose``: every request to Sentry on stderr (the client never logs a secret)."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("reconciler.client")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="Log every request to Sentry on stderr."
+)
+
+
 def connect(url: str | None) -> SentryClient:
     from reconciler.client import SentryClient
 
@@ -88,6 +104,7 @@ def connect(url: str | None) -> SentryClient:
     show_default=True,
     help="Projects read at the same time.",
 )
+@verbose_option
 def command(
     config_dir: Path,
     patterns: tuple[str, ...],
@@ -96,8 +113,11 @@ def command(
     detailed_exitcode: bool,
     url: str | None,
     parallelism: int,
+    verbose: bool,
 ) -> int:
     """Show what apply would change. Needs the token, no secret variables."""
+    if verbose:
+        log_requests()
     from reconciler.planner import load_desired, make_plan
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
