@@ -260,7 +260,8 @@ CASES = [
         "blank_s3_fields_are_rejected",
         s3_source("b", bucket="", region="", access_key="", secret_key=""),
         "Invalid s3 source: bucket: This field may not be blank.; region: This field may not be "
-        "blank.; access_key: This field may not be blank.; secret_key: This field may not be blank.",
+        "blank.; access_key: This field may not be blank.; secret_key: This field may not be "
+        "blank.",
     ),
     _rejected(
         "blank_gcs_fields_are_rejected",

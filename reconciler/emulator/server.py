@@ -546,15 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply, fault = emulator.serve_api(method, path, query, headers, body)
         except Exception:  # a bug in the emulator must still answer, like Sentry's 500
             reply, fault = internal_error(), None
-        status: int | None
-        if isinstance(reply, _Drop):
-            status = None
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-        else:
-            status = reply.status
-            self._send(reply)
+        status = None if isinstance(reply, _Drop) else reply.status
         duration_ms = (time.perf_counter() - started) * 1000
         entry: dict[str, Any] = {
             "method": method,
@@ -565,12 +557,19 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if fault is not None:
             entry["fault"] = fault
+        # Recorded before the client hears anything, so the log is complete once it has.
         emulator.record(entry)
         shown = f"{path}?{query}" if query else path
         suffix = f" fault={fault}" if fault else ""
         emulator.write_log(
             f"{method} {shown} {status if status is not None else '-'} {duration_ms:.1f}ms{suffix}"
         )
+        if isinstance(reply, _Drop):
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self._send(reply)
 
     def _control(self, method: str, path: str) -> Reply:
         emulator = self.server.emulator

@@ -36,6 +36,7 @@ class EmulatorHandle:
         self.state_path = state_path
         self._stopper = stopper
         self.stderr_path: Path | None = None
+        self.process: subprocess.Popen[bytes] | None = None  # the CLI process, if any
 
     def _get(self, path: str) -> Any:
         with urlopen(f"{self.url}{path}", timeout=10) as response:
@@ -97,6 +98,7 @@ def running_emulator(
 
             handle = EmulatorHandle(url, state_path, stop)
             handle.stderr_path = stderr_path
+            handle.process = process
             yield handle
         finally:
             _terminate(process)
