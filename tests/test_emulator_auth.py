@@ -25,7 +25,11 @@ STATE = {
         ORG: {
             "id": "11",
             "projects": {
-                "ios": {"id": "42", "symbol_sources": [http_source("web")]},
+                "ios": {
+                    "id": "42",
+                    "previous_slugs": ["old-ios"],
+                    "symbol_sources": [http_source("web")],
+                },
                 "android": {"symbol_sources": []},
                 "backend": {"symbol_sources": []},
             },
@@ -179,6 +183,41 @@ def test_symbol_source_list_has_no_link_header(emu: EmulatorHandle) -> None:
     response = _call(emu, "GET")
     assert response.status_code == 200
     assert "Link" not in response.headers
+
+
+# Section 7: an old slug of a renamed project answers 302 to the new one.
+def test_renamed_project_slug_redirects_with_302(emu: EmulatorHandle) -> None:
+    response = _call(
+        emu,
+        "GET",
+        path=f"/api/0/projects/{ORG}/old-ios/symbol-sources/?id=web",
+        allow_redirects=False,
+    )
+    new_url = f"/api/0/projects/{ORG}/ios/symbol-sources/?id=web"
+    assert response.status_code == 302
+    assert response.headers["Location"] == new_url
+    assert response.json() == {
+        "slug": "ios",
+        "detail": {
+            "code": "resource-moved",
+            "message": "Resource has been moved",
+            "extra": {"url": new_url, "slug": "ios"},
+        },
+    }
+    followed = _call(emu, "GET", path=f"/api/0/projects/{ORG}/old-ios/symbol-sources/")
+    assert followed.status_code == 200
+    assert [s["id"] for s in followed.json()] == ["web"]
+
+
+def test_renamed_project_slug_needs_auth_first(emu: EmulatorHandle) -> None:
+    response = _call(
+        emu,
+        "GET",
+        path=f"/api/0/projects/{ORG}/old-ios/symbol-sources/",
+        token=None,
+        allow_redirects=False,
+    )
+    assert response.status_code == 401
 
 
 def test_a_method_outside_the_scope_map_is_403(emu: EmulatorHandle) -> None:

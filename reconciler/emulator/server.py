@@ -11,7 +11,8 @@ A request to the API goes through the same steps as in Sentry, in the same order
    project that does not exist; only a caller with the scope learns that it is missing (404).
    (Sentry's ``ScopedPermission.has_permission`` checks scopes; ``ProjectEndpoint.convert_args``
    looks the project up afterwards, then ``has_object_permission`` checks access to it.)
-4. ``convert_args``: unknown organization or project is 404.
+4. ``convert_args``: unknown organization or project is 404; an old slug of a renamed project
+   is 302 to the new one.
 5. The handler of the chosen generation (``reconciler.emulator.sources``).
 
 Faults (``--fault-rate``) are drawn in arrival order from one seeded generator, so the same seed
@@ -26,13 +27,14 @@ import math
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any, Final
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from reconciler import spec
 from reconciler.emulator import sources as sources_endpoint
@@ -335,9 +337,13 @@ class Emulator:
             return _list_projects(org, params, f"http://{host}{path}")
         assert match is not None
         with self.state.lock:
-            project = self.state.find_project(unquote(match.group(1)), unquote(match.group(2)))
+            org_ref, project_ref = unquote(match.group(1)), unquote(match.group(2))
+            project = self.state.find_project(org_ref, project_ref)
             if project is None:
-                return detail(404, DOES_NOT_EXIST)
+                moved = self.state.find_moved_project(org_ref, project_ref)
+                if moved is None:
+                    return detail(404, DOES_NOT_EXIST)
+                return _project_moved(path, query, org_ref, project_ref, moved.slug)
             ids = params.get("id")
             query_id = ids[-1] if ids else None  # Django's QueryDict.get: the last value
 
@@ -392,6 +398,18 @@ class Emulator:
                 pass
 
 
+def _project_moved(path: str, query: str, org: str, old_slug: str, new_slug: str) -> Reply:
+    """Sentry's ``ProjectMoved``: a 302 to the same request under the project's new slug."""
+    full_path = f"{path}?{query}" if query else path
+    new_url = full_path.replace(f"projects/{org}/{old_slug}/", f"projects/{org}/{new_slug}/")
+    moved = {
+        "code": "resource-moved",
+        "message": "Resource has been moved",
+        "extra": {"url": new_url, "slug": new_slug},
+    }
+    return Reply(302, {"slug": new_slug, "detail": moved}, {"Location": new_url})
+
+
 def _list_projects(org: Organization, params: dict[str, list[str]], base: str) -> Reply:
     """``GET /api/0/organizations/{org}/projects/``: Sentry's OffsetPaginator, ordered by slug.
 
@@ -424,8 +442,8 @@ def _list_projects(org: Organization, params: dict[str, list[str]], base: str) -
     has_next = len(results) > limit
     has_prev = page > 0
     results = results[:limit]
-    others = "&".join(
-        f"{key}={val}" for key, values in params.items() if key != "cursor" for val in values
+    others = urlencode(
+        [(key, val) for key, values in params.items() if key != "cursor" for val in values]
     )
     uri = f"{base}?{others}" if others else f"{base}?"
 
@@ -474,6 +492,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     emulator: Emulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that fails (a client hanging up) is one log line, not a traceback."""
+        error = sys.exc_info()[1]
+        self.emulator.write_log(
+            f"connection from {client_address[0]} failed: {type(error).__name__}"
+        )
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -483,6 +508,7 @@ STATUS_PHRASES: Final[dict[int, str]] = {
     200: "OK",
     201: "Created",
     204: "No Content",
+    302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",

@@ -5,7 +5,8 @@ File format (contract section 4)::
     {"organizations": {"<org>": {"projects": {"<project>": {"symbol_sources": [...]}}}}}
 
 Optional keys ``id`` (numeric, as Sentry's ids) and ``name`` on organizations and projects, and
-``platform`` on projects, are kept; any other key is kept as given. Ids not given are numbered in
+``platform`` on projects, are kept, and so is ``previous_slugs`` (old slugs of a renamed
+project, answered with Sentry's 302); any other key is kept as given. Ids not given are numbered in
 file order, so a restart with the saved file gives every project the same id.
 
 The stored ``symbol_sources`` list is kept exactly as written (secrets in clear), even when it is
@@ -45,6 +46,7 @@ class Project:
     symbol_sources: Any
     extra: dict[str, Any] = field(default_factory=dict)
     given_keys: frozenset[str] = frozenset()
+    previous_slugs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -125,6 +127,9 @@ class EmulatorState:
                 platform = project_data.get("platform")
                 if platform is not None and not isinstance(platform, str):
                     raise StateFileError(f"{pwhere}.platform: must be a string")
+                previous = project_data.get("previous_slugs", [])
+                if not isinstance(previous, list) or not all(isinstance(x, str) for x in previous):
+                    raise StateFileError(f"{pwhere}.previous_slugs: must be a list of strings")
                 known = ("id", "name", "platform", "symbol_sources")
                 org.projects[project_slug] = Project(
                     organization=org,
@@ -135,6 +140,7 @@ class EmulatorState:
                     symbol_sources=project_data.get("symbol_sources", []),
                     extra={k: v for k, v in project_data.items() if k not in known},
                     given_keys=frozenset(k for k in known[:3] if k in project_data),
+                    previous_slugs=tuple(previous),
                 )
             organizations[org_slug] = org
         return cls(organizations, path)
@@ -168,6 +174,13 @@ class EmulatorState:
         if org is None:
             return None
         return _lookup(org.projects, project_id_or_slug)
+
+    def find_moved_project(self, org_id_or_slug: str, old_slug: str) -> Project | None:
+        """The project that was renamed from ``old_slug`` (Sentry's ``ProjectRedirect``)."""
+        org = self.find_organization(org_id_or_slug)
+        if org is None:
+            return None
+        return next((p for p in org.projects.values() if old_slug in p.previous_slugs), None)
 
     # -- saving -------------------------------------------------------------------------------
 
