@@ -87,6 +87,11 @@ def test_bearer_without_token_returns_401_invalid_token_header(emu: EmulatorHand
     assert response.json() == {"detail": "Invalid token header. No credentials provided."}
 
 
+def test_header_names_and_bearer_keyword_are_case_insensitive(emu: EmulatorHandle) -> None:
+    response = _call(emu, "GET", token=None, headers={"authorization": f"bearer {ADMIN}"})
+    assert response.status_code == 200
+
+
 def test_other_auth_scheme_counts_as_no_credentials(emu: EmulatorHandle) -> None:
     response = _call(emu, "GET", token=None, headers={"Authorization": f"Token {ADMIN}"})
     assert response.status_code == 401

@@ -281,9 +281,11 @@ class Emulator:
         headers: Mapping[str, str],
         body: bytes,
     ) -> tuple[Reply | _Drop, str | None]:
-        """Answers one API request; returns the answer and the fault injected, if any."""
+        """Answers one API request; returns the answer and the fault injected, if any.
+
+        ``headers`` has lower-case names."""
         fault = self._draw_fault()
-        authorization = headers.get("Authorization")
+        authorization = headers.get("authorization")
         limit_key = f"token:{authorization}" if authorization else "anonymous"
         limit_headers, limited = self._limiter.enter(limit_key)
         try:
@@ -323,7 +325,7 @@ class Emulator:
         if match is None and org_match is None:
             return detail(404, DOES_NOT_EXIST)
         scopes_needed = spec.METHOD_SCOPES if match else ORG_METHOD_SCOPES
-        denied = self._authorize(method, headers.get("Authorization"), scopes_needed)
+        denied = self._authorize(method, headers.get("authorization"), scopes_needed)
         if denied is not None:
             return denied
         params = parse_qs(query, keep_blank_values=True)
@@ -333,7 +335,7 @@ class Emulator:
                 return detail(404, DOES_NOT_EXIST)
             if method != "GET":
                 return detail(405, f'Method "{method}" not allowed.')
-            host = headers.get("Host") or f"{self.host}:{self.port}"
+            host = headers.get("host") or f"{self.host}:{self.port}"
             return _list_projects(org, params, f"http://{host}{path}")
         assert match is not None
         with self.state.lock:
@@ -348,7 +350,7 @@ class Emulator:
             query_id = ids[-1] if ids else None  # Django's QueryDict.get: the last value
 
             def read_body() -> Any:
-                return parse_json_body(body, headers.get("Content-Type"))
+                return parse_json_body(body, headers.get("content-type"))
 
             try:
                 return sources_endpoint.handle(
@@ -560,14 +562,14 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = parts.path, parts.query
         try:
             body = self._read_body()
-        except ValueError:
-            self._send(Reply(400, {"detail": "Malformed request body."}))
+        except ValueError:  # a bad Content-Length or chunk size: the stream cannot be trusted
             self.close_connection = True
+            self._send(Reply(400, {"detail": "Malformed request body."}))
             return
         if path.startswith("/_emulator/"):
             self._send(self._control(method, path))
             return
-        headers = {key: value for key, value in self.headers.items()}
+        headers = {key.lower(): value for key, value in self.headers.items()}
         try:
             reply, fault = emulator.serve_api(method, path, query, headers, body)
         except Exception:  # a bug in the emulator must still answer, like Sentry's 500
