@@ -333,6 +333,38 @@ CASES = [
         body=http_source(7),  # type: ignore[arg-type]
         response=internal_error,
     ),
+    Case(
+        "invalid_json_returns_400_json_parse_error",
+        "POST",
+        400,
+        raw_body=b"{",
+        response=lambda b: b["detail"].startswith("JSON parse error - "),
+    ),
+    # Code reading: ``{**body}`` raises TypeError for a body that is not an object.
+    Case(
+        "body_that_is_not_an_object_returns_500_unverified",
+        "POST",
+        500,
+        body=[PLAIN],
+        response=internal_error,
+    ),
+    Case(
+        "placeholder_for_a_secret_the_replaced_source_lacks_is_missing_a_value",
+        "PUT",
+        400,
+        stored=[WEB],
+        query="id=web",
+        body={**s3_source("web"), "secret_key": PLACEHOLDER},
+        response={"error": "Hidden symbol source secret is missing a value"},
+    ),
+    Case(
+        "missing_id_parameter_is_checked_before_the_body",
+        "PUT",
+        400,
+        stored=[PLAIN],
+        raw_body=b"{",
+        response={"error": "Missing source id"},
+    ),
     # --- Stored legacy and invalid data ---------------------------------------------------
     Case(
         "stored_app_store_connect_entries_are_dropped_when_read",
