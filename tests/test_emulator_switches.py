@@ -58,6 +58,8 @@ def test_rate_limit_headers_count_down_then_429_with_sentry_body() -> None:
         reset = int(response.headers["X-Sentry-Rate-Limit-Reset"])
         assert time.time() - 1 <= reset <= time.time() + 61
         assert "Retry-After" not in response.headers
+    assert responses[3].headers["Access-Control-Allow-Methods"] == "GET"  # CORS, as Sentry
+    assert "Retry-After" in responses[3].headers["Access-Control-Expose-Headers"]
     assert responses[3].json() == {
         "detail": "You are attempting to use this endpoint too frequently. "
         "Limit is 3 requests in 60 seconds"

@@ -140,7 +140,7 @@ class _Limiter:
         self._windows: dict[str, tuple[int, int]] = {}
         self._in_flight: dict[str, int] = {}
 
-    def enter(self, key: str) -> tuple[dict[str, str], Reply | None]:
+    def enter(self, key: str, method: str) -> tuple[dict[str, str], Reply | None]:
         headers: dict[str, str] = {}
         limited: Reply | None = None
         now = time.time()
@@ -158,7 +158,7 @@ class _Limiter:
                     message = RATE_LIMIT_MESSAGE.format(
                         limit=self.rate.limit, window=self.rate.describe_window()
                     )
-                    limited = _too_many(message)
+                    limited = _too_many(message, method)
             in_flight = self._in_flight.get(key, 0) + 1
             self._in_flight[key] = in_flight
             if self.concurrent is not None:
@@ -167,7 +167,9 @@ class _Limiter:
                     max(self.concurrent - in_flight, 0)
                 )
                 if limited is None and in_flight > self.concurrent:
-                    limited = _too_many(CONCURRENT_LIMIT_MESSAGE.format(limit=self.concurrent))
+                    limited = _too_many(
+                        CONCURRENT_LIMIT_MESSAGE.format(limit=self.concurrent), method
+                    )
         return headers, limited
 
     def leave(self, key: str) -> None:
@@ -179,8 +181,25 @@ class _Limiter:
                 self._in_flight.pop(key, None)
 
 
-def _too_many(message: str) -> Reply:
-    return Reply(429, {"detail": message}, content_type=RATE_LIMIT_CONTENT_TYPE)
+# The middleware passes its 429 through ``apply_cors_headers`` with the request's method.
+CORS_ALLOW_HEADERS: Final = (
+    "X-Sentry-Auth, X-Requested-With, Origin, Accept, Content-Type, Authentication, "
+    "Authorization, Content-Encoding, sentry-trace, baggage"
+)
+CORS_EXPOSE_HEADERS: Final = (
+    "X-Sentry-Error, X-Sentry-Direct-Hit, X-Hits, X-Max-Hits, Endpoint, Retry-After, Link"
+)
+
+
+def _too_many(message: str, method: str) -> Reply:
+    headers = {
+        "Allow": method,
+        "Access-Control-Allow-Methods": method,
+        "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+        "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
+        "Access-Control-Allow-Origin": "*",
+    }
+    return Reply(429, {"detail": message}, headers, content_type=RATE_LIMIT_CONTENT_TYPE)
 
 
 def _unauthorized(message: str) -> Reply:
@@ -287,7 +306,7 @@ class Emulator:
         fault = self._draw_fault()
         authorization = headers.get("authorization")
         limit_key = f"token:{authorization}" if authorization else "anonymous"
-        limit_headers, limited = self._limiter.enter(limit_key)
+        limit_headers, limited = self._limiter.enter(limit_key, method)
         try:
             if self.settings.latency_ms > 0:
                 time.sleep(self.settings.latency_ms / 1000)
