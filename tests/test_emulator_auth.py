@@ -81,6 +81,23 @@ def test_unknown_token_returns_401_invalid_token(emu: EmulatorHandle) -> None:
     assert response.json() == {"detail": "Invalid token"}
 
 
+def test_unknown_org_auth_token_returns_401_invalid_org_token(emu: EmulatorHandle) -> None:
+    response = _call(emu, "GET", token="sntrys_unknown")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid org token"}
+
+
+def test_org_auth_token_scope_org_ci_cannot_read_sources() -> None:
+    tokens = {"sntrys_ci": frozenset({"org:ci"})}
+    with serving_emulator(STATE, tokens=tokens) as handle:
+        response = requests.get(
+            f"{handle.url}/api/0/projects/{ORG}/ios/symbol-sources/",
+            headers={"Authorization": "Bearer sntrys_ci"},
+            timeout=10,
+        )
+    assert response.status_code == 403
+
+
 def test_bearer_without_token_returns_401_invalid_token_header(emu: EmulatorHandle) -> None:
     response = _call(emu, "GET", token=None, headers={"Authorization": "Bearer"})
     assert response.status_code == 401

@@ -55,6 +55,8 @@ DEFAULT_TOKEN: Final = "symsync-emulator"
 # section 4) and ``org:read``, which Sentry requires to list an organization's projects.
 DEFAULT_SCOPES: Final[frozenset[str]] = frozenset({"project:admin", "org:read"})
 
+ORG_TOKEN_PREFIX: Final = "sntrys_"
+
 # Scopes of Sentry's ``OrganizationPermission`` (the organization's project list).
 ORG_METHOD_SCOPES: Final[dict[str, frozenset[str]]] = {
     "GET": frozenset({"org:read", "org:write", "org:admin"}),
@@ -394,7 +396,9 @@ class Emulator:
                 )
             scopes = self.settings.tokens.get(parts[1])
             if scopes is None:
-                return _unauthorized(INVALID_TOKEN)
+                # Org auth tokens (``sntrys_``) go to their own authenticator.
+                org_token = parts[1].startswith(ORG_TOKEN_PREFIX)
+                return _unauthorized("Invalid org token" if org_token else INVALID_TOKEN)
         if scopes is None:
             return _unauthorized(NOT_AUTHENTICATED)
         allowed = scope_map.get(method, frozenset())
