@@ -98,6 +98,14 @@ CASES = [
         query="id=web&id=bucket",
         response=[redacted(S3)],
     ),
+    Case(
+        "get_ignores_query_parameters_other_than_id",
+        "GET",
+        200,
+        stored=[WEB, S3],
+        query="cursor=0:100:0&per_page=1&foo=bar",
+        response=[redacted(WEB), redacted(S3)],
+    ),
     # --- Section 1: POST ------------------------------------------------------------------
     Case(
         "post_returns_201_with_the_stored_source_redacted",
@@ -328,6 +336,18 @@ CASES = [
             "type": "http",
             "id": "z",
         },
+    ),
+    _post_accepted(
+        "post_accepts_long_values_without_max_length",
+        http_source("p", name="n" * 5000, url="https://x.example/" + "a" * 10000),
+    ),
+    Case(
+        "post_accepts_any_number_of_sources",
+        "POST",
+        201,
+        stored=[http_source(f"s{i}") for i in range(300)],
+        body=PLAIN,
+        after=lambda after: len(after) == 301 and after[-1] == PLAIN,
     ),
     # --- Section 2: what the server rejects (POST: empty 400) -----------------------------
     _post_rejected("post_rejects_http_without_url", without(PLAIN, "url")),

@@ -137,6 +137,14 @@ def test_missing_state_file_is_an_empty_instance(tmp_path: Path) -> None:
         assert response.status_code == 404
 
 
+# Reference section 6: an unset option reads back as [].
+def test_project_without_symbol_sources_reads_as_an_empty_list() -> None:
+    with serving_emulator({"organizations": {ORG: {"projects": {"ios": {}}}}}) as handle:
+        response = requests.get(handle.url + SOURCES, headers=AUTH, timeout=10)
+    assert response.status_code == 200
+    assert response.json() == []
+
+
 def test_project_ids_are_stable_across_restarts() -> None:
     data = {
         "organizations": {
