@@ -178,6 +178,7 @@ def test_each_fault_kind_behaves_as_described() -> None:
     for (status, stored), entry in zip(outcomes, log, strict=True):
         fault = entry["fault"]
         seen.add(fault)
+        assert entry["committed"] is stored
         if fault == "500-before-write":
             assert (status, stored) == (500, False)
         elif fault == "500-after-write":
@@ -252,3 +253,16 @@ def test_read_fault_of_a_write_only_kind_is_a_plain_500() -> None:
         log = handle.requests()
     after = [e for e in log if e.get("fault") == "500-after-write"]
     assert after and all(e["status"] == 500 for e in after)
+
+
+def test_request_log_says_which_requests_committed_a_write() -> None:
+    with serving_emulator(STATE) as handle:
+        requests.post(handle.url + SOURCES, json=http_source("new"), headers=AUTH, timeout=10)
+        requests.post(handle.url + SOURCES, json=http_source("new"), headers=AUTH, timeout=10)
+        _get(handle)
+        log = handle.requests()
+    assert [(e["method"], e["status"], e["committed"]) for e in log] == [
+        ("POST", 201, True),
+        ("POST", 400, False),  # duplicate id
+        ("GET", 200, False),
+    ]

@@ -331,7 +331,9 @@ class Emulator:
                 reply = self._route(method, path, query, headers, body)
                 if fault == FAULT_500_AFTER:
                     # The write (if any) is committed; the client never hears of it.
+                    committed = reply.committed
                     reply = internal_error()
+                    reply.committed = committed
         finally:
             self._limiter.leave(limit_key)
         if isinstance(reply, Reply):
@@ -605,6 +607,7 @@ class _Handler(BaseHTTPRequestHandler):
             "query": query,
             "status": status,
             "duration_ms": round(duration_ms, 3),
+            "committed": isinstance(reply, Reply) and reply.committed,
         }
         if fault is not None:
             entry["fault"] = fault
