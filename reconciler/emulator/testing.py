@@ -8,6 +8,7 @@ is faster for tests that only speak HTTP to it. Both yield an ``EmulatorHandle``
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -37,6 +38,7 @@ class EmulatorHandle:
         self._stopper = stopper
         self.stderr_path: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None  # the CLI process, if any
+        self.log_buffer: io.StringIO | None = None  # the in-process server's log, if any
 
     def _get(self, path: str) -> Any:
         with urlopen(f"{self.url}{path}", timeout=10) as response:
@@ -55,7 +57,9 @@ class EmulatorHandle:
         return result
 
     def stderr(self) -> str:
-        """What the emulator wrote on stderr so far (subprocess only)."""
+        """What the emulator logged so far (its stderr, or the in-process server's log)."""
+        if self.log_buffer is not None:
+            return self.log_buffer.getvalue()
         if self.stderr_path is None:
             return ""
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
@@ -151,7 +155,8 @@ def serving_emulator(
 
     ``settings`` are fields of ``reconciler.emulator.server.Settings`` (``tokens``,
     ``generation``, ``latency_ms``, ...). The state is saved to ``state_path`` when given, or
-    to a temporary file otherwise.
+    to a temporary file otherwise. The request log goes to ``log`` when given, else to a buffer
+    that ``handle.stderr()`` returns.
     """
     from reconciler.emulator.server import Emulator, Settings
     from reconciler.emulator.state import EmulatorState
@@ -165,7 +170,8 @@ def serving_emulator(
         else:
             emulator_state = EmulatorState.load(state_path)
         settings.setdefault("port", 0)
-        emulator = Emulator(Settings(**settings), emulator_state, log=log)
+        buffer = io.StringIO() if log is None else None
+        emulator = Emulator(Settings(**settings), emulator_state, log=log or buffer)
         thread = threading.Thread(target=emulator.serve_forever, daemon=True)
         thread.start()
         stopped = threading.Event()
@@ -177,6 +183,7 @@ def serving_emulator(
                 thread.join(timeout=5)
 
         handle = EmulatorHandle(emulator.url, state_path, stop)
+        handle.log_buffer = buffer
         try:
             yield handle
         finally:
