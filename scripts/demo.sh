@@ -50,8 +50,12 @@ export ACME_SYMBOLS_PASSWORD=demo-symbols-password
 export ACME_S3_SECRET_KEY=demo-s3-secret-key
 export ACME_GCS_PRIVATE_KEY=demo-gcs-private-key
 
+bold= plain=
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  bold=$'\033[1m' plain=$'\033[0m'
+fi
 step() {
-  printf '\n\033[1m$ %s\033[0m\n' "$*"
+  printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"
   "$@"
 }
 
