@@ -60,9 +60,7 @@ def main() -> None:
             "acme": {
                 "projects": {
                     f"p{n:03d}": {
-                        "symbol_sources": [
-                            _source(i, "old name") for i in range(options.sources)
-                        ]
+                        "symbol_sources": [_source(i, "old name") for i in range(options.sources)]
                     }
                     for n in range(options.projects)
                 }
@@ -79,17 +77,13 @@ def main() -> None:
 
         figures: dict[str, float] = {}
         for label, parallelism in (("baseline (--parallelism 1)", "1"), ("default (8)", "8")):
-            with running_emulator(
-                "--latency-ms", str(options.latency_ms), state=state
-            ) as emu:
+            with running_emulator("--latency-ms", str(options.latency_ms), state=state) as emu:
                 env = {
                     **os.environ,
                     "SENTRY_URL": emu.url,
                     "SENTRY_AUTH_TOKEN": "symsync-emulator",
                 }
-                figures[f"plan  {label}"] = _run(
-                    ["plan", *base, "--parallelism", parallelism], env
-                )
+                figures[f"plan  {label}"] = _run(["plan", *base, "--parallelism", parallelism], env)
                 figures[f"apply {label}"] = _run(
                     ["apply", *base, "--yes", "--parallelism", parallelism], env
                 )

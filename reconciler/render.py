@@ -240,9 +240,7 @@ def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
         code = [line[2:] if line.startswith("  ") else line for line in diff_lines]
         body.extend(head_fence + code + [fence, ""])
     if project.unmanaged:
-        body.append(
-            "Unmanaged (kept): " + ", ".join(md_code(s) for s in project.unmanaged)
-        )
+        body.append("Unmanaged (kept): " + ", ".join(md_code(s) for s in project.unmanaged))
         body.append("")
     for warning in project.warnings:
         body.append(f"> **Warning:** {md_escape(warning)}")

@@ -49,7 +49,9 @@ def test_normalisation_key_order_casing_and_empty_collections():
 
 
 def test_changed_fields_show_before_and_after():
-    desired = [http("a", url="https://new.example/", layout={"type": "symstore", "casing": "lowercase"})]
+    desired = [
+        http("a", url="https://new.example/", layout={"type": "symstore", "casing": "lowercase"})
+    ]
     plan = diff_project(project("acme", "ios", desired), _remote(http("a")))
     (change,) = plan.changes
     assert change.action == "update"

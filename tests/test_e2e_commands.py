@@ -161,9 +161,12 @@ def test_apply_asks_on_a_terminal(emu, configs):
 
 def test_saved_plan_with_project_filter_and_bad_plan_files(emu, configs, tmp_path):
     saved = tmp_path / "plan.json"
-    assert symsync(
-        "plan", "--config-dir", str(configs), "--out", str(saved), env=_env(emu.url)
-    ).returncode == 0
+    assert (
+        symsync(
+            "plan", "--config-dir", str(configs), "--out", str(saved), env=_env(emu.url)
+        ).returncode
+        == 0
+    )
     before = len(emu.requests())
     run = symsync("apply", str(saved), "--project", "beta/*", "--yes", env=_env(emu.url))
     assert run.returncode == 0, run.stderr
@@ -192,9 +195,7 @@ def test_missing_token_is_a_clear_error(configs):
 
 def test_out_is_written_atomically_and_unwritable_out_is_an_error(emu, configs, tmp_path):
     target = tmp_path / "plan.json"
-    run = symsync(
-        "plan", "--config-dir", str(configs), "--out", str(target), env=_env(emu.url)
-    )
+    run = symsync("plan", "--config-dir", str(configs), "--out", str(target), env=_env(emu.url))
     assert run.returncode == 0
     assert json.loads(target.read_text())["format_version"] == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".plan.json")] == []

@@ -1,4 +1,4 @@
-"""`make demo`'s script runs on its own: emulator up, validate, plan, apply, empty plan, emulator down."""
+"""`make demo` on its own: emulator up, validate, plan, apply, empty plan, emulator down."""
 
 from __future__ import annotations
 
@@ -47,4 +47,3 @@ def test_demo_runs_and_converges():
     for secret in ("demo-symbols-password", "demo-s3-secret-key", "demo-gcs-private-key",
                    "demo-stored-password"):  # fmt: skip
         assert secret not in out + run.stderr
-

@@ -208,8 +208,13 @@ def test_stale_saved_plan_is_refused_and_nothing_written(generation, configs, tm
     assert "added `sneaky`" in run.stderr
     sent = api_requests(log, before)
     assert [(m, q) for m, k, q in sent if k == "acme/ios"] == [("GET", "")]
-    assert [(m, q) for m, k, q in sent if k == "acme/android"] == [("GET", ""), ("DELETE", "id=stray")]
-    assert [s["id"] for s in sources_in(state, "acme/ios")] == [s["id"] for s in REMOTE["acme/ios"]] + ["sneaky"]
+    assert [(m, q) for m, k, q in sent if k == "acme/android"] == [
+        ("GET", ""),
+        ("DELETE", "id=stray"),
+    ]
+    assert [s["id"] for s in sources_in(state, "acme/ios")] == [
+        s["id"] for s in REMOTE["acme/ios"]
+    ] + ["sneaky"]
     assert [s["id"] for s in sources_in(state, "acme/android")] == ["same"]
 
 
@@ -252,9 +257,7 @@ def test_apply_converges_under_faults(generation, configs):
         state=state_doc(REMOTE),
     ) as emu:  # fmt: skip
         env = _env(emu.url, **SECRETS)
-        run = symsync(
-            "apply", "--config-dir", str(configs), "--yes", "--parallelism", "1", env=env
-        )
+        run = symsync("apply", "--config-dir", str(configs), "--yes", "--parallelism", "1", env=env)
         assert run.returncode == 0, run.stdout + run.stderr
         again = symsync(
             "plan", "--config-dir", str(configs), "--detailed-exitcode", env=_env(emu.url)

@@ -62,7 +62,10 @@ DESIRED = {
              "private_key": {"env": "LEAK_GCS_KEY"}, "layout": {"type": "native"}},
         ]
     },
-    "acme/android": {"unmanaged": "delete", "sources": [_http("new", password={"env": "LEAK_HTTP_PW"})]},
+    "acme/android": {
+        "unmanaged": "delete",
+        "sources": [_http("new", password={"env": "LEAK_HTTP_PW"})],
+    },
 }  # fmt: skip
 
 
@@ -158,10 +161,15 @@ def test_no_leak_on_error_paths(tmp_path):
         out.run("apply", "--yes", env=_env(f"{emu.url}/nothing-here", **ENV_SECRETS), expect={1})
     # a project file with a literal secret, and a plan file that is not a plan
     bad = tmp_path / "configs" / "acme" / "bad.yaml"
-    bad.write_text(f"sources:\n  - {{id: x, type: http, name: x, url: 'u', layout: {{type: native}}, password: {LITERAL}}}\n")
+    bad.write_text(
+        "sources:\n  - {id: x, type: http, name: x, url: 'u', layout: {type: native}, "
+        f"password: {LITERAL}}}\n"
+    )
     for command in (("validate",), ("plan",), ("apply", "--yes")):
         out.run(*command, env=_env("http://127.0.0.1:9", **ENV_SECRETS), expect={1})
-    (tmp_path / "notaplan.json").write_text(json.dumps({"format_version": 1, "token": LITERAL, "projects": [{"x": LITERAL}]}))
+    (tmp_path / "notaplan.json").write_text(
+        json.dumps({"format_version": 1, "token": LITERAL, "projects": [{"x": LITERAL}]})
+    )
     out.run("apply", "notaplan.json", "--yes", env=_env("http://127.0.0.1:9"), expect={1})
     # the literal and the broken plan are the user's own files: leave them out of the check
     bad.unlink()

@@ -95,9 +95,7 @@ def test_a_change_cannot_hold_a_secret_value():
     with pytest.raises(ValidationError):
         Change(action="create", source_id="a", source={"type": "http", "password": "x"})
     with pytest.raises(ValidationError):
-        Change(
-            action="create", source_id="a", source={"type": "s3", "secret_key": {"hidden": 1}}
-        )
+        Change(action="create", source_id="a", source={"type": "s3", "secret_key": {"hidden": 1}})
 
 
 def test_fingerprint_depends_on_content_and_order_but_not_key_order_or_secret_values():

@@ -42,7 +42,9 @@ def test_text_is_terraform_like():
     assert "  + create new (s3)" in lines
     assert "  ~ update a (http)" in lines
     assert "  - delete gone (http): the file says state: absent" in lines
-    assert any(re.fullmatch(r'\s+url: "https://a.example/" -> "https://b.example/"', x) for x in lines)
+    assert any(
+        re.fullmatch(r'\s+url: "https://a.example/" -> "https://b.example/"', x) for x in lines
+    )
     assert any(re.fullmatch(r"\s+password: \(not set\) -> \(set\)", x) for x in lines)
     assert any(re.fullmatch(r"\s+secret_key:\s+\(set\)", x) for x in lines)
     assert "  unmanaged, kept: hand" in lines
