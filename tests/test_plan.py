@@ -138,3 +138,17 @@ def test_any_plan_round_trips_and_is_sorted(desired_ids, remote_ids, unmanaged):
     gone = len(set(remote_ids) - set(desired_ids))
     assert counted.delete == (gone if unmanaged == "delete" else 0)
     assert counted.unmanaged == (gone if unmanaged == "keep" else 0)
+
+
+def test_project_patterns_are_globs_and_must_match():
+    from reconciler.planner import match_projects
+
+    keys = ["acme/android", "acme/ios", "beta/ios"]
+    assert match_projects(keys, [], where="configs") == keys
+    assert match_projects(keys, ["*/ios"], where="configs") == ["acme/ios", "beta/ios"]
+    assert match_projects(keys, ["beta/*", "acme/ios"], where="configs") == [
+        "acme/ios",
+        "beta/ios",
+    ]
+    with pytest.raises(SymsyncError, match=r"'acme/web' matches no project in configs"):
+        match_projects(keys, ["acme/*", "acme/web"], where="configs")
