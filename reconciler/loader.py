@@ -46,7 +46,6 @@ from reconciler.model import (
     Origin,
     ProjectConfig,
     ProjectFile,
-    SecretRef,
     StrictModel,
 )
 
@@ -400,7 +399,9 @@ def load_bytes(
         diagnostics.extend(_validation_diagnostics(exc, values, builder))
         if not any(d.severity == "error" for d in diagnostics):  # pragma: no cover - defensive
             diagnostics.append(_error(shown, 1, 1, "invalid project file"))
+        diagnostics.sort(key=_diagnostic_order)
         return FileResult(None, diagnostics)
+    diagnostics.sort(key=_diagnostic_order)
     if any(d.severity == "error" for d in diagnostics):
         return FileResult(None, diagnostics)
     config = ProjectConfig(
@@ -635,9 +636,10 @@ class _Builder:
                 key_loc = (*loc, key)
                 if key in result:
                     first = _line(positions[key_loc])
+                    shown = f" `{key}`" if _may_show_key(key_loc) else ""
                     self.error(
                         key_node.start_mark,
-                        f"duplicate key `{key}` (first at line {first}): YAML keys must be "
+                        f"duplicate key{shown} (first at line {first}): YAML keys must be "
                         "unique; remove one of them",
                     )
                     continue
@@ -684,8 +686,16 @@ class _Builder:
                         into[sub_loc] = mark
 
 
+def _may_show_key(loc: Loc) -> bool:
+    """False for keys written under a secret field, where a pasted secret may end up."""
+    return not (
+        len(loc) >= 4 and loc[0] == "sources" and loc[2] in spec.ALL_SECRET_FIELDS
+    ) and not (len(loc) >= 2 and loc[-2] in spec.ALL_SECRET_FIELDS)
+
+
 def _tag_message(tag: str) -> str:
-    return f"has an unsupported YAML tag `{tag}`: remove the tag"
+    shown = "!!" + tag[18:] if tag.startswith("tag:yaml.org,2002:") else tag
+    return f"has an unsupported YAML tag `{shown}`: remove the tag"
 
 
 # --------------------------------------------------------------------------------------------
@@ -846,7 +856,8 @@ def _describe(
         return mark, f"{prefix}`{name}` is required"
 
     if kind == "extra_forbidden":
-        mark = builder.key_positions.get(loc) or _mark_for(loc, builder)
+        key_position = builder.key_positions.get(loc)
+        mark = key_position if key_position is not None else _mark_for(loc, builder)
         return mark, prefix + _unknown_key_message(str(loc[-1]), loc[:-1], tag, in_source)
 
     if kind == "source_type":
@@ -922,14 +933,17 @@ def _source_label(values: Any, index: str | int) -> str:
     sources = _sources(values)
     if isinstance(index, int) and 0 <= index < len(sources):
         entry = sources[index]
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
-            return f"source `{entry['id']}`"
-    return f"source #{index + 1 if isinstance(index, int) else index} (without `id`)"
+        source_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(source_id, str) and source_id.strip():
+            return f"source `{source_id}`"
+    return f"source #{index + 1 if isinstance(index, int) else index}"
 
 
 def _field_name(rel: Loc) -> str:
     out = ""
-    for part in rel:
+    for position, part in enumerate(rel):
+        if position == 1 and rel[0] in spec.ALL_SECRET_FIELDS and part != "env":
+            return f"{out}.<key>"  # whatever was written under a secret field stays unshown
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -977,9 +991,9 @@ def _unknown_key_message(key: str, container: Loc, tag: str | None, in_source: b
     elif part == "filters":
         model = Filters
     elif part in spec.ALL_SECRET_FIELDS:
-        model = SecretRef
+        # The key is not shown: a secret pasted as `password: {s3cr3t}` becomes a key.
         return (
-            f"unknown key `{key}` in `{part}`: a secret reference holds only `env`, like "
+            f"`{part}` holds a key other than `env`: a secret reference holds only `env`, like "
             f"`{part}: {{env: NAME}}`"
         )
     else:  # pragma: no cover - every nested model is named above
