@@ -46,7 +46,6 @@ from reconciler.model import (
     Origin,
     ProjectConfig,
     ProjectFile,
-    StrictModel,
 )
 
 __all__ = ["Diagnostic", "LoadResult", "load_file", "load_tree"]
@@ -785,11 +784,24 @@ def _validation_diagnostics(
     out: list[Diagnostic] = []
     seen: set[tuple[int, str]] = set()
     invalid = builder.invalid
-    for err in exc.errors(include_url=False, include_context=True, include_input=True):
-        loc, tag = _strip_tag(err["loc"])
+    errors = [
+        (*_strip_tag(err["loc"]), err)
+        for err in exc.errors(include_url=False, include_context=True, include_input=True)
+    ]
+    # `urll: ...` gives "unknown key `urll`; did you mean `url`?": no need to also say that
+    # `url` is missing.
+    misspelled = {
+        (*loc[:-1], close)
+        for loc, tag, err in errors
+        if err["type"] == "extra_forbidden"
+        and (close := _misspelled(str(loc[-1]), loc[:-1], tag)) is not None
+    }
+    for loc, tag, err in errors:
         kind = err["type"]
         if kind == "duplicate_id":
             continue  # reported with its position by _check_duplicate_ids
+        if kind == "missing" and loc in misspelled:
+            continue
         if any(loc[: len(bad)] == bad for bad in invalid):
             continue
         if kind == "source_type" and (*loc, "type") in invalid:
@@ -959,14 +971,35 @@ def _value_where(values: Any, loc: Loc) -> str:
     return f"`{_field_name(loc)}`" if loc else "the document"
 
 
-def _unknown_key_message(key: str, container: Loc, tag: str | None, in_source: bool) -> str:
-    model: type[StrictModel]
+def _known_keys(container: Loc, tag: str | None) -> list[str] | None:
+    """Keys a mapping at ``container`` may hold; None where a suggestion makes no sense."""
     if not container:
-        candidates = list(ProjectFile.model_fields)
-        close = _did_you_mean(key, candidates)
+        return list(ProjectFile.model_fields)
+    if len(container) == 2 and container[0] == "sources":
+        return None if tag == "absent" else list(SOURCE_MODELS[tag or "http"].model_fields)
+    part = container[-1]
+    if part == "layout":
+        return list(Layout.model_fields)
+    if part == "filters":
+        return list(Filters.model_fields)
+    return None
+
+
+def _misspelled(key: str, container: Loc, tag: str | None) -> str | None:
+    """The known key that an unknown key is probably a typo of."""
+    candidates = _known_keys(container, tag)
+    close = difflib.get_close_matches(key, candidates or [], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _unknown_key_message(key: str, container: Loc, tag: str | None, in_source: bool) -> str:
+    candidates = _known_keys(container, tag) or []
+    close = _misspelled(key, container, tag)
+    suggestion = f"; did you mean `{close}`?" if close else ""
+    if not container:
         return (
             f"unknown top-level key `{key}`: a project file holds only `sources` and "
-            f"`unmanaged`{close}"
+            f"`unmanaged`{suggestion}"
         )
     if in_source and len(container) == 2:
         if tag == "absent":
@@ -974,33 +1007,24 @@ def _unknown_key_message(key: str, container: Loc, tag: str | None, in_source: b
                 f"`{key}` does not belong in an `absent` entry: it carries only `id` and "
                 "`state`; remove the key"
             )
-        model = SOURCE_MODELS[tag or "http"]
         owners = [t for t in spec.SOURCE_TYPES if t != tag and key in SOURCE_MODELS[t].model_fields]
         if owners:
             return (
                 f"`{key}` is not a field of {_ARTICLE.get(tag or '', 'a')} {tag} source (it "
                 f"belongs to {' and '.join(owners)} sources): remove it, or change `type`"
             )
-        candidates = list(model.model_fields)
         return f"unknown key `{key}` in {_ARTICLE.get(tag or '', 'a')} {tag} source" + (
-            _did_you_mean(key, candidates) or f"; known keys: {', '.join(candidates)}"
+            suggestion or f"; known keys: {', '.join(candidates)}"
         )
     part = str(container[-1])
-    if part == "layout":
-        model = Layout
-    elif part == "filters":
-        model = Filters
-    elif part in spec.ALL_SECRET_FIELDS:
+    if part in spec.ALL_SECRET_FIELDS:
         # The key is not shown: a secret pasted as `password: {s3cr3t}` becomes a key.
         return (
             f"`{part}` holds a key other than `env`: a secret reference holds only `env`, like "
             f"`{part}: {{env: NAME}}`"
         )
-    else:  # pragma: no cover - every nested model is named above
-        return f"unknown key `{key}`"
-    candidates = list(model.model_fields)
     return f"unknown key `{key}` in `{part}`" + (
-        _did_you_mean(key, candidates) or f"; known keys: {', '.join(candidates)}"
+        suggestion or f"; known keys: {', '.join(candidates)}"
     )
 
 
