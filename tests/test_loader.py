@@ -273,6 +273,17 @@ def test_file_name_that_is_not_utf8(configs: Path) -> None:
     ]
 
 
+def test_special_files_are_not_read(configs: Path) -> None:
+    (configs / "acme").mkdir()
+    os.mkfifo(configs / "acme" / "pipe.yaml")  # reading it would block
+    (configs / "acme" / "gone.yaml").symlink_to(configs / "nowhere.yaml")
+    result = load_tree(Path("configs"))
+    assert [str(d) for d in result.diagnostics] == [
+        "configs/acme/gone.yaml:1:1: not a regular file: make it a file, or remove it",
+        "configs/acme/pipe.yaml:1:1: not a regular file: make it a file, or remove it",
+    ]
+
+
 def test_missing_config_dir_is_a_clear_error(configs: Path) -> None:
     with pytest.raises(ConfigError, match=r"config directory nowhere does not exist"):
         load_tree(Path("nowhere"))
