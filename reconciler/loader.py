@@ -49,7 +49,15 @@ from reconciler.model import (
     ProjectFile,
 )
 
-__all__ = ["Diagnostic", "LoadResult", "load_file", "load_tree"]
+__all__ = [
+    "Diagnostic",
+    "FileResult",
+    "LoadResult",
+    "Origins",
+    "load_bytes",
+    "load_file",
+    "load_tree",
+]
 
 Severity = Literal["error", "warning"]
 Loc = tuple[str | int, ...]
@@ -455,11 +463,6 @@ def load_bytes(
     return FileResult(config, diagnostics)
 
 
-def _pack(mark: Mark) -> int:
-    """A position as one int (0-based line and column): cheap to keep for every value."""
-    return mark.line << 32 | mark.column
-
-
 def _line(position: int) -> int:
     return (position >> 32) + 1
 
@@ -594,7 +597,9 @@ class _Builder:
         # Without aliases a document has fewer nodes than characters; aliases may add a bounded
         # number of values on top.
         self.budget = 2 * text_length + ALIAS_ALLOWANCE
-        # Packed positions (see _pack) of every value and every mapping key, by location.
+        # Positions of every value and every mapping key, by location, each packed in one int
+        # (0-based line << 32 | 0-based column): cheap to make and keep, and not tracked by the
+        # garbage collector the way the parser's Mark objects are.
         self.positions: dict[Loc, int] = {}
         self.key_positions: dict[Loc, int] = {}
         self.diagnostics: list[Diagnostic] = []

@@ -38,7 +38,7 @@ def summary(result: LoadResult) -> str:
 @click.command("validate")
 @click.option(
     "--config-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     default=Path("configs"),
     show_default=True,
     help="Folder holding <organization>/<project>.yaml files.",
