@@ -609,9 +609,6 @@ class _Builder:
     def error(self, mark: Mark, message: str) -> None:
         self.diagnostics.append(_error(self.path, mark.line + 1, mark.column + 1, message))
 
-    def error_at(self, position: int, message: str) -> None:
-        self.diagnostics.append(_error(self.path, _line(position), _column(position), message))
-
     def reject(self, loc: Loc, mark: Mark, problem: str) -> Any:
         """Report a bad value once the whole document is known, and stand in for it."""
         self.pending.append((loc, mark, problem))
