@@ -873,11 +873,20 @@ def test_region_known_well_formed_or_malformed(configs: Path) -> None:
     for region in ("us-gov-east-1", "us-isob-east-1"):
         write(configs, "acme/ios.yaml", "sources:\n" + S3.replace("us-east-1", region))
         assert load_tree(Path("configs")).errors == []
-    for region in ("US-EAST-1", "us-east", "useast1", "'  '"):
-        shown = region.strip("'")
+    for region, shown in (
+        ("US-EAST-1", "US-EAST-1"),
+        ("us-east", "us-east"),
+        ("useast1", "useast1"),
+        # `$` of the regular expression must not match before a trailing newline.
+        ('"us-east-1\\n"', "us-east-1\\n"),
+    ):
         assert check(configs, "sources:\n" + S3.replace("us-east-1", region)) == [
             f"{F}:6:13: source `acme-releases`: `region` `{shown}` is not an AWS region code: "
             "use a code like `us-east-1`"
+        ]
+    for blank in ("''", "'  '", '"\\t"'):
+        assert check(configs, "sources:\n" + S3.replace("us-east-1", blank)) == [
+            f"{F}:6:13: source `acme-releases`: `region` must not be blank"
         ]
 
 
