@@ -1018,9 +1018,19 @@ def _describe(
     if kind == "string_type":
         return mark, f"{prefix}`{name}` must be a string, not {_value_kind(value)}{_quote(value)}"
     if kind == "bool_type":
-        shown = f"`{value}`" if isinstance(value, str) else _value_kind(value)
-        hint = ": write it without quotes" if isinstance(value, str) else ""
-        return mark, f"{prefix}`{name}` must be `true` or `false`, not {shown}{hint}"
+        if isinstance(value, str):
+            # Suggest the YAML 1.2 spelling that editors (and JSON Schema) read as a boolean.
+            meant = {"y": "true", "yes": "true", "on": "true", "true": "true"}.get(
+                value.strip().lower()
+            ) or {"n": "false", "no": "false", "off": "false", "false": "false"}.get(
+                value.strip().lower()
+            )
+            hint = f"`{meant}`" if meant else "`true` or `false`"
+            return mark, (
+                f"{prefix}`{name}` must be `true` or `false`, not the string `{value}`: write "
+                f"{hint} without quotes"
+            )
+        return mark, f"{prefix}`{name}` must be `true` or `false`, not {_value_kind(value)}"
     if kind == "list_type":
         example = {
             "sources": "a list of sources (write `sources: []` for none)",

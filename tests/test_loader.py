@@ -136,8 +136,8 @@ def test_broken_tree_reports_every_error_of_every_file(monkeypatch: pytest.Monke
         "broken/acme/wrong-types.yaml:9:18: source `acme-symbols`: `filters.filetypes` must be "
         "a list, like `[pe, pdb]`, not a string",
         "broken/acme/wrong-types.yaml:10:26: source `acme-symbols`: "
-        "`filters.requires_checksum` must be `true` or `false`, not `no`: write it without "
-        "quotes",
+        "`filters.requires_checksum` must be `true` or `false`, not the string `no`: write "
+        "`false` without quotes",
         "broken/stray.yaml:1:1: project file directly in the config directory: project files "
         "live at broken/<organization>/<project>.yaml; move it into its organization's folder",
     ]

@@ -233,3 +233,20 @@ def test_misspelled_absent_state_without_type(configs: Path) -> None:
         f"{F}:3:12: source `old-server`: `state` must be `present` or `absent`, not `absnet`; "
         "did you mean `absent`?"
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ('"yes"', "not the string `yes`: write `true` without quotes"),
+        ("'False'", "not the string `False`: write `false` without quotes"),
+        ("'sometimes'", "not the string `sometimes`: write `true` or `false` without quotes"),
+        ("1", "not a number"),
+    ],
+)
+def test_requires_checksum_must_be_a_boolean(configs: Path, written: str, expected: str) -> None:
+    text = "sources:\n" + HTTP + f"    filters: {{requires_checksum: {written}}}\n"
+    assert check(configs, text) == [
+        f"{F}:7:34: source `acme-symbols`: `filters.requires_checksum` must be `true` or "
+        f"`false`, {expected}"
+    ]
