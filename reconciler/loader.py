@@ -67,9 +67,10 @@ YAML_SUFFIXES = (".yaml", ".yml")
 MAX_DEPTH = 32
 # How many values aliases may add beyond what the text itself holds.
 ALIAS_ALLOWANCE = 100_000
-# A project file of a thousand sources is about 200 KiB; reading a much larger file would take
-# seconds and gigabytes of memory for no real use, so it is refused before parsing.
-MAX_FILE_BYTES = 4 * 1024 * 1024
+# A source takes 100 to 500 bytes, so this leaves room for some 20,000 sources in one project.
+# Parsing costs up to about 300 bytes of memory per byte of YAML: a much larger file would take
+# many seconds and gigabytes for no real use, so it is refused before parsing.
+MAX_FILE_BYTES = 8 * 1024 * 1024
 
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
