@@ -472,6 +472,8 @@ def load_bytes(
     diagnostics = builder.diagnostics
     _check_duplicate_ids(values, builder, diagnostics)
     _check_regions(values, builder, diagnostics)
+    if "\\" in text:  # a NUL can only come from an escape in a double-quoted string
+        _check_nul_characters(values, (), values, builder, diagnostics)
     try:
         model = ProjectFile.model_validate(values)
     except ValidationError as exc:
@@ -827,6 +829,31 @@ def _check_duplicate_ids(values: Any, builder: _Builder, diagnostics: list[Diagn
             )
         else:
             first[source_id] = loc
+
+
+def _check_nul_characters(
+    value: Any, loc: Loc, values: Any, builder: _Builder, diagnostics: list[Diagnostic]
+) -> None:
+    """Sentry's rewritten endpoint refuses NUL characters in every string (a Django REST
+    framework ``CharField`` rule); YAML lets ``"\\0"`` write one."""
+    if isinstance(value, str):
+        if "\0" in value:
+            position = _mark_for(loc, builder)
+            diagnostics.append(
+                _error(
+                    builder.path,
+                    _line(position),
+                    _column(position),
+                    f"{_value_where(values, loc)} holds a NUL character (`\\0`), which Sentry "
+                    "refuses: remove it",
+                )
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_nul_characters(item, (*loc, key), values, builder, diagnostics)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_nul_characters(item, (*loc, index), values, builder, diagnostics)
 
 
 def _check_regions(values: Any, builder: _Builder, diagnostics: list[Diagnostic]) -> None:

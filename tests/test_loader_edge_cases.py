@@ -250,3 +250,21 @@ def test_requires_checksum_must_be_a_boolean(configs: Path, written: str, expect
         f"{F}:7:34: source `acme-symbols`: `filters.requires_checksum` must be `true` or "
         f"`false`, {expected}"
     ]
+
+
+def test_nul_character_in_a_string_is_refused(configs: Path) -> None:
+    # Sentry's rewritten endpoint validates every string with a Django REST framework
+    # CharField, which refuses NUL characters; YAML writes one as "\0" in double quotes.
+    text = (
+        "sources:\n"
+        + HTTP.replace("ACME symbol server", '"ACME\\0"')
+        + '    filters: {path_patterns: ["*.pdb", "\\x00"]}\n'
+    )
+    assert check(configs, text) == [
+        f"{F}:4:11: source `acme-symbols`: `name` holds a NUL character (`\\0`), which Sentry "
+        "refuses: remove it",
+        f"{F}:7:40: source `acme-symbols`: `filters.path_patterns[1]` holds a NUL character "
+        "(`\\0`), which Sentry refuses: remove it",
+    ]
+    # Other escapes are fine.
+    assert check(configs, "sources:\n" + HTTP.replace("ACME symbol server", '"C:\\\\x\\t"')) == []
