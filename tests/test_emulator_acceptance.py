@@ -333,3 +333,16 @@ def test_listening_line_comes_first_and_is_flushed_without_unbuffered_env() -> N
         process.stdout and process.stdout.close()
         process.stderr and process.stderr.close()
     assert b"Traceback" not in stderr
+
+
+@pytest.mark.e2e
+def test_host_option_binds_the_given_loopback_address() -> None:
+    with running_emulator("--host", "127.0.0.2", state=state_of({"ios": [dict(WEB)]})) as emu:
+        assert emu.url.startswith("http://127.0.0.2:")
+        response = requests.get(
+            emu.url + f"/api/0/projects/{ORG}/ios/symbol-sources/", headers=AUTH, timeout=10
+        )
+        assert (response.status_code, response.json()) == (200, [redacted(WEB)])
+        port = int(emu.url.rsplit(":", 1)[1])
+        with pytest.raises(OSError):  # not bound on 127.0.0.1
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
