@@ -346,3 +346,35 @@ def test_host_option_binds_the_given_loopback_address() -> None:
         port = int(emu.url.rsplit(":", 1)[1])
         with pytest.raises(OSError):  # not bound on 127.0.0.1
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+# Sections 1 and 9: "?id=" (empty) on every method, in both generations.
+@pytest.mark.parametrize(
+    ("method", "gen_a", "gen_b"),
+    [
+        ("GET", (200, None), (200, None)),
+        ("POST", (201, None), (201, None)),
+        ("PUT", (404, "Unknown source id: "), (400, "Missing source id")),
+        ("DELETE", (404, "Missing source id"), (400, "Missing source id")),
+    ],
+)
+def test_empty_id_parameter_on_every_method(
+    both: EmulatorHandle,
+    request: pytest.FixtureRequest,
+    method: str,
+    gen_a: tuple[int, str | None],
+    gen_b: tuple[int, str | None],
+) -> None:
+    generation = request.node.callspec.params["both"]
+    status, message = gen_b if generation == "b" else gen_a
+    body = http_source("new-one") if method in ("POST", "PUT") else None
+    response = requests.request(
+        method, _url(both, "p5", "id="), json=body, headers=AUTH, timeout=10
+    )
+    assert response.status_code == status
+    if message is not None:
+        assert response.json() == {"error": message}
+    expected = [WEB, S3, body] if method == "POST" else [WEB, S3]
+    assert stored_sources(both, "p5") == expected
+    if method == "GET":
+        assert response.json() == [redacted(WEB), redacted(S3)]
