@@ -378,3 +378,39 @@ def test_empty_id_parameter_on_every_method(
     assert stored_sources(both, "p5") == expected
     if method == "GET":
         assert response.json() == [redacted(WEB), redacted(S3)]
+
+
+# Sentry's OrganizationProjectsEndpoint: ``all_projects=1`` skips pagination.
+def test_org_projects_all_projects_answers_every_project_without_a_link() -> None:
+    projects = {f"p{i:03d}": [] for i in range(130)}
+    with serving_emulator(state_of(projects)) as handle:
+        response = requests.get(
+            f"{handle.url}/api/0/organizations/{ORG}/projects/?all_projects=1",
+            headers=AUTH,
+            timeout=10,
+        )
+    assert response.status_code == 200
+    assert [p["slug"] for p in response.json()] == sorted(projects)
+    assert "Link" not in response.headers
+
+
+# Contract section 4: following rel="next" with per_page walks every project exactly once.
+def test_org_projects_following_next_visits_every_project_once() -> None:
+    projects = {f"p{i:03d}": [] for i in range(205)}
+    with serving_emulator(state_of(projects)) as handle:
+        url: str | None = f"{handle.url}/api/0/organizations/{ORG}/projects/?per_page=40"
+        seen: list[str] = []
+        pages = 0
+        while url is not None:
+            response = requests.get(url, headers=AUTH, timeout=10)
+            assert response.status_code == 200
+            page = response.json()
+            assert all({"id", "slug", "name"} <= set(p) for p in page)
+            seen += [p["slug"] for p in page]
+            pages += 1
+            links = response.links
+            assert set(links) == {"previous", "next"}
+            assert links["previous"]["results"] == ("true" if pages > 1 else "false")
+            url = links["next"]["url"] if links["next"]["results"] == "true" else None
+    assert seen == sorted(projects)
+    assert pages == 6

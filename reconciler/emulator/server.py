@@ -536,7 +536,11 @@ def _list_projects(org: Organization, params: dict[str, list[str]], base: str) -
     """``GET /api/0/organizations/{org}/projects/``: Sentry's OffsetPaginator, ordered by slug.
 
     Cursors read ``value:offset:is_prev`` where, for this paginator, ``value`` is the page size
-    and ``offset`` the page number; they are opaque to clients, which follow the ``Link``."""
+    and ``offset`` the page number; they are opaque to clients, which follow the ``Link``.
+    ``all_projects=1`` answers every project at once, without a ``Link`` (as Sentry does)."""
+    if params.get("all_projects", [""])[-1] == "1":
+        everything = sorted(org.projects.values(), key=lambda p: p.slug)
+        return Reply(200, [_project_summary(project) for project in everything])
     try:
         per_page = int(params.get("per_page", [str(MAX_PER_PAGE)])[-1])
     except ValueError:
