@@ -414,3 +414,21 @@ def test_org_projects_following_next_visits_every_project_once() -> None:
             url = links["next"]["url"] if links["next"]["results"] == "true" else None
     assert seen == sorted(projects)
     assert pages == 6
+
+
+def test_a_body_shorter_than_its_huge_content_length_is_400_without_allocating_it() -> None:
+    with serving_emulator(state_of({"ios": []})) as handle:
+        host, port = handle.url.removeprefix("http://").split(":")
+        head = (
+            f"POST /api/0/projects/{ORG}/ios/symbol-sources/ HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: application/json\r\nAuthorization: Bearer symsync-emulator\r\n"
+            "Content-Length: 1000000000000\r\n\r\n{}"
+        )
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(head.encode())
+            sock.shutdown(socket.SHUT_WR)
+            answer = sock.recv(4096)
+        assert answer.split(b"\r\n")[0] == b"HTTP/1.1 400 Bad Request"
+        assert answer.endswith(b'{"detail":"Malformed request body."}')
+        assert "MemoryError" not in handle.stderr()
+        assert stored_sources(handle, "ios") == []

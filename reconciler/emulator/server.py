@@ -104,6 +104,7 @@ SYMBOL_SOURCES_RE: Final = re.compile(r"^/api/0/projects/([^/]+)/([^/]+)/symbol-
 ORG_PROJECTS_RE: Final = re.compile(r"^/api/0/organizations/([^/]+)/projects/$")
 
 MAX_PER_PAGE: Final = 100
+READ_PIECE: Final = 1 << 20  # request bodies are read a MiB at a time
 
 
 @dataclass(frozen=True)
@@ -681,10 +682,23 @@ class _Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
+                chunks.append(self._read_exactly(size))
                 self.rfile.readline(65537)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return self._read_exactly(length) if length > 0 else b""
+
+    def _read_exactly(self, size: int) -> bytes:
+        """Reads ``size`` bytes in pieces, so a claimed size is never allocated up front; a
+        stream that ends early is malformed (``ValueError``)."""
+        pieces: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            piece = self.rfile.read(min(remaining, READ_PIECE))
+            if not piece:
+                raise ValueError("request body ended early")
+            pieces.append(piece)
+            remaining -= len(piece)
+        return b"".join(pieces)
 
     def _dispatch(self) -> None:
         emulator = self.server.emulator
