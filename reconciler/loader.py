@@ -386,7 +386,9 @@ def load_file(path: Path, shown: str, organization: str, project: str) -> FileRe
     """Read, parse and validate one project file. ``shown`` is the path used in messages."""
     try:
         with path.open("rb") as stream:
-            data = stream.read(MAX_FILE_BYTES + 1)  # enough to tell that it is too large
+            if os.fstat(stream.fileno()).st_size > MAX_FILE_BYTES:
+                return FileResult(None, [_too_large(shown)])
+            data = stream.read()
     except OSError as exc:
         return FileResult(None, [_error(shown, 1, 1, f"cannot read file: {exc.strerror}")])
     return load_bytes(data, shown, organization, project, path)
