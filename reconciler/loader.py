@@ -345,8 +345,13 @@ def _slugify(name: str) -> str:
     return slug if spec.SLUG_RE.fullmatch(slug) else ""
 
 
-# Characters that would break the one-line-per-diagnostic output, or hide text on a terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Characters that would break the one-line-per-diagnostic output, or hide or reorder text on a
+# terminal: control characters, line separators, invisible and bidirectional formatting marks
+# (`sources\u200b:` looks exactly like `sources:`).
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    r"\u2066-\u2069\ufeff]"
+)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -268,3 +268,13 @@ def test_nul_character_in_a_string_is_refused(configs: Path) -> None:
     ]
     # Other escapes are fine.
     assert check(configs, "sources:\n" + HTTP.replace("ACME symbol server", '"C:\\\\x\\t"')) == []
+
+
+def test_invisible_and_bidirectional_characters_are_shown_escaped(configs: Path) -> None:
+    text = 'sources\u200b: []\nunmanaged: "kee\u202ep"\n'
+    assert check(configs, text) == [
+        f"{F}:1:1: unknown top-level key `sources\\u200b`: a project file holds only `sources` "
+        "and `unmanaged`; did you mean `sources`?",
+        f"{F}:2:12: `unmanaged` must be `keep` or `delete`, not `kee\\u202ep`; did you mean "
+        "`keep`?",
+    ]
