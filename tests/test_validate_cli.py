@@ -237,3 +237,23 @@ def test_every_error_is_one_line_and_no_traceback(tmp_path: Path) -> None:
         "`absent`, not `gone`",
         "2 errors in 2 files",
     ]
+
+
+def test_empty_environment_and_paths_relative_to_the_current_directory(tmp_path: Path) -> None:
+    write(tmp_path, "configs/acme/ios.yaml", "sources: []\nunmanaged: never\n")
+    (tmp_path / "elsewhere").mkdir()
+    expected = "`unmanaged` must be `keep` or `delete`, not `never`"
+    for config_dir in ("../configs", str(tmp_path / "configs"), "../configs/"):
+        result = subprocess.run(
+            [sys.executable, "-m", "reconciler", "validate", "--config-dir", config_dir],
+            cwd=tmp_path / "elsewhere",
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines() == [
+            f"../configs/acme/ios.yaml:2:12: {expected}",
+            "1 error in 1 file",
+        ]
