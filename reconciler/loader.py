@@ -771,10 +771,20 @@ class _Builder:
             if target.__class__ is not MappingNode:
                 self.error(target.start_mark, "`<<` merges only mappings: give it `*anchor`")
                 continue
+            # A merge is a level of its own: a mapping that merges itself (`&a {<<: *a}`) or a
+            # long chain of merges must end in an error, not in Python's recursion limit.
+            self.budget -= 1
+            if depth >= MAX_DEPTH or self.budget < 0:
+                self.error(
+                    target.start_mark,
+                    "`<<` merges nested too deeply (a mapping that merges itself?): a project "
+                    "file needs only a few levels",
+                )
+                raise _Refused
             saved = self.positions, self.key_positions
             self.positions, self.key_positions = {}, {}
             try:
-                merged = self.mapping(target, loc, depth)
+                merged = self.mapping(target, loc, depth + 1)
                 positions, key_positions = self.positions, self.key_positions
             finally:
                 self.positions, self.key_positions = saved

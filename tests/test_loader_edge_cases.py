@@ -278,3 +278,23 @@ def test_invisible_and_bidirectional_characters_are_shown_escaped(configs: Path)
         f"{F}:2:12: `unmanaged` must be `keep` or `delete`, not `kee\\u202ep`; did you mean "
         "`keep`?",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("sources: []\nx: &a {<<: *a}\n", "2:4"),  # a mapping that merges itself
+        ("sources:\n  - &s\n    <<: [*s]\n    id: a\n", "2:5"),
+        # A chain of 5,000 merges once ran into Python's recursion limit.
+        (
+            "sources: []\na0: &a0 {k: v}\n"
+            + "".join(f"a{i}: &a{i} {{<<: *a{i - 1}}}\n" for i in range(1, 5000)),
+            "2:5",
+        ),
+    ],
+)
+def test_merge_keys_that_never_end_are_an_error(configs: Path, text: str, position: str) -> None:
+    assert check(configs, text) == [
+        f"{F}:{position}: `<<` merges nested too deeply (a mapping that merges itself?): a "
+        "project file needs only a few levels"
+    ]
