@@ -1045,6 +1045,8 @@ YAML_PIECES = st.sampled_from(
         "casing: lower", "filters:", "filetypes: [pe]", "password: {env: P}", "password: p",
         "&a ", "*a", "<<: *a", "[", "]", "{", "}", ",", ":", "~", "null", "'", '"', "#", "!!str",
         "!x", "---", "1", "true", "2024-01-01", "region: us-east-1", "bucket: b", "? ", "|",
+        "!!timestamp ", "!!int ", "!!bool ", "!!float ", "<<: [*a]", "&a {<<: *a}", '"\\0"',
+        '"\\n"', '"\\u202e"', "\r\n", "\ufeff",
     ]
 )  # fmt: skip
 
@@ -1055,6 +1057,7 @@ def test_random_yaml_never_raises(pieces: list[str]) -> None:
     text = "".join(pieces)
     result = load_bytes(text.encode(), "f.yaml", "acme", "ios")
     assert result.config is not None or any(d.severity == "error" for d in result.diagnostics)
+    assert all(len(str(d).splitlines()) == 1 for d in result.diagnostics)
 
 
 scalars = st.one_of(
