@@ -748,7 +748,14 @@ class _Builder:
                 positions[key_loc] = mark.line << 32 | mark.column
                 result[key] = build(value_node, key_loc, depth)
             elif key_node.tag == _MERGE:
-                merges = [*(merges or []), value_node]
+                if merges is not None:
+                    self.error(
+                        key_node.start_mark,
+                        "duplicate key `<<`: YAML keys must be unique; merge several mappings "
+                        "with one key, like `<<: [*first, *second]`",
+                    )
+                    continue
+                merges = [value_node]
             else:
                 self.error(
                     key_node.start_mark,

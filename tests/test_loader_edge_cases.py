@@ -298,3 +298,19 @@ def test_merge_keys_that_never_end_are_an_error(configs: Path, text: str, positi
         f"{F}:{position}: `<<` merges nested too deeply (a mapping that merges itself?): a "
         "project file needs only a few levels"
     ]
+
+
+def test_merge_key_written_twice_is_a_duplicate_key(configs: Path) -> None:
+    text = (
+        "sources:\n"
+        "  - &a {id: a, type: http, name: n, url: u, layout: {type: native}}\n"
+        "  - &b {id: b, type: http, name: m, url: v, layout: {type: ssqp}}\n"
+        "  - <<: *a\n"
+        "    <<: *b\n"
+        "    id: c\n"
+    )
+    assert check(configs, text) == [
+        f"{F}:5:5: duplicate key `<<`: YAML keys must be unique; merge several mappings with one "
+        "key, like `<<: [*first, *second]`"
+    ]
+    assert check(configs, text.replace("  - <<: *a\n    <<: *b\n", "  - <<: [*a, *b]\n")) == []
