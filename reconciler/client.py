@@ -51,6 +51,8 @@ USER_AGENT: Final = f"symsync/{__version__}"
 RETRY_STATUSES: Final[frozenset[int]] = frozenset({429, 500, 502, 503, 504})
 # Statuses after which a write may have been committed although the answer says otherwise.
 _UNCERTAIN_STATUSES: Final[frozenset[int]] = frozenset({500, 502, 503, 504})
+# Attempts, at most, when the server could not be reached at all (refused, unknown host).
+UNREACHED_ATTEMPTS: Final = 3
 BODY_LIMIT: Final = 500
 MAX_PAGES: Final = 10_000
 
@@ -81,6 +83,20 @@ class SentryAPIError(SymsyncError):
         self.body = body
         self.attempts = attempts
         self.uncertain = uncertain
+
+
+class _Secret:
+    """A value that never shows in a repr, a str or a debugger's dump of the client."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -134,7 +150,7 @@ class SentryClient:
             self.host = f"{self.host}:{port}"
         if not token:
             raise SymsyncError(f"{TOKEN_VARIABLE} is not set: give it a Sentry auth token")
-        self._token = token
+        self._token = _Secret(token)
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.backoff = backoff
@@ -151,7 +167,7 @@ class SentryClient:
         self._session.mount("http://", adapter)
         self._session.headers.update(
             {
-                "Authorization": f"Bearer {token}",
+                "Authorization": f"Bearer {self._token.value}",
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
             }
@@ -361,7 +377,7 @@ class SentryClient:
         url = self.base_url + full_path
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else None
-        secrets = [self._token, *secret_values(body)]
+        secrets = [self._token.value, *secret_values(body)]
         uncertain = False
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
@@ -388,7 +404,10 @@ class SentryClient:
                 )
                 if failure.reached_server and method != "GET":
                     uncertain = True
-                if not failure.retryable or attempt == attempts:
+                # A server that refuses connections is down or the URL is wrong: a couple of
+                # quick retries cover a restart, more would only keep the user waiting.
+                last = attempts if failure.reached_server else min(attempts, UNREACHED_ATTEMPTS)
+                if not failure.retryable or attempt >= last:
                     raise self._connection_error(
                         method, full_path, failure, attempt, uncertain, secrets
                     ) from None
@@ -466,7 +485,7 @@ class SentryClient:
     # ------------------------------------------------------------------------- error mapping
 
     def _secrets(self, exchange: _Exchange | None = None) -> list[str]:
-        return [self._token, *(exchange.secrets if exchange else ())]
+        return [self._token.value, *(exchange.secrets if exchange else ())]
 
     def _body_text(self, exchange: _Exchange) -> str:
         response = exchange.response

@@ -16,6 +16,7 @@ from typing import Any, Final
 from reconciler import spec
 
 MASK: Final = "***"
+MIN_SECRET_LENGTH: Final = 4
 
 # Keys whose values are secrets wherever they appear (request bodies, error reprs, JSON).
 SECRET_KEYS: Final[frozenset[str]] = spec.ALL_SECRET_FIELDS | frozenset(
@@ -57,7 +58,11 @@ def _mask_group(match: re.Match[str]) -> str:
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask every known secret value and everything that looks like a credential in ``text``."""
     # Longest first, so that a secret containing another one is masked whole.
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    # Values shorter than MIN_SECRET_LENGTH are not credentials anyone could use, and masking
+    # them would garble every message (a one-letter test token is in most words).
+    for secret in sorted(
+        {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
+    ):
         text = text.replace(secret, MASK)
     text = _QUOTED_PAIR.sub(_mask_group, text)
     text = _ASSIGNED_PAIR.sub(_mask_group, text)
