@@ -28,8 +28,13 @@ _KEY_ALTERNATION = "|".join(sorted((re.escape(k) for k in SECRET_KEYS), key=len,
 # `'password': '...'`, `"secret_key": "..."`, also JSON-escaped (`\"password\": \"...\"`) as
 # found in an error string inside a JSON body, and `password=...` as in a query or a log line.
 _QUOTED_PAIR: Final = re.compile(
-    r"(?P<key>(?P<kq>\\?['\"])(?:" + _KEY_ALTERNATION + r")(?P=kq)\s*:\s*)"
-    r"(?P<value>\\?'(?:[^'\\]|\\[^'])*\\?'|\\?\"(?:[^\"\\]|\\[^\"])*\\?\")",
+    r"(?P<key>(?P<kq>\\\"|['\"])(?:" + _KEY_ALTERNATION + r")(?P=kq)\s*:\s*)"
+    r"(?P<value>"
+    r'\\"(?:[^"\\]|\\\\\\"|\\\\|\\[^"\\])*\\"'  # JSON-escaped: \"...\"
+    r"|'(?:[^'\\]|\\.)*'"  # Python repr: '...' with \' escapes
+    r"|\"(?:[^\"\\]|\\.)*\""  # JSON or repr: "..."
+    r"|(?![{\[])[^,}\]\s]+"  # a bare number or word
+    r")",
     re.IGNORECASE,
 )
 _ASSIGNED_PAIR: Final = re.compile(
@@ -39,19 +44,17 @@ _ASSIGNED_PAIR: Final = re.compile(
 # Credentials in a URL: https://user:password@host/
 _URL_USERINFO: Final = re.compile(r"(?P<key>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<value>[^/\s@]+)@")
 # An Authorization header value, and the shapes of Sentry's tokens (user and org auth tokens).
-_BEARER: Final = re.compile(r"(?P<key>\b(?:Bearer|Basic|Token)\s+)(?P<value>[A-Za-z0-9._~+/=-]+)")
+_BEARER: Final = re.compile(r"(?P<key>\b(?:Bearer|Basic)\s+)(?P<value>[A-Za-z0-9._~+/=-]+)")
 _SENTRY_TOKEN: Final = re.compile(r"\bsntr[a-z]{2}_[A-Za-z0-9_=+/-]{8,}")
 
 
 def _mask_group(match: re.Match[str]) -> str:
     value = match.group("value")
-    if "hidden-secret" in value:
-        return match.group(0)
     quote = ""
-    if value[:1] in "'\"":
+    if value.startswith('\\"'):
+        quote = '\\"'
+    elif value[:1] in ("'", '"'):
         quote = value[:1]
-    elif value[:2] in ("\\'", '\\"'):
-        quote = value[:2]
     return f"{match.group('key')}{quote}{MASK}{quote}"
 
 

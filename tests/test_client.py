@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler import __version__
 from reconciler.client import SentryAPIError, SentryClient
 from reconciler.errors import SymsyncError
+from reconciler.redact import redact_data, redact_text, truncate
 from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
 
 TOKEN = "sntryu_TOKENSENTINEL0123456789abcdef"
@@ -570,3 +573,72 @@ def test_safe_from_many_threads(fake, ftime):
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda p: c.list_sources("acme", p), projects))
     assert results == [[{"id": p}] for p in projects]
+
+
+# ------------------------------------------------------------------------------- redaction
+
+MARK = "Q7XZ"  # in every generated secret, in no other text
+
+
+@given(
+    secret=st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=30
+    ).map(lambda s: f"{MARK}{s}{MARK}"),
+    field=st.sampled_from(["password", "secret_key", "private_key"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_secret_values_in_reprs_and_json_are_masked_without_knowing_them(secret, field):
+    import json
+
+    source = {"id": "a", "type": "http", field: secret, "url": "https://x"}
+    texts = [
+        f"Failed to validate source [{source!r}, {{'id': 'b'}}]",  # Gen A, Python repr
+        json.dumps(source),  # JSON
+        json.dumps({"error": f"Failed to validate source [{source!r}]"}),  # repr inside JSON
+        json.dumps({"error": json.dumps(source)}),  # JSON inside JSON (escaped quotes)
+    ]
+    for text in texts:
+        assert MARK not in redact_text(text), text
+    assert MARK not in json.dumps(redact_data(json.loads(texts[2])))
+
+
+def test_redaction_keeps_what_is_not_secret():
+    text = (
+        "Failed to validate source [{'id': 'a', 'username': 'ci', 'password': 'hunter22', "
+        "'secret_key': {'hidden-secret': True}, 'access_key': 'AKIA'}]"
+    )
+    assert redact_text(text) == (
+        "Failed to validate source [{'id': 'a', 'username': 'ci', 'password': '***', "
+        "'secret_key': {'hidden-secret': True}, 'access_key': 'AKIA'}]"
+    )
+    assert redact_text("https://user:pa55word@host/x?password=abc&x=1 Bearer abc.def") == (
+        "https://user:***@host/x?password=***&x=1 Bearer ***"
+    )
+    assert redact_text("token sntrys_eyJpYXQiOjE3MDAwMDAw expired") == "token *** expired"
+    assert redact_text("Token expired") == "Token expired"
+    assert redact_text("a long secret value here", ["secret value"]) == "a long *** here"
+    assert redact_data({"password": {"hidden-secret": True}, "private_key": "k"}) == {
+        "password": {"hidden-secret": True},
+        "private_key": "***",
+    }
+    assert truncate("x" * 600, 500).endswith("... (100 more characters)")
+
+
+@given(
+    org=st.text(min_size=1, max_size=12),
+    project=st.text(min_size=1, max_size=12),
+    source_id=st.text(min_size=1, max_size=20),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_org_project_and_id_arrive_intact(fake, ftime, org, project, source_id):
+    from urllib.parse import unquote
+
+    fake.requests.clear()
+    fake.default = Reply(200, [HTTP_REDACTED])
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+        c.get_source(org, project, source_id)
+    recorded = fake.requests[0]
+    assert [unquote(s) for s in recorded.path.split("/")[4:6]] == [org, project]
+    assert recorded.query == {"id": [source_id]}
