@@ -31,7 +31,9 @@ _QUOTED_PAIR: Final = re.compile(
     r"(?P<key>(?P<kq>\\\"|['\"])(?:" + _KEY_ALTERNATION + r")(?P=kq)\s*:\s*)"
     r"(?P<value>"
     r'\\"(?:[^"\\]|\\\\\\"|\\\\|\\[^"\\])*\\"'  # JSON-escaped: \"...\"
-    r"|'(?:[^'\\]|\\.)*'"  # Python repr: '...' with \' escapes
+    # Python repr: '...' with \' escapes, also JSON-escaped (\\' is an escaped quote there;
+    # taking it as one in a plain repr only masks more).
+    r"|'(?:[^'\\]|\\\\'|\\.)*'"
     r"|\"(?:[^\"\\]|\\.)*\""  # JSON or repr: "..."
     r"|(?![{\[])[^,}\]\s]+"  # a bare number or word
     r")",
