@@ -33,6 +33,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 
 from reconciler import __version__, spec
@@ -97,6 +98,18 @@ class _Secret:
         return "<secret>"
 
     __str__ = __repr__
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    def __init__(self, token: _Secret) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token.value}"
+        return request
+
+    def __repr__(self) -> str:
+        return "<bearer token>"
 
 
 @dataclass(frozen=True)
@@ -165,13 +178,9 @@ class SentryClient:
         )
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
-        self._session.headers.update(
-            {
-                "Authorization": f"Bearer {self._token.value}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            }
-        )
+        # As the session's auth, so that a ~/.netrc entry for the host cannot replace it.
+        self._session.auth = _BearerAuth(self._token)
+        self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self._closed = threading.Event()
 
     @classmethod

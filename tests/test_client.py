@@ -84,6 +84,16 @@ def test_every_request_carries_token_user_agent_and_json(client, fake):
     assert post.json() == HTTP_SOURCE
 
 
+def test_a_netrc_entry_does_not_replace_the_token(fake, ftime, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+        c.list_sources("acme", "ios")
+    assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
 @pytest.mark.parametrize(
     ("org", "project", "source_id", "raw"),
     [
