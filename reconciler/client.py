@@ -502,7 +502,8 @@ class SentryClient:
         if parsed is not None:
             text = json.dumps(redact_data(parsed, self._secrets(exchange)), ensure_ascii=False)
         else:
-            text = redact_text(response.text, self._secrets(exchange))
+            # Only the start is ever shown; redacting all of a huge page is wasted work.
+            text = redact_text(response.text[:65536], self._secrets(exchange))
         return truncate(text, BODY_LIMIT)
 
     def _sentry_says(self, exchange: _Exchange) -> str:

@@ -71,6 +71,7 @@ class FakeSentry:
 def _handler(fake: FakeSentry) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = 65536  # one send per answer (headers and body), as a real server does
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
