@@ -1,0 +1,169 @@
+"""``symsync emulator``: run the bundled local Sentry (contract section 4)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from reconciler.errors import EXIT_OK, SymsyncError
+
+DEFAULT_PORT = 8000
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def parse_token(value: str) -> tuple[str, frozenset[str]]:
+    """``VALUE[=SCOPE,SCOPE...]``; without scopes the token gets the default scopes."""
+    from reconciler.emulator.server import DEFAULT_SCOPES
+
+    token, sep, scope_text = value.partition("=")
+    if not token or any(ch.isspace() for ch in token):
+        raise click.BadParameter(
+            "a token must be a non-empty value without spaces", param_hint="--token"
+        )
+    if not sep:
+        return token, DEFAULT_SCOPES
+    scopes = frozenset(s.strip() for s in scope_text.split(",") if s.strip())
+    if not scopes:
+        raise click.BadParameter(
+            "give at least one scope after '=' (e.g. T=project:read), or leave out '='",
+            param_hint="--token",
+        )
+    return token, scopes
+
+
+def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
+    if value is None:
+        return None
+    from reconciler.emulator.server import RateLimit
+
+    match = _RATE_RE.match(value)
+    if match is None or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
+        raise click.BadParameter(f"{value!r} is not N/W (N requests per W seconds, e.g. 40/1)")
+    return RateLimit(int(match.group(1)), float(match.group(2)))
+
+
+@click.command(name="emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON state file: loaded at start, saved after every write.",
+)
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    metavar="VALUE[=SCOPE,...]",
+    help="Accepted bearer token (repeatable); without scopes it has project:admin and org:read. "
+    "Default: symsync-emulator.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Every API request takes at least this long.",
+)
+@click.option(
+    "--rate-limit",
+    callback=_parse_rate,
+    metavar="N/W",
+    help="At most N API requests per W seconds per token; then 429.",
+)
+@click.option(
+    "--concurrent-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most N API requests in flight per token; then 429.",
+)
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Fraction of API requests that fail (500, 502/503, dropped connection, 500 after write).",
+)
+@click.option("--fault-seed", type=int, default=None, help="Seed of the fault sequence.")
+@click.option(
+    "--api-generation",
+    type=click.Choice(["a", "b"]),
+    default="a",
+    show_default=True,
+    help="Sentry's published endpoint (a) or its rewrite (b).",
+)
+def command(
+    host: str,
+    port: int,
+    state_path: Path | None,
+    tokens: tuple[str, ...],
+    latency_ms: float,
+    rate_limit: object,
+    concurrent_limit: int | None,
+    fault_rate: float,
+    fault_seed: int | None,
+    api_generation: str,
+) -> int:
+    """Run a local server that behaves like Sentry's symbol-sources API."""
+    from reconciler.emulator.server import (
+        DEFAULT_SCOPES,
+        DEFAULT_TOKEN,
+        Emulator,
+        RateLimit,
+        Settings,
+    )
+    from reconciler.emulator.state import EmulatorState
+
+    token_scopes = (
+        dict(parse_token(t) for t in tokens) if tokens else {DEFAULT_TOKEN: DEFAULT_SCOPES}
+    )
+    state = EmulatorState.load(state_path) if state_path is not None else EmulatorState({}, None)
+    settings = Settings(
+        host=host,
+        port=port,
+        tokens=token_scopes,
+        latency_ms=latency_ms,
+        rate_limit=rate_limit if isinstance(rate_limit, RateLimit) else None,
+        concurrent_limit=concurrent_limit,
+        fault_rate=fault_rate,
+        fault_seed=fault_seed,
+        generation=api_generation,
+    )
+    try:
+        emulator = Emulator(settings, state, log=sys.stderr)
+    except OSError as exc:
+        raise SymsyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    server_thread = threading.Thread(target=emulator.serve_forever, name="emulator", daemon=True)
+    server_thread.start()
+    if fault_rate > 0:
+        click.echo(f"fault seed: {emulator.fault_seed}", err=True)
+    click.echo(f"listening on {emulator.url}")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.shutdown()
+        server_thread.join(timeout=5)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK

@@ -1,0 +1,56 @@
+"""What a handler answers, and Sentry's generic answers (reference section 7)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+JSON_TYPE: Final = "application/json"
+
+NOT_AUTHENTICATED: Final = "Authentication credentials were not provided."
+INVALID_TOKEN: Final = "Invalid token"
+NO_PERMISSION: Final = "You do not have permission to perform this action."
+DOES_NOT_EXIST: Final = "The requested resource does not exist"
+
+
+@dataclass
+class Reply:
+    """One HTTP answer. ``body`` is JSON data; ``None`` means an empty body."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON_TYPE
+    raw: bytes | None = None  # a non-JSON body, sent as is
+    committed: bool = False  # a write was saved while producing this answer
+
+    def encode(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        if self.body is None:
+            return b""
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class ParseError(Exception):
+    """DRF's ParseError: the request body is not valid JSON (400 ``{"detail": ...}``)."""
+
+
+def detail(status: int, message: str, **headers: str) -> Reply:
+    return Reply(status, {"detail": message}, dict(headers))
+
+
+def error(status: int, message: str) -> Reply:
+    """The symbol-sources endpoint's own ``{"error": ...}`` envelope."""
+    return Reply(status, {"error": message})
+
+
+def empty(status: int) -> Reply:
+    return Reply(status)
+
+
+def internal_error() -> Reply:
+    """Sentry's answer to an uncaught exception."""
+    return Reply(500, {"detail": "Internal Error", "errorId": uuid.uuid4().hex})
