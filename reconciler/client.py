@@ -150,7 +150,7 @@ class SentryClient:
         token: str,
         *,
         timeout: float = 30.0,
-        max_retries: int = 5,
+        max_retries: int = 8,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,

@@ -652,3 +652,123 @@ def test_any_org_project_and_id_arrive_intact(fake, ftime, org, project, source_
     recorded = fake.requests[0]
     assert [unquote(s) for s in recorded.path.split("/")[4:6]] == [org, project]
     assert recorded.query == {"id": [source_id]}
+
+
+# ------------------------------------------------------------------ against the real emulator
+
+EMULATOR_TOKEN = "symsync-emulator"
+S3_SECRET = "S3-SECRET-SENTINEL-77"
+ROTATED = "ROTATED-SENTINEL-88"
+
+
+def _seed_state() -> dict:
+    return {
+        "organizations": {
+            "acme": {
+                "projects": {
+                    "ios": {
+                        "symbol_sources": [
+                            {
+                                "id": "old",
+                                "type": "http",
+                                "name": "Old",
+                                "url": "https://old.example/",
+                                "layout": {"type": "native"},
+                            },
+                            {
+                                "id": "keep",
+                                "type": "http",
+                                "name": "Keep",
+                                "url": "https://keep.example/",
+                                "layout": {"type": "native", "casing": "default"},
+                                "username": "u",
+                                "password": "KEEP-SECRET",
+                            },
+                        ]
+                    }
+                }
+            }
+        }
+    }
+
+
+S3_SOURCE = {
+    "id": "acme-s3",
+    "type": "s3",
+    "name": "Release builds",
+    "bucket": "acme-symbols",
+    "region": "us-east-1",
+    "access_key": "AKIAEXAMPLE",
+    "secret_key": S3_SECRET,
+    "layout": {"type": "unified", "casing": "default"},
+}
+
+
+def _run_writes(url: str) -> list:
+    """A plan's worth of writes and reads, as apply would send them."""
+    with SentryClient(url, EMULATOR_TOKEN, sleep=lambda s: None) as c:
+        created = c.create_source("acme", "ios", HTTP_SOURCE)
+        c.create_source("acme", "ios", S3_SOURCE)
+        kept = {
+            **c.get_source("acme", "ios", "keep"),
+            "url": "https://keep.example/v2",
+        }
+        updated = c.update_source("acme", "ios", "keep", kept)
+        c.update_source("acme", "ios", "acme-s3", {**S3_SOURCE, "secret_key": ROTATED})
+        c.delete_source("acme", "ios", "old")
+        assert c.get_source("acme", "ios", "old") is None
+        return [created, updated, c.list_sources("acme", "ios")]
+
+
+EXPECTED_FINAL = [
+    {
+        "id": "keep",
+        "type": "http",
+        "name": "Keep",
+        "url": "https://keep.example/v2",
+        "layout": {"type": "native", "casing": "default"},
+        "username": "u",
+        "password": "KEEP-SECRET",
+    },
+    HTTP_SOURCE,
+    {**S3_SOURCE, "secret_key": ROTATED},
+]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_writes_against_the_emulator(generation):
+    from reconciler.emulator.testing import serving_emulator
+
+    with serving_emulator(_seed_state(), generation=generation) as emulator:
+        created, updated, listed = _run_writes(emulator.url)
+        final = emulator.state()["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]
+        log = emulator.requests()
+    assert created == HTTP_REDACTED
+    assert updated["password"] == {"hidden-secret": True}
+    assert final == EXPECTED_FINAL
+    assert [s["id"] for s in listed] == ["keep", "acme-symbols", "acme-s3"]
+    assert [(r["method"], r["status"]) for r in log if r["method"] != "GET"] == [
+        ("POST", 201), ("POST", 201), ("PUT", 200), ("PUT", 200), ("DELETE", 204)
+    ]  # fmt: skip
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+# Seeds 3, 6 and 10 hide a committed POST, PUT and DELETE behind a 500 (500-after-write).
+@pytest.mark.parametrize("seed", [1, 2, 3, 6, 7, 10])
+def test_writes_converge_under_faults(generation, seed):
+    from reconciler.emulator.testing import serving_emulator
+
+    with serving_emulator(
+        _seed_state(), generation=generation, fault_rate=0.3, fault_seed=seed
+    ) as emulator:
+        _run_writes(emulator.url)
+        final = emulator.state()["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]
+        log = emulator.requests()
+    assert final == EXPECTED_FINAL
+    assert any("fault" in r for r in log)
+    committed = [r["method"] for r in log if r["committed"]]
+    # Each create and the delete were committed exactly once, whatever the faults hid.
+    assert committed.count("POST") == 2
+    assert committed.count("DELETE") == 1
