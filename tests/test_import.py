@@ -385,3 +385,100 @@ def test_cli_errors(fake, tmp_path):
     assert no_token.returncode == 1
     assert "error: SENTRY_AUTH_TOKEN is not set" in no_token.stderr
     assert not (tmp_path / "configs").exists()
+
+
+# ------------------------------------------------------------------ against the real emulator
+
+EMULATOR_TOKEN = "IMPORT-TOKEN-SENTINEL-5150"
+SECRETS = ["HTTP-PASSWORD-SENTINEL-1", "S3-SECRET-SENTINEL-2", "GCS-KEY-SENTINEL-3"]
+
+
+def _emulator_state(extra_projects: int = 105) -> dict[str, Any]:
+    ios = []
+    for source, secret in zip(IOS_SOURCES, SECRETS, strict=True):
+        stored = dict(source)
+        for key, value in stored.items():
+            if value == HIDDEN:
+                stored[key] = secret
+        ios.append(stored)
+    projects: dict[str, Any] = {"ios": {"symbol_sources": ios}, "android": {}}
+    # More projects than one page of Sentry's project list holds (100).
+    projects.update({f"svc-{i:03d}": {"symbol_sources": []} for i in range(extra_projects)})
+    return {"organizations": {"acme": {"projects": projects}}}
+
+
+def _import(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": EMULATOR_TOKEN, "SENTRY_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", "import", "--org", "acme", *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+    )  # fmt: skip
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.yaml"))}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_import_from_the_emulator(tmp_path, generation):
+    from reconciler.emulator.testing import running_emulator
+
+    with running_emulator(
+        "--api-generation", generation, "--token", EMULATOR_TOKEN, state=_emulator_state()
+    ) as emulator:
+        proc = _import(emulator.url, tmp_path, "-v")
+        log = emulator.requests()
+    assert proc.returncode == 0, proc.stderr
+    tree = _tree(tmp_path / "configs")
+    assert len(tree) == 107
+    assert tree["acme/ios.yaml"] == EXPECTED_IOS
+    assert "sources: []" in tree["acme/android.yaml"]
+    for text in tree.values():
+        ProjectFile.model_validate(yaml.safe_load(text))
+    assert [r["method"] for r in log] == ["GET"] * len(log)
+    assert sum(1 for r in log if r["path"].endswith("/projects/")) == 2  # two pages
+    output = proc.stdout + proc.stderr + "".join(tree.values())
+    for sentinel in [EMULATOR_TOKEN, *SECRETS]:
+        assert sentinel not in output
+    assert "SYMSYNC_ACME_IOS_ACME_SYMBOLS_PASSWORD" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_import_under_faults_writes_the_same_files(tmp_path):
+    from reconciler.emulator.testing import running_emulator
+
+    state = _emulator_state(extra_projects=4)
+    (tmp_path / "calm").mkdir()
+    (tmp_path / "faulty").mkdir()
+    with running_emulator("--token", EMULATOR_TOKEN, state=state) as emulator:
+        assert _import(emulator.url, tmp_path / "calm").returncode == 0
+    with running_emulator(
+        "--token", EMULATOR_TOKEN, "--fault-rate", "0.3", "--fault-seed", "4", state=state
+    ) as emulator:
+        proc = _import(emulator.url, tmp_path / "faulty")
+        faults = [r for r in emulator.requests() if "fault" in r]
+    assert proc.returncode == 0, proc.stderr
+    assert faults
+    assert _tree(tmp_path / "faulty" / "configs") == _tree(tmp_path / "calm" / "configs")
+
+
+@pytest.mark.e2e
+def test_import_with_a_token_that_cannot_list_projects(tmp_path):
+    from reconciler.emulator.testing import running_emulator
+
+    with running_emulator(
+        "--token", f"{EMULATOR_TOKEN}=project:read", state=_emulator_state()
+    ) as emulator:
+        proc = _import(emulator.url, tmp_path)
+        wrong_org = subprocess.run(
+            [sys.executable, "-m", "reconciler", "import", "--org", "globex"],
+            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+            env={**os.environ, "SENTRY_AUTH_TOKEN": "symsync-emulator", "SENTRY_URL": emulator.url},
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert "the token is not allowed to do this: GET needs the `org:read` scope" in proc.stderr
+    assert wrong_org.returncode == 1
+    assert "the token is invalid or expired" in wrong_org.stderr
+    assert not (tmp_path / "configs").exists()
+    assert EMULATOR_TOKEN not in proc.stderr
