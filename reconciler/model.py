@@ -2,14 +2,17 @@
 
 pydantic models with ``extra="forbid"`` and strict types. They implement contract section 1:
 they accept nothing that Sentry would reject, and are stricter than the server where the published
-reference is (``name`` required, secrets only by reference, region codes well-formed).
+reference is (``name`` required, secrets only by reference, region codes well-formed, no blank
+required strings).
 
 The vocabulary (enums, per-type fields, secret fields) comes from ``reconciler.spec``, shared with
-the emulator.
+the emulator. The loader (``reconciler.loader``) turns pydantic's errors into
+``PATH:LINE:COLUMN: message`` lines; the messages here are what other users of the models see.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,7 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from reconciler import spec
 
@@ -48,13 +52,19 @@ class StrictModel(BaseModel):
         return data
 
 
+# A blank string has no non-space character; JSON Schema's `pattern` is a search, not a match.
+NOT_BLANK_PATTERN = r"\S"
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise PydanticCustomError("blank", "must not be blank")
     return value
 
 
-NonBlankStr = Annotated[str, AfterValidator(_not_blank)]
+NonBlankStr = Annotated[
+    str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})
+]
 
 
 def _source_id(value: str) -> str:
@@ -69,7 +79,20 @@ def _source_id(value: str) -> str:
     return value
 
 
-SourceId = Annotated[str, AfterValidator(_source_id)]
+SourceId = Annotated[
+    str,
+    AfterValidator(_source_id),
+    Field(
+        description=(
+            "Identity of the source, used to match it with the source in Sentry. Unique in the "
+            "file; must not start with `sentry` (Sentry reserves that prefix)."
+        ),
+        json_schema_extra={
+            "pattern": NOT_BLANK_PATTERN,
+            "not": {"pattern": f"^{spec.RESERVED_ID_PREFIX}"},
+        },
+    ),
+]
 
 
 def _region(value: str) -> str:
@@ -82,7 +105,17 @@ def _region(value: str) -> str:
     return value
 
 
-Region = Annotated[str, AfterValidator(_region)]
+Region = Annotated[
+    str,
+    AfterValidator(_region),
+    Field(
+        description=(
+            "AWS region code of the bucket, like `us-east-1`. Codes missing from Sentry's "
+            "published list are accepted with a warning."
+        ),
+        json_schema_extra={"pattern": spec.AWS_REGION_RE.pattern},
+    ),
+]
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -90,11 +123,27 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 class SecretRef(StrictModel):
     """A secret named by the environment variable that holds it: ``{env: NAME}``."""
 
-    env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
+    model_config = ConfigDict(
+        title="SecretRef",
+        json_schema_extra={
+            "description": (
+                "A secret, given by the name of the environment variable that holds it at plan "
+                "and apply time. Secret values never go into the file."
+            )
+        },
+    )
+
+    env: Annotated[
+        str,
+        Field(
+            pattern=ENV_NAME_PATTERN,
+            description="Name of the environment variable, like `ACME_SYMBOLS_PASSWORD`.",
+        ),
+    ]
 
 
 def _secret_ref_only(value: Any) -> Any:
-    if not isinstance(value, dict):
+    if not isinstance(value, dict | SecretRef):
         raise PydanticCustomError(
             "secret_literal",
             "must be a reference like `{env: NAME}`, not a literal: secrets never go into git",
@@ -103,21 +152,36 @@ def _secret_ref_only(value: Any) -> Any:
 
 
 class Layout(StrictModel):
-    type: spec.LayoutType
-    casing: spec.Casing = spec.DEFAULT_CASING
+    """How debug files are laid out on the server or in the bucket."""
+
+    type: spec.LayoutType = Field(description="Directory layout of the symbol store.")
+    casing: spec.Casing = Field(
+        default=spec.DEFAULT_CASING, description="Casing of file paths (default: `default`)."
+    )
 
 
 class Filters(StrictModel):
-    filetypes: list[spec.FileType] | None = None
-    path_patterns: list[str] | None = None
-    requires_checksum: bool | None = None
+    """Which debug files Sentry looks up in this source."""
+
+    filetypes: list[spec.FileType] | None = Field(
+        default=None, description="Only look up these kinds of debug files."
+    )
+    path_patterns: list[str] | None = Field(
+        default=None, description="Only look up debug files whose path matches one of these globs."
+    )
+    requires_checksum: bool | None = Field(
+        default=None, description="Only look up debug files that carry a checksum."
+    )
 
 
 class _PresentSource(StrictModel):
     type: spec.SourceType
     id: SourceId
-    state: Literal["present"] = "present"
-    name: str
+    state: Literal["present"] = Field(
+        default="present",
+        description="`present` (default) keeps the source as described; `absent` deletes it.",
+    )
+    name: NonBlankStr = Field(description="Name Sentry shows for the source.")
     layout: Layout
     filters: Filters | None = None
 
@@ -136,37 +200,53 @@ class _PresentSource(StrictModel):
 
 
 class HttpSource(_PresentSource):
+    """A symbol server reached over HTTP(S)."""
+
     type: Literal["http"]
-    url: NonBlankStr
-    username: str | None = None
-    password: SecretRef | None = None
+    url: NonBlankStr = Field(description="Address of the symbol server.")
+    username: str | None = Field(default=None, description="User name for basic auth.")
+    password: SecretRef | None = Field(default=None, description="Password for basic auth.")
 
 
 class S3Source(_PresentSource):
+    """An Amazon S3 bucket."""
+
     type: Literal["s3"]
-    bucket: NonBlankStr
+    bucket: NonBlankStr = Field(description="Name of the S3 bucket.")
     region: Region
-    access_key: NonBlankStr
-    secret_key: SecretRef
-    prefix: str | None = None
+    access_key: NonBlankStr = Field(description="AWS access key id (not a secret).")
+    secret_key: SecretRef = Field(description="AWS secret access key.")
+    prefix: str | None = Field(default=None, description="Path prefix inside the bucket.")
 
 
 class GcsSource(_PresentSource):
+    """A Google Cloud Storage bucket."""
+
     type: Literal["gcs"]
-    bucket: NonBlankStr
-    client_email: NonBlankStr
-    private_key: SecretRef
-    prefix: str | None = None
+    bucket: NonBlankStr = Field(description="Name of the GCS bucket.")
+    client_email: NonBlankStr = Field(description="Service account e-mail (not a secret).")
+    private_key: SecretRef = Field(description="Service account private key.")
+    prefix: str | None = Field(default=None, description="Path prefix inside the bucket.")
 
 
 class AbsentSource(StrictModel):
     """``state: absent``: delete the source with this id if it exists."""
 
     id: SourceId
-    state: Literal["absent"]
+    state: Literal["absent"] = Field(description="Delete the source with this id if it exists.")
 
 
 PresentSource = HttpSource | S3Source | GcsSource
+Source = HttpSource | S3Source | GcsSource | AbsentSource
+
+# Model of each tag of the discriminated union below; the tag also appears in pydantic's error
+# locations, e.g. ("sources", 0, "http", "url").
+SOURCE_MODELS: dict[str, type[StrictModel]] = {
+    "http": HttpSource,
+    "s3": S3Source,
+    "gcs": GcsSource,
+    "absent": AbsentSource,
+}
 
 
 def _entry_tag(value: Any) -> str | None:
@@ -174,7 +254,7 @@ def _entry_tag(value: Any) -> str | None:
         if value.get("state") == "absent":
             return "absent"
         kind = value.get("type")
-        return kind if isinstance(kind, str) else None
+        return kind if isinstance(kind, str) and kind in spec.SOURCE_TYPES else None
     if isinstance(value, BaseModel):
         return "absent" if isinstance(value, AbsentSource) else str(getattr(value, "type", ""))
     return None
@@ -194,10 +274,20 @@ SourceEntry = Annotated[
 
 
 class ProjectFile(StrictModel):
-    """The content of one project file."""
+    """The content of one project file, ``configs/<organization>/<project>.yaml``."""
 
-    unmanaged: Literal["keep", "delete"] = "keep"
-    sources: list[SourceEntry]
+    model_config = ConfigDict(title="symsync project file")
+
+    unmanaged: Literal["keep", "delete"] = Field(
+        default="keep",
+        description=(
+            "What happens to sources in Sentry that this file does not list: `keep` (default) "
+            "leaves them alone, `delete` removes them."
+        ),
+    )
+    sources: list[SourceEntry] = Field(
+        description="The project's symbol sources, in the order Sentry queries them."
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> ProjectFile:
@@ -213,7 +303,7 @@ class ProjectFile(StrictModel):
         return self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Origin:
     """Where a value was written: a path relative to the current directory, 1-based."""
 
@@ -233,8 +323,9 @@ class ProjectConfig:
     project: str
     path: Path
     file: ProjectFile
-    # Origin of every value, keyed by its location in the document: ("sources", 0, "url").
-    origins: dict[tuple[str | int, ...], Origin] = field(default_factory=dict, compare=False)
+    # Origin of every value, keyed by its location in the document: ("sources", 0, "url");
+    # () is the whole document, ("sources", 0) the first source's mapping.
+    origins: Mapping[tuple[str | int, ...], Origin] = field(default_factory=dict, compare=False)
 
     @property
     def unmanaged(self) -> Literal["keep", "delete"]:
@@ -247,3 +338,35 @@ class ProjectConfig:
     @property
     def key(self) -> str:
         return f"{self.organization}/{self.project}"
+
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class _ProjectFileSchema(GenerateJsonSchema):
+    """JSON Schema of a project file as editors should see it.
+
+    No value may be null, so optional fields are plain "may be omitted" properties instead of
+    pydantic's default ``anyOf: [..., {type: null}]`` with ``default: null``.
+    """
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        if schema.get("default", ...) is None:
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
+
+
+def project_file_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a project file, generated from ``ProjectFile``."""
+    schema = ProjectFile.model_json_schema(schema_generator=_ProjectFileSchema)
+    return {
+        "$schema": SCHEMA_DIALECT,
+        **schema,
+        "description": (
+            "Desired symbol sources of one Sentry project, in configs/<organization>/<project>"
+            ".yaml. The organization and project come from the file's path."
+        ),
+    }

@@ -168,6 +168,10 @@ def test_project_ids_are_stable_across_restarts() -> None:
         ('{"organizations": {"a": {"projects": []}}}', "organizations.a.projects"),
         ('{"organizations": {"a": {"projects": {"p": 3}}}}', "organizations.a.projects.p"),
         ('{"organizations": {"a": {"id": "x1", "projects": {}}}}', "organizations.a.id"),
+        (
+            '{"organizations": {"a": {"projects": {"p": {"id": 2}, "q": {"id": "2"}}}}}',
+            "projects 'p' and 'q' have the same id 2",
+        ),
     ],
 )
 def test_invalid_state_file_is_a_clear_error(tmp_path: Path, content: str, fragment: str) -> None:

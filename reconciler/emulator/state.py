@@ -63,9 +63,12 @@ _Item = TypeVar("_Item", Organization, Project)
 
 
 def _lookup(items: dict[str, _Item], id_or_slug: str) -> _Item | None:
-    """Sentry's ``slug__id_or_slug``: a number is an id, anything else a slug."""
+    """Sentry's ``slug__id_or_slug``: a number is an id, anything else a slug. (Sentry slugs are
+    never all digits; a state file's all-digit slug is still found when no id matches.)"""
     if id_or_slug.isdecimal():
-        return next((item for item in items.values() if item.id == id_or_slug), None)
+        found = next((item for item in items.values() if item.id == id_or_slug), None)
+        if found is not None:
+            return found
     return items.get(id_or_slug)
 
 
@@ -143,6 +146,10 @@ class EmulatorState:
                     previous_slugs=tuple(previous),
                 )
             organizations[org_slug] = org
+        _refuse_duplicate_ids(origin, "organization", list(organizations.values()))
+        _refuse_duplicate_ids(
+            origin, "project", [p for o in organizations.values() for p in o.projects.values()]
+        )
         return cls(organizations, path)
 
     @classmethod
@@ -245,6 +252,18 @@ class EmulatorState:
             if tmp_name is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp_name)
+
+
+def _refuse_duplicate_ids(
+    origin: str, kind: str, items: list[Organization] | list[Project]
+) -> None:
+    seen: dict[str, str] = {}
+    for item in items:
+        if item.id in seen:
+            raise StateFileError(
+                f"{origin}: {kind}s {seen[item.id]!r} and {item.slug!r} have the same id {item.id}"
+            )
+        seen[item.id] = item.slug
 
 
 def _id_of(data: dict[str, Any], where: str) -> str | None:

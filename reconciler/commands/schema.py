@@ -1,0 +1,23 @@
+"""`symsync schema`: print the JSON Schema of a project file.
+
+Generated from the same pydantic models the loader validates with, so editors (through a
+``# yaml-language-server: $schema=...`` line) check what ``symsync validate`` checks, as far as
+JSON Schema can say it. Some rules only the loader knows: duplicate keys and ids, positions, and
+the warning for AWS regions that Sentry does not list.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from reconciler.errors import EXIT_OK
+from reconciler.model import project_file_json_schema
+
+
+@click.command("schema")
+def command() -> int:
+    """Print the JSON Schema of a project file."""
+    click.echo(json.dumps(project_file_json_schema(), indent=2, sort_keys=False))
+    return EXIT_OK

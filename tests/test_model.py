@@ -1,0 +1,227 @@
+"""The pydantic model of a project file, used directly (without the loader)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from reconciler import spec
+from reconciler.model import (
+    SOURCE_MODELS,
+    AbsentSource,
+    GcsSource,
+    HttpSource,
+    Origin,
+    ProjectConfig,
+    ProjectFile,
+    S3Source,
+    SecretRef,
+)
+
+
+def http(**changes: Any) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "id": "acme-symbols",
+        "type": "http",
+        "name": "ACME symbol server",
+        "url": "https://symbols.acme.example/",
+        "layout": {"type": "native"},
+    }
+    source.update(changes)
+    return {k: v for k, v in source.items() if v is not ...}
+
+
+def s3(**changes: Any) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "id": "acme-releases",
+        "type": "s3",
+        "name": "Release builds",
+        "bucket": "acme-symbols",
+        "region": "us-east-1",
+        "access_key": "AKIAEXAMPLE",
+        "secret_key": {"env": "ACME_S3_SECRET"},
+        "layout": {"type": "unified"},
+    }
+    source.update(changes)
+    return {k: v for k, v in source.items() if v is not ...}
+
+
+def gcs(**changes: Any) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "id": "acme-nightly",
+        "type": "gcs",
+        "name": "Nightly builds",
+        "bucket": "acme-nightly",
+        "client_email": "symbols@acme.iam.gserviceaccount.com",
+        "private_key": {"env": "ACME_GCS_KEY"},
+        "layout": {"type": "symstore", "casing": "lowercase"},
+    }
+    source.update(changes)
+    return {k: v for k, v in source.items() if v is not ...}
+
+
+def errors(document: dict[str, Any]) -> list[tuple[str, tuple[str | int, ...]]]:
+    with pytest.raises(ValidationError) as info:
+        ProjectFile.model_validate(document)
+    return [(e["type"], e["loc"]) for e in info.value.errors()]
+
+
+def test_a_complete_file() -> None:
+    document = {
+        "unmanaged": "delete",
+        "sources": [
+            http(username="ci", password={"env": "ACME_PASSWORD"}, filters={"filetypes": ["pe"]}),
+            s3(prefix="releases/"),
+            gcs(),
+            {"id": "old", "state": "absent"},
+        ],
+    }
+    project = ProjectFile.model_validate(document)
+    assert project.unmanaged == "delete"
+    assert [type(s) for s in project.sources] == [HttpSource, S3Source, GcsSource, AbsentSource]
+    source = project.sources[0]
+    assert isinstance(source, HttpSource)
+    assert source.password == SecretRef(env="ACME_PASSWORD")
+    assert source.layout.casing == "default"
+    assert source.filters is not None and source.filters.filetypes == ["pe"]
+    assert source.state == "present"
+
+
+def test_defaults() -> None:
+    project = ProjectFile.model_validate({"sources": []})
+    assert (project.unmanaged, project.sources) == ("keep", [])
+
+
+@pytest.mark.parametrize("source_type", spec.SOURCE_TYPES)
+def test_fields_are_those_sentry_accepts(source_type: str) -> None:
+    """Every field of the file format is one Sentry accepts for the type (plus `state`)."""
+    model = SOURCE_MODELS[source_type]
+    fields = set(model.model_fields)
+    server_only = {"is_public", "has_index", "platforms"}  # accepted by Sentry, not managed here
+    assert fields == (spec.type_fields(source_type) - server_only) | {"state"}
+    required = {name for name, f in model.model_fields.items() if f.is_required()}
+    # Everything Sentry requires, and `name` on top (the published reference requires it).
+    assert required == spec.COMMON_REQUIRED | spec.TYPE_REQUIRED[source_type] | {"name"}
+    for secret in spec.SECRET_FIELDS[source_type]:
+        assert "SecretRef" in str(model.model_fields[secret].annotation)
+
+
+def test_secret_refs() -> None:
+    assert HttpSource.model_validate(http()).secret_refs() == {}
+    source = HttpSource.model_validate(http(password={"env": "P"}))
+    assert source.secret_refs() == {"password": SecretRef(env="P")}
+    assert S3Source.model_validate(s3()).secret_refs() == {
+        "secret_key": SecretRef(env="ACME_S3_SECRET")
+    }
+    assert GcsSource.model_validate(gcs()).secret_refs() == {
+        "private_key": SecretRef(env="ACME_GCS_KEY")
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (http(url=...), [("missing", ("sources", 0, "http", "url"))]),
+        (http(name=...), [("missing", ("sources", 0, "http", "name"))]),
+        (http(name=""), [("blank", ("sources", 0, "http", "name"))]),
+        (http(layout=...), [("missing", ("sources", 0, "http", "layout"))]),
+        (http(id=""), [("blank", ("sources", 0, "http", "id"))]),
+        (http(id="sentry-x"), [("reserved_id", ("sources", 0, "http", "id"))]),
+        (http(id="sentry:x"), [("reserved_id", ("sources", 0, "http", "id"))]),
+        (http(id=3), [("string_type", ("sources", 0, "http", "id"))]),
+        (http(password="hunter2"), [("secret_literal", ("sources", 0, "http", "password"))]),
+        (http(username=None), [("null_value", ("sources", 0, "http"))]),
+        (http(bucket="b"), [("extra_forbidden", ("sources", 0, "http", "bucket"))]),
+        (http(is_public=True), [("extra_forbidden", ("sources", 0, "http", "is_public"))]),
+        (http(type="ftp"), [("source_type", ("sources", 0))]),
+        (http(type=...), [("source_type", ("sources", 0))]),
+        (http(state="gone"), [("literal_error", ("sources", 0, "http", "state"))]),
+        (
+            http(layout={"type": "native", "casing": "upper"}),
+            [("literal_error", ("sources", 0, "http", "layout", "casing"))],
+        ),
+        (
+            http(filters={"filetypes": ["exe"]}),
+            [("literal_error", ("sources", 0, "http", "filters", "filetypes", 0))],
+        ),
+        (
+            http(filters={"requires_checksum": "yes"}),
+            [("bool_type", ("sources", 0, "http", "filters", "requires_checksum"))],
+        ),
+        (s3(region="Mars"), [("region", ("sources", 0, "s3", "region"))]),
+        (s3(region="  "), [("region", ("sources", 0, "s3", "region"))]),
+        (s3(access_key=" "), [("blank", ("sources", 0, "s3", "access_key"))]),
+        (s3(bucket=""), [("blank", ("sources", 0, "s3", "bucket"))]),
+        (s3(secret_key=...), [("missing", ("sources", 0, "s3", "secret_key"))]),
+        (
+            s3(secret_key={"env": "9X"}),
+            [("string_pattern_mismatch", ("sources", 0, "s3", "secret_key", "env"))],
+        ),
+        (gcs(client_email=""), [("blank", ("sources", 0, "gcs", "client_email"))]),
+        (gcs(private_key="-----BEGIN"), [("secret_literal", ("sources", 0, "gcs", "private_key"))]),
+        (gcs(region="us-east-1"), [("extra_forbidden", ("sources", 0, "gcs", "region"))]),
+        (
+            {"id": "old", "state": "absent", "type": "http"},
+            [("extra_forbidden", ("sources", 0, "absent", "type"))],
+        ),
+        ({"id": "sentryold", "state": "absent"}, [("reserved_id", ("sources", 0, "absent", "id"))]),
+    ],
+)
+def test_rejected(
+    source: dict[str, Any], expected: list[tuple[str, tuple[str | int, ...]]]
+) -> None:
+    assert errors({"sources": [source]}) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        http(id="Sentry:x"),
+        http(name="n", username="", filters={}),
+        http(layout={"type": "slashsymbols", "casing": "uppercase"}),
+        s3(prefix="", region="ap-southeast-7"),
+        s3(region="us-gov-west-1"),
+        gcs(prefix="nightly/"),
+        {"id": "old", "state": "absent"},
+    ],
+)
+def test_accepted(source: dict[str, Any]) -> None:
+    ProjectFile.model_validate({"sources": [source]})
+
+
+def test_top_level() -> None:
+    assert errors({}) == [("missing", ("sources",))]
+    assert errors({"sources": [], "unmanaged": "remove"}) == [("literal_error", ("unmanaged",))]
+    assert errors({"sources": [], "owner": "x"}) == [("extra_forbidden", ("owner",))]
+    assert errors({"sources": {}}) == [("list_type", ("sources",))]
+    assert errors({"sources": None}) == [("null_value", ())]
+
+
+def test_duplicate_ids() -> None:
+    assert errors({"sources": [http(), s3(id="acme-symbols")]}) == [("duplicate_id", ())]
+
+
+def test_models_are_frozen() -> None:
+    source = HttpSource.model_validate(http())
+    with pytest.raises(ValidationError):
+        source.url = "https://elsewhere.example/"  # type: ignore[misc]
+
+
+def test_project_config() -> None:
+    file = ProjectFile.model_validate({"unmanaged": "delete", "sources": [http()]})
+    origin = Origin("configs/acme/ios.yaml", 3, 5)
+    config = ProjectConfig(
+        organization="acme",
+        project="ios",
+        path=Path("configs/acme/ios.yaml"),
+        file=file,
+        origins={("sources", 0): origin},
+    )
+    assert config.key == "acme/ios"
+    assert config.unmanaged == "delete"
+    assert config.sources == list(file.sources)
+    assert config.origins[("sources", 0)] == origin
+    assert str(origin) == "configs/acme/ios.yaml:3:5"

@@ -1,0 +1,208 @@
+"""`symsync validate`, run as a user runs it: a subprocess of the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "loader"
+SENTINEL = "s3cr3t-SENTINEL-do-not-print"
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
+    clean.pop("SYMSYNC_DEBUG", None)
+    clean["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def write(root: Path, relative: str, content: str) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(content))
+
+
+def test_example_configs_are_valid_offline_without_token_or_secrets() -> None:
+    result = run(cwd=REPO)  # --config-dir defaults to ./configs
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert result.stderr == "4 files, 7 sources: OK\n"
+
+
+def test_broken_tree_lists_every_error_then_a_summary() -> None:
+    result = run("--config-dir", "broken", cwd=FIXTURES)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[-1] == "22 errors in 14 files"
+    assert len(lines) == 23
+    assert lines[0].startswith("broken/Bad-Org:1:1: folder name `Bad-Org` is not a valid ")
+    assert (
+        "broken/acme/tabs.yaml:3:1: tab character: YAML does not allow tabs for indentation; "
+        "indent with spaces" in lines
+    )
+    assert (
+        "broken/acme/alias-bomb.yaml:1:32: YAML aliases expand this file beyond a sane size (an "
+        "alias bomb?): refusing to expand it; use fewer or smaller aliases" in lines
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_one_error(tmp_path: Path) -> None:
+    write(tmp_path, "configs/acme/ios.yaml", "sources:\n  - id: a\n    type: http\n    name: A\n")
+    write(tmp_path, "configs/acme/web.yaml", "sources: []\n")
+    result = run(cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "configs/acme/ios.yaml:2:5: source `a`: `layout` is required for an http source: add "
+        "`layout: {type: native}` (or the layout the store uses)",
+        "configs/acme/ios.yaml:2:5: source `a`: `url` is required for an http source: add "
+        "`url: https://...`, the address of the symbol server",
+        "2 errors in 1 file",
+    ]
+
+
+def test_warnings_do_not_fail(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "configs/acme/ios.yaml",
+        """\
+        sources:
+          - id: acme-releases
+            type: s3
+            name: Release builds
+            bucket: acme-symbols
+            region: eu-south-9
+            access_key: AKIAEXAMPLE
+            secret_key: {env: ACME_S3_SECRET}
+            layout: {type: unified}
+        """,
+    )
+    result = run("--config-dir", "configs", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "configs/acme/ios.yaml:6:13: warning: source `acme-releases`: region `eu-south-9` is not "
+        "in Sentry's published list of AWS regions; Sentry accepts it, but check the spelling",
+        "1 file, 1 source: OK (1 warning)",
+    ]
+
+
+def test_errors_and_warnings_are_both_counted(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "configs/acme/ios.yaml",
+        """\
+        sources:
+          - id: acme-releases
+            type: s3
+            name: Release builds
+            bucket: acme-symbols
+            region: eu-south-9
+            access_key: AKIAEXAMPLE
+            layout: {type: unified}
+        """,
+    )
+    result = run(cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "1 error in 1 file, 1 warning"
+
+
+def test_missing_config_dir(tmp_path: Path) -> None:
+    result = run("--config-dir", "nowhere", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: config directory nowhere does not exist: create it, or pass --config-dir\n"
+    )
+    result = run(cwd=tmp_path)  # no ./configs either
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: config directory configs does not exist")
+
+
+def test_secret_values_never_appear(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "configs/acme/ios.yaml",
+        f"""\
+        sources:
+          - id: acme-symbols
+            type: http
+            name: ACME
+            url: https://symbols.acme.example/
+            layout: {{type: native}}
+            password: {SENTINEL}
+          - id: acme-releases
+            type: s3
+            name: Release builds
+            bucket: acme-symbols
+            region: us-east-1
+            access_key: AKIAEXAMPLE
+            secret_key: {{{SENTINEL}}}
+            layout: {{type: unified}}
+          - id: acme-nightly
+            type: gcs
+            name: Nightly
+            bucket: acme-nightly
+            client_email: symbols@acme.iam.gserviceaccount.com
+            private_key: {{env: X, value: {SENTINEL}}}
+            layout: {{type: native}}
+        """,
+    )
+    result = run(cwd=tmp_path, env={"ACME_SYMBOLS_PASSWORD": SENTINEL, "X": SENTINEL})
+    assert result.returncode == 1
+    assert SENTINEL not in result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1] == "4 errors in 1 file"
+
+
+def test_valid_file_with_secret_references_needs_no_variables(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "configs/acme/ios.yaml",
+        """\
+        sources:
+          - id: acme-symbols
+            type: http
+            name: ACME
+            url: https://symbols.acme.example/
+            layout: {type: native}
+            password: {env: SYMSYNC_TEST_UNSET_VARIABLE}
+        """,
+    )
+    result = run(cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "1 file, 1 source: OK\n")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\x01\x02",
+        b"sources: [\n",
+        b"\xfe\xff\x00s",
+        b"{{{{",
+        b"sources: !!python/object:os.system x",
+    ],
+)
+def test_never_a_traceback(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "configs" / "acme").mkdir(parents=True)
+    (tmp_path / "configs" / "acme" / "ios.yaml").write_bytes(content)
+    os.mkdir(os.path.join(os.fsencode(tmp_path / "configs"), b"\xff\xfe"))
+    result = run(cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
+    assert all(line.startswith("configs/") for line in result.stderr.splitlines()[:-1])
+    assert result.stderr.splitlines()[-1] == "2 errors in 2 files"
