@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import tempfile
@@ -28,7 +29,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from reconciler import spec
 from reconciler.client import SentryClient
 from reconciler.errors import SymsyncError
-from reconciler.model import ProjectFile
+from reconciler.model import ProjectFile, project_file_json_schema
 
 # Key order of a source in a written file (contract section 1's example).
 FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
@@ -64,7 +65,10 @@ DROPPED_FIELDS: Final[frozenset[str]] = frozenset({"is_public", "has_index", "pl
 VARIABLE_PREFIX: Final = "SYMSYNC"
 READ_PARALLELISM: Final = 8
 
+# Beside the organizations' folders; the loader ignores files that are not YAML.
+SCHEMA_FILE: Final = "symsync.schema.json"
 HEADER: Final = (
+    f"yaml-language-server: $schema=../{SCHEMA_FILE}\n"
     "Imported from Sentry by `symsync import`. Secrets are not readable from Sentry:\n"
     "each one is a reference to an environment variable, needed only when symsync has to\n"
     "send the value (creating a source again, or adding a secret)."
@@ -101,6 +105,9 @@ class ImportedFile:
 class ImportResult:
     files: list[ImportedFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The JSON Schema the files' first line points editors to, when it is not there yet.
+    schema_path: Path | None = None
+    schema_text: str = ""
 
     @property
     def variables(self) -> list[SecretVariable]:
@@ -184,6 +191,10 @@ def import_organization(
             conflicts.append(path)
         imported = _render_project(org, slug, path, sources, names, result.warnings)
         result.files.append(imported)
+    schema_path = config_dir / SCHEMA_FILE
+    if not schema_path.exists():
+        result.schema_path = schema_path
+        result.schema_text = json.dumps(project_file_json_schema(), indent=2) + "\n"
     if conflicts and not force:
         listed = ", ".join(_shown(p) for p in conflicts)
         raise ImportConflictError(
@@ -194,9 +205,11 @@ def import_organization(
 
 
 def write_files(result: ImportResult) -> None:
-    """Write every rendered file atomically."""
+    """Write every rendered file atomically (and the schema file, if it was missing)."""
     for imported in result.files:
         _write_atomically(imported.path, imported.text)
+    if result.schema_path is not None and result.files:
+        _write_atomically(result.schema_path, result.schema_text)
 
 
 def _target_path(config_dir: Path, org: str, project: str) -> Path:

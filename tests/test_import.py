@@ -67,6 +67,7 @@ IOS_SOURCES: list[dict[str, Any]] = [
 ]
 
 EXPECTED_IOS = """\
+# yaml-language-server: $schema=../symsync.schema.json
 # Imported from Sentry by `symsync import`. Secrets are not readable from Sentry:
 # each one is a reference to an environment variable, needed only when symsync has to
 # send the value (creating a source again, or adding a secret).
@@ -295,6 +296,7 @@ def test_existing_file_is_not_overwritten_and_nothing_is_written(client, tmp_pat
     assert "--force" in str(info.value) and info.value.exit_code == 1
     assert existing.read_text() == "sources: []\n"
     assert sorted(p.name for p in (tmp_path / "acme").iterdir()) == ["ios.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acme"]
 
 
 def test_force_overwrites_and_keeps_a_yml_file_name(client, tmp_path):
@@ -337,6 +339,8 @@ def test_cli_writes_files_reports_variables_and_refuses_overwrite(fake, tmp_path
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
     assert "wrote configs/acme/ios.yaml (3 sources)" in proc.stderr
+    assert "wrote configs/symsync.schema.json" in proc.stderr
+    (tmp_path / "configs/symsync.schema.json").write_text("{}")
     assert "wrote configs/acme/android.yaml (0 sources)" in proc.stderr
     assert "SYMSYNC_ACME_IOS_ACME_GCS_PRIVATE_KEY" in proc.stderr
     assert "warning: acme/ios: source `acme-gcs`: left out is_public, platforms" in proc.stderr
@@ -356,6 +360,8 @@ def test_cli_writes_files_reports_variables_and_refuses_overwrite(fake, tmp_path
     assert forced.returncode == 0, forced.stderr
     assert (tmp_path / "configs/acme/web.yaml").exists()
     assert not [p for p in (tmp_path / "configs").rglob("*") if p.name.startswith(".")]
+    assert (tmp_path / "configs/symsync.schema.json").read_text() == "{}"  # never overwritten
+    assert "symsync.schema.json" not in forced.stderr
 
 
 def test_cli_verbose_logs_requests_without_token(fake, tmp_path):
@@ -434,8 +440,15 @@ def test_import_from_the_emulator(tmp_path, generation):
     assert len(tree) == 107
     assert tree["acme/ios.yaml"] == EXPECTED_IOS
     assert "sources: []" in tree["acme/android.yaml"]
-    for text in tree.values():
-        ProjectFile.model_validate(yaml.safe_load(text))
+    validate = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "--config-dir", "configs"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    schema = subprocess.run(
+        [sys.executable, "-m", "reconciler", "schema"], capture_output=True, text=True, timeout=60
+    )
+    assert (tmp_path / "configs/symsync.schema.json").read_text() == schema.stdout
     assert [r["method"] for r in log] == ["GET"] * len(log)
     assert sum(1 for r in log if r["path"].endswith("/projects/")) == 2  # two pages
     output = proc.stdout + proc.stderr + "".join(tree.values())

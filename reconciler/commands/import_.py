@@ -54,6 +54,12 @@ def command(
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"
         click.echo(f"wrote {shown_path(imported.path)} ({count})", err=True)
+    if result.schema_path is not None and result.files:
+        click.echo(
+            f"wrote {shown_path(result.schema_path)} (JSON Schema for editors; "
+            "`symsync schema` prints it)",
+            err=True,
+        )
     if not result.files:
         click.echo(f"organization `{org}` has no projects: nothing was written", err=True)
     variables = result.variables
