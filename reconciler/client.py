@@ -273,10 +273,10 @@ class SentryClient:
         if exchange.uncertain and (status == 400 or status >= 500):
             # The retry of a write that may have been committed: "duplicate id" (a 400, with or
             # without a message) or a 500 that hid the write. Read it back.
-            found = self._confirm_written(org, project, body)
-            if found is not None:
-                return found
-            if status == 400 and self._exists(org, project, source_id):
+            remote = self._read_back(org, project, source_id)
+            if remote is not None and _same_source(remote, body):
+                return remote
+            if status == 400 and remote is not None:
                 raise SentryAPIError(
                     f"source `{source_id}` already exists in {target.project_key} with other "
                     "content than symsync sent (an earlier attempt of this request may have "
@@ -294,6 +294,12 @@ class SentryClient:
         self, org: str, project: str, source_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """PUT the complete source ``body`` in place of ``source_id``; the stored source."""
+        if body.get("id") != source_id:
+            # Sentry would rename the source (to a random UUID when the id is missing), and
+            # reference section 11 says never to: this is a bug in the caller.
+            raise SymsyncError(
+                f"an update of source `{source_id}` must carry the same `id` in its body"
+            )
         target = _Target(org, project, source_id)
         path = _sources_path(org, project)
         # Re-sending an identical PUT is idempotent (the body keeps the id, and placeholders are
@@ -462,27 +468,24 @@ class SentryClient:
 
     # ------------------------------------------------------------- confirming uncertain writes
 
+    def _read_back(self, org: str, project: str, source_id: str) -> dict[str, Any] | None:
+        """The stored source, or ``None`` when it is absent or cannot be read."""
+        try:
+            return self.get_source(org, project, source_id)
+        except SentryAPIError:
+            return None
+
     def _confirm_written(
         self, org: str, project: str, body: dict[str, Any]
     ) -> dict[str, Any] | None:
         """The stored source when it holds what ``body`` says (secrets compared by presence)."""
-        source_id = body.get("id")
-        if not isinstance(source_id, str) or not source_id:
-            return None
-        try:
-            remote = self.get_source(org, project, source_id)
-        except SentryAPIError:
-            return None
-        if remote is not None and remote == _redacted_body(body):
-            log.debug("confirmed %s/%s source %r after an uncertain write", org, project, source_id)
+        remote = self._read_back(org, project, _body_id(body))
+        if remote is not None and _same_source(remote, body):
+            log.debug(
+                "confirmed %s/%s source %r after an uncertain write", org, project, remote["id"]
+            )
             return remote
         return None
-
-    def _exists(self, org: str, project: str, source_id: str) -> bool:
-        try:
-            return self.get_source(org, project, source_id) is not None
-        except SentryAPIError:
-            return False
 
     def _confirmed_gone(self, org: str, project: str, source_id: str) -> bool:
         try:
@@ -703,13 +706,14 @@ def _plaintext_secrets(body: dict[str, Any]) -> bool:
     )
 
 
-def _redacted_body(body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` as Sentry would answer it: every secret field that is present as the
-    placeholder (reference section 3)."""
-    return {
+def _same_source(remote: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether Sentry's (redacted) ``remote`` is what ``body`` stores: equal except that every
+    secret field present in the body shows as the placeholder (reference section 3)."""
+    expected = {
         key: spec.hidden_secret() if key in spec.ALL_SECRET_FIELDS else value
         for key, value in body.items()
     }
+    return remote == expected
 
 
 def _retry_after_seconds(value: str, now: float) -> float:

@@ -341,11 +341,21 @@ def test_post_first_attempt_400_is_a_real_failure(client, fake):
 
 def test_post_duplicate_with_other_content_is_reported(client, fake):
     other = {**HTTP_REDACTED, "url": "https://elsewhere.example/"}
-    fake.add(Reply(500), Reply(400), Reply(200, [other]), Reply(200, [other]))
+    fake.add(Reply(500), Reply(400), Reply(200, [other]))
     with pytest.raises(SentryAPIError) as info:
         client.create_source("acme", "ios", HTTP_SOURCE)
     assert "already exists" in str(info.value) and "other content" in str(info.value)
-    assert fake.methods().count("POST") == 2
+    assert fake.methods() == ["POST", "POST", "GET"]
+
+
+@pytest.mark.parametrize("body_id", [None, "renamed"])
+def test_put_must_keep_the_id(client, fake, body_id):
+    body = {k: v for k, v in HTTP_REDACTED.items() if k != "id"}
+    if body_id:
+        body["id"] = body_id
+    with pytest.raises(SymsyncError, match="must carry the same `id`"):
+        client.update_source("acme", "ios", "acme-symbols", body)
+    assert fake.requests == []
 
 
 def test_post_uncertain_then_400_for_an_absent_source_is_the_400(client, fake):
