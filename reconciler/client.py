@@ -54,6 +54,8 @@ RETRY_STATUSES: Final[frozenset[int]] = frozenset({429, 500, 502, 503, 504})
 _UNCERTAIN_STATUSES: Final[frozenset[int]] = frozenset({500, 502, 503, 504})
 # Attempts, at most, when the server could not be reached at all (refused, unknown host).
 UNREACHED_ATTEMPTS: Final = 3
+# The longest exponential back-off step: all retries of a request stay under a minute.
+MAX_BACKOFF: Final = 8.0
 BODY_LIMIT: Final = 500
 MAX_PAGES: Final = 10_000
 
@@ -447,7 +449,7 @@ class SentryClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff_delay(self, attempt: int) -> float:
-        return float(min(self.backoff * (2 ** (attempt - 1)), self.max_wait))
+        return float(min(self.backoff * (2 ** (attempt - 1)), MAX_BACKOFF, self.max_wait))
 
     def _retry_delay(self, response: requests.Response, attempt: int) -> float:
         """How long to wait before retrying: until Sentry's rate-limit window resets (429), as

@@ -241,6 +241,15 @@ def test_retries_are_bounded(fake, ftime):
     assert "503 after 4 attempts" in str(info.value)
 
 
+def test_backoff_steps_are_capped(fake, ftime):
+    fake.default = Reply(500)
+    c = SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock)
+    with c, pytest.raises(SentryAPIError) as info:
+        c.list_sources("acme", "ios")
+    assert ftime.sleeps == [0.5, 1, 2, 4, 8, 8, 8, 8]
+    assert "Sentry failed with 500 after 9 attempts" in str(info.value)
+
+
 def test_exhausted_429_says_rate_limited(client, fake):
     fake.default = Reply(429)
     with pytest.raises(SentryAPIError) as info:
