@@ -7,7 +7,10 @@ so tests can check exactly what went over the wire: encoding, headers, retries, 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +26,9 @@ class Reply:
     body: Any = None  # JSON-encoded unless bytes; None means an empty body
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    reset: bool = False  # abort the connection (TCP RST) without answering
+    delay: float = 0.0  # seconds to wait before answering
+    cut: bool = False  # announce the whole body, send only part of it, then close
 
 
 @dataclass
@@ -78,6 +84,14 @@ def _handler(fake: FakeSentry) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             recorded = Recorded(self.command, self.path, dict(self.headers.items()), body)
             reply = fake._next(recorded)
+            if reply.delay:
+                time.sleep(reply.delay)
+            if reply.reset:
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.close_connection = True
+                return
             if reply.drop:
                 self.close_connection = True
                 return
@@ -94,6 +108,10 @@ def _handler(fake: FakeSentry) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if reply.cut:
+                self.wfile.write(payload[: len(payload) // 2])
+                self.close_connection = True
+                return
             self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve

@@ -231,6 +231,42 @@ def test_dropped_connection_is_retried(client, fake, ftime):
     assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
 
 
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (Reply(reset=True), "connection reset"),
+        (Reply(200, [HTTP_REDACTED] * 20, cut=True), "the answer was cut off"),
+        (Reply(200, [], delay=1.0), "no answer within 0.3 s"),
+    ],
+    ids=["reset", "cut-off-body", "read-timeout"],
+)
+def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
+    caplog.set_level(logging.DEBUG, logger="reconciler.client")
+    fake.add(failure, Reply(200, [HTTP_REDACTED]))
+    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=ftime.sleep) as c:
+        assert c.list_sources("acme", "ios") == [HTTP_REDACTED]
+    assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
+    assert f"-> {reason} (attempt 1" in caplog.text
+
+
+def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
+    fake.add(Reply(reset=True), Reply(reset=True), Reply(200, [HTTP_REDACTED]))
+    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep)
+    with c:
+        assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
+    assert fake.methods() == ["POST", "POST", "GET"]
+
+
+def test_lost_connection_message(fake, ftime):
+    fake.default = Reply(reset=True)
+    c = SentryClient(fake.url, TOKEN, max_retries=2, sleep=ftime.sleep)
+    with c, pytest.raises(SentryAPIError) as info:
+        c.list_sources("acme", "ios")
+    assert info.value.status is None and info.value.attempts == 3
+    assert "lost the connection to 127.0.0.1" in str(info.value)
+    assert "(connection reset) after 3 attempts" in str(info.value)
+
+
 def test_retries_are_bounded(fake, ftime):
     fake.default = Reply(503, {"detail": "down"})
     c = SentryClient(fake.url, TOKEN, max_retries=3, sleep=ftime.sleep, clock=ftime.clock)
