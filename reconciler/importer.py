@@ -297,7 +297,7 @@ def _convert_source(
     if known_dropped:
         warnings.append(
             f"{label}: left out {', '.join(known_dropped)}, which the file format does not have; "
-            "an update of this source by symsync will clear them in Sentry"
+            f"an update of this source by symsync will clear {_them(known_dropped)} in Sentry"
         )
     if other_dropped:
         warnings.append(
@@ -346,6 +346,10 @@ def _convert_source(
         )
         return None
     return entry, variables
+
+
+def _them(fields: Sequence[str]) -> str:
+    return "it" if len(fields) == 1 else "them"
 
 
 def _reason(error: Any) -> str:
