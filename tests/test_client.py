@@ -827,3 +827,20 @@ def test_writes_converge_under_faults(generation, seed):
     # Each create and the delete were committed exactly once, whatever the faults hid.
     assert committed.count("POST") == 2
     assert committed.count("DELETE") == 1
+
+
+@pytest.mark.e2e
+def test_renamed_project_is_not_followed_but_explained():
+    from reconciler.emulator.testing import serving_emulator
+
+    state = _seed_state()
+    state["organizations"]["acme"]["projects"]["ios"]["previous_slugs"] = ["iphone"]
+    with serving_emulator(state) as emulator:
+        with SentryClient(emulator.url, EMULATOR_TOKEN, sleep=lambda s: None) as c:
+            with pytest.raises(SentryAPIError) as info:
+                c.delete_source("acme", "iphone", "old")
+            assert [s["id"] for s in c.list_sources("acme", "ios")] == ["old", "keep"]
+        log = emulator.requests()
+    assert info.value.status == 302
+    assert "project `acme/iphone` was renamed in Sentry to `ios`" in str(info.value)
+    assert [(r["method"], r["status"]) for r in log] == [("DELETE", 302), ("GET", 200)]
