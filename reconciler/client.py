@@ -540,13 +540,13 @@ class SentryClient:
             )
         elif status == 403:
             if target.project is None:
-                needs = "the `org:read` scope on the organization"
+                needs = f"the `org:read` scope, and access to organization `{target.org}`"
             else:
-                needs = f"the `{_needed_scope(method)}` scope on {target.project_key}"
-            message = (
-                f"the token is not allowed to do this: {method} needs {needs}, "
-                f"and the token's user must have access to the project {where}"
-            )
+                needs = (
+                    f"the `{_needed_scope(method)}` scope on {target.project_key}, and the "
+                    "token's user must have access to the project"
+                )
+            message = f"the token is not allowed to do this: {method} needs {needs} {where}"
         elif status == 404:
             message = self._not_found_message(exchange, target, where)
         elif status in (301, 302, 307, 308):
