@@ -34,6 +34,40 @@ class Reply:
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+class FormData(dict[str, Any]):
+    """What DRF's form and multipart parsers give the view: Django's immutable ``QueryDict``.
+
+    Lookups see the last value of each key, as ``QueryDict.__getitem__`` does; assignment fails
+    as on an immutable ``QueryDict`` (an uncaught ``AttributeError``, a 500 in Sentry); ``repr``
+    shows every value list, as Django prints a ``QueryDict``.
+    """
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        lists: dict[str, list[Any]] = {}
+        for key, value in pairs:
+            lists.setdefault(key, []).append(value)
+        super().__init__({key: values[-1] for key, values in lists.items()})
+        self.lists = lists
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise AttributeError("This QueryDict instance is immutable")
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        raise AttributeError("This QueryDict instance is immutable")
+
+    def __repr__(self) -> str:
+        return f"<QueryDict: {self.lists!r}>"
+
+    def with_values(self, replacements: dict[str, Any]) -> FormData:
+        """A copy with some keys set to one value (Sentry redacts a mutable deep copy)."""
+        copy = FormData([])
+        lists = {key: list(values) for key, values in self.lists.items()}
+        lists.update({key: [value] for key, value in replacements.items()})
+        dict.update(copy, {key: values[-1] for key, values in lists.items()})
+        copy.lists = lists
+        return copy
+
+
 class ParseError(Exception):
     """DRF's ParseError: the request body is not valid JSON (400 ``{"detail": ...}``)."""
 

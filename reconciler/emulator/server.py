@@ -21,7 +21,12 @@ and the same sequence of API requests give the same faults.
 
 from __future__ import annotations
 
+import base64
+import codecs
 import contextlib
+import email.message
+import email.parser
+import email.policy
 import json
 import math
 import random
@@ -34,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any, Final
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
 from reconciler import spec
 from reconciler.emulator import sources as sources_endpoint
@@ -43,6 +48,7 @@ from reconciler.emulator.responses import (
     INVALID_TOKEN,
     NO_PERMISSION,
     NOT_AUTHENTICATED,
+    FormData,
     ParseError,
     Reply,
     detail,
@@ -93,10 +99,12 @@ RATE_LIMIT_CONTENT_TYPE: Final = "text/html; charset=utf-8"
 # DRF's 401 carries the first authenticator's header (reference section 7, UNVERIFIED).
 WWW_AUTHENTICATE_401: Final = 'xBasic realm="api"'
 
+API_PREFIX: Final = "/api/0/"
 SYMBOL_SOURCES_RE: Final = re.compile(r"^/api/0/projects/([^/]+)/([^/]+)/symbol-sources/$")
 ORG_PROJECTS_RE: Final = re.compile(r"^/api/0/organizations/([^/]+)/projects/$")
 
 MAX_PER_PAGE: Final = 100
+READ_PIECE: Final = 1 << 20  # request bodies are read a MiB at a time
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,26 @@ def _too_many(message: str, method: str) -> Reply:
     return Reply(429, {"detail": message}, headers, content_type=RATE_LIMIT_CONTENT_TYPE)
 
 
+def _basic_auth_failure(parts: list[str]) -> str | None:
+    """DRF's ``BasicAuthentication`` under Sentry's ``ApiKeyAuthentication``: the header must
+    decode to ``user:password``; a user with a password is no credential at all (``None``), a
+    bare ``KEY:`` is looked up as a legacy API key, and this instance has none."""
+    if len(parts) == 1:
+        return "Invalid basic header. No credentials provided."
+    if len(parts) > 2:
+        return "Invalid basic header. Credentials string should not contain spaces."
+    try:
+        raw = base64.b64decode(parts[1])
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = raw.decode("latin-1")
+        _user, password = decoded.split(":", 1)
+    except ValueError:  # binascii.Error and a missing colon are ValueErrors
+        return "Invalid basic header. Credentials not correctly base64 encoded."
+    return None if password else "API key is not valid"
+
+
 def _unauthorized(message: str) -> Reply:
     return detail(401, message, **{"WWW-Authenticate": WWW_AUTHENTICATE_401})
 
@@ -215,21 +243,66 @@ def _forbidden(allowed: frozenset[str]) -> Reply:
     return detail(403, NO_PERMISSION, **{"WWW-Authenticate": challenge})
 
 
+FORM_MEDIA_TYPE: Final = "application/x-www-form-urlencoded"
+MULTIPART_MEDIA_TYPE: Final = "multipart/form-data"
+
+
 def parse_json_body(body: bytes, content_type: str | None) -> Any:
-    """DRF's request parsing: empty body is ``{}``; JSON only; ``ParseError`` as DRF words it."""
+    """DRF's request parsing with Sentry's parsers (JSON, multipart, form).
+
+    An empty body is ``{}`` (an empty immutable ``QueryDict`` for a form media type); a form or
+    multipart body gives a ``FormData``; any other media type is DRF's 415. ``ParseError`` is
+    worded as DRF words it."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type in (FORM_MEDIA_TYPE, MULTIPART_MEDIA_TYPE):
+        if not body:
+            return FormData([])
+        if media_type == FORM_MEDIA_TYPE:
+            text = body.decode(_charset(content_type), errors="replace")
+            return FormData(parse_qsl(text, keep_blank_values=True))
+        return _parse_multipart(body, content_type or "")
     if not body:
         return {}
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise _UnsupportedMediaType(content_type or "")
 
     def reject_constant(name: str) -> Any:
-        raise ValueError("Out of range float values are not JSON compliant")
+        # DRF's ``strict_constant``: NaN and the infinities are not JSON.
+        raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
 
     try:
         return json.loads(body.decode("utf-8"), parse_constant=reject_constant)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ParseError(f"JSON parse error - {exc}") from None
+
+
+def _charset(content_type: str | None) -> str:
+    message = email.message.Message()
+    message["Content-Type"] = content_type or ""
+    charset = message.get_content_charset() or "utf-8"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return "utf-8"
+    return charset
+
+
+def _parse_multipart(body: bytes, content_type: str) -> FormData:
+    """The fields of a ``multipart/form-data`` body (uploaded files are left out)."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    boundary = message.get_boundary()
+    if not boundary or not message.is_multipart():
+        raise ParseError(f"Multipart form parse error - Invalid boundary in multipart: {boundary}")
+    pairs: list[tuple[str, Any]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename() is not None:
+            continue
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        pairs.append((name, raw.decode(part.get_content_charset() or "utf-8", errors="replace")))
+    return FormData(pairs)
 
 
 class _UnsupportedMediaType(Exception):
@@ -346,6 +419,8 @@ class Emulator:
         match = SYMBOL_SOURCES_RE.match(path)
         org_match = ORG_PROJECTS_RE.match(path)
         if match is None and org_match is None:
+            if path.startswith(API_PREFIX):
+                return _catchall(path, headers.get("content-type"))
             return detail(404, DOES_NOT_EXIST)
         scopes_needed = spec.METHOD_SCOPES if match else ORG_METHOD_SCOPES
         denied = self._authorize(method, headers.get("authorization"), scopes_needed)
@@ -401,6 +476,10 @@ class Emulator:
                 # Org auth tokens (``sntrys_``) go to their own authenticator.
                 org_token = parts[1].startswith(ORG_TOKEN_PREFIX)
                 return _unauthorized("Invalid org token" if org_token else INVALID_TOKEN)
+        elif parts and parts[0].lower() == "basic":
+            failure = _basic_auth_failure(parts)
+            if failure is not None:
+                return _unauthorized(failure)
         if scopes is None:
             return _unauthorized(NOT_AUTHENTICATED)
         allowed = scope_map.get(method, frozenset())
@@ -437,11 +516,32 @@ def _project_moved(path: str, query: str, org: str, old_slug: str, new_slug: str
     return Reply(302, {"slug": new_slug, "detail": moved}, {"Location": new_url})
 
 
+ROUTE_NOT_FOUND: Final = "Route not found, did you forget a trailing slash?"
+
+
+def _catchall(path: str, content_type: str | None) -> Reply:
+    """Sentry's ``CatchallEndpoint`` for an API path no route matches: no auth, a 404 with an
+    empty body, or, when the path lacks its trailing slash, a hint (JSON when the request said
+    it sends JSON, plain text otherwise)."""
+    if path.endswith("/"):
+        return Reply(404, content_type="text/html; charset=utf-8")
+    suggestion = f"try: {path}/"
+    if (content_type or "").startswith("application/json"):
+        return Reply(404, {"info": f"{ROUTE_NOT_FOUND} {suggestion}"})
+    arrow = " " * (len(suggestion) - 1) + "^"
+    text = f"{ROUTE_NOT_FOUND}\n\n{suggestion}\n{arrow}\n"
+    return Reply(404, content_type="text/plain", raw=text.encode("utf-8"))
+
+
 def _list_projects(org: Organization, params: dict[str, list[str]], base: str) -> Reply:
     """``GET /api/0/organizations/{org}/projects/``: Sentry's OffsetPaginator, ordered by slug.
 
     Cursors read ``value:offset:is_prev`` where, for this paginator, ``value`` is the page size
-    and ``offset`` the page number; they are opaque to clients, which follow the ``Link``."""
+    and ``offset`` the page number; they are opaque to clients, which follow the ``Link``.
+    ``all_projects=1`` answers every project at once, without a ``Link`` (as Sentry does)."""
+    if params.get("all_projects", [""])[-1] == "1":
+        everything = sorted(org.projects.values(), key=lambda p: p.slug)
+        return Reply(200, [_project_summary(project) for project in everything])
     try:
         per_page = int(params.get("per_page", [str(MAX_PER_PAGE)])[-1])
     except ValueError:
@@ -564,6 +664,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """The emulator writes its own log line per request; nothing else."""
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request line that cannot be parsed still gets a status line and headers (the base
+        class would answer it HTTP/0.9 style, body only, which no HTTP/1.x client can read)."""
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        super().send_error(code, message, explain)
+
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks: list[bytes] = []
@@ -574,10 +682,23 @@ class _Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
+                chunks.append(self._read_exactly(size))
                 self.rfile.readline(65537)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return self._read_exactly(length) if length > 0 else b""
+
+    def _read_exactly(self, size: int) -> bytes:
+        """Reads ``size`` bytes in pieces, so a claimed size is never allocated up front; a
+        stream that ends early is malformed (``ValueError``)."""
+        pieces: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            piece = self.rfile.read(min(remaining, READ_PIECE))
+            if not piece:
+                raise ValueError("request body ended early")
+            pieces.append(piece)
+            remaining -= len(piece)
+        return b"".join(pieces)
 
     def _dispatch(self) -> None:
         emulator = self.server.emulator

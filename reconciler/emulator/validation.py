@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from reconciler import spec
+from reconciler.emulator.responses import FormData
 
 
 class InvalidSourcesError(Exception):
@@ -126,6 +127,9 @@ def redact_gen_a(source: dict[str, Any]) -> dict[str, Any]:
     server bug (KeyError), exactly as in Sentry."""
     if "type" not in source:
         raise ServerBug("source without type")
+    if isinstance(source, FormData):
+        fields = secret_fields_gen_a(source["type"]) & set(source)
+        return source.with_values({field: spec.hidden_secret() for field in fields})
     redacted = dict(source)
     for field in secret_fields_gen_a(source["type"]):
         if field in redacted:
