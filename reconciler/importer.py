@@ -206,10 +206,20 @@ def import_organization(
 
 def write_files(result: ImportResult) -> None:
     """Write every rendered file atomically (and the schema file, if it was missing)."""
-    for imported in result.files:
-        _write_atomically(imported.path, imported.text)
+    todo = [(f.path, f.text) for f in result.files]
     if result.schema_path is not None and result.files:
-        _write_atomically(result.schema_path, result.schema_text)
+        todo.append((result.schema_path, result.schema_text))
+    written: list[Path] = []
+    for path, text in todo:
+        try:
+            _write_atomically(path, text)
+        except OSError as exc:
+            done = ", ".join(_shown(p) for p in written) or "none"
+            raise SymsyncError(
+                f"could not write {_shown(path)}: {exc.strerror or exc}; files written before "
+                f"it: {done}"
+            ) from None
+        written.append(path)
 
 
 def _target_path(config_dir: Path, org: str, project: str) -> Path:

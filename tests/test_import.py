@@ -309,6 +309,23 @@ def test_force_overwrites_and_keeps_a_yml_file_name(client, tmp_path):
     assert [p.name for p in (tmp_path / "acme").iterdir()] == ["ios.yml"]
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_directory_is_a_clear_error(client, tmp_path):
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme").chmod(0o500)
+    try:
+        with pytest.raises(SymsyncError, match=r"could not write .*ios\.yaml: Permission denied"):
+            write_files(import_organization(client, "acme", ["ios"], tmp_path))
+    finally:
+        (tmp_path / "acme").chmod(0o700)
+
+
+def test_a_file_where_a_folder_should_be_is_a_clear_error(client, tmp_path):
+    (tmp_path / "acme").write_text("not a folder")
+    with pytest.raises(SymsyncError, match=r"could not write .*acme/ios\.yaml"):
+        write_files(import_organization(client, "acme", ["ios"], tmp_path))
+
+
 def test_unknown_projects_are_named(client, tmp_path):
     with pytest.raises(SymsyncError) as info:
         import_organization(client, "acme", ["ios", "nope", "gone"], tmp_path)
