@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -512,3 +513,62 @@ def test_import_with_a_token_that_cannot_list_projects(tmp_path):
     assert "the token is invalid or expired" in wrong_org.stderr
     assert not (tmp_path / "configs").exists()
     assert EMULATOR_TOKEN not in proc.stderr
+
+
+def _plan(url: str, cwd: Path) -> tuple[int, dict[str, Any], str]:
+    import json
+
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": EMULATOR_TOKEN, "SENTRY_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", "--config-dir", "configs",
+         "--format", "json", "--detailed-exitcode"],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+    )  # fmt: skip
+    document = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    return proc.returncode, document, proc.stdout + proc.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_plan_after_import_has_nothing_to_do(tmp_path, generation):
+    """The imported tree is exactly the live state: `plan --detailed-exitcode` exits 0. Only
+    the fields import warned about (left out of the format) show up as drift."""
+    pytest.importorskip("reconciler.commands.plan")
+    from reconciler.emulator.testing import running_emulator
+
+    state = _emulator_state(extra_projects=3)
+    ios = state["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]
+    plain = copy.deepcopy(state)
+    for source in plain["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]:
+        for field in ("is_public", "has_index", "platforms"):
+            source.pop(field, None)
+    assert any("is_public" in s for s in ios)
+
+    results = {}
+    for name, seeded in [("plain", plain), ("extra", state)]:
+        cwd = tmp_path / name
+        cwd.mkdir()
+        with running_emulator(
+            "--api-generation", generation, "--token", EMULATOR_TOKEN, state=seeded
+        ) as emulator:
+            assert _import(emulator.url, cwd).returncode == 0
+            code, document, output = _plan(emulator.url, cwd)
+            writes = [r for r in emulator.requests() if r["method"] != "GET"]
+        assert writes == []
+        for sentinel in [EMULATOR_TOKEN, *SECRETS]:
+            assert sentinel not in output
+        results[name] = (code, document, output)
+
+    code, document, output = results["plain"]
+    assert code == 0, output
+    assert document["summary"]["create"] == 0
+    assert document["summary"]["update"] == 0
+    assert document["summary"]["delete"] == 0
+    assert all(not p["changes"] and not p["unmanaged"] for p in document["projects"])
+
+    code, document, output = results["extra"]
+    assert code == 2, output
+    changes = [c for p in document["projects"] for c in p["changes"]]
+    assert [(c["action"], c["source_id"], sorted(c["fields"])) for c in changes] == [
+        ("update", "acme-gcs", ["is_public", "platforms"])
+    ]
