@@ -67,6 +67,10 @@ YAML_SUFFIXES = (".yaml", ".yml")
 MAX_DEPTH = 32
 # How many values aliases may add beyond what the text itself holds.
 ALIAS_ALLOWANCE = 100_000
+# A source takes 100 to 500 bytes, so this leaves room for some 20,000 sources in one project.
+# Parsing costs up to about 300 bytes of memory per byte of YAML: a much larger file would take
+# many seconds and gigabytes for no real use, so it is refused before parsing.
+MAX_FILE_BYTES = 8 * 1024 * 1024
 
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
@@ -319,7 +323,7 @@ def _yaml_suffix(name: str) -> str | None:
 
 
 def _check_slug(name: str, shown: str, what: str, role: str, diagnostics: list[Diagnostic]) -> bool:
-    if spec.SLUG_RE.match(name):
+    if spec.SLUG_RE.fullmatch(name):
         return True
     suggestion = _slugify(name)
     hint = f" (like `{suggestion}`)" if suggestion else ""
@@ -338,12 +342,27 @@ def _check_slug(name: str, shown: str, what: str, role: str, diagnostics: list[D
 
 def _slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
-    return slug if spec.SLUG_RE.match(slug) else ""
+    return slug if spec.SLUG_RE.fullmatch(slug) else ""
+
+
+# Characters that would break the one-line-per-diagnostic output, or hide or reorder text on a
+# terminal: control characters, line separators, invisible and bidirectional formatting marks
+# (`sources\u200b:` looks exactly like `sources:`).
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    r"\u2066-\u2069\ufeff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
 
 
 def _printable(text: str) -> str:
-    """File names may hold bytes that are not UTF-8; show them escaped."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Text as one printable line: bytes that are not UTF-8 (in file names) and control
+    characters (in names and values echoed from a file, like ``"a\\nb"``) are shown escaped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(_escape, text)
 
 
 def _display(path: Path | str) -> str:
@@ -357,8 +376,11 @@ def _diagnostic_order(d: Diagnostic) -> tuple[str, int, int]:
     return (d.origin.path, d.origin.line, d.origin.column)
 
 
-def _error(path: str, line: int, column: int, message: str) -> Diagnostic:
-    return Diagnostic(Origin(_printable(path), line, column), message, "error")
+def _error(
+    path: str, line: int, column: int, message: str, severity: Severity = "error"
+) -> Diagnostic:
+    """A diagnostic that prints as one line, whatever names and values it quotes."""
+    return Diagnostic(Origin(_printable(path), line, column), _printable(message), severity)
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,16 +390,31 @@ def _error(path: str, line: int, column: int, message: str) -> Diagnostic:
 def load_file(path: Path, shown: str, organization: str, project: str) -> FileResult:
     """Read, parse and validate one project file. ``shown`` is the path used in messages."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as stream:
+            if os.fstat(stream.fileno()).st_size > MAX_FILE_BYTES:
+                return FileResult(None, [_too_large(shown)])
+            data = stream.read()
     except OSError as exc:
         return FileResult(None, [_error(shown, 1, 1, f"cannot read file: {exc.strerror}")])
     return load_bytes(data, shown, organization, project, path)
+
+
+def _too_large(shown: str) -> Diagnostic:
+    return _error(
+        shown,
+        1,
+        1,
+        f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, far more than any project "
+        "file needs: check that this is the right file, and trim it",
+    )
 
 
 def load_bytes(
     data: bytes, shown: str, organization: str, project: str, path: Path | None = None
 ) -> FileResult:
     """Parse and validate the content of one project file. Never raises for bad content."""
+    if len(data) > MAX_FILE_BYTES:
+        return FileResult(None, [_too_large(shown)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -403,7 +440,7 @@ def load_bytes(
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         return FileResult(None, [_reader_error(exc, text, shown)])
 
-    if root is None:
+    if root is None or (root.__class__ is ScalarNode and root.tag == _NULL and not root.value):
         return FileResult(
             None,
             [
@@ -442,6 +479,8 @@ def load_bytes(
     diagnostics = builder.diagnostics
     _check_duplicate_ids(values, builder, diagnostics)
     _check_regions(values, builder, diagnostics)
+    if "\\" in text:  # a NUL can only come from an escape in a double-quoted string
+        _check_nul_characters(values, (), values, builder, diagnostics)
     try:
         model = ProjectFile.model_validate(values)
     except ValidationError as exc:
@@ -507,6 +546,12 @@ def _yaml_error(exc: yaml.MarkedYAMLError, text: str, shown: str) -> Diagnostic:
         message = (
             "alias refers to an anchor that is not defined above it: define `&name` before "
             "using `*name`"
+        )
+    elif exc.context and "duplicate anchor" in exc.context and exc.context_mark is not None:
+        first = exc.context_mark
+        message = (
+            f"anchor defined twice (first at line {first.line + 1}, column {first.column + 1}): "
+            "give each `&name` a different name"
         )
     elif problem.startswith("exceeded maximum nesting depth"):
         message = "YAML nested too deeply: a project file needs only a few levels"
@@ -654,6 +699,14 @@ class _Builder:
     def scalar(self, node: Node, loc: Loc) -> Any:
         tag = node.tag
         if tag == _NULL:
+            if _under_secret(loc) and loc[3] != "env":
+                # `password: {s3cr3t}` is a key with a null value: report the key (without
+                # showing it), not the null.
+                return INVALID
+            if loc == ("sources",):
+                return self.reject(
+                    loc, node.start_mark, "must not be null: write `sources: []` to manage none"
+                )
             return self.reject(
                 loc,
                 node.start_mark,
@@ -665,8 +718,13 @@ class _Builder:
             return self.reject(loc, node.start_mark, _tag_message(tag))
         try:
             return constructor(node)
-        except (ValueError, TypeError, yaml.YAMLError):
-            return self.reject(loc, node.start_mark, f"is not a valid {tag.rsplit(':', 1)[-1]}")
+        except Exception:  # PyYAML's constructors raise many kinds for text their tag rejects
+            kind = tag.rsplit(":", 1)[-1]
+            return self.reject(
+                loc,
+                node.start_mark,
+                f"is not a valid {kind}: fix the value, or remove the `!!{kind}` tag",
+            )
 
     def mapping(self, node: Node, loc: Loc, depth: int) -> Any:
         result: dict[str, Any] = {}
@@ -690,7 +748,14 @@ class _Builder:
                 positions[key_loc] = mark.line << 32 | mark.column
                 result[key] = build(value_node, key_loc, depth)
             elif key_node.tag == _MERGE:
-                merges = [*(merges or []), value_node]
+                if merges is not None:
+                    self.error(
+                        key_node.start_mark,
+                        "duplicate key `<<`: YAML keys must be unique; merge several mappings "
+                        "with one key, like `<<: [*first, *second]`",
+                    )
+                    continue
+                merges = [value_node]
             else:
                 self.error(
                     key_node.start_mark,
@@ -713,10 +778,20 @@ class _Builder:
             if target.__class__ is not MappingNode:
                 self.error(target.start_mark, "`<<` merges only mappings: give it `*anchor`")
                 continue
+            # A merge is a level of its own: a mapping that merges itself (`&a {<<: *a}`) or a
+            # long chain of merges must end in an error, not in Python's recursion limit.
+            self.budget -= 1
+            if depth >= MAX_DEPTH or self.budget < 0:
+                self.error(
+                    target.start_mark,
+                    "`<<` merges nested too deeply (a mapping that merges itself?): a project "
+                    "file needs only a few levels",
+                )
+                raise _Refused
             saved = self.positions, self.key_positions
             self.positions, self.key_positions = {}, {}
             try:
-                merged = self.mapping(target, loc, depth)
+                merged = self.mapping(target, loc, depth + 1)
                 positions, key_positions = self.positions, self.key_positions
             finally:
                 self.positions, self.key_positions = saved
@@ -727,6 +802,11 @@ class _Builder:
                 for sub_loc, mark in marks.items():
                     if len(sub_loc) > n and sub_loc[n] in added:
                         into[sub_loc] = mark
+
+
+def _under_secret(loc: Loc) -> bool:
+    """True for a location inside a secret field's value: ("sources", 0, "password", ...)."""
+    return len(loc) >= 4 and loc[0] == "sources" and loc[2] in spec.ALL_SECRET_FIELDS
 
 
 def _may_show_key(loc: Loc) -> bool:
@@ -775,6 +855,31 @@ def _check_duplicate_ids(values: Any, builder: _Builder, diagnostics: list[Diagn
             first[source_id] = loc
 
 
+def _check_nul_characters(
+    value: Any, loc: Loc, values: Any, builder: _Builder, diagnostics: list[Diagnostic]
+) -> None:
+    """Sentry's rewritten endpoint refuses NUL characters in every string (a Django REST
+    framework ``CharField`` rule); YAML lets ``"\\0"`` write one."""
+    if isinstance(value, str):
+        if "\0" in value:
+            position = _mark_for(loc, builder)
+            diagnostics.append(
+                _error(
+                    builder.path,
+                    _line(position),
+                    _column(position),
+                    f"{_value_where(values, loc)} holds a NUL character (`\\0`), which Sentry "
+                    "refuses: remove it",
+                )
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_nul_characters(item, (*loc, key), values, builder, diagnostics)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_nul_characters(item, (*loc, index), values, builder, diagnostics)
+
+
 def _check_regions(values: Any, builder: _Builder, diagnostics: list[Diagnostic]) -> None:
     for index, entry in enumerate(_sources(values)):
         if not isinstance(entry, dict) or entry.get("type") != "s3":
@@ -783,12 +888,14 @@ def _check_regions(values: Any, builder: _Builder, diagnostics: list[Diagnostic]
         if (
             isinstance(region, str)
             and region not in spec.KNOWN_AWS_REGIONS
-            and spec.AWS_REGION_RE.match(region)
+            and spec.AWS_REGION_RE.fullmatch(region)
         ):
             position = builder.positions[("sources", index, "region")]
             diagnostics.append(
-                Diagnostic(
-                    Origin(builder.path, _line(position), _column(position)),
+                _error(
+                    builder.path,
+                    _line(position),
+                    _column(position),
                     f"{_source_label(values, index)}: region `{region}` is not in Sentry's "
                     "published list of AWS regions; Sentry accepts it, but check the spelling",
                     "warning",
@@ -840,11 +947,18 @@ def _validation_diagnostics(
         if err["type"] == "extra_forbidden"
         and (close := _misspelled(str(loc[-1]), loc[:-1], tag)) is not None
     }
+    # A secret mapping with keys other than `env` (Sentry's `{hidden-secret: true}`, a pasted
+    # value) gets one message about those keys, not also one about the missing `env`.
+    odd_secrets = {
+        (*loc[:-1], "env")
+        for loc, _, err in errors
+        if err["type"] == "extra_forbidden" and len(loc) == 4 and _under_secret(loc)
+    }
     for loc, tag, err in errors:
         kind = err["type"]
         if kind == "duplicate_id":
             continue  # reported with its position by _check_duplicate_ids
-        if kind == "missing" and loc in misspelled:
+        if kind == "missing" and (loc in misspelled or loc in odd_secrets):
             continue
         if any(loc[: len(bad)] == bad for bad in invalid):
             continue
@@ -923,6 +1037,12 @@ def _describe(
                 f"{prefix}each entry of `sources` must be a mapping with `id` and `type`, not "
                 f"{_value_kind(value)}"
             )
+        state = entry.get("state", "present")
+        if "type" not in entry and state is not INVALID and state not in ("present", "absent"):
+            # `state: absnet` is more likely the mistake than a missing `type`.
+            return _mark_for((*loc, "state"), builder), _choice_message(
+                prefix, "state", state, ("present", "absent")
+            )
         if "type" not in entry:
             return _mark_for(loc, builder), (
                 f"{prefix}`type` is required: add `type: http`, `type: s3` or `type: gcs`, or "
@@ -950,9 +1070,19 @@ def _describe(
     if kind == "string_type":
         return mark, f"{prefix}`{name}` must be a string, not {_value_kind(value)}{_quote(value)}"
     if kind == "bool_type":
-        shown = f"`{value}`" if isinstance(value, str) else _value_kind(value)
-        hint = ": write it without quotes" if isinstance(value, str) else ""
-        return mark, f"{prefix}`{name}` must be `true` or `false`, not {shown}{hint}"
+        if isinstance(value, str):
+            # Suggest the YAML 1.2 spelling that editors (and JSON Schema) read as a boolean.
+            meant = {"y": "true", "yes": "true", "on": "true", "true": "true"}.get(
+                value.strip().lower()
+            ) or {"n": "false", "no": "false", "off": "false", "false": "false"}.get(
+                value.strip().lower()
+            )
+            hint = f"`{meant}`" if meant else "`true` or `false`"
+            return mark, (
+                f"{prefix}`{name}` must be `true` or `false`, not the string `{value}`: write "
+                f"{hint} without quotes"
+            )
+        return mark, f"{prefix}`{name}` must be `true` or `false`, not {_value_kind(value)}"
     if kind == "list_type":
         example = {
             "sources": "a list of sources (write `sources: []` for none)",
@@ -1062,6 +1192,12 @@ def _unknown_key_message(key: str, container: Loc, tag: str | None, in_source: b
         )
     part = str(container[-1])
     if part in spec.ALL_SECRET_FIELDS:
+        if key == spec.HIDDEN_SECRET_KEY:
+            return (
+                f"`{part}` holds Sentry's `{{{key}: true}}` placeholder, which stands for a "
+                f"secret Sentry does not show: write `{part}: {{env: NAME}}`, naming the "
+                "environment variable that holds the secret"
+            )
         # The key is not shown: a secret pasted as `password: {s3cr3t}` becomes a key.
         return (
             f"`{part}` holds a key other than `env`: a secret reference holds only `env`, like "

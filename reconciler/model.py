@@ -96,7 +96,9 @@ SourceId = Annotated[
 
 
 def _region(value: str) -> str:
-    if not spec.AWS_REGION_RE.match(value):
+    _not_blank(value)
+    # fullmatch: with `match`, `$` also matches before a trailing newline ("us-east-1\n").
+    if not spec.AWS_REGION_RE.fullmatch(value):
         raise PydanticCustomError(
             "region",
             "`{value}` is not an AWS region code (like `us-east-1`)",
@@ -230,7 +232,7 @@ class GcsSource(_PresentSource):
 
 
 class AbsentSource(StrictModel):
-    """``state: absent``: delete the source with this id if it exists."""
+    """`state: absent`: delete the source with this id if it exists."""
 
     id: SourceId
     state: Literal["absent"] = Field(description="Delete the source with this id if it exists.")

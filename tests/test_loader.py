@@ -136,8 +136,8 @@ def test_broken_tree_reports_every_error_of_every_file(monkeypatch: pytest.Monke
         "broken/acme/wrong-types.yaml:9:18: source `acme-symbols`: `filters.filetypes` must be "
         "a list, like `[pe, pdb]`, not a string",
         "broken/acme/wrong-types.yaml:10:26: source `acme-symbols`: "
-        "`filters.requires_checksum` must be `true` or `false`, not `no`: write it without "
-        "quotes",
+        "`filters.requires_checksum` must be `true` or `false`, not the string `no`: write "
+        "`false` without quotes",
         "broken/stray.yaml:1:1: project file directly in the config directory: project files "
         "live at broken/<organization>/<project>.yaml; move it into its organization's folder",
     ]
@@ -873,11 +873,20 @@ def test_region_known_well_formed_or_malformed(configs: Path) -> None:
     for region in ("us-gov-east-1", "us-isob-east-1"):
         write(configs, "acme/ios.yaml", "sources:\n" + S3.replace("us-east-1", region))
         assert load_tree(Path("configs")).errors == []
-    for region in ("US-EAST-1", "us-east", "useast1", "'  '"):
-        shown = region.strip("'")
+    for region, shown in (
+        ("US-EAST-1", "US-EAST-1"),
+        ("us-east", "us-east"),
+        ("useast1", "useast1"),
+        # `$` of the regular expression must not match before a trailing newline.
+        ('"us-east-1\\n"', "us-east-1\\n"),
+    ):
         assert check(configs, "sources:\n" + S3.replace("us-east-1", region)) == [
             f"{F}:6:13: source `acme-releases`: `region` `{shown}` is not an AWS region code: "
             "use a code like `us-east-1`"
+        ]
+    for blank in ("''", "'  '", '"\\t"'):
+        assert check(configs, "sources:\n" + S3.replace("us-east-1", blank)) == [
+            f"{F}:6:13: source `acme-releases`: `region` must not be blank"
         ]
 
 
@@ -1036,6 +1045,8 @@ YAML_PIECES = st.sampled_from(
         "casing: lower", "filters:", "filetypes: [pe]", "password: {env: P}", "password: p",
         "&a ", "*a", "<<: *a", "[", "]", "{", "}", ",", ":", "~", "null", "'", '"', "#", "!!str",
         "!x", "---", "1", "true", "2024-01-01", "region: us-east-1", "bucket: b", "? ", "|",
+        "!!timestamp ", "!!int ", "!!bool ", "!!float ", "<<: [*a]", "&a {<<: *a}", '"\\0"',
+        '"\\n"', '"\\u202e"', "\r\n", "\ufeff",
     ]
 )  # fmt: skip
 
@@ -1046,6 +1057,7 @@ def test_random_yaml_never_raises(pieces: list[str]) -> None:
     text = "".join(pieces)
     result = load_bytes(text.encode(), "f.yaml", "acme", "ios")
     assert result.config is not None or any(d.severity == "error" for d in result.diagnostics)
+    assert all(len(str(d).splitlines()) == 1 for d in result.diagnostics)
 
 
 scalars = st.one_of(

@@ -165,7 +165,17 @@ def test_secret_values_never_appear(tmp_path: Path) -> None:
     result = run(cwd=tmp_path, env={"ACME_SYMBOLS_PASSWORD": SENTINEL, "X": SENTINEL})
     assert result.returncode == 1
     assert SENTINEL not in result.stdout + result.stderr
-    assert result.stderr.splitlines()[-1] == "4 errors in 1 file"
+    # One message per broken secret, none of them showing what was written.
+    assert result.stderr.splitlines() == [
+        "configs/acme/ios.yaml:7:15: source `acme-symbols`: `password` must be a reference like "
+        "`{env: NAME}`, not a literal: secrets never go into git; put the secret in an "
+        "environment variable and name it",
+        "configs/acme/ios.yaml:14:18: source `acme-releases`: `secret_key` holds a key other "
+        "than `env`: a secret reference holds only `env`, like `secret_key: {env: NAME}`",
+        "configs/acme/ios.yaml:21:27: source `acme-nightly`: `private_key` holds a key other "
+        "than `env`: a secret reference holds only `env`, like `private_key: {env: NAME}`",
+        "3 errors in 1 file",
+    ]
 
 
 def test_valid_file_with_secret_references_needs_no_variables(tmp_path: Path) -> None:
@@ -206,3 +216,44 @@ def test_never_a_traceback(tmp_path: Path, content: bytes) -> None:
     assert "internal error" not in result.stderr
     assert all(line.startswith("configs/") for line in result.stderr.splitlines()[:-1])
     assert result.stderr.splitlines()[-1] == "2 errors in 2 files"
+
+
+def test_every_error_is_one_line_and_no_traceback(tmp_path: Path) -> None:
+    """A scalar its own tag rejects once escaped as a traceback; a quoted newline once split a
+    diagnostic over two lines."""
+    write(tmp_path, "configs/acme/ios.yaml", "sources: []\nunmanaged: !!timestamp soon\n")
+    write(
+        tmp_path,
+        "configs/acme/macos.yaml",
+        'sources:\n  - id: "two\\nlines"\n    state: gone\n',
+    )
+    result = run(cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "configs/acme/ios.yaml:2:12: `unmanaged` is not a valid timestamp: fix the value, or "
+        "remove the `!!timestamp` tag",
+        "configs/acme/macos.yaml:3:12: source `two\\nlines`: `state` must be `present` or "
+        "`absent`, not `gone`",
+        "2 errors in 2 files",
+    ]
+
+
+def test_empty_environment_and_paths_relative_to_the_current_directory(tmp_path: Path) -> None:
+    write(tmp_path, "configs/acme/ios.yaml", "sources: []\nunmanaged: never\n")
+    (tmp_path / "elsewhere").mkdir()
+    expected = "`unmanaged` must be `keep` or `delete`, not `never`"
+    for config_dir in ("../configs", str(tmp_path / "configs"), "../configs/"):
+        result = subprocess.run(
+            [sys.executable, "-m", "reconciler", "validate", "--config-dir", config_dir],
+            cwd=tmp_path / "elsewhere",
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines() == [
+            f"../configs/acme/ios.yaml:2:12: {expected}",
+            "1 error in 1 file",
+        ]

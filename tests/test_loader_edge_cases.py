@@ -1,0 +1,316 @@
+"""The loader on inputs found by probing it from the outside: each case once broke a rule of the
+contract (one line per error, no traceback, accept nothing malformed) or had a position or
+message that could be clearer. Every assertion is the exact `PATH:LINE:COLUMN: message`."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.loader import MAX_FILE_BYTES, load_bytes, load_tree
+
+F = "configs/acme/ios.yaml"
+SENTINEL = "s3cr3t-SENTINEL-edge"
+
+HTTP = """\
+  - id: acme-symbols
+    type: http
+    name: ACME symbol server
+    url: https://symbols.acme.example/
+    layout: {type: native}
+"""
+S3 = """\
+  - id: acme-releases
+    type: s3
+    name: Release builds
+    bucket: acme-symbols
+    region: us-east-1
+    access_key: AKIAEXAMPLE
+    secret_key: {env: ACME_S3_SECRET}
+    layout: {type: unified}
+"""
+
+
+@pytest.fixture
+def configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "configs"
+    root.mkdir()
+    return root
+
+
+def check(root: Path, content: str | bytes, relative: str = "acme/ios.yaml") -> list[str]:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else textwrap.dedent(content).encode())
+    return [str(d) for d in load_tree(Path("configs")).diagnostics]
+
+
+# ---------------------------------------------------------------------------------------------
+# No traceback: PyYAML's constructors raise more than ValueError for text their tag rejects.
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("!!timestamp ACME", "timestamp"),  # AttributeError inside PyYAML
+        ("!!bool maybe", "bool"),  # KeyError
+        ("!!int ''", "int"),  # IndexError
+        ("!!int _", "int"),
+        ("!!float ''", "float"),
+        ("!!int abc", "int"),  # ValueError, as before
+    ],
+)
+def test_explicitly_tagged_scalar_that_its_tag_rejects(
+    configs: Path, value: str, kind: str
+) -> None:
+    assert check(configs, f"sources: []\nunmanaged: {value}\n") == [
+        f"{F}:2:12: `unmanaged` is not a valid {kind}: fix the value, or remove the `!!{kind}` tag"
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# One line per diagnostic, whatever the file quotes back.
+
+
+def test_control_characters_in_echoed_values_are_escaped(configs: Path) -> None:
+    text = (
+        "sources:\n"
+        '  - id: "acme\\nsymbols"\n'
+        '    type: "ht\\ntp"\n'
+        "    name: x\n"
+        '  - "odd\\rkey": 1\n'
+        '    id: "b\\u2028c"\n'
+        "    state: absent\n"
+    )
+    lines = check(configs, text)
+    assert lines == [
+        f"{F}:3:11: source `acme\\nsymbols`: `type` must be `http`, `s3` or `gcs`, not "
+        "`ht\\ntp`; did you mean `http`?",
+        f"{F}:5:5: source `b\\u2028c`: `odd\\rkey` does not belong in an `absent` entry: it "
+        "carries only `id` and `state`; remove the key",
+    ]
+
+
+def test_warning_with_a_newline_in_the_source_id_is_one_line(configs: Path) -> None:
+    text = "sources:\n" + S3.replace("acme-releases", '"acme\\nreleases"').replace(
+        "us-east-1", "eu-south-2"
+    )
+    result = check(configs, text)
+    assert result == [
+        f"{F}:6:13: warning: source `acme\\nreleases`: region `eu-south-2` is not in Sentry's "
+        "published list of AWS regions; Sentry accepts it, but check the spelling"
+    ]
+
+
+def test_slug_with_a_trailing_newline_is_not_a_slug(configs: Path) -> None:
+    # `$` in a regular expression also matches before a final newline.
+    (configs / "acme").mkdir()
+    (configs / "acme" / "ios\n.yaml").write_text("sources: []\n")
+    (configs / "tools\n").mkdir()
+    (configs / "tools\n" / "cli.yaml").write_text("sources: []\n")
+    result = load_tree(Path("configs"))
+    assert [str(d) for d in result.diagnostics] == [
+        "configs/acme/ios\\n.yaml:1:1: file name `ios\\n` is not a valid project slug: use "
+        "lowercase letters, digits, `-` and `_`, starting with a letter or digit (like `ios`); "
+        "names starting with `.` or `_` are ignored",
+        "configs/tools\\n:1:1: folder name `tools\\n` is not a valid organization slug: use "
+        "lowercase letters, digits, `-` and `_`, starting with a letter or digit (like "
+        "`tools`); names starting with `.` or `_` are ignored",
+    ]
+    assert result.projects == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets: one clear message for a mapping that is not a reference, and nothing shown.
+
+
+@pytest.mark.parametrize("value", ['{"hidden-secret": true}', "{hidden-secret: 1}"])
+def test_sentry_placeholder_in_a_file(configs: Path, value: str) -> None:
+    text = "sources:\n" + HTTP + f"    password: {value}\n"
+    assert check(configs, text) == [
+        f"{F}:7:16: source `acme-symbols`: `password` holds Sentry's `{{hidden-secret: true}}` "
+        "placeholder, which stands for a secret Sentry does not show: write "
+        "`password: {env: NAME}`, naming the environment variable that holds the secret"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "column"),
+    [(f"{{{SENTINEL}}}", 18), (f"{{{SENTINEL}: x}}", 18), (f"{{? {SENTINEL}}}", 20)],
+)
+def test_secret_pasted_as_a_key_gives_one_message_and_is_not_shown(
+    configs: Path, value: str, column: int
+) -> None:
+    text = "sources:\n" + S3.replace("{env: ACME_S3_SECRET}", value)
+    assert check(configs, text) == [
+        f"{F}:8:{column}: source `acme-releases`: `secret_key` holds a key other than `env`: a "
+        "secret reference holds only `env`, like `secret_key: {env: NAME}`"
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Clearer messages
+
+
+def test_null_sources_says_how_to_write_none(configs: Path) -> None:
+    assert check(configs, "unmanaged: keep\nsources:\n") == [
+        f"{F}:2:9: `sources` must not be null: write `sources: []` to manage none"
+    ]
+
+
+def test_document_marker_alone_is_an_empty_file(configs: Path) -> None:
+    assert check(configs, "# comment\n---\n") == [
+        f"{F}:1:1: file is empty: a project file needs at least `sources:` (write `sources: []` "
+        "to manage no sources), or delete the file to leave the project unmanaged"
+    ]
+
+
+def test_anchor_defined_twice(configs: Path) -> None:
+    text = (
+        "sources:\n"
+        + HTTP.replace("{type: native}", "&l {type: native}")
+        + HTTP.replace("acme-symbols", "acme-mirror").replace("{type: native}", "&l {type: native}")
+    )
+    assert check(configs, text) == [
+        f"{F}:11:13: anchor defined twice (first at line 6, column 13): give each `&name` a "
+        "different name"
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Positions: line breaks, byte order mark, characters outside ASCII
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_line_numbers_with_other_line_breaks(configs: Path, newline: str) -> None:
+    text = "unmanaged: keep\nsources:\n" + HTTP.replace("https://symbols.acme.example/", "' '")
+    assert check(configs, text.replace("\n", newline).encode()) == [
+        f"{F}:6:10: source `acme-symbols`: `url` must not be blank"
+    ]
+
+
+def test_byte_order_mark_does_not_shift_columns(configs: Path) -> None:
+    text = "unmanaged: remove\nsources: []\n"
+    assert check(configs, b"\xef\xbb\xbf" + text.encode()) == [
+        f"{F}:1:12: `unmanaged` must be `keep` or `delete`, not `remove`"
+    ]
+
+
+def test_columns_count_characters_not_bytes(configs: Path) -> None:
+    text = "sources:\n  - {id: 'ÿ😀日本', name: 'é', type: http, url: '', layout: {type: native}}\n"
+    assert check(configs, text) == [f"{F}:2:46: source `ÿ😀日本`: `url` must not be blank"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Size
+
+
+def test_oversized_file_is_refused_before_parsing(configs: Path) -> None:
+    filler = "# " + "x" * 1000 + "\n"
+    text = "sources: []\n" + filler * (MAX_FILE_BYTES // len(filler) + 1)
+    start = time.monotonic()
+    assert check(configs, text) == [
+        f"{F}:1:1: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, far more than any "
+        "project file needs: check that this is the right file, and trim it"
+    ]
+    assert time.monotonic() - start < 5
+    # At the limit it is read and checked as usual.
+    at_limit = text[: MAX_FILE_BYTES - 2] + "\n"
+    assert len(at_limit.encode()) <= MAX_FILE_BYTES
+    assert check(configs, at_limit) == []
+    # load_bytes, the public entry point for content, applies the same limit.
+    result = load_bytes(text.encode(), "x.yaml", "acme", "x")
+    assert result.config is None
+    assert [str(d.origin) for d in result.diagnostics] == ["x.yaml:1:1"]
+
+
+def test_misspelled_absent_state_without_type(configs: Path) -> None:
+    assert check(configs, "sources:\n  - id: old-server\n    state: absnet\n") == [
+        f"{F}:3:12: source `old-server`: `state` must be `present` or `absent`, not `absnet`; "
+        "did you mean `absent`?"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ('"yes"', "not the string `yes`: write `true` without quotes"),
+        ("'False'", "not the string `False`: write `false` without quotes"),
+        ("'sometimes'", "not the string `sometimes`: write `true` or `false` without quotes"),
+        ("1", "not a number"),
+    ],
+)
+def test_requires_checksum_must_be_a_boolean(configs: Path, written: str, expected: str) -> None:
+    text = "sources:\n" + HTTP + f"    filters: {{requires_checksum: {written}}}\n"
+    assert check(configs, text) == [
+        f"{F}:7:34: source `acme-symbols`: `filters.requires_checksum` must be `true` or "
+        f"`false`, {expected}"
+    ]
+
+
+def test_nul_character_in_a_string_is_refused(configs: Path) -> None:
+    # Sentry's rewritten endpoint validates every string with a Django REST framework
+    # CharField, which refuses NUL characters; YAML writes one as "\0" in double quotes.
+    text = (
+        "sources:\n"
+        + HTTP.replace("ACME symbol server", '"ACME\\0"')
+        + '    filters: {path_patterns: ["*.pdb", "\\x00"]}\n'
+    )
+    assert check(configs, text) == [
+        f"{F}:4:11: source `acme-symbols`: `name` holds a NUL character (`\\0`), which Sentry "
+        "refuses: remove it",
+        f"{F}:7:40: source `acme-symbols`: `filters.path_patterns[1]` holds a NUL character "
+        "(`\\0`), which Sentry refuses: remove it",
+    ]
+    # Other escapes are fine.
+    assert check(configs, "sources:\n" + HTTP.replace("ACME symbol server", '"C:\\\\x\\t"')) == []
+
+
+def test_invisible_and_bidirectional_characters_are_shown_escaped(configs: Path) -> None:
+    text = 'sources\u200b: []\nunmanaged: "kee\u202ep"\n'
+    assert check(configs, text) == [
+        f"{F}:1:1: unknown top-level key `sources\\u200b`: a project file holds only `sources` "
+        "and `unmanaged`; did you mean `sources`?",
+        f"{F}:2:12: `unmanaged` must be `keep` or `delete`, not `kee\\u202ep`; did you mean "
+        "`keep`?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("sources: []\nx: &a {<<: *a}\n", "2:4"),  # a mapping that merges itself
+        ("sources:\n  - &s\n    <<: [*s]\n    id: a\n", "2:5"),
+        # A chain of 5,000 merges once ran into Python's recursion limit.
+        (
+            "sources: []\na0: &a0 {k: v}\n"
+            + "".join(f"a{i}: &a{i} {{<<: *a{i - 1}}}\n" for i in range(1, 5000)),
+            "2:5",
+        ),
+    ],
+)
+def test_merge_keys_that_never_end_are_an_error(configs: Path, text: str, position: str) -> None:
+    assert check(configs, text) == [
+        f"{F}:{position}: `<<` merges nested too deeply (a mapping that merges itself?): a "
+        "project file needs only a few levels"
+    ]
+
+
+def test_merge_key_written_twice_is_a_duplicate_key(configs: Path) -> None:
+    text = (
+        "sources:\n"
+        "  - &a {id: a, type: http, name: n, url: u, layout: {type: native}}\n"
+        "  - &b {id: b, type: http, name: m, url: v, layout: {type: ssqp}}\n"
+        "  - <<: *a\n"
+        "    <<: *b\n"
+        "    id: c\n"
+    )
+    assert check(configs, text) == [
+        f"{F}:5:5: duplicate key `<<`: YAML keys must be unique; merge several mappings with one "
+        "key, like `<<: [*first, *second]`"
+    ]
+    assert check(configs, text.replace("  - <<: *a\n    <<: *b\n", "  - <<: [*a, *b]\n")) == []
