@@ -53,7 +53,7 @@ JSON_VALUES = st.one_of(
     st.integers(-2, 2),
     st.sampled_from(["", "x", "native", "pe", "us-east-1", "sentry:x", "default"]),
     st.lists(st.sampled_from(["pe", "pdb", "exe", "", "ios"]), max_size=3),
-    st.just(PLACEHOLDER),
+    st.just(PLACEHOLDER).map(dict),  # a fresh copy: a mutation must not reach the shared one
     st.fixed_dictionaries({"type": st.sampled_from(["native", "hex"])}),
 )
 FIELD_NAMES = sorted(

@@ -1,0 +1,441 @@
+"""``symsync import``: write project files from what Sentry holds now.
+
+Reading and rendering happen first, all in memory; files are written only when every project was
+read, every file rendered and no existing file is in the way (unless ``force``). Each file is
+written atomically (a temporary file beside it, then a rename), so a reader never sees half a file.
+
+Secrets cannot be read from Sentry: each one becomes a ``{env: VARIABLE}`` reference with a
+deterministic name derived from organization, project, source id and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from reconciler import spec
+from reconciler.client import SentryClient
+from reconciler.errors import SymsyncError
+from reconciler.model import ProjectFile, project_file_json_schema
+
+# Key order of a source in a written file (contract section 1's example).
+FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
+    "http": ("id", "type", "name", "url", "layout", "username", "password", "filters"),
+    "s3": (
+        "id",
+        "type",
+        "name",
+        "bucket",
+        "region",
+        "prefix",
+        "access_key",
+        "secret_key",
+        "layout",
+        "filters",
+    ),
+    "gcs": (
+        "id",
+        "type",
+        "name",
+        "bucket",
+        "prefix",
+        "client_email",
+        "private_key",
+        "layout",
+        "filters",
+    ),
+}
+LAYOUT_ORDER: Final = ("type", "casing")
+FILTER_ORDER: Final = ("filetypes", "path_patterns", "requires_checksum")
+# Accepted by Sentry, not part of symsync's file format (spec.COMMON_OPTIONAL minus the format's).
+DROPPED_FIELDS: Final[frozenset[str]] = frozenset({"is_public", "has_index", "platforms"})
+VARIABLE_PREFIX: Final = "SYMSYNC"
+READ_PARALLELISM: Final = 8
+
+# Beside the organizations' folders; the loader ignores files that are not YAML.
+SCHEMA_FILE: Final = "symsync.schema.json"
+HEADER: Final = (
+    f"yaml-language-server: $schema=../{SCHEMA_FILE}\n"
+    "Imported from Sentry by `symsync import`. Secrets are not readable from Sentry:\n"
+    "each one is a reference to an environment variable, needed only when symsync has to\n"
+    "send the value (creating a source again, or adding a secret)."
+)
+
+
+class ImportConflictError(SymsyncError):
+    """Files already exist where import would write."""
+
+
+@dataclass(frozen=True)
+class SecretVariable:
+    name: str
+    organization: str
+    project: str
+    source_id: str
+    field: str
+
+    def describe(self) -> str:
+        return f"{self.field} of source `{self.source_id}` in {self.organization}/{self.project}"
+
+
+@dataclass
+class ImportedFile:
+    organization: str
+    project: str
+    path: Path
+    text: str
+    sources: int
+    variables: list[SecretVariable] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    files: list[ImportedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # The JSON Schema the files' first line points editors to, when it is not there yet.
+    schema_path: Path | None = None
+    schema_text: str = ""
+
+    @property
+    def variables(self) -> list[SecretVariable]:
+        return [v for f in self.files for v in f.variables]
+
+
+def variable_name(org: str, project: str, source_id: str, field_name: str) -> str:
+    """``SYMSYNC_<ORG>_<PROJECT>_<ID>_<FIELD>``, upper case, every run of other characters as
+    one ``_``; a valid environment variable name for any input."""
+    parts = [VARIABLE_PREFIX, org, project, source_id, field_name]
+    cleaned = [re.sub(r"[^A-Za-z0-9]+", "_", p).strip("_").upper() for p in parts]
+    return "_".join(p for p in cleaned if p)
+
+
+class _Names:
+    """Variable names unique within one import: a name that two sources would share (ids that
+    differ only in punctuation or case) gets a short hash of the exact id."""
+
+    def __init__(self) -> None:
+        self._owner: dict[str, tuple[str, str, str, str]] = {}
+
+    def name(self, org: str, project: str, source_id: str, field_name: str) -> str:
+        key = (org, project, source_id, field_name)
+        name = variable_name(*key)
+        owner = self._owner.setdefault(name, key)
+        if owner != key:
+            digest = hashlib.sha256("/".join(key).encode()).hexdigest()[:8].upper()
+            name = f"{name}_{digest}"
+            self._owner[name] = key
+        return name
+
+
+def import_organization(
+    client: SentryClient,
+    org: str,
+    projects: Sequence[str],
+    config_dir: Path,
+    *,
+    force: bool = False,
+) -> ImportResult:
+    """Read the organization's projects (all, or those named) and render their files.
+
+    Nothing is written here; see :func:`write_files`. Raises when a named project does not exist
+    or a file is in the way without ``force``.
+    """
+    if not spec.SLUG_RE.match(org):
+        raise SymsyncError(
+            f"`{org}` is not a valid organization slug (lowercase letters, digits, `-` and `_`)"
+        )
+    result = ImportResult()
+    available = [p.get("slug") for p in client.list_projects(org)]
+    slugs = [s for s in available if isinstance(s, str)]
+    if projects:
+        wanted = list(dict.fromkeys(projects))
+        missing = [p for p in wanted if p not in slugs]
+        if missing:
+            listed = ", ".join(f"`{p}`" for p in missing)
+            raise SymsyncError(
+                f"organization `{org}` has no project {listed}: the projects are named by their "
+                "slug, as in the project's URL"
+            )
+        slugs = wanted
+    selected: list[str] = []
+    for slug in sorted(set(slugs)):
+        if spec.SLUG_RE.match(slug):
+            selected.append(slug)
+        else:
+            result.warnings.append(
+                f"skipped project `{slug}` of `{org}`: its slug cannot be a file name in the "
+                "configuration tree"
+            )
+
+    with ThreadPoolExecutor(max_workers=READ_PARALLELISM) as pool:
+        remote = list(pool.map(lambda slug: client.list_sources(org, slug), selected))
+
+    names = _Names()
+    conflicts: list[Path] = []
+    for slug, sources in zip(selected, remote, strict=True):
+        path = _target_path(config_dir, org, slug)
+        if path.exists():
+            conflicts.append(path)
+        imported = _render_project(org, slug, path, sources, names, result.warnings)
+        result.files.append(imported)
+    schema_path = config_dir / SCHEMA_FILE
+    if not schema_path.exists():
+        result.schema_path = schema_path
+        result.schema_text = json.dumps(project_file_json_schema(), indent=2) + "\n"
+    if conflicts and not force:
+        listed = ", ".join(_shown(p) for p in conflicts)
+        raise ImportConflictError(
+            f"not overwriting existing project files: {listed}; move them away or pass --force "
+            "(nothing was written)"
+        )
+    return result
+
+
+def write_files(result: ImportResult) -> None:
+    """Write every rendered file atomically (and the schema file, if it was missing)."""
+    todo = [(f.path, f.text) for f in result.files]
+    if result.schema_path is not None and result.files:
+        todo.append((result.schema_path, result.schema_text))
+    written: list[Path] = []
+    for path, text in todo:
+        try:
+            _write_atomically(path, text)
+        except OSError as exc:
+            done = ", ".join(_shown(p) for p in written) or "none"
+            raise SymsyncError(
+                f"could not write {_shown(path)}: {exc.strerror or exc}; files written before "
+                f"it: {done}"
+            ) from None
+        written.append(path)
+
+
+def _target_path(config_dir: Path, org: str, project: str) -> Path:
+    """``<dir>/<org>/<project>.yaml``, or the existing ``.yml`` file of that project."""
+    yml = config_dir / org / f"{project}.yml"
+    yaml_path = config_dir / org / f"{project}.yaml"
+    if yml.exists() and not yaml_path.exists():
+        return yml
+    return yaml_path
+
+
+def _render_project(
+    org: str,
+    project: str,
+    path: Path,
+    sources: list[dict[str, Any]],
+    names: _Names,
+    warnings: list[str],
+) -> ImportedFile:
+    where = f"{org}/{project}"
+    entries: list[CommentedMap] = []
+    variables: list[SecretVariable] = []
+    seen_ids: set[str] = set()
+    for index, source in enumerate(sources):
+        converted = _convert_source(org, project, index, source, names, warnings, seen_ids)
+        if converted is None:
+            continue
+        entry, entry_variables = converted
+        entries.append(entry)
+        variables.extend(entry_variables)
+        seen_ids.add(entry["id"])
+
+    doc = CommentedMap()
+    doc["unmanaged"] = "keep"
+    seq = CommentedSeq(entries)
+    if not entries:
+        seq.fa.set_flow_style()
+    doc["sources"] = seq
+    doc.yaml_set_start_comment(HEADER)
+    text = _dump(doc)
+    # The written file must be one that `symsync validate` accepts.
+    ProjectFile.model_validate(_plain(doc))
+    if not entries and sources:
+        warnings.append(f"{where}: no source could be imported; the file lists none")
+    return ImportedFile(org, project, path, text, len(entries), variables)
+
+
+def _convert_source(
+    org: str,
+    project: str,
+    index: int,
+    source: dict[str, Any],
+    names: _Names,
+    warnings: list[str],
+    seen_ids: set[str],
+) -> tuple[CommentedMap, list[SecretVariable]] | None:
+    where = f"{org}/{project}"
+    source_id = source.get("id")
+    if not isinstance(source_id, str) or not source_id.strip():
+        warnings.append(f"{where}: skipped source #{index + 1}: it has no usable id")
+        return None
+    label = f"{where}: source `{source_id}`"
+    if spec.is_reserved_id(source_id):
+        warnings.append(
+            f"{label} skipped: ids starting with `sentry` are reserved, so symsync cannot manage "
+            "it (it is kept as an unmanaged source)"
+        )
+        return None
+    if source_id in seen_ids:
+        warnings.append(f"{label} skipped: Sentry lists this id more than once")
+        return None
+    source_type = source.get("type")
+    if source_type not in spec.SOURCE_TYPES:
+        warnings.append(
+            f"{label} skipped: its type {source_type!r} is not one symsync manages "
+            "(http, s3, gcs); it is kept as an unmanaged source"
+        )
+        return None
+    assert isinstance(source_type, str)
+
+    order = FIELD_ORDER[source_type]
+    dropped = sorted(k for k in source if k not in order)
+    known_dropped = [k for k in dropped if k in DROPPED_FIELDS]
+    other_dropped = [k for k in dropped if k not in DROPPED_FIELDS]
+    if known_dropped:
+        warnings.append(
+            f"{label}: left out {', '.join(known_dropped)}, which the file format does not have; "
+            f"an update of this source by symsync will clear {_them(known_dropped)} in Sentry"
+        )
+    if other_dropped:
+        warnings.append(
+            f"{label}: left out {', '.join(other_dropped)}, which a {source_type} source does "
+            "not have in the file format"
+        )
+
+    entry = CommentedMap()
+    variables: list[SecretVariable] = []
+    secret_fields = spec.SECRET_FIELDS[source_type]
+    for key in order:
+        if key not in source:
+            if key == "name":
+                entry["name"] = source_id
+                warnings.append(f"{label} has no name in Sentry; it was named after its id")
+            continue
+        value = source[key]
+        if key in secret_fields:
+            var = names.name(org, project, source_id, key)
+            ref = CommentedMap(env=var)
+            ref.fa.set_flow_style()
+            entry[key] = ref
+            variables.append(SecretVariable(var, org, project, source_id, key))
+        elif key == "layout" and isinstance(value, dict):
+            entry[key] = _ordered(value, LAYOUT_ORDER, flow=True)
+        elif key == "filters" and isinstance(value, dict):
+            filters = _ordered(value, FILTER_ORDER, flow=False)
+            if not filters:
+                continue
+            for list_key in ("filetypes", "path_patterns"):
+                if isinstance(filters.get(list_key), list):
+                    items = CommentedSeq(filters[list_key])
+                    items.fa.set_flow_style()
+                    filters[list_key] = items
+            entry[key] = filters
+        else:
+            entry[key] = value
+
+    try:
+        ProjectFile.model_validate({"sources": [_plain(entry)]})
+    except ValidationError as exc:
+        reasons = "; ".join(_reason(err) for err in exc.errors())
+        warnings.append(
+            f"{label} skipped: it would not be a valid project file entry ({reasons}); it is "
+            "kept as an unmanaged source"
+        )
+        return None
+    return entry, variables
+
+
+def _them(fields: Sequence[str]) -> str:
+    return "it" if len(fields) == 1 else "them"
+
+
+def _reason(error: Any) -> str:
+    # Drop the generic parts of the location (the union tag and list index); never the input.
+    loc = [str(p) for p in error.get("loc", ()) if p not in ("sources", 0, "http", "s3", "gcs")]
+    message = str(error.get("msg", "invalid"))
+    return f"{'.'.join(loc)}: {message}" if loc else message
+
+
+def _ordered(value: dict[str, Any], order: Sequence[str], *, flow: bool) -> CommentedMap:
+    out = CommentedMap()
+    for key in order:
+        if key in value:
+            out[key] = value[key]
+    for key in value:
+        if key not in out:
+            out[key] = value[key]  # unknown keys stay, so validation can name them
+    if flow:
+        out.fa.set_flow_style()
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _dump(doc: CommentedMap) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(doc, buffer)
+    return buffer.getvalue()
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it."""
+    return _shown(path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A leading dot: the loader ignores the temporary file if it is ever left behind.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -1,0 +1,846 @@
+"""SentryClient against a scripted loopback server: wire format, retries, confirmed writes,
+error messages and secrecy. Time is faked: no test sleeps."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler import __version__
+from reconciler.client import SentryAPIError, SentryClient
+from reconciler.errors import SymsyncError
+from reconciler.redact import redact_data, redact_text, truncate
+from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
+
+TOKEN = "sntryu_TOKENSENTINEL0123456789abcdef"
+SECRET = "PASSWORD-SENTINEL-42"
+BASE = "/api/0/projects/acme/ios/symbol-sources/"
+NOW = 1_000_000.0
+
+HTTP_SOURCE = {
+    "id": "acme-symbols",
+    "type": "http",
+    "name": "ACME",
+    "url": "https://symbols.acme.example/",
+    "layout": {"type": "native", "casing": "default"},
+    "username": "ci",
+    "password": SECRET,
+}
+HTTP_REDACTED = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = NOW
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSentry]:
+    with fake_sentry() as server:
+        yield server
+
+
+@pytest.fixture
+def ftime() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def client(fake: FakeSentry, ftime: FakeTime) -> Iterator[SentryClient]:
+    with SentryClient(
+        fake.url, TOKEN, timeout=5, sleep=ftime.sleep, clock=ftime.clock, max_retries=5
+    ) as c:
+        yield c
+
+
+# ------------------------------------------------------------------------------ wire format
+
+
+def test_every_request_carries_token_user_agent_and_json(client, fake):
+    fake.add(Reply(200, [HTTP_REDACTED]), Reply(201, HTTP_REDACTED))
+    assert client.list_sources("acme", "ios") == [HTTP_REDACTED]
+    client.create_source("acme", "ios", HTTP_SOURCE)
+    for recorded in fake.requests:
+        assert recorded.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert recorded.headers["User-Agent"] == f"symsync/{__version__}"
+    post = fake.requests[1]
+    assert post.method == "POST" and post.raw_path == BASE
+    assert post.headers["Content-Type"] == "application/json"
+    assert post.json() == HTTP_SOURCE
+
+
+def test_a_netrc_entry_does_not_replace_the_token(fake, ftime, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+        c.list_sources("acme", "ios")
+    assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("org", "project", "source_id", "raw"),
+    [
+        (
+            "a b/c",
+            "p?q#r&s",
+            "x y/z?&#=é+",
+            "/api/0/projects/a%20b%2Fc/p%3Fq%23r%26s/symbol-sources/?id=x%20y%2Fz%3F%26%23%3D%C3%A9%2B",
+        ),
+        ("acme", "ios", "..", "/api/0/projects/acme/ios/symbol-sources/?id=.."),
+        ("ünï", "çødé", "日本", None),
+    ],
+)
+def test_paths_and_id_are_url_encoded(client, fake, org, project, source_id, raw):
+    fake.default = Reply(204)
+    client.delete_source(org, project, source_id)
+    recorded = fake.requests[0]
+    if raw is not None:
+        assert recorded.raw_path == raw
+    from urllib.parse import unquote
+
+    segments = recorded.path.split("/")
+    assert [unquote(s) for s in segments[4:6]] == [org, project]
+    assert recorded.query == {"id": [source_id]}
+
+
+def test_base_url_may_have_a_path_prefix(fake, ftime):
+    with SentryClient(fake.url + "/sentry/", TOKEN, sleep=ftime.sleep) as c:
+        c.list_sources("acme", "ios")
+    assert fake.requests[0].raw_path == "/sentry" + BASE
+
+
+def test_get_source_unwraps_the_one_element_list(client, fake):
+    fake.add(Reply(200, [HTTP_REDACTED]))
+    assert client.get_source("acme", "ios", "acme-symbols") == HTTP_REDACTED
+    assert fake.requests[0].query == {"id": ["acme-symbols"]}
+
+
+def test_get_source_unknown_id_is_none(client, fake):
+    fake.add(Reply(404, {"error": "Unknown source id: nope"}))
+    assert client.get_source("acme", "ios", "nope") is None
+    assert len(fake.requests) == 1
+
+
+def test_get_source_on_unknown_project_raises(client, fake):
+    fake.default = Reply(404, {"detail": "The requested resource does not exist"})
+    with pytest.raises(SentryAPIError) as info:
+        client.get_source("acme", "nope", "x")
+    assert info.value.status == 404
+    assert "project `nope`" in str(info.value)
+
+
+def test_update_and_delete_send_id_in_query(client, fake):
+    fake.add(Reply(200, HTTP_REDACTED), Reply(204))
+    body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
+    assert client.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
+    client.delete_source("acme", "ios", "acme-symbols")
+    put, delete = fake.requests
+    assert (put.method, put.query, put.json()) == ("PUT", {"id": ["acme-symbols"]}, body)
+    assert (delete.method, delete.query) == ("DELETE", {"id": ["acme-symbols"]})
+
+
+def test_list_projects_follows_cursor_links(client, fake):
+    def link(cursor: str, results: str) -> dict[str, str]:
+        url = f"{fake.url}/api/0/organizations/acme/projects/?&cursor={cursor}"
+        return {
+            "Link": f'<{url}>; rel="previous"; results="false"; cursor="0:0:1", '
+            f'<{url}>; rel="next"; results="{results}"; cursor="{cursor}"'
+        }
+
+    fake.add(
+        Reply(200, [{"slug": "a"}, {"slug": "b"}], link("0:2:0", "true")),
+        Reply(200, [{"slug": "c"}], link("0:3:0", "true")),
+        Reply(200, [{"slug": "d"}], link("0:4:0", "false")),
+    )
+    projects = client.list_projects("acme")
+    assert [p["slug"] for p in projects] == ["a", "b", "c", "d"]
+    assert [r.query.get("cursor") for r in fake.requests] == [None, ["0:2:0"], ["0:3:0"]]
+    assert all(r.path == "/api/0/organizations/acme/projects/" for r in fake.requests)
+
+
+# ----------------------------------------------------------------------------------- retries
+
+
+def test_429_waits_until_sentry_rate_limit_reset(client, fake, ftime):
+    fake.add(
+        Reply(
+            429,
+            {"detail": "You are attempting to use this endpoint too frequently."},
+            {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 7)},
+        ),
+        Reply(200, []),
+    )
+    assert client.list_sources("acme", "ios") == []
+    assert ftime.sleeps == [7.0]
+
+
+def test_429_honours_retry_after_from_a_proxy(client, fake, ftime):
+    fake.add(Reply(429, None, {"Retry-After": "3"}), Reply(200, []))
+    client.list_sources("acme", "ios")
+    assert ftime.sleeps == [3.0]
+
+
+def test_retry_after_as_http_date(client, fake, ftime):
+    from email.utils import formatdate
+
+    fake.add(Reply(503, None, {"Retry-After": formatdate(NOW + 12, usegmt=True)}), Reply(200, []))
+    client.list_sources("acme", "ios")
+    assert ftime.sleeps == [12.0]
+
+
+def test_429_without_headers_backs_off_exponentially(client, fake, ftime):
+    fake.add(Reply(429), Reply(429), Reply(429), Reply(200, []))
+    client.list_sources("acme", "ios")
+    assert ftime.sleeps == [0.5, 1.0, 2.0]
+
+
+def test_rate_limit_reset_in_the_past_still_backs_off(client, fake, ftime):
+    fake.add(Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) - 30)}), Reply(200, []))
+    client.list_sources("acme", "ios")
+    assert ftime.sleeps == [0.5]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retried(client, fake, ftime, status):
+    fake.add(Reply(status), Reply(status), Reply(200, [HTTP_REDACTED]))
+    assert client.list_sources("acme", "ios") == [HTTP_REDACTED]
+    assert ftime.sleeps == [0.5, 1.0]
+    assert len(fake.requests) == 3
+
+
+def test_dropped_connection_is_retried(client, fake, ftime):
+    fake.add(Reply(drop=True), Reply(200, []))
+    assert client.list_sources("acme", "ios") == []
+    assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (Reply(reset=True), "connection reset"),
+        (Reply(200, [HTTP_REDACTED] * 20, cut=True), "the answer was cut off"),
+        (Reply(200, [], delay=1.0), "no answer within 0.3 s"),
+    ],
+    ids=["reset", "cut-off-body", "read-timeout"],
+)
+def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
+    caplog.set_level(logging.DEBUG, logger="reconciler.client")
+    fake.add(failure, Reply(200, [HTTP_REDACTED]))
+    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=ftime.sleep) as c:
+        assert c.list_sources("acme", "ios") == [HTTP_REDACTED]
+    assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
+    assert f"-> {reason} (attempt 1" in caplog.text
+
+
+def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
+    fake.add(Reply(reset=True), Reply(reset=True), Reply(200, [HTTP_REDACTED]))
+    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep)
+    with c:
+        assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
+    assert fake.methods() == ["POST", "POST", "GET"]
+
+
+def test_lost_connection_message(fake, ftime):
+    fake.default = Reply(reset=True)
+    c = SentryClient(fake.url, TOKEN, max_retries=2, sleep=ftime.sleep)
+    with c, pytest.raises(SentryAPIError) as info:
+        c.list_sources("acme", "ios")
+    assert info.value.status is None and info.value.attempts == 3
+    assert "lost the connection to 127.0.0.1" in str(info.value)
+    assert "(connection reset) after 3 attempts" in str(info.value)
+
+
+def test_retries_are_bounded(fake, ftime):
+    fake.default = Reply(503, {"detail": "down"})
+    c = SentryClient(fake.url, TOKEN, max_retries=3, sleep=ftime.sleep, clock=ftime.clock)
+    with c, pytest.raises(SentryAPIError) as info:
+        c.list_sources("acme", "ios")
+    assert len(fake.requests) == 4
+    assert info.value.status == 503 and info.value.attempts == 4
+    assert "503 after 4 attempts" in str(info.value)
+
+
+def test_backoff_steps_are_capped(fake, ftime):
+    fake.default = Reply(500)
+    c = SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock)
+    with c, pytest.raises(SentryAPIError) as info:
+        c.list_sources("acme", "ios")
+    assert ftime.sleeps == [0.5, 1, 2, 4, 8, 8, 8, 8]
+    assert "Sentry failed with 500 after 9 attempts" in str(info.value)
+
+
+def test_exhausted_429_says_rate_limited(client, fake):
+    fake.default = Reply(429)
+    with pytest.raises(SentryAPIError) as info:
+        client.list_sources("acme", "ios")
+    assert info.value.status == 429
+    assert "rate-limiting" in str(info.value)
+
+
+def test_long_waits_are_capped(fake, ftime):
+    fake.add(Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 3600)}), Reply(200, []))
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock, max_wait=20) as c:
+        c.list_sources("acme", "ios")
+    assert ftime.sleeps == [20]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_server_names_host_and_says_could_not_connect(ftime):
+    port = _closed_port()
+    c = SentryClient(f"http://127.0.0.1:{port}", TOKEN, max_retries=2, sleep=ftime.sleep)
+    with c, pytest.raises(SentryAPIError) as info:
+        c.list_sources("acme", "ios")
+    message = str(info.value)
+    assert info.value.status is None
+    assert f"could not connect to 127.0.0.1:{port}" in message
+    assert "connection refused" in message
+    assert "Traceback" not in message and TOKEN not in message
+    assert ftime.sleeps == [0.5, 1.0]
+
+
+def test_unreachable_server_through_the_cli_is_one_clear_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    port = _closed_port()
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": TOKEN, "SENTRY_URL": f"http://127.0.0.1:{port}"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "import",
+            "--org",
+            "acme",
+            "--config-dir",
+            str(tmp_path / "configs"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "could not connect to 127.0.0.1" in proc.stderr
+    assert "Traceback" not in proc.stderr and TOKEN not in proc.stderr + proc.stdout
+
+
+# ------------------------------------------------------------------- confirmed uncertain writes
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [Reply(400), Reply(400, {"error": "Duplicate source id: acme-symbols"})],
+    ids=["gen-a-empty-400", "gen-b-error-400"],
+)
+@pytest.mark.parametrize(
+    "first",
+    [Reply(500, {"detail": "Internal Error"}), Reply(drop=True), Reply(502)],
+    ids=["500-after-commit", "dropped", "502"],
+)
+def test_post_retry_answering_duplicate_is_confirmed_by_get(client, fake, duplicate, first):
+    fake.add(first, duplicate, Reply(200, [HTTP_REDACTED]))
+    assert client.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
+    assert fake.methods() == ["POST", "POST", "GET"]
+    assert fake.requests[2].query == {"id": ["acme-symbols"]}
+
+
+def test_post_that_exhausts_retries_on_500_is_confirmed(fake, ftime):
+    fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
+    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep) as c:
+        assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
+    assert fake.methods() == ["POST", "POST", "GET"]
+
+
+def test_post_first_attempt_400_is_a_real_failure(client, fake):
+    fake.add(Reply(400))
+    with pytest.raises(SentryAPIError) as info:
+        client.create_source("acme", "ios", HTTP_SOURCE)
+    assert info.value.status == 400
+    assert "Sentry rejected the source without a reason; run `symsync validate`" in str(info.value)
+    assert fake.methods() == ["POST"]
+
+
+def test_post_duplicate_with_other_content_is_reported(client, fake):
+    other = {**HTTP_REDACTED, "url": "https://elsewhere.example/"}
+    fake.add(Reply(500), Reply(400), Reply(200, [other]))
+    with pytest.raises(SentryAPIError) as info:
+        client.create_source("acme", "ios", HTTP_SOURCE)
+    assert "already exists" in str(info.value) and "other content" in str(info.value)
+    assert fake.methods() == ["POST", "POST", "GET"]
+
+
+@pytest.mark.parametrize("body_id", [None, "renamed"])
+def test_put_must_keep_the_id(client, fake, body_id):
+    body = {k: v for k, v in HTTP_REDACTED.items() if k != "id"}
+    if body_id:
+        body["id"] = body_id
+    with pytest.raises(SymsyncError, match="must carry the same `id`"):
+        client.update_source("acme", "ios", "acme-symbols", body)
+    assert fake.requests == []
+
+
+def test_post_uncertain_then_400_for_an_absent_source_is_the_400(client, fake):
+    fake.add(Reply(503), Reply(400), Reply(404, {"error": "Unknown source id: acme-symbols"}))
+    fake.default = Reply(404, {"error": "Unknown source id: acme-symbols"})
+    with pytest.raises(SentryAPIError) as info:
+        client.create_source("acme", "ios", HTTP_SOURCE)
+    assert info.value.status == 400
+    assert fake.methods().count("POST") == 2
+
+
+def test_post_without_id_is_refused_before_sending(client, fake):
+    with pytest.raises(SymsyncError):
+        client.create_source("acme", "ios", {"type": "http"})
+    assert fake.requests == []
+
+
+def test_put_retried_after_500_is_resent_identically(client, fake):
+    body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
+    fake.add(Reply(500), Reply(200, HTTP_REDACTED))
+    assert client.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
+    assert [r.json() for r in fake.requests] == [body, body]
+
+
+def test_put_exhausted_after_uncertain_attempts_is_confirmed(fake, ftime):
+    body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
+    fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
+    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep) as c:
+        assert c.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
+    assert fake.methods() == ["PUT", "PUT", "GET"]
+
+
+def test_put_with_a_new_secret_value_is_not_confirmed_by_presence(fake, ftime):
+    fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
+    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep)
+    with c, pytest.raises(SentryAPIError) as info:
+        c.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
+    assert info.value.status == 500 and info.value.uncertain
+    assert fake.methods() == ["PUT", "PUT"]
+
+
+def test_delete_retry_finding_it_gone_is_success(client, fake):
+    fake.add(Reply(500), Reply(404, {"error": "Unknown source id: acme-symbols"}), Reply(200, []))
+    client.delete_source("acme", "ios", "acme-symbols")
+    assert fake.methods() == ["DELETE", "DELETE", "GET"]
+    assert fake.requests[2].query == {}
+
+
+def test_delete_first_attempt_404_is_a_failure(client, fake):
+    fake.add(Reply(404, {"error": "Unknown source id: acme-symbols"}))
+    with pytest.raises(SentryAPIError) as info:
+        client.delete_source("acme", "ios", "acme-symbols")
+    assert info.value.status == 404
+    assert "source `acme-symbols` does not exist in acme/ios" in str(info.value)
+
+
+def test_delete_retry_404_but_project_still_lists_it_is_a_failure(client, fake):
+    fake.add(Reply(503), Reply(404), Reply(200, [HTTP_REDACTED]))
+    with pytest.raises(SentryAPIError):
+        client.delete_source("acme", "ios", "acme-symbols")
+
+
+# ------------------------------------------------------------------------------ error messages
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "body", "expected"),
+    [
+        ("GET", 401, {"detail": "Invalid token"}, "the token is invalid or expired (GET " + BASE),
+        (
+            "DELETE",
+            403,
+            {"detail": "You do not have permission to perform this action."},
+            "DELETE needs the `project:admin` scope on acme/ios",
+        ),
+        ("POST", 403, {"detail": "nope"}, "POST needs the `project:write` scope"),
+        ("PUT", 403, {"detail": "nope"}, "PUT needs the `project:write` scope"),
+        ("GET", 403, {"detail": "nope"}, "GET needs the `project:read` scope"),
+        (
+            "GET",
+            404,
+            {"detail": "The requested resource does not exist"},
+            "organization `acme` or project `ios` was not found on 127.0.0.1",
+        ),
+        ("POST", 400, None, "Sentry rejected the source without a reason; run `symsync validate`"),
+        (
+            "PUT",
+            400,
+            {"error": "Duplicate source id: other"},
+            "Sentry rejected the request: Sentry says 'Duplicate source id: other'",
+        ),
+        (
+            "GET",
+            302,
+            {"slug": "ios-new", "detail": {"extra": {"slug": "ios-new"}}},
+            "project `acme/ios` was renamed in Sentry to `ios-new`",
+        ),
+        ("GET", 418, "teapot", "Sentry answered 418"),
+    ],
+)
+def test_errors_read_well(client, fake, method, status, body, expected):
+    fake.default = Reply(status, body)
+    with pytest.raises(SentryAPIError) as info:
+        if method == "GET":
+            client.list_sources("acme", "ios")
+        elif method == "POST":
+            client.create_source("acme", "ios", HTTP_SOURCE)
+        elif method == "PUT":
+            client.update_source("acme", "ios", "acme-symbols", HTTP_REDACTED)
+        else:
+            client.delete_source("acme", "ios", "acme-symbols")
+    err = info.value
+    assert expected in str(err)
+    assert (err.status, err.method) == (status, method)
+    assert err.path.startswith(BASE)
+    assert f": {status})" in str(err)
+
+
+def test_401_mentions_the_variable_and_the_status(client, fake):
+    fake.default = Reply(401, {"detail": "Invalid token"})
+    with pytest.raises(SentryAPIError) as info:
+        client.list_projects("acme")
+    assert "SENTRY_AUTH_TOKEN" in str(info.value)
+    assert "/api/0/organizations/acme/projects/: 401)" in str(info.value)
+
+
+def test_404_on_organization_projects(client, fake):
+    fake.default = Reply(404, {"detail": "The requested resource does not exist"})
+    with pytest.raises(SentryAPIError) as info:
+        client.list_projects("nope")
+    assert "organization `nope` was not found" in str(info.value)
+
+
+def test_success_that_is_not_json_is_an_error(client, fake):
+    fake.default = Reply(200, b"<html>login</html>", {"Content-Type": "text/html"})
+    with pytest.raises(SentryAPIError) as info:
+        client.list_sources("acme", "ios")
+    assert "something other than" in str(info.value)
+
+
+def test_missing_token_and_bad_url(monkeypatch):
+    monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)
+    with pytest.raises(SymsyncError, match="SENTRY_AUTH_TOKEN is not set"):
+        SentryClient.from_env()
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", "")
+    with pytest.raises(SymsyncError, match="SENTRY_AUTH_TOKEN is not set"):
+        SentryClient.from_env()
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
+    with pytest.raises(SymsyncError, match="not a Sentry URL") as info:
+        SentryClient.from_env("ftp://user:pw@example.com")
+    assert "pw" not in str(info.value)
+
+
+def test_url_precedence(monkeypatch):
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("SENTRY_URL", raising=False)
+    assert SentryClient.from_env().base_url == "https://sentry.io"
+    monkeypatch.setenv("SENTRY_URL", "https://sentry.acme.example/")
+    assert SentryClient.from_env().base_url == "https://sentry.acme.example"
+    assert SentryClient.from_env("http://127.0.0.1:9").base_url == "http://127.0.0.1:9"
+
+
+# --------------------------------------------------------------------------------- secrecy
+
+
+def _gen_a_message() -> str:
+    # What Gen A's PUT validation failure looks like: the repr of the whole list.
+    return (
+        "Failed to validate source [{'id': 'a', 'type': 'http', 'url': 'https://x', "
+        f"'password': '{SECRET}', 'layout': {{'type': 'native'}}}}, "
+        f"{{'id': 'b', 'type': 's3', 'secret_key': \"{SECRET}\", 'access_key': 'AK', "
+        "'bucket': 'b', 'region': 'us-east-1', 'layout': {'type': 'unified'}, "
+        "'private_key': {'hidden-secret': True}}" + ", {'id': 'c'}" * 200 + "]"
+    )
+
+
+def test_no_token_or_secret_in_errors_logs_or_repr(fake, ftime, caplog):
+    echo = {
+        "error": _gen_a_message(),
+        "echo": {"Authorization": f"Bearer {TOKEN}", "password": SECRET},
+        "raw": f"token={TOKEN} body password={SECRET}",
+    }
+    fake.add(Reply(500, echo), Reply(400, echo), Reply(404, echo), Reply(404, echo))
+    fake.default = Reply(404, echo)
+    caplog.set_level(logging.DEBUG)
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock) as c:
+        assert TOKEN not in repr(c) and TOKEN not in str(vars(c))
+        with pytest.raises(SentryAPIError) as info:
+            c.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
+        err = info.value
+        texts = [str(err), repr(err), err.body, err.path, caplog.text]
+        for text in texts:
+            assert TOKEN not in text
+            assert SECRET not in text
+        assert len(err.body) < 700
+        assert "Failed to validate source" in str(err)
+        assert "hidden-secret" in err.body
+    records = [r for r in caplog.records if r.name == "reconciler.client"]
+    assert any(
+        "PUT " + BASE + "?id=acme-symbols -> 500 (attempt 1" in r.getMessage() for r in records
+    )
+
+
+def test_secret_echoed_in_a_non_json_error_is_masked(client, fake):
+    fake.default = Reply(
+        502,
+        f"proxy saw Authorization: Bearer {TOKEN} and {SECRET}".encode(),
+        {"Content-Type": "text/plain"},
+    )
+    with pytest.raises(SentryAPIError) as info:
+        client.create_source("acme", "ios", HTTP_SOURCE)
+    assert TOKEN not in info.value.body and SECRET not in info.value.body
+    assert TOKEN not in str(info.value) and SECRET not in str(info.value)
+
+
+# ------------------------------------------------------------------------------ concurrency
+
+
+def test_safe_from_many_threads(fake, ftime):
+    lock = threading.Lock()
+    counter = {"n": 0}
+
+    def respond(recorded: Recorded) -> Reply:
+        with lock:
+            counter["n"] += 1
+            n = counter["n"]
+        if n % 5 == 0:
+            return Reply(503)
+        project = recorded.path.split("/")[5]
+        return Reply(200, [{"id": project}])
+
+    fake.default = respond
+    with SentryClient(fake.url, TOKEN, sleep=lambda s: None, pool_size=8) as c:
+        projects = [f"p{i}" for i in range(64)]
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda p: c.list_sources("acme", p), projects))
+    assert results == [[{"id": p}] for p in projects]
+
+
+# ------------------------------------------------------------------------------- redaction
+
+MARK = "Q7XZ"  # in every generated secret, in no other text
+
+
+@given(
+    secret=st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=30
+    ).map(lambda s: f"{MARK}{s}{MARK}"),
+    field=st.sampled_from(["password", "secret_key", "private_key"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_secret_values_in_reprs_and_json_are_masked_without_knowing_them(secret, field):
+    import json
+
+    source = {"id": "a", "type": "http", field: secret, "url": "https://x"}
+    texts = [
+        f"Failed to validate source [{source!r}, {{'id': 'b'}}]",  # Gen A, Python repr
+        json.dumps(source),  # JSON
+        json.dumps({"error": f"Failed to validate source [{source!r}]"}),  # repr inside JSON
+        json.dumps({"error": json.dumps(source)}),  # JSON inside JSON (escaped quotes)
+    ]
+    for text in texts:
+        assert MARK not in redact_text(text), text
+    assert MARK not in json.dumps(redact_data(json.loads(texts[2])))
+
+
+def test_redaction_keeps_what_is_not_secret():
+    text = (
+        "Failed to validate source [{'id': 'a', 'username': 'ci', 'password': 'hunter22', "
+        "'secret_key': {'hidden-secret': True}, 'access_key': 'AKIA'}]"
+    )
+    assert redact_text(text) == (
+        "Failed to validate source [{'id': 'a', 'username': 'ci', 'password': '***', "
+        "'secret_key': {'hidden-secret': True}, 'access_key': 'AKIA'}]"
+    )
+    assert redact_text("https://user:pa55word@host/x?password=abc&x=1 Bearer abc.def") == (
+        "https://user:***@host/x?password=***&x=1 Bearer ***"
+    )
+    assert redact_text("token sntrys_eyJpYXQiOjE3MDAwMDAw expired") == "token *** expired"
+    assert redact_text("Token expired") == "Token expired"
+    assert redact_text("a long secret value here", ["secret value"]) == "a long *** here"
+    assert redact_data({"password": {"hidden-secret": True}, "private_key": "k"}) == {
+        "password": {"hidden-secret": True},
+        "private_key": "***",
+    }
+    assert truncate("x" * 600, 500).endswith("... (100 more characters)")
+
+
+@given(
+    org=st.text(min_size=1, max_size=12),
+    project=st.text(min_size=1, max_size=12),
+    source_id=st.text(min_size=1, max_size=20),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_org_project_and_id_arrive_intact(fake, ftime, org, project, source_id):
+    from urllib.parse import unquote
+
+    fake.requests.clear()
+    fake.default = Reply(200, [HTTP_REDACTED])
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+        c.get_source(org, project, source_id)
+    recorded = fake.requests[0]
+    assert [unquote(s) for s in recorded.path.split("/")[4:6]] == [org, project]
+    assert recorded.query == {"id": [source_id]}
+
+
+# ------------------------------------------------------------------ against the real emulator
+
+EMULATOR_TOKEN = "symsync-emulator"
+S3_SECRET = "S3-SECRET-SENTINEL-77"
+ROTATED = "ROTATED-SENTINEL-88"
+
+
+def _seed_state() -> dict:
+    return {
+        "organizations": {
+            "acme": {
+                "projects": {
+                    "ios": {
+                        "symbol_sources": [
+                            {
+                                "id": "old",
+                                "type": "http",
+                                "name": "Old",
+                                "url": "https://old.example/",
+                                "layout": {"type": "native"},
+                            },
+                            {
+                                "id": "keep",
+                                "type": "http",
+                                "name": "Keep",
+                                "url": "https://keep.example/",
+                                "layout": {"type": "native", "casing": "default"},
+                                "username": "u",
+                                "password": "KEEP-SECRET",
+                            },
+                        ]
+                    }
+                }
+            }
+        }
+    }
+
+
+S3_SOURCE = {
+    "id": "acme-s3",
+    "type": "s3",
+    "name": "Release builds",
+    "bucket": "acme-symbols",
+    "region": "us-east-1",
+    "access_key": "AKIAEXAMPLE",
+    "secret_key": S3_SECRET,
+    "layout": {"type": "unified", "casing": "default"},
+}
+
+
+def _run_writes(url: str) -> list:
+    """A plan's worth of writes and reads, as apply would send them."""
+    with SentryClient(url, EMULATOR_TOKEN, sleep=lambda s: None) as c:
+        created = c.create_source("acme", "ios", HTTP_SOURCE)
+        c.create_source("acme", "ios", S3_SOURCE)
+        kept = {
+            **c.get_source("acme", "ios", "keep"),
+            "url": "https://keep.example/v2",
+        }
+        updated = c.update_source("acme", "ios", "keep", kept)
+        c.update_source("acme", "ios", "acme-s3", {**S3_SOURCE, "secret_key": ROTATED})
+        c.delete_source("acme", "ios", "old")
+        assert c.get_source("acme", "ios", "old") is None
+        return [created, updated, c.list_sources("acme", "ios")]
+
+
+EXPECTED_FINAL = [
+    {
+        "id": "keep",
+        "type": "http",
+        "name": "Keep",
+        "url": "https://keep.example/v2",
+        "layout": {"type": "native", "casing": "default"},
+        "username": "u",
+        "password": "KEEP-SECRET",
+    },
+    HTTP_SOURCE,
+    {**S3_SOURCE, "secret_key": ROTATED},
+]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_writes_against_the_emulator(generation):
+    from reconciler.emulator.testing import serving_emulator
+
+    with serving_emulator(_seed_state(), generation=generation) as emulator:
+        created, updated, listed = _run_writes(emulator.url)
+        final = emulator.state()["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]
+        log = emulator.requests()
+    assert created == HTTP_REDACTED
+    assert updated["password"] == {"hidden-secret": True}
+    assert final == EXPECTED_FINAL
+    assert [s["id"] for s in listed] == ["keep", "acme-symbols", "acme-s3"]
+    assert [(r["method"], r["status"]) for r in log if r["method"] != "GET"] == [
+        ("POST", 201), ("POST", 201), ("PUT", 200), ("PUT", 200), ("DELETE", 204)
+    ]  # fmt: skip
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+# Seeds 3, 6 and 10 hide a committed POST, PUT and DELETE behind a 500 (500-after-write).
+@pytest.mark.parametrize("seed", [1, 2, 3, 6, 7, 10])
+def test_writes_converge_under_faults(generation, seed):
+    from reconciler.emulator.testing import serving_emulator
+
+    with serving_emulator(
+        _seed_state(), generation=generation, fault_rate=0.3, fault_seed=seed
+    ) as emulator:
+        _run_writes(emulator.url)
+        final = emulator.state()["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]
+        log = emulator.requests()
+    assert final == EXPECTED_FINAL
+    assert any("fault" in r for r in log)
+    committed = [r["method"] for r in log if r["committed"]]
+    # Each create and the delete were committed exactly once, whatever the faults hid.
+    assert committed.count("POST") == 2
+    assert committed.count("DELETE") == 1
+
+
+@pytest.mark.e2e
+def test_renamed_project_is_not_followed_but_explained():
+    from reconciler.emulator.testing import serving_emulator
+
+    state = _seed_state()
+    state["organizations"]["acme"]["projects"]["ios"]["previous_slugs"] = ["iphone"]
+    with serving_emulator(state) as emulator:
+        with SentryClient(emulator.url, EMULATOR_TOKEN, sleep=lambda s: None) as c:
+            with pytest.raises(SentryAPIError) as info:
+                c.delete_source("acme", "iphone", "old")
+            assert [s["id"] for s in c.list_sources("acme", "ios")] == ["old", "keep"]
+        log = emulator.requests()
+    assert info.value.status == 302
+    assert "project `acme/iphone` was renamed in Sentry to `ios`" in str(info.value)
+    assert [(r["method"], r["status"]) for r in log] == [("DELETE", 302), ("GET", 200)]

@@ -1,0 +1,574 @@
+"""``symsync import``: rendering, naming of secret variables, safety of writes, and the CLI."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+import yaml
+
+from reconciler.client import SentryClient
+from reconciler.errors import SymsyncError
+from reconciler.importer import (
+    ImportConflictError,
+    import_organization,
+    variable_name,
+    write_files,
+)
+from reconciler.model import ProjectFile
+from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
+
+TOKEN = "sntryu_IMPORTTOKENSENTINEL987654321"
+HIDDEN = {"hidden-secret": True}
+
+IOS_SOURCES: list[dict[str, Any]] = [
+    {
+        "type": "http",
+        "id": "acme-symbols",
+        "name": "ACME symbol server",
+        "url": "https://symbols.acme.example/",
+        "layout": {"casing": "default", "type": "native"},
+        "username": "ci",
+        "password": HIDDEN,
+        "filters": {
+            "requires_checksum": False,
+            "filetypes": ["pe", "pdb"],
+            "path_patterns": ["*.dll"],
+        },
+    },
+    {
+        "layout": {"type": "unified"},
+        "secret_key": HIDDEN,
+        "type": "s3",
+        "id": "acme-s3",
+        "name": "Release builds",
+        "bucket": "acme-symbols",
+        "region": "us-east-1",
+        "prefix": "releases/",
+        "access_key": "AKIAEXAMPLE",
+    },
+    {
+        "type": "gcs",
+        "id": "acme-gcs",
+        "name": "Nightly builds",
+        "bucket": "acme-nightly",
+        "client_email": "symbols@acme.iam.gserviceaccount.com",
+        "private_key": HIDDEN,
+        "layout": {"type": "symstore", "casing": "lowercase"},
+        "is_public": False,
+        "platforms": ["windows"],
+    },
+]
+
+EXPECTED_IOS = """\
+# yaml-language-server: $schema=../symsync.schema.json
+# Imported from Sentry by `symsync import`. Secrets are not readable from Sentry:
+# each one is a reference to an environment variable, needed only when symsync has to
+# send the value (creating a source again, or adding a secret).
+unmanaged: keep
+sources:
+  - id: acme-symbols
+    type: http
+    name: ACME symbol server
+    url: https://symbols.acme.example/
+    layout: {type: native, casing: default}
+    username: ci
+    password: {env: SYMSYNC_ACME_IOS_ACME_SYMBOLS_PASSWORD}
+    filters:
+      filetypes: [pe, pdb]
+      path_patterns: ['*.dll']
+      requires_checksum: false
+  - id: acme-s3
+    type: s3
+    name: Release builds
+    bucket: acme-symbols
+    region: us-east-1
+    prefix: releases/
+    access_key: AKIAEXAMPLE
+    secret_key: {env: SYMSYNC_ACME_IOS_ACME_S3_SECRET_KEY}
+    layout: {type: unified}
+  - id: acme-gcs
+    type: gcs
+    name: Nightly builds
+    bucket: acme-nightly
+    client_email: symbols@acme.iam.gserviceaccount.com
+    private_key: {env: SYMSYNC_ACME_IOS_ACME_GCS_PRIVATE_KEY}
+    layout: {type: symstore, casing: lowercase}
+"""
+
+
+class FakeOrg:
+    """Answers like Sentry for a fixed state: paginated projects, symbol-source lists."""
+
+    def __init__(self, projects: dict[str, dict[str, list[dict[str, Any]]]], page: int = 2):
+        self.projects = projects
+        self.page = page
+
+    def __call__(self, recorded: Recorded) -> Reply:
+        parts = [unquote(p) for p in recorded.path.strip("/").split("/")]
+        if parts[:2] == ["api", "0"] and parts[2] == "organizations" and parts[4] == "projects":
+            org = self.projects.get(parts[3])
+            if org is None:
+                return Reply(404, {"detail": "The requested resource does not exist"})
+            slugs = sorted(org)
+            start = int(recorded.query.get("cursor", ["0:0:0"])[0].split(":")[1])
+            chunk = slugs[start : start + self.page]
+            more = start + self.page < len(slugs)
+            cursor = f"0:{start + self.page}:0"
+            link = f'<http://x/?cursor={cursor}>; rel="next"; results="{str(more).lower()}"; '
+            link += f'cursor="{cursor}"'
+            return Reply(
+                200,
+                [{"id": str(i), "slug": s, "name": s} for i, s in enumerate(chunk)],
+                {"Link": link},
+            )
+        if parts[2] == "projects" and parts[5] == "symbol-sources":
+            sources = self.projects.get(parts[3], {}).get(parts[4])
+            if sources is None:
+                return Reply(404, {"detail": "The requested resource does not exist"})
+            return Reply(200, sources)
+        return Reply(404, {"detail": "not found"})
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSentry]:
+    with fake_sentry() as server:
+        server.default = FakeOrg(
+            {
+                "acme": {
+                    "ios": IOS_SOURCES,
+                    "android": [],
+                    "web": [
+                        {
+                            "id": "sentry-mirror",
+                            "type": "http",
+                            "url": "u",
+                            "layout": {"type": "native"},
+                            "name": "x",
+                        },
+                        {"type": "http", "url": "u", "layout": {"type": "native"}, "name": "x"},
+                        {"id": "  ", "type": "http", "url": "u", "layout": {"type": "native"}},
+                        {"id": "asc", "type": "appStoreConnect", "name": "ASC"},
+                        {
+                            "id": "blank-url",
+                            "type": "http",
+                            "url": "",
+                            "name": "b",
+                            "layout": {"type": "native"},
+                        },
+                        {
+                            "id": "new-filetype",
+                            "type": "http",
+                            "url": "https://x",
+                            "name": "n",
+                            "layout": {"type": "native"},
+                            "filters": {"filetypes": ["quantum"]},
+                        },
+                        {
+                            "id": "no-name",
+                            "type": "http",
+                            "url": "https://x",
+                            "layout": {"type": "ssqp"},
+                            "password": HIDDEN,
+                        },
+                        {
+                            "id": "no-name",
+                            "type": "http",
+                            "url": "https://dup",
+                            "layout": {"type": "ssqp"},
+                        },
+                    ],
+                    "game": [
+                        {
+                            "id": "a-b",
+                            "type": "http",
+                            "url": "https://1",
+                            "layout": {"type": "native"},
+                            "name": "1",
+                            "password": HIDDEN,
+                        },
+                        {
+                            "id": "a_b",
+                            "type": "http",
+                            "url": "https://2",
+                            "layout": {"type": "native"},
+                            "name": "2",
+                            "password": HIDDEN,
+                        },
+                    ],
+                    "Bad Slug": [],
+                }
+            }
+        )
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeSentry) -> Iterator[SentryClient]:
+    with SentryClient(fake.url, TOKEN, sleep=lambda s: None) as c:
+        yield c
+
+
+def _load(path: Path) -> ProjectFile:
+    return ProjectFile.model_validate(yaml.safe_load(path.read_text()))
+
+
+def test_renders_the_contract_format_in_its_key_order(client, tmp_path):
+    result = import_organization(client, "acme", ["ios"], tmp_path)
+    write_files(result)
+    path = tmp_path / "acme" / "ios.yaml"
+    assert path.read_text() == EXPECTED_IOS
+    model = _load(path)
+    assert [s.id for s in model.sources] == ["acme-symbols", "acme-s3", "acme-gcs"]
+    assert [v.name for v in result.variables] == [
+        "SYMSYNC_ACME_IOS_ACME_SYMBOLS_PASSWORD",
+        "SYMSYNC_ACME_IOS_ACME_S3_SECRET_KEY",
+        "SYMSYNC_ACME_IOS_ACME_GCS_PRIVATE_KEY",
+    ]
+    assert any("left out is_public, platforms" in w for w in result.warnings)
+
+
+def test_every_project_of_the_org_across_pages(client, fake, tmp_path):
+    result = import_organization(client, "acme", [], tmp_path)
+    write_files(result)
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml"))
+    assert written == ["acme/android.yaml", "acme/game.yaml", "acme/ios.yaml", "acme/web.yaml"]
+    assert _load(tmp_path / "acme" / "android.yaml").sources == []
+    assert any("Bad Slug" in w for w in result.warnings)
+    cursors = [r.query.get("cursor") for r in fake.requests if "organizations" in r.path]
+    assert cursors == [None, ["0:2:0"], ["0:4:0"]]
+    assert not any(r.method != "GET" for r in fake.requests)
+
+
+def test_unusable_sources_are_skipped_with_a_warning(client, tmp_path):
+    result = import_organization(client, "acme", ["web"], tmp_path)
+    write_files(result)
+    model = _load(tmp_path / "acme" / "web.yaml")
+    assert [(s.id, s.name) for s in model.sources] == [("no-name", "no-name")]
+    text = "\n".join(result.warnings)
+    assert "source `sentry-mirror` skipped: ids starting with `sentry` are reserved" in text
+    assert "skipped source #2: it has no usable id" in text
+    assert "skipped source #3: it has no usable id" in text
+    assert "source `asc` skipped: its type 'appStoreConnect'" in text
+    assert "source `blank-url` skipped" in text and "url: " in text
+    assert "source `new-filetype` skipped" in text
+    assert "source `no-name` has no name in Sentry" in text
+    assert "source `no-name` skipped: Sentry lists this id more than once" in text
+
+
+def test_colliding_variable_names_are_made_unique(client, tmp_path):
+    result = import_organization(client, "acme", ["game"], tmp_path)
+    first, second = (v.name for v in result.variables)
+    assert first == "SYMSYNC_ACME_GAME_A_B_PASSWORD"
+    assert second.startswith("SYMSYNC_ACME_GAME_A_B_PASSWORD_") and second != first
+    again = import_organization(client, "acme", ["game"], tmp_path / "other")
+    assert [v.name for v in again.variables] == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (("acme", "ios", "acme-symbols", "password"), "SYMSYNC_ACME_IOS_ACME_SYMBOLS_PASSWORD"),
+        (("acme", "ios", "Ünïcode  id/..", "secret_key"), "SYMSYNC_ACME_IOS_N_CODE_ID_SECRET_KEY"),
+        (("0rg", "p", "--", "private_key"), "SYMSYNC_0RG_P_PRIVATE_KEY"),
+    ],
+)
+def test_variable_names_are_valid(parts, expected):
+    import re
+
+    name = variable_name(*parts)
+    assert name == expected
+    assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", name)
+
+
+def test_existing_file_is_not_overwritten_and_nothing_is_written(client, tmp_path):
+    existing = tmp_path / "acme" / "ios.yaml"
+    existing.parent.mkdir(parents=True)
+    existing.write_text("sources: []\n")
+    with pytest.raises(ImportConflictError, match=r"acme/ios\.yaml") as info:
+        import_organization(client, "acme", [], tmp_path)
+    assert "--force" in str(info.value) and info.value.exit_code == 1
+    assert existing.read_text() == "sources: []\n"
+    assert sorted(p.name for p in (tmp_path / "acme").iterdir()) == ["ios.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acme"]
+
+
+def test_force_overwrites_and_keeps_a_yml_file_name(client, tmp_path):
+    existing = tmp_path / "acme" / "ios.yml"
+    existing.parent.mkdir(parents=True)
+    existing.write_text("sources: []\n")
+    write_files(import_organization(client, "acme", ["ios"], tmp_path, force=True))
+    assert existing.read_text() == EXPECTED_IOS
+    assert not (tmp_path / "acme" / "ios.yaml").exists()
+    assert [p.name for p in (tmp_path / "acme").iterdir()] == ["ios.yml"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_directory_is_a_clear_error(client, tmp_path):
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme").chmod(0o500)
+    try:
+        with pytest.raises(SymsyncError, match=r"could not write .*ios\.yaml: Permission denied"):
+            write_files(import_organization(client, "acme", ["ios"], tmp_path))
+    finally:
+        (tmp_path / "acme").chmod(0o700)
+
+
+def test_a_file_where_a_folder_should_be_is_a_clear_error(client, tmp_path):
+    (tmp_path / "acme").write_text("not a folder")
+    with pytest.raises(SymsyncError, match=r"could not write .*acme/ios\.yaml"):
+        write_files(import_organization(client, "acme", ["ios"], tmp_path))
+
+
+def test_unknown_projects_are_named(client, tmp_path):
+    with pytest.raises(SymsyncError) as info:
+        import_organization(client, "acme", ["ios", "nope", "gone"], tmp_path)
+    assert "`nope`, `gone`" in str(info.value)
+    assert not tmp_path.joinpath("acme").exists()
+
+
+def test_unknown_organization(client, tmp_path):
+    with pytest.raises(SymsyncError, match="organization `globex` was not found"):
+        import_organization(client, "globex", [], tmp_path)
+
+
+def _cli(fake: FakeSentry, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": TOKEN}
+    env.pop("SENTRY_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", "import", "--url", fake.url, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def test_cli_writes_files_reports_variables_and_refuses_overwrite(fake, tmp_path):
+    proc = _cli(fake, tmp_path, "--org", "acme", "--project", "ios", "--project", "android")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert "wrote configs/acme/ios.yaml (3 sources)" in proc.stderr
+    assert "wrote configs/symsync.schema.json" in proc.stderr
+    (tmp_path / "configs/symsync.schema.json").write_text("{}")
+    assert "wrote configs/acme/android.yaml (0 sources)" in proc.stderr
+    assert "SYMSYNC_ACME_IOS_ACME_GCS_PRIVATE_KEY" in proc.stderr
+    assert "warning: acme/ios: source `acme-gcs`: left out is_public, platforms" in proc.stderr
+    assert (tmp_path / "configs/acme/ios.yaml").read_text() == EXPECTED_IOS
+    assert TOKEN not in proc.stderr
+
+    again = _cli(fake, tmp_path, "--org", "acme")
+    assert again.returncode == 1
+    assert (
+        "error: not overwriting existing project files: configs/acme/android.yaml, "
+        "configs/acme/ios.yaml" in again.stderr
+    )
+    assert not (tmp_path / "configs/acme/web.yaml").exists()
+    assert "Traceback" not in again.stderr
+
+    forced = _cli(fake, tmp_path, "--org", "acme", "--force", "--config-dir", "configs")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "configs/acme/web.yaml").exists()
+    assert not [p for p in (tmp_path / "configs").rglob("*") if p.name.startswith(".")]
+    assert (tmp_path / "configs/symsync.schema.json").read_text() == "{}"  # never overwritten
+    assert "symsync.schema.json" not in forced.stderr
+
+
+def test_cli_verbose_logs_requests_without_token(fake, tmp_path):
+    proc = _cli(fake, tmp_path, "--org", "acme", "--project", "ios", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert "GET /api/0/projects/acme/ios/symbol-sources/ -> 200 (attempt 1" in proc.stderr
+    assert TOKEN not in proc.stderr + proc.stdout
+
+
+def test_cli_errors(fake, tmp_path):
+    missing = _cli(fake, tmp_path, "--org", "acme", "--project", "nope")
+    assert missing.returncode == 1
+    assert "error: organization `acme` has no project `nope`" in missing.stderr
+    no_org = _cli(fake, tmp_path)
+    assert no_org.returncode == 1 and "--org" in no_org.stderr
+    bad_org = _cli(fake, tmp_path, "--org", "Not A Slug")
+    assert bad_org.returncode == 1 and "not a valid organization slug" in bad_org.stderr
+    env = {k: v for k, v in os.environ.items() if k != "SENTRY_AUTH_TOKEN"}
+    no_token = subprocess.run(
+        [sys.executable, "-m", "reconciler", "import", "--org", "acme", "--url", fake.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert no_token.returncode == 1
+    assert "error: SENTRY_AUTH_TOKEN is not set" in no_token.stderr
+    assert not (tmp_path / "configs").exists()
+
+
+# ------------------------------------------------------------------ against the real emulator
+
+EMULATOR_TOKEN = "IMPORT-TOKEN-SENTINEL-5150"
+SECRETS = ["HTTP-PASSWORD-SENTINEL-1", "S3-SECRET-SENTINEL-2", "GCS-KEY-SENTINEL-3"]
+
+
+def _emulator_state(extra_projects: int = 105) -> dict[str, Any]:
+    ios = []
+    for source, secret in zip(IOS_SOURCES, SECRETS, strict=True):
+        stored = dict(source)
+        for key, value in stored.items():
+            if value == HIDDEN:
+                stored[key] = secret
+        ios.append(stored)
+    projects: dict[str, Any] = {"ios": {"symbol_sources": ios}, "android": {}}
+    # More projects than one page of Sentry's project list holds (100).
+    projects.update({f"svc-{i:03d}": {"symbol_sources": []} for i in range(extra_projects)})
+    return {"organizations": {"acme": {"projects": projects}}}
+
+
+def _import(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": EMULATOR_TOKEN, "SENTRY_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", "import", "--org", "acme", *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+    )  # fmt: skip
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.yaml"))}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_import_from_the_emulator(tmp_path, generation):
+    from reconciler.emulator.testing import running_emulator
+
+    with running_emulator(
+        "--api-generation", generation, "--token", EMULATOR_TOKEN, state=_emulator_state()
+    ) as emulator:
+        proc = _import(emulator.url, tmp_path, "-v")
+        log = emulator.requests()
+    assert proc.returncode == 0, proc.stderr
+    tree = _tree(tmp_path / "configs")
+    assert len(tree) == 107
+    assert tree["acme/ios.yaml"] == EXPECTED_IOS
+    assert "sources: []" in tree["acme/android.yaml"]
+    validate = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "--config-dir", "configs"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    schema = subprocess.run(
+        [sys.executable, "-m", "reconciler", "schema"], capture_output=True, text=True, timeout=60
+    )
+    assert (tmp_path / "configs/symsync.schema.json").read_text() == schema.stdout
+    assert [r["method"] for r in log] == ["GET"] * len(log)
+    assert sum(1 for r in log if r["path"].endswith("/projects/")) == 2  # two pages
+    output = proc.stdout + proc.stderr + "".join(tree.values())
+    for sentinel in [EMULATOR_TOKEN, *SECRETS]:
+        assert sentinel not in output
+    assert "SYMSYNC_ACME_IOS_ACME_SYMBOLS_PASSWORD" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_import_under_faults_writes_the_same_files(tmp_path):
+    from reconciler.emulator.testing import running_emulator
+
+    state = _emulator_state(extra_projects=4)
+    (tmp_path / "calm").mkdir()
+    (tmp_path / "faulty").mkdir()
+    with running_emulator("--token", EMULATOR_TOKEN, state=state) as emulator:
+        assert _import(emulator.url, tmp_path / "calm").returncode == 0
+    with running_emulator(
+        "--token", EMULATOR_TOKEN, "--fault-rate", "0.3", "--fault-seed", "4", state=state
+    ) as emulator:
+        proc = _import(emulator.url, tmp_path / "faulty")
+        faults = [r for r in emulator.requests() if "fault" in r]
+    assert proc.returncode == 0, proc.stderr
+    assert faults
+    assert _tree(tmp_path / "faulty" / "configs") == _tree(tmp_path / "calm" / "configs")
+
+
+@pytest.mark.e2e
+def test_import_with_a_token_that_cannot_list_projects(tmp_path):
+    from reconciler.emulator.testing import running_emulator
+
+    with running_emulator(
+        "--token", f"{EMULATOR_TOKEN}=project:read", state=_emulator_state()
+    ) as emulator:
+        proc = _import(emulator.url, tmp_path)
+        wrong_org = subprocess.run(
+            [sys.executable, "-m", "reconciler", "import", "--org", "globex"],
+            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+            env={**os.environ, "SENTRY_AUTH_TOKEN": "symsync-emulator", "SENTRY_URL": emulator.url},
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert "the token is not allowed to do this: GET needs the `org:read` scope" in proc.stderr
+    assert wrong_org.returncode == 1
+    assert "the token is invalid or expired" in wrong_org.stderr
+    assert not (tmp_path / "configs").exists()
+    assert EMULATOR_TOKEN not in proc.stderr
+
+
+def _plan(url: str, cwd: Path) -> tuple[int, dict[str, Any], str]:
+    import json
+
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": EMULATOR_TOKEN, "SENTRY_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", "--config-dir", "configs",
+         "--format", "json", "--detailed-exitcode"],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+    )  # fmt: skip
+    document = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    return proc.returncode, document, proc.stdout + proc.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_plan_after_import_has_nothing_to_do(tmp_path, generation):
+    """The imported tree is exactly the live state: `plan --detailed-exitcode` exits 0. Only
+    the fields import warned about (left out of the format) show up as drift."""
+    pytest.importorskip("reconciler.commands.plan")
+    from reconciler.emulator.testing import running_emulator
+
+    state = _emulator_state(extra_projects=3)
+    ios = state["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]
+    plain = copy.deepcopy(state)
+    for source in plain["organizations"]["acme"]["projects"]["ios"]["symbol_sources"]:
+        for field in ("is_public", "has_index", "platforms"):
+            source.pop(field, None)
+    assert any("is_public" in s for s in ios)
+
+    results = {}
+    for name, seeded in [("plain", plain), ("extra", state)]:
+        cwd = tmp_path / name
+        cwd.mkdir()
+        with running_emulator(
+            "--api-generation", generation, "--token", EMULATOR_TOKEN, state=seeded
+        ) as emulator:
+            assert _import(emulator.url, cwd).returncode == 0
+            code, document, output = _plan(emulator.url, cwd)
+            writes = [r for r in emulator.requests() if r["method"] != "GET"]
+        assert writes == []
+        for sentinel in [EMULATOR_TOKEN, *SECRETS]:
+            assert sentinel not in output
+        results[name] = (code, document, output)
+
+    code, document, output = results["plain"]
+    assert code == 0, output
+    assert document["summary"]["create"] == 0
+    assert document["summary"]["update"] == 0
+    assert document["summary"]["delete"] == 0
+    assert all(not p["changes"] and not p["unmanaged"] for p in document["projects"])
+
+    code, document, output = results["extra"]
+    assert code == 2, output
+    changes = [c for p in document["projects"] for c in p["changes"]]
+    assert [(c["action"], c["source_id"], sorted(c["fields"])) for c in changes] == [
+        ("update", "acme-gcs", ["is_public", "platforms"])
+    ]
