@@ -205,3 +205,38 @@ def test_out_is_written_atomically_and_unwritable_out_is_an_error(emu, configs, 
     )  # fmt: skip
     assert run.returncode == 1
     assert "cannot write the plan" in run.stderr
+
+
+def _plan_on_a_terminal(configs: Path, env: dict[str, str]) -> str:
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "plan", "--config-dir", str(configs)],
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closes when the process ends
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=60) == 0
+    finally:
+        os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_colour_on_a_terminal_unless_no_color(emu, configs):
+    coloured = _plan_on_a_terminal(configs, _env(emu.url))
+    assert ANSI.search(coloured)
+    assert "update a (http)" in coloured
+    plain = _plan_on_a_terminal(configs, _env(emu.url, NO_COLOR="1"))
+    assert not ANSI.search(plain)
+    assert "~ update a (http)" in plain
