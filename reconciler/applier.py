@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from rich.markup import escape
 from rich.table import Table
 
 from reconciler import spec
@@ -262,7 +263,7 @@ def results_table(result: ApplyResult) -> Table:
             p.key,
             f"[{_STATUS_STYLE[p.status]}]{p.status}[/]",
             f"{p.done}/{p.total}",
-            _escape_markup(p.message),
+            escape(p.message),
         )
     return table
 
@@ -272,9 +273,3 @@ def results_summary(result: ApplyResult) -> str:
         f"Apply: {result.count('applied')} applied, {result.count('unchanged')} unchanged, "
         f"{result.count('failed')} failed, {result.count('refused')} refused."
     )
-
-
-def _escape_markup(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

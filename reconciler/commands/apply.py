@@ -116,7 +116,10 @@ def command(
         if client is not None:
             client.close()
 
-    console = Console(stderr=True, highlight=False, soft_wrap=False)
+    # On a terminal, its width; in a CI log, room enough that messages are not folded much.
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=True, highlight=False, width=120)
     console.print(results_table(result))
     console.print(results_summary(result), markup=False)
     return result.exit_code
