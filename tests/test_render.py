@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.differ import diff_project
 from reconciler.plan import Plan, ProjectPlan
@@ -128,3 +130,27 @@ def test_json_is_the_plan_document():
     assert json.loads(render(plan, "json")) == plan.to_json()
     assert render(plan, "markdown") == render_markdown(plan)
     assert render(plan, "text") == render_text(plan)
+
+
+_SENTINEL = "SENTINEL-VALUE-9f2c"
+
+
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True, max_size=4),
+    st.lists(st.sampled_from(["a", "b", "c", "e"]), unique=True, max_size=4),
+    st.sampled_from(["keep", "delete"]),
+    st.booleans(),
+)
+def test_no_renderer_can_print_a_secret_the_remote_sent_in_clear(
+    desired_ids, remote_ids, unmanaged, with_password
+):
+    extra = {"password": {"env": "PW"}} if with_password else {}
+    desired = [http(i, **extra) if i != "c" else s3(i) for i in desired_ids]
+    # a misbehaving server that answers with secrets in clear
+    remote = [
+        http(i, password=_SENTINEL) if i != "c" else s3(i, secret_key=_SENTINEL) for i in remote_ids
+    ]
+    plan = Plan(projects=(diff_project(project("o", "p", desired, unmanaged=unmanaged), remote),))
+    for fmt in ("text", "markdown", "json"):
+        assert _SENTINEL not in render(plan, fmt)
+    assert _SENTINEL not in render_text(plan, color=True)
