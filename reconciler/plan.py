@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reconciler import spec
 from reconciler.errors import SymsyncError
@@ -35,6 +35,7 @@ ACTION_ORDER: Final[dict[str, int]] = {"create": 0, "update": 1, "delete": 2}
 # How a secret appears in a plan: only whether it is there.
 SECRET_SET: Final = "(set)"
 SECRET_NOT_SET: Final = "(not set)"
+_SECRET_MARKERS: Final = (SECRET_SET, SECRET_NOT_SET)
 
 # What the applier sends for a secret field of a create or update:
 #   "keep": Sentry's placeholder {"hidden-secret": true}, so the stored value stays;
@@ -88,6 +89,36 @@ class Change(_Frozen):
                 if name in value and not _is_env_ref(value[name]):
                     raise ValueError(f"secret field `{name}` must be an {{env: NAME}} reference")
         return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_hold_no_secret(cls, value: dict[str, FieldChange]) -> dict[str, FieldChange]:
+        # A plan file can be edited by hand; a secret field shows only whether it is set, so
+        # nothing that reads the plan (the renderers above all) can print a value from it.
+        for name, change in value.items():
+            if name in spec.ALL_SECRET_FIELDS and not (
+                change.secret
+                and change.before in _SECRET_MARKERS
+                and change.after in _SECRET_MARKERS
+            ):
+                raise ValueError(
+                    f"secret field `{name}` may only show {SECRET_SET!r} or {SECRET_NOT_SET!r}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _secret_writes_match_the_source(self) -> Change:
+        secret_fields = spec.ALL_SECRET_FIELDS & set(self.source or {})
+        unknown = sorted(set(self.secrets) - secret_fields)
+        if unknown:
+            raise ValueError(
+                f"`secrets` names {', '.join(unknown)}, not a secret field of the source"
+            )
+        if self.action == "create" and "keep" in self.secrets.values():
+            # Sentry has no stored value to keep for a new source, and rejects a placeholder
+            # in a POST.
+            raise ValueError("a create cannot keep a stored secret; it must send it")
+        return self
 
     @property
     def sort_key(self) -> tuple[int, int, str]:

@@ -171,7 +171,27 @@ def test_no_leak_on_error_paths(tmp_path):
         json.dumps({"format_version": 1, "token": LITERAL, "projects": [{"x": LITERAL}]})
     )
     out.run("apply", "notaplan.json", "--yes", env=_env("http://127.0.0.1:9"), expect={1})
-    # the literal and the broken plan are the user's own files: leave them out of the check
+    # a saved plan edited by hand to show a secret value in a change's fields (which apply
+    # would print) or to keep a secret on a create (a placeholder in a POST)
+    change = {"action": "create", "source_id": "x", "source_type": "http",
+              "source": {"id": "x", "type": "http", "name": "x", "url": "u",
+                         "layout": {"type": "native"}, "password": {"env": "LEAK_HTTP_PW"}},
+              "secrets": {"password": "send"}}  # fmt: skip
+    edits = {
+        "edited-fields.json": {"fields": {"password": {"before": None, "after": LITERAL}}},
+        "edited-marked.json": {
+            "fields": {"password": {"before": "(not set)", "after": LITERAL, "secret": True}}
+        },
+        "edited-keep.json": {"secrets": {"password": "keep"}},
+    }
+    for name, edit in edits.items():
+        project = {"organization": "acme", "project": "ios", "changes": [{**change, **edit}]}
+        (tmp_path / name).write_text(json.dumps({"format_version": 1, "projects": [project]}))
+        out.run("apply", name, "--yes", env=_env("http://127.0.0.1:9"), expect={1})
+        assert "not a valid symsync plan" in out.outputs[-1][1], out.outputs[-1]
+    # the literal and the broken plans are the user's own files: leave them out of the check
     bad.unlink()
     (tmp_path / "notaplan.json").unlink()
+    for name in edits:
+        (tmp_path / name).unlink()
     out.check()

@@ -91,6 +91,30 @@ def test_bad_plan_files_are_clear_errors(text, expected):
     assert str(info.value).startswith("p.json")
 
 
+def test_a_change_cannot_show_a_secret_value_in_its_fields():
+    # A hand-edited plan file: the renderers print `fields`, so they must hold no value.
+    for fields in (
+        {"password": {"before": "(not set)", "after": "hunter2", "secret": True}},
+        {"password": {"before": None, "after": "hunter2"}},
+        {"secret_key": {"before": "(set)", "after": {"hidden-secret": True}, "secret": True}},
+    ):
+        with pytest.raises(ValidationError) as info:
+            Change(action="update", source_id="a", fields=fields)
+        assert "hunter2" not in str(info.value.errors(include_input=False))
+    ok = {"password": {"before": "(set)", "after": "(not set)", "secret": True}}
+    assert Change(action="update", source_id="a", fields=ok).fields["password"].secret
+
+
+def test_a_create_cannot_keep_a_secret_and_secrets_must_name_secret_fields():
+    source = {"id": "a", "type": "http", "password": {"env": "PW"}}
+    with pytest.raises(ValidationError, match="cannot keep"):
+        Change(action="create", source_id="a", source=source, secrets={"password": "keep"})
+    with pytest.raises(ValidationError, match="not a secret field"):
+        Change(action="update", source_id="a", source=source, secrets={"url": "send"})
+    change = Change(action="update", source_id="a", source=source, secrets={"password": "keep"})
+    assert change.secret_variables() == {}
+
+
 def test_a_change_cannot_hold_a_secret_value():
     with pytest.raises(ValidationError):
         Change(action="create", source_id="a", source={"type": "http", "password": "x"})
