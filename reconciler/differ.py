@@ -17,6 +17,10 @@ comparison: they show as an update that removes them, which is what the PUT will
 
 A source whose ``type`` changes keeps its id and is updated with a full replacement; its secrets
 are then sent from the environment (Sentry cannot keep a secret across a type change).
+
+A remote source whose id starts with ``sentry`` (Sentry's own prefix, which it refuses on every
+write) is never deleted, even with ``unmanaged: delete``: it is listed as unmanaged, with a
+warning.
 """
 
 from __future__ import annotations
@@ -231,21 +235,26 @@ def diff_project(
         )
 
     unmanaged: list[str] = []
+    reserved: list[str] = []
     for position, source in enumerate(remote_list):
         sid = str(source["id"])
         if sid in mentioned:
             continue
-        if config.unmanaged == "delete":
+        if config.unmanaged == "delete" and not spec.is_reserved_id(sid):
             changes.append(_delete(source, position, "unmanaged"))
         else:
             unmanaged.append(sid)
+            if config.unmanaged == "delete":
+                reserved.append(sid)
 
     return ProjectPlan(
         **base,
         changes=tuple(changes),
         unmanaged=tuple(unmanaged),
         unchanged=tuple(unchanged),
-        warnings=tuple(_order_warnings(remote_list, changes, present_order)),
+        warnings=tuple(
+            _order_warnings(remote_list, changes, present_order) + _reserved_warnings(reserved)
+        ),
         fingerprint=fingerprint(remote_list),
         remote_sources=remote_digests(remote_list),
     )
@@ -261,6 +270,18 @@ def _delete(source: Mapping[str, Any], position: int, reason: str) -> Change:
         reason="absent" if reason == "absent" else "unmanaged",
         position=position,
     )
+
+
+def _reserved_warnings(reserved: Sequence[str]) -> list[str]:
+    """Sentry keeps its own sources apart and rejects ids starting with ``sentry`` on writes;
+    one that shows up in this list anyway is not symsync's to delete."""
+    if not reserved:
+        return []
+    ids = ", ".join(reserved)
+    return [
+        f"kept {ids} despite unmanaged: delete: ids starting with "
+        f"`{spec.RESERVED_ID_PREFIX}` are Sentry's own; symsync never deletes them"
+    ]
 
 
 def _order_warnings(

@@ -188,3 +188,24 @@ def test_unexpected_remote_answer_is_a_project_error():
     plan = diff_project(project("acme", "ios", [http("a")]), [{"type": "http"}])
     assert plan.error is not None and "no id" in plan.error
     assert plan.changes == ()
+
+
+def test_a_remote_id_with_sentrys_prefix_is_never_deleted():
+    # Sentry keeps its own sources out of this list and refuses such ids on writes; if one
+    # showed up anyway, unmanaged: delete must not remove it.
+    remote = _remote(http("a"), http("sentry:microsoft"), http("stray"))
+    plan = diff_project(project("acme", "ios", [http("a")], unmanaged="delete"), remote)
+    assert [(c.action, c.source_id) for c in plan.changes] == [("delete", "stray")]
+    assert plan.unmanaged == ("sentry:microsoft",)
+    assert any("sentry:microsoft" in w and "never deletes" in w for w in plan.warnings)
+    keep = diff_project(project("acme", "ios", [http("a")]), remote)
+    assert keep.unmanaged == ("sentry:microsoft", "stray")
+    assert keep.warnings == ()
+
+
+def test_absent_vs_empty_collections_on_either_side():
+    desired = [http("a", filters={"filetypes": [], "path_patterns": []})]
+    remote = [dict(http("a"), filters={}), dict(http("b"), filters={"filetypes": []})]
+    plan = diff_project(project("acme", "ios", [*desired, http("b")]), remote)
+    assert plan.changes == ()
+    assert plan.unchanged == ("a", "b")
