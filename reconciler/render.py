@@ -199,9 +199,14 @@ def md_escape(text: str) -> str:
     return "".join(_MD_SPECIAL.get(ch, ch) for ch in text)
 
 
-def md_code(text: str) -> str:
-    """An inline code span holding ``text`` verbatim (safe inside a table cell too)."""
-    text = text.replace("\n", " ").replace("\r", " ").replace("|", "\\|")
+def md_code(text: str, *, table: bool = False) -> str:
+    """An inline code span holding ``text`` verbatim; ``table``: for a table cell.
+
+    In a table cell a ``|`` must be escaped even inside code; elsewhere the escape would show.
+    """
+    text = text.replace("\n", " ").replace("\r", " ")
+    if table:
+        text = text.replace("|", "\\|")
     ticks = "`" * (_longest_backtick_run(text) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"
@@ -284,7 +289,7 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         for i, p in enumerate(changing):
             status = "could not be planned" if p.error is not None else "changes pending"
             row = (
-                f"| {md_code(p.key)} | {p.count('create')} | {p.count('update')} | "
+                f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
                 f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
             )
             if size([*out, row]) + reserve > limit:

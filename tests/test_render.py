@@ -91,12 +91,13 @@ def test_markdown_for_pull_requests():
 
 
 def test_markdown_escapes_values():
-    assert md_code("a|b") == "`a\\|b`"
+    assert md_code("a|b", table=True) == "`a\\|b`"
+    assert md_code("a|b") == "`a|b`"  # outside a table the escape would show
     assert md_code("x`y") == "``x`y``"
     remote = [redacted(http("a")), redacted(http("<img src=x>|`pwn`"))]
     plan = Plan(projects=(diff_project(project("a", "b", [http("a")]), remote),))
     md = render_markdown(plan)
-    assert "`` <img src=x>\\|`pwn` ``" in md
+    assert "Unmanaged (kept): `` <img src=x>|`pwn` ``" in md
 
 
 def _huge_plan(projects: int, sources: int) -> Plan:
