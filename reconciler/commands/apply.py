@@ -14,6 +14,7 @@ from reconciler.commands.plan import (
     connect,
     echo_err,
     log_requests,
+    report_problems,
     stdout_color,
     verbose_option,
 )
@@ -102,6 +103,7 @@ def command(
 
     try:
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+        report_problems(plan, errors=False)  # errors are in the result table
         if plan.has_changes and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR

@@ -48,6 +48,16 @@ def write_plan_file(plan: Plan, path: Path) -> None:
         raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
+def report_problems(plan: Plan, *, errors: bool = True) -> None:
+    """Project warnings (and errors) on stderr too, where CI logs show them whatever the format
+    and wherever stdout goes."""
+    for project in plan.projects:
+        if errors and project.error is not None:
+            echo_err(f"error: {project.key}: {project.error}")
+        for warning in project.warnings:
+            echo_err(f"warning: {project.key}: {warning}")
+
+
 def log_requests() -> None:
     """``--verbose``: every request to Sentry on stderr (the client never logs a secret)."""
     import logging
@@ -126,9 +136,7 @@ def command(
     if out is not None:
         write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
-    for project in plan.projects:
-        if project.error is not None:
-            echo_err(f"error: {project.key}: {project.error}")
+    report_problems(plan)
     if out is not None:
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
     if plan.has_errors:
