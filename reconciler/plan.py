@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
@@ -194,6 +195,11 @@ class Plan(_Frozen):
     @field_validator("projects")
     @classmethod
     def _sorted_projects(cls, value: tuple[ProjectPlan, ...]) -> tuple[ProjectPlan, ...]:
+        # One entry per project: apply runs projects in parallel, and two entries for one
+        # project (a hand-merged plan file) would write to it concurrently.
+        twice = sorted(k for k, n in Counter(p.key for p in value).items() if n > 1)
+        if twice:
+            raise ValueError(f"project {', '.join(twice)} appears more than once")
         return tuple(sorted(value, key=lambda p: (p.organization, p.project)))
 
     @property

@@ -91,6 +91,13 @@ def test_bad_plan_files_are_clear_errors(text, expected):
     assert str(info.value).startswith("p.json")
 
 
+def test_a_project_appears_once_in_a_plan():
+    one = {"organization": "a", "project": "b", "changes": []}
+    text = json.dumps({"format_version": 1, "projects": [one, dict(one)]})
+    with pytest.raises(SymsyncError, match="a/b appears more than once"):
+        Plan.loads(text, where="p.json")
+
+
 def test_a_change_cannot_show_a_secret_value_in_its_fields():
     # A hand-edited plan file: the renderers print `fields`, so they must hold no value.
     for fields in (
