@@ -31,6 +31,7 @@ from typing import Any
 from reconciler import spec
 from reconciler.model import AbsentSource, ProjectConfig
 from reconciler.plan import (
+    REMOTE_SECRET_FIELDS,
     SECRET_NOT_SET,
     SECRET_SET,
     Change,
@@ -81,7 +82,7 @@ def normalise(source: Mapping[str, Any]) -> dict[str, Any]:
     """The comparable form of a source (remote or desired). Holds no secret value."""
     out: dict[str, Any] = {}
     for key, value in source.items():
-        if key in spec.ALL_SECRET_FIELDS:
+        if key in REMOTE_SECRET_FIELDS or spec.is_hidden_secret(value):
             # Whatever is there (Sentry's placeholder, an {env: NAME} reference, or a value
             # a misbehaving server sent in clear), all we keep is that it is set.
             out[key] = SECRET_SET
@@ -123,7 +124,7 @@ def _field_key(name: str) -> tuple[int, str]:
 
 
 def _secret_field(name: str) -> bool:
-    return name in spec.ALL_SECRET_FIELDS
+    return name in REMOTE_SECRET_FIELDS
 
 
 def _field_change(name: str, before: Any, after: Any) -> FieldChange:

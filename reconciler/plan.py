@@ -33,6 +33,11 @@ Action = Literal["create", "update", "delete"]
 # relies on disappears before its replacement exists), then updates, then deletions.
 ACTION_ORDER: Final[dict[str, int]] = {"create": 0, "update": 1, "delete": 2}
 
+# Secret fields as they may appear in what Sentry returns: the three a file can set, plus the
+# legacy appStoreConnect source's key (reference section 3), which Sentry's list can still
+# hold. Remote values of these never enter a plan.
+REMOTE_SECRET_FIELDS: Final[frozenset[str]] = spec.ALL_SECRET_FIELDS | {"appconnectPrivateKey"}
+
 # How a secret appears in a plan: only whether it is there.
 SECRET_SET: Final = "(set)"
 SECRET_NOT_SET: Final = "(not set)"
@@ -97,7 +102,7 @@ class Change(_Frozen):
         # A plan file can be edited by hand; a secret field shows only whether it is set, so
         # nothing that reads the plan (the renderers above all) can print a value from it.
         for name, change in value.items():
-            if name in spec.ALL_SECRET_FIELDS and not (
+            if name in REMOTE_SECRET_FIELDS and not (
                 change.secret
                 and change.before in _SECRET_MARKERS
                 and change.after in _SECRET_MARKERS
@@ -333,7 +338,7 @@ def redact_remote(source: Mapping[str, Any]) -> dict[str, Any]:
     answered in clear could not put a secret into a plan, a digest or an output.
     """
     out = dict(source)
-    for name in spec.ALL_SECRET_FIELDS:
+    for name in REMOTE_SECRET_FIELDS:
         if name in out:
             out[name] = spec.hidden_secret()
     return out

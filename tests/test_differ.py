@@ -6,7 +6,7 @@ import copy
 import json
 
 from reconciler.differ import diff_project, normalise
-from reconciler.plan import SECRET_NOT_SET, SECRET_SET
+from reconciler.plan import SECRET_NOT_SET, SECRET_SET, Plan
 from tests.plan_helpers import http, project, redacted, s3
 
 
@@ -209,3 +209,25 @@ def test_absent_vs_empty_collections_on_either_side():
     plan = diff_project(project("acme", "ios", [*desired, http("b")]), remote)
     assert plan.changes == ()
     assert plan.unchanged == ("a", "b")
+
+
+def test_a_legacy_app_store_connect_secret_never_reaches_the_plan():
+    # Sentry's list can still hold a legacy appStoreConnect source; its key is a secret too,
+    # even if a misbehaving server sent it in clear.
+    from reconciler.render import render
+
+    legacy = {"id": "asc", "type": "appStoreConnect", "name": "App Store Connect",
+              "appconnectIssuer": "i" * 36, "appconnectKey": "KEY",
+              "appconnectPrivateKey": "SENTINEL-ASC-KEY", "appName": "app"}  # fmt: skip
+    remote = [http("a"), legacy]
+    for unmanaged in ("keep", "delete"):
+        plan = diff_project(project("acme", "ios", [http("a")], unmanaged=unmanaged), remote)
+        everything = Plan(projects=(plan,))
+        for fmt in ("text", "markdown", "json"):
+            assert "SENTINEL-ASC-KEY" not in render(everything, fmt)
+        assert "SENTINEL-ASC-KEY" not in json.dumps(everything.to_json())
+    (change,) = plan.changes
+    assert change.fields["appconnectPrivateKey"].before == SECRET_SET
+    assert change.fields["appconnectPrivateKey"].secret
+    # the saved plan reads back (its fields hold only the markers)
+    assert Plan.loads(everything.dumps()) == everything
