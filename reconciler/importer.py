@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import yaml as pyyaml
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from reconciler import spec
 from reconciler.client import SentryClient
@@ -319,10 +321,14 @@ def _convert_source(
     variables: list[SecretVariable] = []
     secret_fields = spec.SECRET_FIELDS[source_type]
     for key in order:
+        if key == "name" and (key not in source or _blank(source[key])):
+            # The file format requires a name that is not blank; Sentry's older endpoint does
+            # not. Naming the source after its id keeps it managed (plan shows the new name).
+            entry["name"] = source_id
+            how = "no name" if key not in source else "a blank name"
+            warnings.append(f"{label} has {how} in Sentry; it was named after its id")
+            continue
         if key not in source:
-            if key == "name":
-                entry["name"] = source_id
-                warnings.append(f"{label} has no name in Sentry; it was named after its id")
             continue
         value = source[key]
         if key in secret_fields:
@@ -356,6 +362,10 @@ def _convert_source(
         )
         return None
     return entry, variables
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _them(fields: Sequence[str]) -> str:
@@ -401,8 +411,30 @@ def _yaml() -> YAML:
 
 def _dump(doc: CommentedMap) -> str:
     buffer = io.StringIO()
-    _yaml().dump(doc, buffer)
+    _yaml().dump(_quote_ambiguous(doc), buffer)
     return buffer.getvalue()
+
+
+# The loader reads YAML 1.1 (PyYAML), where ruamel.yaml's YAML 1.2 output leaves `yes`, `on`,
+# `off`, `1:30`, `0o17`, `=` ... plain: they would come back as booleans, numbers or errors.
+_RESOLVER: Final = pyyaml.resolver.Resolver()
+_STR_TAG: Final = "tag:yaml.org,2002:str"
+
+
+def _quote_ambiguous(value: Any) -> Any:
+    """``value`` with every string that a YAML 1.1 reader would not read back as that same
+    string, as a plain scalar, forced into quotes (in place for mappings and sequences)."""
+    if isinstance(value, dict):
+        for key in value:
+            value[key] = _quote_ambiguous(value[key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _quote_ambiguous(item)
+    elif isinstance(value, str) and not isinstance(value, SingleQuotedScalarString):
+        tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+        if tag != _STR_TAG:
+            return SingleQuotedScalarString(value)
+    return value
 
 
 def _shown(path: Path) -> str:
