@@ -21,6 +21,8 @@ import contextlib
 import http.client
 import json
 import logging
+import math
+import re
 import socket
 import threading
 import time
@@ -160,9 +162,7 @@ class SentryClient:
         max_wait: float = 60.0,
     ) -> None:
         self.base_url = _check_base_url(base_url)
-        self.host = urlsplit(self.base_url).hostname or self.base_url
-        if port := urlsplit(self.base_url).port:
-            self.host = f"{self.host}:{port}"
+        self.host = urlsplit(self.base_url).netloc
         if not token:
             raise SymsyncError(f"{TOKEN_VARIABLE} is not set: give it a Sentry auth token")
         self._token = _Secret(token)
@@ -241,12 +241,13 @@ class SentryClient:
         status = exchange.response.status_code
         if status == 200:
             data = self._json(exchange)
-            # Sentry answers a one-element list; take a bare object too.
-            if isinstance(data, list):
-                data = data[0] if data else None
-            if data is not None and not isinstance(data, dict):
+            # Sentry answers a one-element list; take a bare object too. A server (or a proxy)
+            # that ignored `?id=` answers the whole list: pick the source by its id.
+            if isinstance(data, dict):
+                data = [data]
+            if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
                 raise self._unexpected(exchange, "a source")
-            return data
+            return next((s for s in data if s.get("id") == source_id), None)
         if status == 404:
             # Both an unknown source and an unknown project answer 404. Sentry's endpoint says
             # the former in its own `{"error": ...}` envelope; anything else is settled by
@@ -463,7 +464,8 @@ class SentryClient:
         retry_after = response.headers.get("Retry-After")
         if retry_after:
             waits.append(_retry_after_seconds(retry_after, now))
-        wait = max(waits, default=0.0)
+        # `nan` or `inf` in a header is no usable wait (and time.sleep refuses NaN).
+        wait = max((w for w in waits if math.isfinite(w)), default=0.0)
         if wait <= 0:
             return self._backoff_delay(attempt)
         return min(wait, self.max_wait)
@@ -547,6 +549,18 @@ class SentryClient:
                     "token's user must have access to the project"
                 )
             message = f"the token is not allowed to do this: {method} needs {needs} {where}"
+        elif (
+            status in (400, 404)
+            and target.source_id is not None
+            and _says_missing_id(exchange.response)
+        ):
+            # Gen A answers 404, Gen B 400; symsync always sends `?id=`, so it was lost on
+            # the way (a proxy that drops query strings, or a URL that ends the path early).
+            message = (
+                f"Sentry did not receive the source id (`?id=`) that symsync sent for source "
+                f"`{target.source_id}` in {target.project_key}: Sentry says 'Missing source id'; "
+                f"check that a proxy in front of {self.host} keeps query strings {where}"
+            )
         elif status == 404:
             message = self._not_found_message(exchange, target, where)
         elif status in (301, 302, 307, 308):
@@ -564,7 +578,14 @@ class SentryClient:
                 "or with a lower --parallelism"
             )
         elif status >= 500:
-            message = f"Sentry failed with {status}{retried}{says_suffix} {where}"
+            error_id = _error_id(exchange.response)
+            reference = f" (Sentry's error id {error_id}, for its support)" if error_id else ""
+            message = f"Sentry failed with {status}{retried}{says_suffix}{reference} {where}"
+        elif status == 407:
+            message = (
+                f"a proxy between symsync and {self.host} asks for its own credentials: put "
+                f"the proxy's user name and password in HTTPS_PROXY (or HTTP_PROXY) {where}"
+            )
         else:
             message = f"Sentry answered {status}{says_suffix} {where}"
         return SentryAPIError(
@@ -668,14 +689,30 @@ class SentryClient:
 
 
 def _check_base_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+    cleaned = url.strip()
+    parts = urlsplit(cleaned)
+    credentials = parts.username is not None or parts.password is not None
+    shown = f"{parts.scheme}://{parts.hostname}" if credentials else redact_text(cleaned)
+    problem = ""
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+    except ValueError:
+        problem = "its port is not a number from 1 to 65535"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = redact_text(url)
+        problem = "it must start with https:// (or http://) and name a host"
+    elif any(c.isspace() for c in cleaned):
+        problem = "it contains spaces"
+    elif credentials:
+        problem = f"it must not carry credentials (the token goes in {TOKEN_VARIABLE})"
+    elif parts.query or parts.fragment or cleaned.endswith(("?", "#")):
+        problem = "it must not have a query (`?`) or a fragment (`#`)"
+    if problem:
         raise SymsyncError(
-            f"`{shown}` is not a Sentry URL: set {URL_VARIABLE} or --url to one like "
-            "https://sentry.example.com"
+            f"`{shown}` is not a Sentry URL: {problem}; set {URL_VARIABLE} or --url to "
+            "one like https://sentry.example.com (or https://example.com/sentry when Sentry is "
+            "served under a path)"
         )
-    return url.strip().rstrip("/")
+    return cleaned.rstrip("/")
 
 
 def _segment(value: str) -> str:
@@ -728,6 +765,20 @@ def _retry_after_seconds(value: str, now: float) -> float:
         return parsedate_to_datetime(value).timestamp() - now
     except (TypeError, ValueError, IndexError):
         return 0.0
+
+
+def _error_id(response: requests.Response) -> str:
+    """The ``errorId`` of Sentry's 500 body, when it is a plain token."""
+    parsed = _json_or_none(response)
+    value = parsed.get("errorId") if isinstance(parsed, dict) else None
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+        return value
+    return ""
+
+
+def _says_missing_id(response: requests.Response) -> bool:
+    parsed = _json_or_none(response)
+    return isinstance(parsed, dict) and parsed.get("error") == "Missing source id"
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -294,6 +294,21 @@ def test_exhausted_429_says_rate_limited(client, fake):
     assert "rate-limiting" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Sentry-Rate-Limit-Reset": "nan"},
+        {"Retry-After": "nan"},
+        {"Retry-After": "inf", "X-Sentry-Rate-Limit-Reset": "-inf"},
+    ],
+)
+def test_rate_limit_headers_that_are_not_finite_fall_back_to_backoff(fake, ftime, headers):
+    fake.add(Reply(429, None, headers), Reply(200, []))
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock) as c:
+        assert c.list_sources("acme", "ios") == []
+    assert ftime.sleeps == [0.5]
+
+
 def test_long_waits_are_capped(fake, ftime):
     fake.add(Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 3600)}), Reply(200, []))
     with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock, max_wait=20) as c:
@@ -499,6 +514,28 @@ def test_delete_retry_404_but_project_still_lists_it_is_a_failure(client, fake):
             "project `acme/ios` was renamed in Sentry to `ios-new`",
         ),
         ("GET", 418, "teapot", "Sentry answered 418"),
+        # Gen A says a lost `?id=` with a 404, Gen B with a 400: never "source does not exist".
+        (
+            "DELETE",
+            404,
+            {"error": "Missing source id"},
+            "Sentry did not receive the source id (`?id=`) that symsync sent for source "
+            "`acme-symbols` in acme/ios",
+        ),
+        ("PUT", 400, {"error": "Missing source id"}, "a proxy in front of 127.0.0.1"),
+        (
+            "GET",
+            500,
+            {"detail": "Internal Error", "errorId": "0b7e1c2d9f"},
+            "Sentry failed with 500 after 6 attempts: Sentry says 'Internal Error' (Sentry's "
+            "error id 0b7e1c2d9f, for its support)",
+        ),
+        (
+            "GET",
+            407,
+            b"<html>Proxy Authentication Required</html>",
+            "a proxy between symsync and 127.0.0.1",
+        ),
     ],
 )
 def test_errors_read_well(client, fake, method, status, body, expected):
@@ -552,6 +589,39 @@ def test_missing_token_and_bad_url(monkeypatch):
     with pytest.raises(SymsyncError, match="not a Sentry URL") as info:
         SentryClient.from_env("ftp://user:pw@example.com")
     assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:99999", "its port is not a number from 1 to 65535"),
+        ("https://sentry.example.com:port/", "its port is not a number"),
+        (f"https://{TOKEN}@sentry.example.com/", "must not carry credentials"),
+        (f"https://me:{TOKEN}@sentry.example.com/", "must not carry credentials"),
+        (f"https://sentry.example.com/?token={TOKEN}", "must not have a query"),
+        ("https://sentry.example.com/#top", "must not have a query (`?`) or a fragment"),
+        ("https://sentry example.com", "it contains spaces"),
+        ("sentry.example.com", "must start with https://"),
+        ("ftp://sentry.example.com", "must start with https://"),
+    ],
+)
+def test_unusable_base_urls_are_refused_before_any_request(url, problem):
+    # A query or fragment would end up in front of every path (or drop it), userinfo is a
+    # credential in a place that gets printed, and a bad port used to raise a bare ValueError.
+    with pytest.raises(SymsyncError) as info:
+        SentryClient(url, TOKEN)
+    message = str(info.value)
+    assert problem in message and "is not a Sentry URL" in message
+    assert TOKEN not in message
+
+
+def test_get_source_picks_its_id_from_a_whole_list(client, fake):
+    """A server or proxy that ignores `?id=` answers the whole list: the first element is not
+    necessarily the source asked for."""
+    other = {**HTTP_REDACTED, "id": "other"}
+    fake.add(Reply(200, [other, HTTP_REDACTED]), Reply(200, [other]))
+    assert client.get_source("acme", "ios", "acme-symbols") == HTTP_REDACTED
+    assert client.get_source("acme", "ios", "acme-symbols") is None
 
 
 def test_url_precedence(monkeypatch):
