@@ -618,3 +618,36 @@ def test_a_blank_name_is_replaced_by_the_id_with_a_warning(tmp_path):
     assert "source `gcs1` has a blank name in Sentry; it was named after its id" in "\n".join(
         result.warnings
     )
+
+
+def test_a_failure_on_a_later_file_leaves_nothing_behind(client, tmp_path):
+    """Files are staged first and renamed into place only when all of them were written."""
+    (tmp_path / "acme" / "web.yaml").mkdir(parents=True)
+    result = import_organization(client, "acme", [], tmp_path, force=True)
+    with pytest.raises(SymsyncError) as info:
+        write_files(result)
+    assert "could not write acme/web.yaml" in str(info.value).replace(str(tmp_path) + "/", "")
+    assert "nothing was written" in str(info.value)
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == [
+        "acme",
+        "acme/web.yaml",
+    ]
+
+
+def test_a_write_error_removes_staged_files_and_new_folders(client, tmp_path, monkeypatch):
+    import tempfile
+
+    real = tempfile.mkstemp
+    calls = {"n": 0}
+
+    def failing_mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    result = import_organization(client, "acme", ["ios", "android", "game"], tmp_path / "cfg")
+    monkeypatch.setattr(tempfile, "mkstemp", failing_mkstemp)
+    with pytest.raises(SymsyncError, match="No space left on device; nothing was written"):
+        write_files(result)
+    assert not (tmp_path / "cfg").exists()
