@@ -914,3 +914,40 @@ def test_renamed_project_is_not_followed_but_explained():
     assert info.value.status == 302
     assert "project `acme/iphone` was renamed in Sentry to `ios`" in str(info.value)
     assert [(r["method"], r["status"]) for r in log] == [("DELETE", 302), ("GET", 200)]
+
+
+@pytest.mark.e2e
+def test_eight_threads_share_one_client_through_the_emulator_rate_limit():
+    """`--rate-limit 5/1`: the client waits until Sentry's reset and every write lands once."""
+    import time
+
+    from reconciler.emulator.server import RateLimit
+    from reconciler.emulator.testing import serving_emulator
+
+    projects = [f"p{i}" for i in range(8)]
+    state = {"organizations": {"acme": {"projects": {p: {"symbol_sources": []} for p in projects}}}}
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    with serving_emulator(state, rate_limit=RateLimit(5, 1.0), generation="b") as emulator:
+        with SentryClient(emulator.url, EMULATOR_TOKEN, sleep=sleep, pool_size=8) as c:
+
+            def work(project: str) -> list:
+                c.create_source("acme", project, {**HTTP_SOURCE, "id": f"src-{project}"})
+                return c.list_sources("acme", project)
+
+            with ThreadPoolExecutor(8) as pool:
+                listed = list(pool.map(work, projects))
+        final = emulator.state()["organizations"]["acme"]["projects"]
+        log = emulator.requests()
+    assert [[s["id"] for s in sources] for sources in listed] == [[f"src-{p}"] for p in projects]
+    assert {p: [s["id"] for s in final[p]["symbol_sources"]] for p in projects} == {
+        p: [f"src-{p}"] for p in projects
+    }
+    assert [r["status"] for r in log].count(201) == 8
+    assert 429 in [r["status"] for r in log]
+    # Waits come from X-Sentry-Rate-Limit-Reset (at most the 1 s window, rounded to seconds).
+    assert waits and max(waits) <= 2.0
