@@ -59,6 +59,8 @@ UNREACHED_ATTEMPTS: Final = 3
 # The longest exponential back-off step: all retries of a request stay under a minute.
 MAX_BACKOFF: Final = 8.0
 BODY_LIMIT: Final = 500
+# Visible ASCII only: Sentry's tokens are hex or `sntry?_` followed by base64.
+_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+")
 MAX_PAGES: Final = 10_000
 
 
@@ -165,6 +167,13 @@ class SentryClient:
         self.host = urlsplit(self.base_url).netloc
         if not token:
             raise SymsyncError(f"{TOKEN_VARIABLE} is not set: give it a Sentry auth token")
+        if not _TOKEN_RE.fullmatch(token):
+            # It goes into a header: a line break or a non-ASCII letter would fail deep in
+            # http.client, with the token in the exception's text.
+            raise SymsyncError(
+                f"{TOKEN_VARIABLE} holds characters no Sentry auth token has (spaces, line "
+                "breaks, control or non-ASCII characters): copy the token again"
+            )
         self._token = _Secret(token)
         self.timeout = timeout
         self.max_retries = max(0, max_retries)

@@ -624,6 +624,31 @@ def test_get_source_picks_its_id_from_a_whole_list(client, fake):
     assert client.get_source("acme", "ios", "acme-symbols") is None
 
 
+@pytest.mark.parametrize(
+    "token",
+    ["TOKEN-SENTINEL-4711\r\nX-Injected: 1", "TOKEN-SENTINEL-4711 second", "TOKÉN-SENTINEL-4711"],
+)
+def test_a_token_that_cannot_be_a_header_is_a_clear_error(tmp_path, token):
+    """A pasted token with a line break or a non-ASCII letter used to fail inside http.client
+    with a traceback that printed the token."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": token, "SENTRY_URL": "http://127.0.0.1:9"}
+    for command in (("import", "--org", "acme"), ("plan",)):
+        (tmp_path / "configs" / "acme").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "configs" / "acme" / "ios.yaml").write_text("sources: []\n")
+        proc = subprocess.run(
+            [sys.executable, "-m", "reconciler", *command, "--config-dir", "configs"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        assert "SENTRY_AUTH_TOKEN holds characters no Sentry auth token has" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "SENTINEL-4711" not in proc.stdout + proc.stderr
+
+
 def test_url_precedence(monkeypatch):
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
     monkeypatch.delenv("SENTRY_URL", raising=False)
