@@ -29,7 +29,11 @@ import yaml as pyyaml
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import SingleQuotedScalarString
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    ScalarString,
+    SingleQuotedScalarString,
+)
 
 from reconciler import spec
 from reconciler.client import SentryClient
@@ -458,6 +462,7 @@ def _dump(doc: CommentedMap) -> str:
 # `off`, `1:30`, `0o17`, `=` ... plain: they would come back as booleans, numbers or errors.
 _RESOLVER: Final = pyyaml.resolver.Resolver()
 _STR_TAG: Final = "tag:yaml.org,2002:str"
+_UNICODE_BREAKS: Final = frozenset("\x85\u2028\u2029")
 
 
 def _quote_ambiguous(value: Any) -> Any:
@@ -469,7 +474,11 @@ def _quote_ambiguous(value: Any) -> Any:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             value[index] = _quote_ambiguous(item)
-    elif isinstance(value, str) and not isinstance(value, SingleQuotedScalarString):
+    elif isinstance(value, str) and not isinstance(value, ScalarString):
+        if any(c in _UNICODE_BREAKS for c in value):
+            # ruamel.yaml writes these raw in single quotes, where a reader folds them; double
+            # quotes escape them (\N, \L, \P).
+            return DoubleQuotedScalarString(value)
         tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
         if tag != _STR_TAG:
             return SingleQuotedScalarString(value)

@@ -575,9 +575,13 @@ def test_plan_after_import_has_nothing_to_do(tmp_path, generation):
 
 
 # Strings a YAML 1.2 writer leaves plain but a YAML 1.1 reader (the loader) does not read back as
-# the same string: booleans, null, sexagesimal and octal numbers, dates, the `=` value key.
+# the same string: booleans, null, sexagesimal and octal numbers, dates, the `=` value key; and
+# strings with line breaks.
 AMBIGUOUS = ["yes", "No", "on", "OFF", "y", "~", "Null", "1:30", "0o17", "0x1F", "1_000",
-             ".inf", "2001-12-14", "=", "<<", "+1", "1e3", "-.5", "true", "123"]  # fmt: skip
+             ".inf", "2001-12-14", "=", "<<", "+1", "1e3", "-.5", "true", "123",
+             # line breaks YAML knows beyond \n, which a single-quoted scalar would fold
+             "a\x85b", "a\u2028b", "a\u2029b", "two\nlines", "  padded ", "# hash",
+             "k: v"]  # fmt: skip
 
 
 def test_strings_that_yaml_1_1_would_misread_are_quoted(tmp_path):
