@@ -160,7 +160,7 @@ class SentryClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        pool_size: int = 16,
+        pool_size: int = 64,  # as many as `--parallelism` allows: none is opened twice
         max_wait: float = 60.0,
     ) -> None:
         self.base_url = _check_base_url(base_url)
