@@ -598,7 +598,7 @@ class SentryClient:
         else:
             message = f"Sentry answered {status}{says_suffix} {where}"
         return SentryAPIError(
-            redact_text(message, self._secrets(exchange)),
+            redact_text(message + _uncertain_note(exchange.uncertain), self._secrets(exchange)),
             status=status,
             method=method,
             path=exchange.path,
@@ -658,7 +658,7 @@ class SentryClient:
                 f"{URL_VARIABLE} or --url ({self.base_url}) and that the server is reachable"
             )
         return SentryAPIError(
-            redact_text(message, secrets),
+            redact_text(message + _uncertain_note(uncertain), secrets),
             status=None,
             method=method,
             path=path,
@@ -695,6 +695,15 @@ class SentryClient:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+def _uncertain_note(uncertain: bool) -> str:
+    if not uncertain:
+        return ""
+    return (
+        "; an earlier attempt may still have been written, so Sentry may hold the change: "
+        "`symsync plan` shows what it holds now"
+    )
 
 
 def _check_base_url(url: str) -> str:

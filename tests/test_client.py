@@ -396,6 +396,7 @@ def test_post_first_attempt_400_is_a_real_failure(client, fake):
         client.create_source("acme", "ios", HTTP_SOURCE)
     assert info.value.status == 400
     assert "Sentry rejected the source without a reason; run `symsync validate`" in str(info.value)
+    assert "may still have been written" not in str(info.value)
     assert fake.methods() == ["POST"]
 
 
@@ -455,6 +456,9 @@ def test_put_with_a_new_secret_value_is_not_confirmed_by_presence(fake, ftime):
         c.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
     assert info.value.status == 500 and info.value.uncertain
     assert fake.methods() == ["PUT", "PUT"]
+    # The user learns the write may have landed (the new value cannot be read back).
+    assert "an earlier attempt may still have been written" in str(info.value)
+    assert SECRET not in str(info.value)
 
 
 def test_delete_retry_finding_it_gone_is_success(client, fake):
