@@ -11,26 +11,18 @@ Reference: shared/reference/sentry-symbol-sources-api.md, sections 2, 3 and 5.
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 SourceType = Literal["http", "s3", "gcs"]
-SOURCE_TYPES: Final[tuple[str, ...]] = ("http", "s3", "gcs")
+SOURCE_TYPES: Final[tuple[str, ...]] = get_args(SourceType)
 
 LayoutType = Literal[
     "native", "symstore", "symstore_index2", "ssqp", "unified", "debuginfod", "slashsymbols"
 ]
-LAYOUT_TYPES: Final[tuple[str, ...]] = (
-    "native",
-    "symstore",
-    "symstore_index2",
-    "ssqp",
-    "unified",
-    "debuginfod",
-    "slashsymbols",
-)
+LAYOUT_TYPES: Final[tuple[str, ...]] = get_args(LayoutType)
 
 Casing = Literal["default", "uppercase", "lowercase"]
-CASINGS: Final[tuple[str, ...]] = ("default", "uppercase", "lowercase")
+CASINGS: Final[tuple[str, ...]] = get_args(Casing)
 DEFAULT_CASING: Final = "default"
 
 FileType = Literal[
@@ -51,24 +43,7 @@ FileType = Literal[
     "proguard",
     "dartsymbolmap",
 ]
-FILETYPES: Final[tuple[str, ...]] = (
-    "pe",
-    "pdb",
-    "portablepdb",
-    "mach_debug",
-    "mach_code",
-    "elf_debug",
-    "elf_code",
-    "wasm_debug",
-    "wasm_code",
-    "breakpad",
-    "sourcebundle",
-    "uuidmap",
-    "bcsymbolmap",
-    "il2cpp",
-    "proguard",
-    "dartsymbolmap",
-)
+FILETYPES: Final[tuple[str, ...]] = get_args(FileType)
 
 # Fields every source type has (server side). ``is_public``, ``has_index`` and ``platforms`` are
 # accepted by the server but are not part of symsync's file format.
