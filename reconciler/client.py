@@ -578,8 +578,17 @@ class SentryClient:
             if says:
                 message = f"Sentry rejected the request{says_suffix} {where}"
             else:
+                # Gen A drops every validation message. For a PUT it also answers this way when
+                # a kept secret (the placeholder) has no stored value to fill in.
+                hint = (
+                    " (for an update, also when a secret kept as it is has no stored value in "
+                    "Sentry any more: run `symsync plan` again)"
+                    if method == "PUT"
+                    else ""
+                )
                 message = (
-                    f"Sentry rejected the source without a reason; run `symsync validate` {where}"
+                    f"Sentry rejected the source without a reason; run `symsync validate`{hint} "
+                    f"{where}"
                 )
         elif status == 429:
             message = (

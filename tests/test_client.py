@@ -508,6 +508,13 @@ def test_delete_retry_404_but_project_still_lists_it_is_a_failure(client, fake):
         (
             "PUT",
             400,
+            None,
+            "Sentry rejected the source without a reason; run `symsync validate` (for an update, "
+            "also when a secret kept as it is has no stored value",
+        ),
+        (
+            "PUT",
+            400,
             {"error": "Duplicate source id: other"},
             "Sentry rejected the request: Sentry says 'Duplicate source id: other'",
         ),
