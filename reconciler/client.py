@@ -22,6 +22,7 @@ import http.client
 import json
 import logging
 import math
+import random
 import re
 import socket
 import threading
@@ -58,6 +59,8 @@ _UNCERTAIN_STATUSES: Final[frozenset[int]] = frozenset({500, 502, 503, 504})
 UNREACHED_ATTEMPTS: Final = 3
 # The longest exponential back-off step: all retries of a request stay under a minute.
 MAX_BACKOFF: Final = 8.0
+# Waits until a rate-limit reset are spread over up to this many seconds after it.
+RESET_SPREAD: Final = 1.0
 BODY_LIMIT: Final = 500
 # Visible ASCII only: Sentry's tokens are hex or `sntry?_` followed by base64.
 _TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+")
@@ -160,6 +163,7 @@ class SentryClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
         pool_size: int = 64,  # as many as `--parallelism` allows: none is opened twice
         max_wait: float = 60.0,
     ) -> None:
@@ -180,6 +184,7 @@ class SentryClient:
         self.backoff = backoff
         self.max_wait = max_wait
         self._sleep = sleep
+        self._jitter = jitter
         self._clock = clock
         self._session = requests.Session()
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -459,7 +464,10 @@ class SentryClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff_delay(self, attempt: int) -> float:
-        return float(min(self.backoff * (2 ** (attempt - 1)), MAX_BACKOFF, self.max_wait))
+        """Exponential back-off, each step cut by up to half at random ("equal jitter"), so
+        that threads that failed together do not all come back at the same moment."""
+        step = min(self.backoff * (2 ** (attempt - 1)), MAX_BACKOFF, self.max_wait)
+        return float(step * (1.0 - 0.5 * self._jitter()))
 
     def _retry_delay(self, response: requests.Response, attempt: int) -> float:
         """How long to wait before retrying: until Sentry's rate-limit window resets (429), as
@@ -477,7 +485,9 @@ class SentryClient:
         wait = max((w for w in waits if math.isfinite(w)), default=0.0)
         if wait <= 0:
             return self._backoff_delay(attempt)
-        return min(wait, self.max_wait)
+        # Sentry's reset is in whole seconds, and every thread waiting on it would wake at
+        # once and use up the new window together: spread them over up to a second after it.
+        return min(wait + RESET_SPREAD * self._jitter(), self.max_wait)
 
     # ------------------------------------------------------------- confirming uncertain writes
 

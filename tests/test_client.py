@@ -48,6 +48,10 @@ class FakeTime:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def jitter(self) -> float:
+        """No randomness in the exact waits these tests check (see test_waits_are_jittered)."""
+        return 0.0
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeSentry]:
@@ -63,7 +67,13 @@ def ftime() -> FakeTime:
 @pytest.fixture
 def client(fake: FakeSentry, ftime: FakeTime) -> Iterator[SentryClient]:
     with SentryClient(
-        fake.url, TOKEN, timeout=5, sleep=ftime.sleep, clock=ftime.clock, max_retries=5
+        fake.url,
+        TOKEN,
+        timeout=5,
+        sleep=ftime.sleep,
+        jitter=ftime.jitter,
+        clock=ftime.clock,
+        max_retries=5,
     ) as c:
         yield c
 
@@ -89,7 +99,7 @@ def test_a_netrc_entry_does_not_replace_the_token(fake, ftime, tmp_path, monkeyp
     netrc.write_text("machine 127.0.0.1 login someone password other\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         c.list_sources("acme", "ios")
     assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
@@ -121,7 +131,7 @@ def test_paths_and_id_are_url_encoded(client, fake, org, project, source_id, raw
 
 
 def test_base_url_may_have_a_path_prefix(fake, ftime):
-    with SentryClient(fake.url + "/sentry/", TOKEN, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url + "/sentry/", TOKEN, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         c.list_sources("acme", "ios")
     assert fake.requests[0].raw_path == "/sentry" + BASE
 
@@ -243,7 +253,7 @@ def test_dropped_connection_is_retried(client, fake, ftime):
 def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
     caplog.set_level(logging.DEBUG, logger="reconciler.client")
     fake.add(failure, Reply(200, [HTTP_REDACTED]))
-    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.list_sources("acme", "ios") == [HTTP_REDACTED]
     assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
     assert f"-> {reason} (attempt 1" in caplog.text
@@ -251,7 +261,7 @@ def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
 
 def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
     fake.add(Reply(reset=True), Reply(reset=True), Reply(200, [HTTP_REDACTED]))
-    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep)
+    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter)
     with c:
         assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
     assert fake.methods() == ["POST", "POST", "GET"]
@@ -259,7 +269,7 @@ def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
 
 def test_lost_connection_message(fake, ftime):
     fake.default = Reply(reset=True)
-    c = SentryClient(fake.url, TOKEN, max_retries=2, sleep=ftime.sleep)
+    c = SentryClient(fake.url, TOKEN, max_retries=2, sleep=ftime.sleep, jitter=ftime.jitter)
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     assert info.value.status is None and info.value.attempts == 3
@@ -269,7 +279,9 @@ def test_lost_connection_message(fake, ftime):
 
 def test_retries_are_bounded(fake, ftime):
     fake.default = Reply(503, {"detail": "down"})
-    c = SentryClient(fake.url, TOKEN, max_retries=3, sleep=ftime.sleep, clock=ftime.clock)
+    c = SentryClient(
+        fake.url, TOKEN, max_retries=3, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
+    )
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     assert len(fake.requests) == 4
@@ -279,7 +291,7 @@ def test_retries_are_bounded(fake, ftime):
 
 def test_backoff_steps_are_capped(fake, ftime):
     fake.default = Reply(500)
-    c = SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock)
+    c = SentryClient(fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock)
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     assert ftime.sleeps == [0.5, 1, 2, 4, 8, 8, 8, 8]
@@ -304,14 +316,37 @@ def test_exhausted_429_says_rate_limited(client, fake):
 )
 def test_rate_limit_headers_that_are_not_finite_fall_back_to_backoff(fake, ftime, headers):
     fake.add(Reply(429, None, headers), Reply(200, []))
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock) as c:
+    with SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
+    ) as c:
         assert c.list_sources("acme", "ios") == []
     assert ftime.sleeps == [0.5]
 
 
+def test_waits_are_jittered(fake, ftime):
+    """Back-off steps are cut by up to half at random; a wait until Sentry's reset is spread
+    over up to a second after it, so threads limited together do not return together."""
+    draws = iter([1.0, 0.5, 0.0, 1.0])
+    fake.add(
+        Reply(503), Reply(503), Reply(503),
+        Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 10)}),
+        Reply(200, []),
+    )  # fmt: skip
+    c = SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock, jitter=lambda: next(draws)
+    )
+    with c:
+        assert c.list_sources("acme", "ios") == []
+    # 0.5 s halved, 1 s cut by a quarter, 2 s whole; then until the reset (7 s away after 3 s
+    # of back-off) plus a full second of spread.
+    assert ftime.sleeps == [0.25, 0.75, 2.0, 8.0]
+
+
 def test_long_waits_are_capped(fake, ftime):
     fake.add(Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 3600)}), Reply(200, []))
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock, max_wait=20) as c:
+    with SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock, max_wait=20
+    ) as c:
         c.list_sources("acme", "ios")
     assert ftime.sleeps == [20]
 
@@ -324,7 +359,9 @@ def _closed_port() -> int:
 
 def test_unreachable_server_names_host_and_says_could_not_connect(ftime):
     port = _closed_port()
-    c = SentryClient(f"http://127.0.0.1:{port}", TOKEN, max_retries=2, sleep=ftime.sleep)
+    c = SentryClient(
+        f"http://127.0.0.1:{port}", TOKEN, max_retries=2, sleep=ftime.sleep, jitter=ftime.jitter
+    )
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     message = str(info.value)
@@ -385,7 +422,7 @@ def test_post_retry_answering_duplicate_is_confirmed_by_get(client, fake, duplic
 
 def test_post_that_exhausts_retries_on_500_is_confirmed(fake, ftime):
     fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
-    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
     assert fake.methods() == ["POST", "POST", "GET"]
 
@@ -444,14 +481,14 @@ def test_put_retried_after_500_is_resent_identically(client, fake):
 def test_put_exhausted_after_uncertain_attempts_is_confirmed(fake, ftime):
     body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
     fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
-    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
     assert fake.methods() == ["PUT", "PUT", "GET"]
 
 
 def test_put_with_a_new_secret_value_is_not_confirmed_by_presence(fake, ftime):
     fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
-    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep)
+    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter)
     with c, pytest.raises(SentryAPIError) as info:
         c.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
     assert info.value.status == 500 and info.value.uncertain
@@ -692,7 +729,9 @@ def test_no_token_or_secret_in_errors_logs_or_repr(fake, ftime, caplog):
     fake.add(Reply(500, echo), Reply(400, echo), Reply(404, echo), Reply(404, echo))
     fake.default = Reply(404, echo)
     caplog.set_level(logging.DEBUG)
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock) as c:
+    with SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
+    ) as c:
         assert TOKEN not in repr(c) and TOKEN not in str(vars(c))
         with pytest.raises(SentryAPIError) as info:
             c.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
@@ -808,7 +847,7 @@ def test_any_org_project_and_id_arrive_intact(fake, ftime, org, project, source_
 
     fake.requests.clear()
     fake.default = Reply(200, [HTTP_REDACTED])
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         c.get_source(org, project, source_id)
     recorded = fake.requests[0]
     assert [unquote(s) for s in recorded.path.split("/")[4:6]] == [org, project]
