@@ -59,6 +59,8 @@ _UNCERTAIN_STATUSES: Final[frozenset[int]] = frozenset({500, 502, 503, 504})
 UNREACHED_ATTEMPTS: Final = 3
 # The longest exponential back-off step: all retries of a request stay under a minute.
 MAX_BACKOFF: Final = 8.0
+# A rate-limit reset or Retry-After further away than this is taken for a broken header.
+MAX_PLAUSIBLE_WAIT: Final = 3600.0
 # Waits until a rate-limit reset are spread over up to this many seconds after it.
 RESET_SPREAD: Final = 1.0
 BODY_LIMIT: Final = 500
@@ -481,8 +483,9 @@ class SentryClient:
         retry_after = response.headers.get("Retry-After")
         if retry_after:
             waits.append(_retry_after_seconds(retry_after, now))
-        # `nan` or `inf` in a header is no usable wait (and time.sleep refuses NaN).
-        wait = max((w for w in waits if math.isfinite(w)), default=0.0)
+        # `nan` or `inf` in a header is no usable wait (and time.sleep refuses NaN), nor is a
+        # time hours away (a reset in milliseconds, a broken clock): back off instead.
+        wait = max((w for w in waits if math.isfinite(w) and w <= MAX_PLAUSIBLE_WAIT), default=0.0)
         if wait <= 0:
             return self._backoff_delay(attempt)
         # Sentry's reset is in whole seconds, and every thread waiting on it would wake at

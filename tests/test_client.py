@@ -312,9 +312,12 @@ def test_exhausted_429_says_rate_limited(client, fake):
         {"X-Sentry-Rate-Limit-Reset": "nan"},
         {"Retry-After": "nan"},
         {"Retry-After": "inf", "X-Sentry-Rate-Limit-Reset": "-inf"},
+        # Milliseconds instead of seconds: 31,000 years away.
+        {"X-Sentry-Rate-Limit-Reset": str(int(NOW * 1000) + 5000)},
+        {"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"},
     ],
 )
-def test_rate_limit_headers_that_are_not_finite_fall_back_to_backoff(fake, ftime, headers):
+def test_rate_limit_headers_that_are_not_plausible_fall_back_to_backoff(fake, ftime, headers):
     fake.add(Reply(429, None, headers), Reply(200, []))
     with SentryClient(
         fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
