@@ -21,6 +21,9 @@ import contextlib
 import http.client
 import json
 import logging
+import math
+import random
+import re
 import socket
 import threading
 import time
@@ -56,7 +59,13 @@ _UNCERTAIN_STATUSES: Final[frozenset[int]] = frozenset({500, 502, 503, 504})
 UNREACHED_ATTEMPTS: Final = 3
 # The longest exponential back-off step: all retries of a request stay under a minute.
 MAX_BACKOFF: Final = 8.0
+# A rate-limit reset or Retry-After further away than this is taken for a broken header.
+MAX_PLAUSIBLE_WAIT: Final = 3600.0
+# Waits until a rate-limit reset are spread over up to this many seconds after it.
+RESET_SPREAD: Final = 1.0
 BODY_LIMIT: Final = 500
+# Visible ASCII only: Sentry's tokens are hex or `sntry?_` followed by base64.
+_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+")
 MAX_PAGES: Final = 10_000
 
 
@@ -156,21 +165,28 @@ class SentryClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        pool_size: int = 16,
+        jitter: Callable[[], float] = random.random,
+        pool_size: int = 64,  # as many as `--parallelism` allows: none is opened twice
         max_wait: float = 60.0,
     ) -> None:
         self.base_url = _check_base_url(base_url)
-        self.host = urlsplit(self.base_url).hostname or self.base_url
-        if port := urlsplit(self.base_url).port:
-            self.host = f"{self.host}:{port}"
+        self.host = urlsplit(self.base_url).netloc
         if not token:
             raise SymsyncError(f"{TOKEN_VARIABLE} is not set: give it a Sentry auth token")
+        if not _TOKEN_RE.fullmatch(token):
+            # It goes into a header: a line break or a non-ASCII letter would fail deep in
+            # http.client, with the token in the exception's text.
+            raise SymsyncError(
+                f"{TOKEN_VARIABLE} holds characters no Sentry auth token has (spaces, line "
+                "breaks, control or non-ASCII characters): copy the token again"
+            )
         self._token = _Secret(token)
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.backoff = backoff
         self.max_wait = max_wait
         self._sleep = sleep
+        self._jitter = jitter
         self._clock = clock
         self._session = requests.Session()
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -241,12 +257,13 @@ class SentryClient:
         status = exchange.response.status_code
         if status == 200:
             data = self._json(exchange)
-            # Sentry answers a one-element list; take a bare object too.
-            if isinstance(data, list):
-                data = data[0] if data else None
-            if data is not None and not isinstance(data, dict):
+            # Sentry answers a one-element list; take a bare object too. A server (or a proxy)
+            # that ignored `?id=` answers the whole list: pick the source by its id.
+            if isinstance(data, dict):
+                data = [data]
+            if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
                 raise self._unexpected(exchange, "a source")
-            return data
+            return next((s for s in data if s.get("id") == source_id), None)
         if status == 404:
             # Both an unknown source and an unknown project answer 404. Sentry's endpoint says
             # the former in its own `{"error": ...}` envelope; anything else is settled by
@@ -449,7 +466,10 @@ class SentryClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff_delay(self, attempt: int) -> float:
-        return float(min(self.backoff * (2 ** (attempt - 1)), MAX_BACKOFF, self.max_wait))
+        """Exponential back-off, each step cut by up to half at random ("equal jitter"), so
+        that threads that failed together do not all come back at the same moment."""
+        step = min(self.backoff * (2 ** (attempt - 1)), MAX_BACKOFF, self.max_wait)
+        return float(step * (1.0 - 0.5 * self._jitter()))
 
     def _retry_delay(self, response: requests.Response, attempt: int) -> float:
         """How long to wait before retrying: until Sentry's rate-limit window resets (429), as
@@ -463,10 +483,14 @@ class SentryClient:
         retry_after = response.headers.get("Retry-After")
         if retry_after:
             waits.append(_retry_after_seconds(retry_after, now))
-        wait = max(waits, default=0.0)
+        # `nan` or `inf` in a header is no usable wait (and time.sleep refuses NaN), nor is a
+        # time hours away (a reset in milliseconds, a broken clock): back off instead.
+        wait = max((w for w in waits if math.isfinite(w) and w <= MAX_PLAUSIBLE_WAIT), default=0.0)
         if wait <= 0:
             return self._backoff_delay(attempt)
-        return min(wait, self.max_wait)
+        # Sentry's reset is in whole seconds, and every thread waiting on it would wake at
+        # once and use up the new window together: spread them over up to a second after it.
+        return min(wait + RESET_SPREAD * self._jitter(), self.max_wait)
 
     # ------------------------------------------------------------- confirming uncertain writes
 
@@ -547,6 +571,18 @@ class SentryClient:
                     "token's user must have access to the project"
                 )
             message = f"the token is not allowed to do this: {method} needs {needs} {where}"
+        elif (
+            status in (400, 404)
+            and target.source_id is not None
+            and _says_missing_id(exchange.response)
+        ):
+            # Gen A answers 404, Gen B 400; symsync always sends `?id=`, so it was lost on
+            # the way (a proxy that drops query strings, or a URL that ends the path early).
+            message = (
+                f"Sentry did not receive the source id (`?id=`) that symsync sent for source "
+                f"`{target.source_id}` in {target.project_key}: Sentry says 'Missing source id'; "
+                f"check that a proxy in front of {self.host} keeps query strings {where}"
+            )
         elif status == 404:
             message = self._not_found_message(exchange, target, where)
         elif status in (301, 302, 307, 308):
@@ -555,8 +591,17 @@ class SentryClient:
             if says:
                 message = f"Sentry rejected the request{says_suffix} {where}"
             else:
+                # Gen A drops every validation message. For a PUT it also answers this way when
+                # a kept secret (the placeholder) has no stored value to fill in.
+                hint = (
+                    " (for an update, also when a secret kept as it is has no stored value in "
+                    "Sentry any more: run `symsync plan` again)"
+                    if method == "PUT"
+                    else ""
+                )
                 message = (
-                    f"Sentry rejected the source without a reason; run `symsync validate` {where}"
+                    f"Sentry rejected the source without a reason; run `symsync validate`{hint} "
+                    f"{where}"
                 )
         elif status == 429:
             message = (
@@ -564,11 +609,18 @@ class SentryClient:
                 "or with a lower --parallelism"
             )
         elif status >= 500:
-            message = f"Sentry failed with {status}{retried}{says_suffix} {where}"
+            error_id = _error_id(exchange.response)
+            reference = f" (Sentry's error id {error_id}, for its support)" if error_id else ""
+            message = f"Sentry failed with {status}{retried}{says_suffix}{reference} {where}"
+        elif status == 407:
+            message = (
+                f"a proxy between symsync and {self.host} asks for its own credentials: put "
+                f"the proxy's user name and password in HTTPS_PROXY (or HTTP_PROXY) {where}"
+            )
         else:
             message = f"Sentry answered {status}{says_suffix} {where}"
         return SentryAPIError(
-            redact_text(message, self._secrets(exchange)),
+            redact_text(message + _uncertain_note(exchange.uncertain), self._secrets(exchange)),
             status=status,
             method=method,
             path=exchange.path,
@@ -628,7 +680,7 @@ class SentryClient:
                 f"{URL_VARIABLE} or --url ({self.base_url}) and that the server is reachable"
             )
         return SentryAPIError(
-            redact_text(message, secrets),
+            redact_text(message + _uncertain_note(uncertain), secrets),
             status=None,
             method=method,
             path=path,
@@ -667,15 +719,40 @@ class SentryClient:
 # ------------------------------------------------------------------------------------ helpers
 
 
+def _uncertain_note(uncertain: bool) -> str:
+    if not uncertain:
+        return ""
+    return (
+        "; an earlier attempt may still have been written, so Sentry may hold the change: "
+        "`symsync plan` shows what it holds now"
+    )
+
+
 def _check_base_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+    cleaned = url.strip()
+    parts = urlsplit(cleaned)
+    credentials = parts.username is not None or parts.password is not None
+    shown = f"{parts.scheme}://{parts.hostname}" if credentials else redact_text(cleaned)
+    problem = ""
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+    except ValueError:
+        problem = "its port is not a number from 1 to 65535"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = redact_text(url)
+        problem = "it must start with https:// (or http://) and name a host"
+    elif any(c.isspace() for c in cleaned):
+        problem = "it contains spaces"
+    elif credentials:
+        problem = f"it must not carry credentials (the token goes in {TOKEN_VARIABLE})"
+    elif parts.query or parts.fragment or cleaned.endswith(("?", "#")):
+        problem = "it must not have a query (`?`) or a fragment (`#`)"
+    if problem:
         raise SymsyncError(
-            f"`{shown}` is not a Sentry URL: set {URL_VARIABLE} or --url to one like "
-            "https://sentry.example.com"
+            f"`{shown}` is not a Sentry URL: {problem}; set {URL_VARIABLE} or --url to "
+            "one like https://sentry.example.com (or https://example.com/sentry when Sentry is "
+            "served under a path)"
         )
-    return url.strip().rstrip("/")
+    return cleaned.rstrip("/")
 
 
 def _segment(value: str) -> str:
@@ -728,6 +805,20 @@ def _retry_after_seconds(value: str, now: float) -> float:
         return parsedate_to_datetime(value).timestamp() - now
     except (TypeError, ValueError, IndexError):
         return 0.0
+
+
+def _error_id(response: requests.Response) -> str:
+    """The ``errorId`` of Sentry's 500 body, when it is a plain token."""
+    parsed = _json_or_none(response)
+    value = parsed.get("errorId") if isinstance(parsed, dict) else None
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+        return value
+    return ""
+
+
+def _says_missing_id(response: requests.Response) -> bool:
+    parsed = _json_or_none(response)
+    return isinstance(parsed, dict) and parsed.get("error") == "Missing source id"
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -1,8 +1,9 @@
 """``symsync import``: write project files from what Sentry holds now.
 
 Reading and rendering happen first, all in memory; files are written only when every project was
-read, every file rendered and no existing file is in the way (unless ``force``). Each file is
-written atomically (a temporary file beside it, then a rename), so a reader never sees half a file.
+read, every file rendered and no existing file is in the way (unless ``force``). Then every file
+goes to a temporary file beside it, and only when all were written are they renamed into place:
+a reader never sees half a file, and a failure leaves nothing behind.
 
 Secrets cannot be read from Sentry: each one becomes a ``{env: VARIABLE}`` reference with a
 deterministic name derived from organization, project, source id and field.
@@ -10,6 +11,8 @@ deterministic name derived from organization, project, source id and field.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -22,9 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import yaml as pyyaml
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    ScalarString,
+    SingleQuotedScalarString,
+)
 
 from reconciler import spec
 from reconciler.client import SentryClient
@@ -205,21 +214,57 @@ def import_organization(
 
 
 def write_files(result: ImportResult) -> None:
-    """Write every rendered file atomically (and the schema file, if it was missing)."""
+    """Write every rendered file (and the schema file, if it was missing), all or nothing.
+
+    Every file's content is written to a temporary file beside it first; only when all of them
+    were written are they renamed into place. When one cannot be written, the temporary files
+    and the folders made for them are removed again and nothing is left behind.
+    """
     todo = [(f.path, f.text) for f in result.files]
     if result.schema_path is not None and result.files:
         todo.append((result.schema_path, result.schema_text))
-    written: list[Path] = []
-    for path, text in todo:
-        try:
-            _write_atomically(path, text)
-        except OSError as exc:
-            done = ", ".join(_shown(p) for p in written) or "none"
-            raise SymsyncError(
-                f"could not write {_shown(path)}: {exc.strerror or exc}; files written before "
-                f"it: {done}"
-            ) from None
-        written.append(path)
+    staged: list[tuple[Path, Path]] = []
+    made: list[Path] = []
+    replaced: list[Path] = []
+    try:
+        for path, text in todo:
+            try:
+                if path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "it is a folder")
+                made.extend(_make_folders(path.parent))
+                staged.append((_stage(path, text), path))
+            except OSError as exc:
+                raise SymsyncError(
+                    f"could not write {_shown(path)}: {exc.strerror or exc}; nothing was written"
+                ) from None
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # pragma: no cover - a rename beside a written file
+                done = ", ".join(_shown(p) for p in replaced) or "none"
+                raise SymsyncError(
+                    f"could not write {_shown(path)}: {exc.strerror or exc}; files written "
+                    f"before it: {done}"
+                ) from None
+            replaced.append(path)
+    finally:
+        if len(replaced) < len(staged) or len(staged) < len(todo):
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only empty folders go; folders with files stay
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, outermost first."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
 
 
 def _target_path(config_dir: Path, org: str, project: str) -> Path:
@@ -319,10 +364,14 @@ def _convert_source(
     variables: list[SecretVariable] = []
     secret_fields = spec.SECRET_FIELDS[source_type]
     for key in order:
+        if key == "name" and (key not in source or _blank(source[key])):
+            # The file format requires a name that is not blank; Sentry's older endpoint does
+            # not. Naming the source after its id keeps it managed (plan shows the new name).
+            entry["name"] = source_id
+            how = "no name" if key not in source else "a blank name"
+            warnings.append(f"{label} has {how} in Sentry; it was named after its id")
+            continue
         if key not in source:
-            if key == "name":
-                entry["name"] = source_id
-                warnings.append(f"{label} has no name in Sentry; it was named after its id")
             continue
         value = source[key]
         if key in secret_fields:
@@ -356,6 +405,10 @@ def _convert_source(
         )
         return None
     return entry, variables
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _them(fields: Sequence[str]) -> str:
@@ -401,8 +454,35 @@ def _yaml() -> YAML:
 
 def _dump(doc: CommentedMap) -> str:
     buffer = io.StringIO()
-    _yaml().dump(doc, buffer)
+    _yaml().dump(_quote_ambiguous(doc), buffer)
     return buffer.getvalue()
+
+
+# The loader reads YAML 1.1 (PyYAML), where ruamel.yaml's YAML 1.2 output leaves `yes`, `on`,
+# `off`, `1:30`, `0o17`, `=` ... plain: they would come back as booleans, numbers or errors.
+_RESOLVER: Final = pyyaml.resolver.Resolver()
+_STR_TAG: Final = "tag:yaml.org,2002:str"
+_UNICODE_BREAKS: Final = frozenset("\x85\u2028\u2029")
+
+
+def _quote_ambiguous(value: Any) -> Any:
+    """``value`` with every string that a YAML 1.1 reader would not read back as that same
+    string, as a plain scalar, forced into quotes (in place for mappings and sequences)."""
+    if isinstance(value, dict):
+        for key in value:
+            value[key] = _quote_ambiguous(value[key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _quote_ambiguous(item)
+    elif isinstance(value, str) and not isinstance(value, ScalarString):
+        if any(c in _UNICODE_BREAKS for c in value):
+            # ruamel.yaml writes these raw in single quotes, where a reader folds them; double
+            # quotes escape them (\N, \L, \P).
+            return DoubleQuotedScalarString(value)
+        tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+        if tag != _STR_TAG:
+            return SingleQuotedScalarString(value)
+    return value
 
 
 def _shown(path: Path) -> str:
@@ -417,8 +497,9 @@ def shown_path(path: Path) -> str:
     return _shown(path)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _stage(path: Path, text: str) -> Path:
+    """``text`` in a new temporary file beside ``path``, flushed to disk, with the mode that
+    ``path`` has (or would get)."""
     # A leading dot: the loader ignores the temporary file if it is ever left behind.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -427,10 +508,10 @@ def _write_atomically(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def _file_mode(path: Path) -> int:

@@ -48,6 +48,10 @@ class FakeTime:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def jitter(self) -> float:
+        """No randomness in the exact waits these tests check (see test_waits_are_jittered)."""
+        return 0.0
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeSentry]:
@@ -63,7 +67,13 @@ def ftime() -> FakeTime:
 @pytest.fixture
 def client(fake: FakeSentry, ftime: FakeTime) -> Iterator[SentryClient]:
     with SentryClient(
-        fake.url, TOKEN, timeout=5, sleep=ftime.sleep, clock=ftime.clock, max_retries=5
+        fake.url,
+        TOKEN,
+        timeout=5,
+        sleep=ftime.sleep,
+        jitter=ftime.jitter,
+        clock=ftime.clock,
+        max_retries=5,
     ) as c:
         yield c
 
@@ -89,7 +99,7 @@ def test_a_netrc_entry_does_not_replace_the_token(fake, ftime, tmp_path, monkeyp
     netrc.write_text("machine 127.0.0.1 login someone password other\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         c.list_sources("acme", "ios")
     assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
@@ -121,7 +131,7 @@ def test_paths_and_id_are_url_encoded(client, fake, org, project, source_id, raw
 
 
 def test_base_url_may_have_a_path_prefix(fake, ftime):
-    with SentryClient(fake.url + "/sentry/", TOKEN, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url + "/sentry/", TOKEN, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         c.list_sources("acme", "ios")
     assert fake.requests[0].raw_path == "/sentry" + BASE
 
@@ -243,7 +253,7 @@ def test_dropped_connection_is_retried(client, fake, ftime):
 def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
     caplog.set_level(logging.DEBUG, logger="reconciler.client")
     fake.add(failure, Reply(200, [HTTP_REDACTED]))
-    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.list_sources("acme", "ios") == [HTTP_REDACTED]
     assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
     assert f"-> {reason} (attempt 1" in caplog.text
@@ -251,7 +261,7 @@ def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
 
 def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
     fake.add(Reply(reset=True), Reply(reset=True), Reply(200, [HTTP_REDACTED]))
-    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep)
+    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter)
     with c:
         assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
     assert fake.methods() == ["POST", "POST", "GET"]
@@ -259,7 +269,7 @@ def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
 
 def test_lost_connection_message(fake, ftime):
     fake.default = Reply(reset=True)
-    c = SentryClient(fake.url, TOKEN, max_retries=2, sleep=ftime.sleep)
+    c = SentryClient(fake.url, TOKEN, max_retries=2, sleep=ftime.sleep, jitter=ftime.jitter)
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     assert info.value.status is None and info.value.attempts == 3
@@ -269,7 +279,9 @@ def test_lost_connection_message(fake, ftime):
 
 def test_retries_are_bounded(fake, ftime):
     fake.default = Reply(503, {"detail": "down"})
-    c = SentryClient(fake.url, TOKEN, max_retries=3, sleep=ftime.sleep, clock=ftime.clock)
+    c = SentryClient(
+        fake.url, TOKEN, max_retries=3, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
+    )
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     assert len(fake.requests) == 4
@@ -279,7 +291,7 @@ def test_retries_are_bounded(fake, ftime):
 
 def test_backoff_steps_are_capped(fake, ftime):
     fake.default = Reply(500)
-    c = SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock)
+    c = SentryClient(fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock)
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     assert ftime.sleeps == [0.5, 1, 2, 4, 8, 8, 8, 8]
@@ -294,9 +306,50 @@ def test_exhausted_429_says_rate_limited(client, fake):
     assert "rate-limiting" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Sentry-Rate-Limit-Reset": "nan"},
+        {"Retry-After": "nan"},
+        {"Retry-After": "inf", "X-Sentry-Rate-Limit-Reset": "-inf"},
+        # Milliseconds instead of seconds: 31,000 years away.
+        {"X-Sentry-Rate-Limit-Reset": str(int(NOW * 1000) + 5000)},
+        {"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"},
+    ],
+)
+def test_rate_limit_headers_that_are_not_plausible_fall_back_to_backoff(fake, ftime, headers):
+    fake.add(Reply(429, None, headers), Reply(200, []))
+    with SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
+    ) as c:
+        assert c.list_sources("acme", "ios") == []
+    assert ftime.sleeps == [0.5]
+
+
+def test_waits_are_jittered(fake, ftime):
+    """Back-off steps are cut by up to half at random; a wait until Sentry's reset is spread
+    over up to a second after it, so threads limited together do not return together."""
+    draws = iter([1.0, 0.5, 0.0, 1.0])
+    fake.add(
+        Reply(503), Reply(503), Reply(503),
+        Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 10)}),
+        Reply(200, []),
+    )  # fmt: skip
+    c = SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock, jitter=lambda: next(draws)
+    )
+    with c:
+        assert c.list_sources("acme", "ios") == []
+    # 0.5 s halved, 1 s cut by a quarter, 2 s whole; then until the reset (7 s away after 3 s
+    # of back-off) plus a full second of spread.
+    assert ftime.sleeps == [0.25, 0.75, 2.0, 8.0]
+
+
 def test_long_waits_are_capped(fake, ftime):
     fake.add(Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 3600)}), Reply(200, []))
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock, max_wait=20) as c:
+    with SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock, max_wait=20
+    ) as c:
         c.list_sources("acme", "ios")
     assert ftime.sleeps == [20]
 
@@ -309,7 +362,9 @@ def _closed_port() -> int:
 
 def test_unreachable_server_names_host_and_says_could_not_connect(ftime):
     port = _closed_port()
-    c = SentryClient(f"http://127.0.0.1:{port}", TOKEN, max_retries=2, sleep=ftime.sleep)
+    c = SentryClient(
+        f"http://127.0.0.1:{port}", TOKEN, max_retries=2, sleep=ftime.sleep, jitter=ftime.jitter
+    )
     with c, pytest.raises(SentryAPIError) as info:
         c.list_sources("acme", "ios")
     message = str(info.value)
@@ -370,7 +425,7 @@ def test_post_retry_answering_duplicate_is_confirmed_by_get(client, fake, duplic
 
 def test_post_that_exhausts_retries_on_500_is_confirmed(fake, ftime):
     fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
-    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
     assert fake.methods() == ["POST", "POST", "GET"]
 
@@ -381,6 +436,7 @@ def test_post_first_attempt_400_is_a_real_failure(client, fake):
         client.create_source("acme", "ios", HTTP_SOURCE)
     assert info.value.status == 400
     assert "Sentry rejected the source without a reason; run `symsync validate`" in str(info.value)
+    assert "may still have been written" not in str(info.value)
     assert fake.methods() == ["POST"]
 
 
@@ -428,18 +484,21 @@ def test_put_retried_after_500_is_resent_identically(client, fake):
 def test_put_exhausted_after_uncertain_attempts_is_confirmed(fake, ftime):
     body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
     fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
-    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
     assert fake.methods() == ["PUT", "PUT", "GET"]
 
 
 def test_put_with_a_new_secret_value_is_not_confirmed_by_presence(fake, ftime):
     fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
-    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep)
+    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter)
     with c, pytest.raises(SentryAPIError) as info:
         c.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
     assert info.value.status == 500 and info.value.uncertain
     assert fake.methods() == ["PUT", "PUT"]
+    # The user learns the write may have landed (the new value cannot be read back).
+    assert "an earlier attempt may still have been written" in str(info.value)
+    assert SECRET not in str(info.value)
 
 
 def test_delete_retry_finding_it_gone_is_success(client, fake):
@@ -489,6 +548,13 @@ def test_delete_retry_404_but_project_still_lists_it_is_a_failure(client, fake):
         (
             "PUT",
             400,
+            None,
+            "Sentry rejected the source without a reason; run `symsync validate` (for an update, "
+            "also when a secret kept as it is has no stored value",
+        ),
+        (
+            "PUT",
+            400,
             {"error": "Duplicate source id: other"},
             "Sentry rejected the request: Sentry says 'Duplicate source id: other'",
         ),
@@ -499,6 +565,28 @@ def test_delete_retry_404_but_project_still_lists_it_is_a_failure(client, fake):
             "project `acme/ios` was renamed in Sentry to `ios-new`",
         ),
         ("GET", 418, "teapot", "Sentry answered 418"),
+        # Gen A says a lost `?id=` with a 404, Gen B with a 400: never "source does not exist".
+        (
+            "DELETE",
+            404,
+            {"error": "Missing source id"},
+            "Sentry did not receive the source id (`?id=`) that symsync sent for source "
+            "`acme-symbols` in acme/ios",
+        ),
+        ("PUT", 400, {"error": "Missing source id"}, "a proxy in front of 127.0.0.1"),
+        (
+            "GET",
+            500,
+            {"detail": "Internal Error", "errorId": "0b7e1c2d9f"},
+            "Sentry failed with 500 after 6 attempts: Sentry says 'Internal Error' (Sentry's "
+            "error id 0b7e1c2d9f, for its support)",
+        ),
+        (
+            "GET",
+            407,
+            b"<html>Proxy Authentication Required</html>",
+            "a proxy between symsync and 127.0.0.1",
+        ),
     ],
 )
 def test_errors_read_well(client, fake, method, status, body, expected):
@@ -554,6 +642,64 @@ def test_missing_token_and_bad_url(monkeypatch):
     assert "pw" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:99999", "its port is not a number from 1 to 65535"),
+        ("https://sentry.example.com:port/", "its port is not a number"),
+        (f"https://{TOKEN}@sentry.example.com/", "must not carry credentials"),
+        (f"https://me:{TOKEN}@sentry.example.com/", "must not carry credentials"),
+        (f"https://sentry.example.com/?token={TOKEN}", "must not have a query"),
+        ("https://sentry.example.com/#top", "must not have a query (`?`) or a fragment"),
+        ("https://sentry example.com", "it contains spaces"),
+        ("sentry.example.com", "must start with https://"),
+        ("ftp://sentry.example.com", "must start with https://"),
+    ],
+)
+def test_unusable_base_urls_are_refused_before_any_request(url, problem):
+    # A query or fragment would end up in front of every path (or drop it), userinfo is a
+    # credential in a place that gets printed, and a bad port used to raise a bare ValueError.
+    with pytest.raises(SymsyncError) as info:
+        SentryClient(url, TOKEN)
+    message = str(info.value)
+    assert problem in message and "is not a Sentry URL" in message
+    assert TOKEN not in message
+
+
+def test_get_source_picks_its_id_from_a_whole_list(client, fake):
+    """A server or proxy that ignores `?id=` answers the whole list: the first element is not
+    necessarily the source asked for."""
+    other = {**HTTP_REDACTED, "id": "other"}
+    fake.add(Reply(200, [other, HTTP_REDACTED]), Reply(200, [other]))
+    assert client.get_source("acme", "ios", "acme-symbols") == HTTP_REDACTED
+    assert client.get_source("acme", "ios", "acme-symbols") is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["TOKEN-SENTINEL-4711\r\nX-Injected: 1", "TOKEN-SENTINEL-4711 second", "TOKÉN-SENTINEL-4711"],
+)
+def test_a_token_that_cannot_be_a_header_is_a_clear_error(tmp_path, token):
+    """A pasted token with a line break or a non-ASCII letter used to fail inside http.client
+    with a traceback that printed the token."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": token, "SENTRY_URL": "http://127.0.0.1:9"}
+    for command in (("import", "--org", "acme"), ("plan",)):
+        (tmp_path / "configs" / "acme").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "configs" / "acme" / "ios.yaml").write_text("sources: []\n")
+        proc = subprocess.run(
+            [sys.executable, "-m", "reconciler", *command, "--config-dir", "configs"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        assert "SENTRY_AUTH_TOKEN holds characters no Sentry auth token has" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "SENTINEL-4711" not in proc.stdout + proc.stderr
+
+
 def test_url_precedence(monkeypatch):
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
     monkeypatch.delenv("SENTRY_URL", raising=False)
@@ -586,7 +732,9 @@ def test_no_token_or_secret_in_errors_logs_or_repr(fake, ftime, caplog):
     fake.add(Reply(500, echo), Reply(400, echo), Reply(404, echo), Reply(404, echo))
     fake.default = Reply(404, echo)
     caplog.set_level(logging.DEBUG)
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock) as c:
+    with SentryClient(
+        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
+    ) as c:
         assert TOKEN not in repr(c) and TOKEN not in str(vars(c))
         with pytest.raises(SentryAPIError) as info:
             c.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
@@ -702,7 +850,7 @@ def test_any_org_project_and_id_arrive_intact(fake, ftime, org, project, source_
 
     fake.requests.clear()
     fake.default = Reply(200, [HTTP_REDACTED])
-    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep) as c:
+    with SentryClient(fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         c.get_source(org, project, source_id)
     recorded = fake.requests[0]
     assert [unquote(s) for s in recorded.path.split("/")[4:6]] == [org, project]
@@ -844,3 +992,40 @@ def test_renamed_project_is_not_followed_but_explained():
     assert info.value.status == 302
     assert "project `acme/iphone` was renamed in Sentry to `ios`" in str(info.value)
     assert [(r["method"], r["status"]) for r in log] == [("DELETE", 302), ("GET", 200)]
+
+
+@pytest.mark.e2e
+def test_eight_threads_share_one_client_through_the_emulator_rate_limit():
+    """`--rate-limit 5/1`: the client waits until Sentry's reset and every write lands once."""
+    import time
+
+    from reconciler.emulator.server import RateLimit
+    from reconciler.emulator.testing import serving_emulator
+
+    projects = [f"p{i}" for i in range(8)]
+    state = {"organizations": {"acme": {"projects": {p: {"symbol_sources": []} for p in projects}}}}
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    with serving_emulator(state, rate_limit=RateLimit(5, 1.0), generation="b") as emulator:
+        with SentryClient(emulator.url, EMULATOR_TOKEN, sleep=sleep, pool_size=8) as c:
+
+            def work(project: str) -> list:
+                c.create_source("acme", project, {**HTTP_SOURCE, "id": f"src-{project}"})
+                return c.list_sources("acme", project)
+
+            with ThreadPoolExecutor(8) as pool:
+                listed = list(pool.map(work, projects))
+        final = emulator.state()["organizations"]["acme"]["projects"]
+        log = emulator.requests()
+    assert [[s["id"] for s in sources] for sources in listed] == [[f"src-{p}"] for p in projects]
+    assert {p: [s["id"] for s in final[p]["symbol_sources"]] for p in projects} == {
+        p: [f"src-{p}"] for p in projects
+    }
+    assert [r["status"] for r in log].count(201) == 8
+    assert 429 in [r["status"] for r in log]
+    # Waits come from X-Sentry-Rate-Limit-Reset (at most the 1 s window, rounded to seconds).
+    assert waits and max(waits) <= 2.0

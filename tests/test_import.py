@@ -572,3 +572,86 @@ def test_plan_after_import_has_nothing_to_do(tmp_path, generation):
     assert [(c["action"], c["source_id"], sorted(c["fields"])) for c in changes] == [
         ("update", "acme-gcs", ["is_public", "platforms"])
     ]
+
+
+# Strings a YAML 1.2 writer leaves plain but a YAML 1.1 reader (the loader) does not read back as
+# the same string: booleans, null, sexagesimal and octal numbers, dates, the `=` value key; and
+# strings with line breaks.
+AMBIGUOUS = ["yes", "No", "on", "OFF", "y", "~", "Null", "1:30", "0o17", "0x1F", "1_000",
+             ".inf", "2001-12-14", "=", "<<", "+1", "1e3", "-.5", "true", "123",
+             # line breaks YAML knows beyond \n, which a single-quoted scalar would fold
+             "a\x85b", "a\u2028b", "a\u2029b", "two\nlines", "  padded ", "# hash",
+             "k: v"]  # fmt: skip
+
+
+def test_strings_that_yaml_1_1_would_misread_are_quoted(tmp_path):
+    from reconciler.loader import load_file
+
+    sources = [
+        {"id": text, "type": "http", "name": text, "url": text, "username": text,
+         "layout": {"type": "native"}, "filters": {"path_patterns": [text]}}
+        for text in AMBIGUOUS
+    ]  # fmt: skip
+    with fake_sentry() as server:
+        server.default = FakeOrg({"acme": {"ios": sources}})
+        with SentryClient(server.url, TOKEN, sleep=lambda s: None) as c:
+            result = import_organization(c, "acme", ["ios"], tmp_path)
+    write_files(result)
+    path = tmp_path / "acme" / "ios.yaml"
+    loaded = load_file(path, "ios.yaml", "acme", "ios")
+    assert loaded.diagnostics == [], path.read_text()
+    assert loaded.config is not None
+    back = [s.model_dump(exclude_none=True) for s in loaded.config.file.sources]
+    assert [(s["id"], s["name"], s["url"], s["username"]) for s in back] == [
+        (t, t, t, t) for t in AMBIGUOUS
+    ]
+    assert [s["filters"]["path_patterns"] for s in back] == [[t] for t in AMBIGUOUS]
+
+
+def test_a_blank_name_is_replaced_by_the_id_with_a_warning(tmp_path):
+    source = {"id": "gcs1", "type": "gcs", "name": " ", "bucket": "b", "client_email": "a@b",
+              "private_key": HIDDEN, "layout": {"type": "native"}}  # fmt: skip
+    with fake_sentry() as server:
+        server.default = FakeOrg({"acme": {"ios": [source]}})
+        with SentryClient(server.url, TOKEN, sleep=lambda s: None) as c:
+            result = import_organization(c, "acme", ["ios"], tmp_path)
+    write_files(result)
+    assert [(s.id, s.name) for s in _load(tmp_path / "acme" / "ios.yaml").sources] == [
+        ("gcs1", "gcs1")
+    ]
+    assert "source `gcs1` has a blank name in Sentry; it was named after its id" in "\n".join(
+        result.warnings
+    )
+
+
+def test_a_failure_on_a_later_file_leaves_nothing_behind(client, tmp_path):
+    """Files are staged first and renamed into place only when all of them were written."""
+    (tmp_path / "acme" / "web.yaml").mkdir(parents=True)
+    result = import_organization(client, "acme", [], tmp_path, force=True)
+    with pytest.raises(SymsyncError) as info:
+        write_files(result)
+    assert "could not write acme/web.yaml" in str(info.value).replace(str(tmp_path) + "/", "")
+    assert "nothing was written" in str(info.value)
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == [
+        "acme",
+        "acme/web.yaml",
+    ]
+
+
+def test_a_write_error_removes_staged_files_and_new_folders(client, tmp_path, monkeypatch):
+    import tempfile
+
+    real = tempfile.mkstemp
+    calls = {"n": 0}
+
+    def failing_mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    result = import_organization(client, "acme", ["ios", "android", "game"], tmp_path / "cfg")
+    monkeypatch.setattr(tempfile, "mkstemp", failing_mkstemp)
+    with pytest.raises(SymsyncError, match="No space left on device; nothing was written"):
+        write_files(result)
+    assert not (tmp_path / "cfg").exists()
