@@ -24,12 +24,23 @@ class SourceReader(Protocol):
 
 
 def match_projects(keys: Sequence[str], patterns: Sequence[str], *, where: str) -> list[str]:
-    """The keys (``org/project``) that match any pattern; a pattern matching none is an error."""
+    """The keys (``org/project``) that match any pattern; a pattern matching none is an error.
+
+    Patterns are shell-style globs of ``ORG/PROJECT``: the organization and the project are
+    matched separately, so ``*`` never crosses the ``/`` (``acme*`` does not select
+    ``acme/ios``; ``*/*`` selects everything), as a shell matching the config paths would.
+    """
     if not patterns:
         return list(keys)
     selected: set[str] = set()
     for pattern in patterns:
-        hits = [k for k in keys if fnmatch.fnmatchcase(k, pattern)]
+        parts = pattern.split("/")
+        if len(parts) != 2 or not all(parts):
+            raise SymsyncError(
+                f"--project {pattern!r} is not ORG/PROJECT; give it as in "
+                "configs/<org>/<project>.yaml (globs like `acme/*` or `*/ios` work)"
+            )
+        hits = [k for k in keys if _glob_match(k, parts[0], parts[1])]
         if not hits:
             raise SymsyncError(
                 f"--project {pattern!r} matches no project in {where}; "
@@ -37,6 +48,11 @@ def match_projects(keys: Sequence[str], patterns: Sequence[str], *, where: str) 
             )
         selected.update(hits)
     return [k for k in keys if k in selected]
+
+
+def _glob_match(key: str, org_pattern: str, project_pattern: str) -> bool:
+    org, _, project = key.partition("/")
+    return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(project, project_pattern)
 
 
 def display_path(path: Path) -> str:
@@ -85,8 +101,9 @@ def make_plan(
     client: SourceReader, configs: Sequence[ProjectConfig], *, parallelism: int = 8
 ) -> Plan:
     """One GET per project, projects in parallel; the result does not depend on timing."""
+    sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
     if not configs:
-        return Plan(projects=())
+        return Plan(projects=(), sentry_url=sentry_url)
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(configs)))) as pool:
         projects = list(pool.map(lambda c: plan_project(client, c), configs))
-    return Plan(projects=tuple(projects))
+    return Plan(projects=tuple(projects), sentry_url=sentry_url)

@@ -183,3 +183,30 @@ def test_project_patterns_are_globs_and_must_match():
     ]
     with pytest.raises(SymsyncError, match=r"'acme/web' matches no project in configs"):
         match_projects(keys, ["acme/*", "acme/web"], where="configs")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*/*", ["acme/android", "acme/ios", "acme-labs/ios"]),
+        ("acme/*", ["acme/android", "acme/ios"]),
+        ("acme*/ios", ["acme/ios", "acme-labs/ios"]),
+        ("acme/[ai]*", ["acme/android", "acme/ios"]),
+        ("acme/?os", ["acme/ios"]),
+    ],
+)
+def test_project_globs_match_org_and_project_separately(pattern, expected):
+    from reconciler.planner import match_projects
+
+    keys = ["acme/android", "acme/ios", "acme-labs/ios"]
+    assert match_projects(keys, [pattern], where="configs") == expected
+
+
+@pytest.mark.parametrize("pattern", ["acme*", "*", "acme/ios/x", "/ios", "acme/"])
+def test_project_patterns_that_are_not_org_slash_project_are_refused(pattern):
+    # A shell glob's `*` does not cross `/`: `acme*` names no ORG/PROJECT, so it selects nothing
+    # rather than silently every project of every organization starting with "acme".
+    from reconciler.planner import match_projects
+
+    with pytest.raises(SymsyncError, match=r"is not ORG/PROJECT"):
+        match_projects(["acme/ios"], [pattern], where="configs")
