@@ -196,6 +196,8 @@ class Summary(_Frozen):
 class Plan(_Frozen):
     format_version: Literal[1] = FORMAT_VERSION
     projects: tuple[ProjectPlan, ...] = ()
+    # The Sentry the remote state was read from; a saved plan is applied only there.
+    sentry_url: str | None = None
 
     @field_validator("projects")
     @classmethod
@@ -228,7 +230,9 @@ class Plan(_Frozen):
 
     def select(self, keys: Iterable[str]) -> Plan:
         wanted = set(keys)
-        return Plan(projects=tuple(p for p in self.projects if p.key in wanted))
+        return Plan(
+            projects=tuple(p for p in self.projects if p.key in wanted), sentry_url=self.sentry_url
+        )
 
     # --- JSON -------------------------------------------------------------------------------
 
@@ -249,11 +253,12 @@ class Plan(_Frozen):
             if p.error is not None:
                 item["error"] = p.error
             projects.append(item)
-        return {
-            "format_version": FORMAT_VERSION,
-            "projects": projects,
-            "summary": self.summary.model_dump(),
-        }
+        document: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        if self.sentry_url is not None:
+            document["sentry_url"] = self.sentry_url
+        document["projects"] = projects
+        document["summary"] = self.summary.model_dump()
+        return document
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"

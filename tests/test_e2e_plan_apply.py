@@ -218,6 +218,31 @@ def test_stale_saved_plan_is_refused_and_nothing_written(generation, configs, tm
     assert [s["id"] for s in sources_in(state, "acme/android")] == ["same"]
 
 
+def test_saved_plan_is_refused_against_another_sentry(generation, configs, tmp_path):
+    # A plan saved against one Sentry (say staging) must not be carried out against another
+    # (production) whose state it never saw, even where the two happen to look alike.
+    saved = tmp_path / "saved.plan.json"
+    args = ("--api-generation", generation)
+    with (
+        running_emulator(*args, state=state_doc(REMOTE)) as planned_on,
+        running_emulator(*args, state=state_doc(REMOTE)) as other,
+    ):
+        made = symsync(
+            "plan", "--config-dir", str(configs), "--out", str(saved), env=_env(planned_on.url)
+        )
+        assert made.returncode == 0, made.stderr
+        assert json.loads(saved.read_text())["sentry_url"] == planned_on.url
+        run = symsync("apply", str(saved), "--yes", env=_env(other.url, **SECRETS))
+        other_log, other_state = other.requests(), other.state()
+        applied = symsync("apply", str(saved), "--yes", env=_env(planned_on.url, **SECRETS))
+
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert f"planned against {planned_on.url}, not {other.url}" in run.stderr
+    assert other_log == []
+    assert other_state == state_doc(REMOTE)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+
+
 def test_one_failing_project_leaves_the_others_applied(generation, tmp_path):
     remote = {"team/one": [], "team/two": [_http("doomed")], "team/three": [], "team/five": []}
     desired = {

@@ -18,7 +18,7 @@ from reconciler.commands.plan import (
     stdout_color,
     verbose_option,
 )
-from reconciler.errors import EXIT_ERROR, SymsyncError
+from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import FORMATS, render
@@ -47,6 +47,16 @@ def confirm(yes: bool) -> bool:
             "review the plan and pass --yes to apply it"
         )
     return click.confirm("Apply these changes to Sentry?", default=False, err=True)
+
+
+def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
+    """A saved plan describes one Sentry's state: refuse to carry it out against another."""
+    if plan.sentry_url is not None and plan.sentry_url != sentry_url:
+        raise RefusedError(
+            f"{display_path(planfile)} was planned against {plan.sentry_url}, not {sentry_url}; "
+            "nothing was written. Apply it with --url or SENTRY_URL set to where it was "
+            "planned, or run `symsync plan` against this Sentry"
+        )
 
 
 @click.command("apply")
@@ -96,6 +106,8 @@ def command(
             keys = [p.key for p in plan.projects]
             plan = plan.select(match_projects(keys, patterns, where=display_path(planfile)))
         client = connect(url) if plan.has_changes else None
+        if client is not None:
+            check_same_sentry(plan, client.base_url, planfile)
     else:
         configs = load_desired(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
         client = connect(url)
