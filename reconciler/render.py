@@ -62,7 +62,9 @@ def _field_value(change: FieldChange, side: Literal["before", "after"]) -> str:
 
 def summary_line(summary: Summary) -> str:
     if summary.changes == 0:
-        text = f"No changes. {summary.unchanged} source(s) match the files"
+        # "No changes" alone would be a false all-clear when some projects could not be read.
+        scope = " in the projects that could be planned" if summary.errors else ""
+        text = f"No changes{scope}. {summary.unchanged} source(s) match the files"
         if summary.unmanaged:
             text += f", {summary.unmanaged} unmanaged kept"
         text += "."

@@ -155,3 +155,16 @@ def test_no_renderer_can_print_a_secret_the_remote_sent_in_clear(
     for fmt in ("text", "markdown", "json"):
         assert _SENTINEL not in render(plan, fmt)
     assert _SENTINEL not in render_text(plan, color=True)
+
+
+def test_no_changes_is_not_an_all_clear_when_a_project_could_not_be_planned():
+    err = ProjectPlan(organization="beta", project="web", error="the token is invalid or expired")
+    same = diff_project(project("acme", "same", [http("x")]), [redacted(http("x"))])
+    line = render_text(Plan(projects=(same, err))).splitlines()[-1]
+    assert line == (
+        "No changes in the projects that could be planned. 1 source(s) match the files. "
+        "1 project(s) could not be planned."
+    )
+    assert render_text(Plan(projects=(same,))).splitlines()[-1] == (
+        "No changes. 1 source(s) match the files."
+    )
