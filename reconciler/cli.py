@@ -40,10 +40,30 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = """\b
+Environment:
+  SENTRY_AUTH_TOKEN  Sentry auth token (required by plan, apply, import; never printed)
+  SENTRY_URL         Sentry URL (default https://sentry.io); --url overrides it
+
+\b
+Exit codes:
+  0  success; plan --detailed-exitcode: no changes
+  1  error: invalid config, API failure, missing secret variable, a project failed
+  2  plan --detailed-exitcode only: changes are pending
+  3  refused: a saved plan is stale, or a safety limit was hit
+
+Run `symsync COMMAND --help` for a command's options.
+"""
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="symsync")
 def cli() -> None:
-    """symsync: Sentry symbol sources as code."""
+    """symsync: Sentry symbol sources as code.
+
+    Project files live in configs/<organization>/<project>.yaml: `validate` checks them
+    offline, `plan` shows what would change in Sentry, `apply` makes the changes.
+    """
 
 
 def main(argv: Sequence[str] | None = None) -> None:

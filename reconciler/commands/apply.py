@@ -74,8 +74,17 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     metavar="ORG/PROJECT",
     help="Only these projects; may repeat; shell-style globs like `acme/*`.",
 )
-@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="How stdout shows the plan before applying it.",
+)
 @click.option("--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io).")
 @click.option(
     "--parallelism",
@@ -95,7 +104,11 @@ def command(
     parallelism: int,
     verbose: bool,
 ) -> int:
-    """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan."""
+    """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan.
+
+    With PLANFILE, a project whose remote state moved since the plan is refused (exit 3).
+    Secret variables are read only where a value must be sent.
+    """
     if verbose:
         log_requests()
     if planfile is not None:

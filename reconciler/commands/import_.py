@@ -28,7 +28,9 @@ from reconciler.importer import import_organization, shown_path, write_files
     show_default=True,
     help="Root of the desired-state tree.",
 )
-@click.option("--url", default=None, help="Sentry URL (default: $SENTRY_URL, else sentry.io).")
+@click.option(
+    "--url", default=None, help="Sentry URL (default: $SENTRY_URL, else https://sentry.io)."
+)
 @click.option("--force", is_flag=True, help="Overwrite existing project files.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to Sentry on stderr.")
 def command(

@@ -95,7 +95,14 @@ def connect(url: str | None) -> SentryClient:
     metavar="ORG/PROJECT",
     help="Only these projects; may repeat; shell-style globs like `acme/*`.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="How stdout shows the plan: a listing, a pull-request comment, or the JSON plan.",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -104,7 +111,7 @@ def connect(url: str | None) -> SentryClient:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when changes are pending, 0 when there are none.",
+    help="Exit 2 when changes are pending, 0 when there are none (1 on any error).",
 )
 @click.option("--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io).")
 @click.option(
@@ -125,7 +132,10 @@ def command(
     parallelism: int,
     verbose: bool,
 ) -> int:
-    """Show what apply would change. Needs the token, no secret variables."""
+    """Show what apply would change. Needs the token, no secret variables.
+
+    The plan goes to stdout; progress, warnings and errors go to stderr.
+    """
     if verbose:
         log_requests()
     from reconciler.planner import load_desired, make_plan

@@ -39,6 +39,7 @@ def summary(result: LoadResult) -> str:
 @click.option(
     "--config-dir",
     type=click.Path(path_type=Path),
+    metavar="DIRECTORY",
     default=Path("configs"),
     show_default=True,
     help="Folder holding <organization>/<project>.yaml files.",
