@@ -1,0 +1,232 @@
+"""What a new user reads: `--help`, the README's commands and the example CI workflow.
+
+The help must name the contract's options (section 2) and exit codes; every `symsync` command
+line that the README or the workflow shows must be one the CLI accepts; the workflow's shell
+steps must treat plan's exit codes 0, 1 and 2 as documented, run against the real emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from reconciler import __version__
+from reconciler.cli import cli
+from reconciler.emulator.testing import running_emulator
+from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / "examples" / "github-actions" / "symsync.yml"
+README = ROOT / "README.md"
+
+# Contract section 2: the options each command must offer.
+CONTRACT_OPTIONS = {
+    "validate": ["--config-dir"],
+    "plan": ["--config-dir", "--project", "--format", "--out", "--detailed-exitcode", "--url"],
+    "apply": ["--config-dir", "--project", "--yes", "--format", "--url"],
+    "import": ["--org", "--project", "--config-dir", "--url"],
+    "schema": [],
+    "emulator": [
+        "--host", "--port", "--state", "--token", "--latency-ms", "--rate-limit",
+        "--concurrent-limit", "--fault-rate", "--fault-seed", "--api-generation",
+    ],
+}  # fmt: skip
+
+
+def _command(name: str) -> click.Command:
+    ctx = click.Context(cli)
+    command = cli.get_command(ctx, name)
+    assert command is not None, name
+    return command
+
+
+def test_top_level_help_names_the_token_url_and_every_exit_code() -> None:
+    run = symsync("--help", env=clean_env())
+    assert run.returncode == 0, run.stderr
+    for name in CONTRACT_OPTIONS:
+        assert re.search(rf"^\s+{name}\s", run.stdout, re.M), name
+    assert "SENTRY_AUTH_TOKEN" in run.stdout and "SENTRY_URL" in run.stdout
+    for code in "0123":
+        assert re.search(rf"^\s+{code}\s+\S", run.stdout, re.M), f"exit code {code}"
+    version = symsync("--version", env=clean_env())
+    assert version.returncode == 0 and __version__ in version.stdout
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT_OPTIONS))
+def test_each_command_help_lists_the_contract_options_each_explained(name: str) -> None:
+    run = symsync(name, "--help", env=clean_env())
+    assert run.returncode == 0, run.stderr
+    for option in CONTRACT_OPTIONS[name]:
+        assert option in run.stdout, f"{name} --help lacks {option}"
+    for param in _command(name).params:
+        if isinstance(param, click.Option):
+            assert param.help, f"`symsync {name} {param.opts[0]}` has no help text"
+
+
+def test_every_url_option_names_the_same_default() -> None:
+    for name in ("plan", "apply", "import"):
+        url = next(p for p in _command(name).params if p.name == "url")
+        assert isinstance(url, click.Option)
+        assert "$SENTRY_URL" in (url.help or "") and "https://sentry.io" in (url.help or ""), name
+
+
+# -- every command line the docs show is one the CLI accepts -----------------------------------
+
+
+def _workflow() -> dict[str, Any]:
+    doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def _command_lines(text: str) -> list[str]:
+    """`symsync ...` commands in shell text (at a line's start, after `run:` or `&&`), up to a
+    redirection, pipe, `&&` or comment."""
+    found = []
+    pattern = r"(?:^[ \t]*(?:- run: )?|&& )(symsync(?: [^\n#|&;>`]*)?)"
+    for match in re.finditer(pattern, text, re.M):
+        line = match.group(1).strip()
+        if "[" in line or "..." in line:  # a synopsis, not a command
+            continue
+        found.append(line)
+    return found
+
+
+def _doc_command_lines() -> list[str]:
+    lines = []
+    for job in _workflow()["jobs"].values():
+        for step in job["steps"]:
+            lines += _command_lines(step.get("run", ""))
+    readme = README.read_text(encoding="utf-8")
+    for block in re.findall(r"^```(?:sh|yaml)\n(.*?)^```", readme, re.M | re.S):
+        lines += _command_lines(block)
+    for span in re.findall(r"(?<!`)`(symsync[^`]*)`", readme):
+        lines += _command_lines(span)
+    return sorted(set(lines))
+
+
+def test_the_docs_show_commands_of_every_kind() -> None:
+    names = {shlex.split(line)[1] for line in _doc_command_lines() if " " in line}
+    assert {"validate", "plan", "apply", "import", "emulator", "schema"} <= names
+
+
+@pytest.mark.parametrize("line", _doc_command_lines())
+def test_a_command_line_from_the_docs_parses(line: str) -> None:
+    args = shlex.split(line)[1:]
+    if not args:
+        return
+    command = _command(args[0])
+    try:
+        with command.make_context("symsync " + args[0], args[1:]) as ctx:
+            assert ctx.command is command
+    except click.MissingParameter:
+        pass  # a fragment in prose (`symsync import -v`); unknown options and bad values fail
+
+
+# -- the example workflow ----------------------------------------------------------------------
+
+
+def test_workflow_applies_main_only_and_one_at_a_time() -> None:
+    jobs = _workflow()["jobs"]
+    condition = jobs["apply"]["if"]
+    assert "refs/heads/main" in condition, "a manual run on any branch would apply that branch"
+    assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
+    apply_runs = [s.get("run", "") for s in jobs["apply"]["steps"]]
+    assert any("symsync plan --out plan.json" in r for r in apply_runs)
+    assert any("symsync apply plan.json --yes" in r for r in apply_runs)
+
+
+def _step(job: str, step_id_or_name: str) -> dict[str, Any]:
+    for step in _workflow()["jobs"][job]["steps"]:
+        if step_id_or_name in (step.get("id"), step.get("name")):
+            return step
+    raise AssertionError(f"no step {step_id_or_name!r} in job {job}")
+
+
+@pytest.fixture
+def emu():
+    remote = {"acme/ios": [{"id": "a", "type": "http", "name": "a", "url": "https://a.example/",
+                            "layout": {"type": "native"}}]}  # fmt: skip
+    with running_emulator(state=state_doc(remote)) as handle:
+        yield handle
+
+
+def _run_step(script: str, tmp_path: Path, **env: str) -> tuple[int, str, str, str]:
+    """Run a workflow step's script as GitHub's default bash does, `symsync` on PATH."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    shim = bindir / "symsync"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    output.write_text("", encoding="utf-8")
+    summary.write_text("", encoding="utf-8")
+    full_env = clean_env(
+        PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        GITHUB_OUTPUT=str(output),
+        GITHUB_STEP_SUMMARY=str(summary),
+        **env,
+    )
+    run = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return (
+        run.returncode,
+        output.read_text(encoding="utf-8"),
+        summary.read_text(encoding="utf-8"),
+        run.stdout,
+    )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("name", "token", "plan_exit"),
+    [("a", EMULATOR_TOKEN, 0), ("renamed", EMULATOR_TOKEN, 2), ("a", "wrong-token", 1)],
+)
+def test_workflow_plan_steps_handle_exit_codes(
+    emu, tmp_path: Path, name: str, token: str, plan_exit: int
+) -> None:
+    source = {"id": "a", "type": "http", "name": name, "url": "https://a.example/",
+              "layout": {"type": "native"}}  # fmt: skip
+    write_tree(tmp_path, {"acme/ios": {"sources": [source]}})
+    env = {"SENTRY_URL": emu.url, "SENTRY_AUTH_TOKEN": token}
+
+    # Pull request: the plan step never fails by itself, it records the exit code ...
+    plan = _step("plan", "plan")
+    assert "--format markdown" in plan["run"] and "--detailed-exitcode" in plan["run"]
+    code, output, _, _ = _run_step(plan["run"], tmp_path, **env)
+    assert code == 0
+    assert f"exitcode={plan_exit}" in output.splitlines()
+    plan_md = (tmp_path / "plan.md").read_text(encoding="utf-8")
+    if plan_exit == 1:
+        assert "could not be planned" in plan_md  # what the comment shows
+    else:
+        assert plan_md.startswith("### symsync plan")
+    # ... the comment is posted whatever it was, and a last step fails the job on anything
+    # but 0 and 2.
+    assert "if" not in _step("plan", "Post or update the plan comment")
+    fail = next(s for s in _workflow()["jobs"]["plan"]["steps"] if "exitcode !=" in s.get("if", ""))
+    assert "'0'" in fail["if"] and "'2'" in fail["if"]
+
+    # Nightly drift: exit 2 fails the run, the markdown plan goes to the run summary.
+    drift = next(s for s in _workflow()["jobs"]["drift"]["steps"] if "--detailed-exitcode" in
+                 s.get("run", ""))  # fmt: skip
+    code, _, summary, stdout = _run_step(drift["run"], tmp_path, **env)
+    assert code == plan_exit
+    assert summary.startswith("### symsync plan")
+    assert ("::error::" in stdout) == (plan_exit == 2)
