@@ -752,7 +752,9 @@ def _check_base_url(url: str) -> str:
             "one like https://sentry.example.com (or https://example.com/sentry when Sentry is "
             "served under a path)"
         )
-    return cleaned.rstrip("/")
+    # Scheme and host are case-insensitive: one spelling, so that a saved plan's URL compares
+    # equal to the same Sentry written another way. The path keeps its case.
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}".rstrip("/")
 
 
 def _segment(value: str) -> str:

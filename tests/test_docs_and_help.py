@@ -230,3 +230,22 @@ def test_workflow_plan_steps_handle_exit_codes(
     assert code == plan_exit
     assert summary.startswith("### symsync plan")
     assert ("::error::" in stdout) == (plan_exit == 2)
+
+
+@pytest.mark.e2e
+def test_a_saved_plan_applies_to_the_same_sentry_spelled_another_way(emu, tmp_path: Path) -> None:
+    source = {"id": "a", "type": "http", "name": "new name", "url": "https://a.example/",
+              "layout": {"type": "native"}}  # fmt: skip
+    configs = write_tree(tmp_path, {"acme/ios": {"sources": [source]}})
+    planfile = tmp_path / "plan.json"
+    env = clean_env(SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+    shouted = emu.url.replace("http://", "HTTP://") + "/"  # scheme in capitals, a trailing /
+    run = symsync("plan", "--config-dir", str(configs), "--out", str(planfile),
+                  "--url", shouted, env=env)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    run = symsync("apply", str(planfile), "--yes", "--url", emu.url, env=env)
+    assert run.returncode == 0, run.stderr
+    assert (
+        emu.state()["organizations"]["acme"]["projects"]["ios"]["symbol_sources"][0]["name"]
+        == "new name"
+    )
