@@ -53,7 +53,9 @@ def test_top_level_help_names_the_token_url_and_every_exit_code() -> None:
     run = symsync("--help", env=clean_env())
     assert run.returncode == 0, run.stderr
     for name in CONTRACT_OPTIONS:
-        assert re.search(rf"^\s+{name}\s", run.stdout, re.M), name
+        listed = re.search(rf"^  {name}\s+(.+)$", run.stdout, re.M)
+        assert listed, name
+        assert not listed.group(1).endswith("..."), f"{name}'s summary is cut: {listed.group(1)}"
     assert "SENTRY_AUTH_TOKEN" in run.stdout and "SENTRY_URL" in run.stdout
     for code in "0123":
         assert re.search(rf"^\s+{code}\s+\S", run.stdout, re.M), f"exit code {code}"

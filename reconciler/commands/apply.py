@@ -59,7 +59,7 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
         )
 
 
-@click.command("apply")
+@click.command("apply", short_help="Apply a fresh plan, or exactly a saved PLANFILE.")
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--config-dir",
@@ -107,7 +107,8 @@ def command(
     """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan.
 
     With PLANFILE, a project whose remote state moved since the plan is refused (exit 3).
-    Secret variables are read only where a value must be sent.
+    Secret variables are read only where a value must be sent. The token needs
+    project:write (project:admin to delete sources).
     """
     if verbose:
         log_requests()

@@ -48,7 +48,9 @@ def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None)
     return RateLimit(int(match.group(1)), float(match.group(2)))
 
 
-@click.command(name="emulator")
+@click.command(
+    name="emulator", short_help="Run a local Sentry (symbol-sources API) for demos and tests."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
     "--port",

@@ -12,7 +12,7 @@ from reconciler.errors import EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
 
 
-@click.command("import")
+@click.command("import", short_help="Write project files from what Sentry holds now.")
 @click.option("--org", "org", required=True, help="Organization slug to import.")
 @click.option(
     "--project",
@@ -41,7 +41,10 @@ def command(
     force: bool,
     verbose: bool,
 ) -> int:
-    """Write project files from the live state of Sentry, secrets as {env: ...} references."""
+    """Write project files from the live state of Sentry, secrets as {env: ...} references.
+
+    The token needs project:read, and org:read to list the organization's projects.
+    """
     if verbose:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))

@@ -132,7 +132,7 @@ def command(
     parallelism: int,
     verbose: bool,
 ) -> int:
-    """Show what apply would change. Needs the token, no secret variables.
+    """Show what apply would change. Needs a token with project:read, no secret variables.
 
     The plan goes to stdout; progress, warnings and errors go to stderr.
     """
