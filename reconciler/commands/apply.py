@@ -9,14 +9,13 @@ import click
 from rich.console import Console
 
 from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
+from reconciler.commands.options import log_requests, project_option, url_option, verbose_option
 from reconciler.commands.plan import (
     DEFAULT_CONFIG_DIR,
     connect,
     echo_err,
-    log_requests,
     report_problems,
     stdout_color,
-    verbose_option,
 )
 from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
 from reconciler.plan import Plan
@@ -67,13 +66,7 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     default=None,
     help=f"The desired-state tree (default: {DEFAULT_CONFIG_DIR}); not read with PLANFILE.",
 )
-@click.option(
-    "--project",
-    "patterns",
-    multiple=True,
-    metavar="ORG/PROJECT",
-    help="Only these projects; may repeat; shell-style globs like `acme/*`.",
-)
+@project_option
 @click.option(
     "--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal)."
 )
@@ -85,7 +78,7 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     show_default=True,
     help="How stdout shows the plan before applying it.",
 )
-@click.option("--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io).")
+@url_option
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 
 from reconciler.client import SentryClient
+from reconciler.commands.options import log_requests, url_option, verbose_option
 from reconciler.errors import EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
 
@@ -28,11 +28,9 @@ from reconciler.importer import import_organization, shown_path, write_files
     show_default=True,
     help="Root of the desired-state tree.",
 )
-@click.option(
-    "--url", default=None, help="Sentry URL (default: $SENTRY_URL, else https://sentry.io)."
-)
+@url_option
 @click.option("--force", is_flag=True, help="Overwrite existing project files.")
-@click.option("-v", "--verbose", is_flag=True, help="Log every request to Sentry on stderr.")
+@verbose_option
 def command(
     org: str,
     projects: tuple[str, ...],
@@ -46,11 +44,7 @@ def command(
     The token needs project:read, and org:read to list the organization's projects.
     """
     if verbose:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logger = logging.getLogger("reconciler.client")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        log_requests()
     with SentryClient.from_env(url) as client:
         result = import_organization(client, org, projects, config_dir, force=force)
     for warning in result.warnings:

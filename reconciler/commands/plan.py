@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler.commands.options import log_requests, project_option, url_option, verbose_option
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
 from reconciler.plan import Plan
 from reconciler.render import FORMATS, render
@@ -58,22 +59,6 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"warning: {project.key}: {warning}")
 
 
-def log_requests() -> None:
-    """``--verbose``: every request to Sentry on stderr (the client never logs a secret)."""
-    import logging
-
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-    logger = logging.getLogger("reconciler.client")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-
-
-verbose_option = click.option(
-    "-v", "--verbose", is_flag=True, help="Log every request to Sentry on stderr."
-)
-
-
 def connect(url: str | None) -> SentryClient:
     from reconciler.client import SentryClient
 
@@ -88,13 +73,7 @@ def connect(url: str | None) -> SentryClient:
     show_default=True,
     help="The desired-state tree.",
 )
-@click.option(
-    "--project",
-    "patterns",
-    multiple=True,
-    metavar="ORG/PROJECT",
-    help="Only these projects; may repeat; shell-style globs like `acme/*`.",
-)
+@project_option
 @click.option(
     "--format",
     "fmt",
@@ -113,7 +92,7 @@ def connect(url: str | None) -> SentryClient:
     is_flag=True,
     help="Exit 2 when changes are pending, 0 when there are none (1 on any error).",
 )
-@click.option("--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io).")
+@url_option
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),

@@ -1,0 +1,31 @@
+"""Options and helpers that several commands share, so they read the same everywhere."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+
+def log_requests() -> None:
+    """``--verbose``: every request to Sentry on stderr (the client never logs a secret)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("reconciler.client")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="Log every request to Sentry on stderr."
+)
+project_option = click.option(
+    "--project",
+    "patterns",
+    multiple=True,
+    metavar="ORG/PROJECT",
+    help="Only these projects; may repeat; shell-style globs like `acme/*` or `*/ios`.",
+)
+url_option = click.option(
+    "--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io)."
+)
