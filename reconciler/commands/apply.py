@@ -9,7 +9,13 @@ import click
 from rich.console import Console
 
 from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
-from reconciler.commands.options import log_requests, project_option, url_option, verbose_option
+from reconciler.commands.options import (
+    format_option,
+    log_requests,
+    project_option,
+    url_option,
+    verbose_option,
+)
 from reconciler.commands.plan import (
     DEFAULT_CONFIG_DIR,
     connect,
@@ -20,7 +26,7 @@ from reconciler.commands.plan import (
 from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
-from reconciler.render import FORMATS, render
+from reconciler.render import render
 
 
 def read_plan_file(path: Path) -> Plan:
@@ -70,14 +76,7 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
 @click.option(
     "--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal)."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="How stdout shows the plan before applying it.",
-)
+@format_option("How stdout shows the plan before applying it.")
 @url_option
 @click.option(
     "--parallelism",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import click
+
+from reconciler.render import FORMATS
 
 
 def log_requests() -> None:
@@ -29,3 +33,10 @@ project_option = click.option(
 url_option = click.option(
     "--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io)."
 )
+
+
+def format_option(help: str) -> Callable[[Any], Any]:
+    """``--format text|markdown|json``: how stdout shows the plan."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help=help
+    )

@@ -10,10 +10,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.commands.options import log_requests, project_option, url_option, verbose_option
+from reconciler.commands.options import (
+    format_option,
+    log_requests,
+    project_option,
+    url_option,
+    verbose_option,
+)
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
 from reconciler.plan import Plan
-from reconciler.render import FORMATS, render
+from reconciler.render import render
 
 if TYPE_CHECKING:
     from reconciler.client import SentryClient
@@ -74,14 +80,7 @@ def connect(url: str | None) -> SentryClient:
     help="The desired-state tree.",
 )
 @project_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="How stdout shows the plan: a listing, a pull-request comment, or the JSON plan.",
-)
+@format_option("How stdout shows the plan: a listing, a pull-request comment, or the JSON plan.")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
