@@ -17,35 +17,9 @@ from reconciler import spec
 from reconciler.errors import ConfigError
 from reconciler.loader import Diagnostic, load_bytes, load_tree
 from reconciler.model import AbsentSource, GcsSource, HttpSource, Origin, S3Source
+from tests.yaml_snippets import GCS, HTTP, S3
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loader"
-
-HTTP = """\
-  - id: acme-symbols
-    type: http
-    name: ACME symbol server
-    url: https://symbols.acme.example/
-    layout: {type: native}
-"""
-S3 = """\
-  - id: acme-releases
-    type: s3
-    name: Release builds
-    bucket: acme-symbols
-    region: us-east-1
-    access_key: AKIAEXAMPLE
-    secret_key: {env: ACME_S3_SECRET}
-    layout: {type: unified}
-"""
-GCS = """\
-  - id: acme-nightly
-    type: gcs
-    name: Nightly builds
-    bucket: acme-nightly
-    client_email: symbols@acme.iam.gserviceaccount.com
-    private_key: {env: ACME_GCS_KEY}
-    layout: {type: symstore, casing: lowercase}
-"""
 
 
 @pytest.fixture

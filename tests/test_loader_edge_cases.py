@@ -11,27 +11,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.loader import MAX_FILE_BYTES, load_bytes, load_tree
+from tests.yaml_snippets import HTTP, S3
 
 F = "configs/acme/ios.yaml"
 SENTINEL = "s3cr3t-SENTINEL-edge"
-
-HTTP = """\
-  - id: acme-symbols
-    type: http
-    name: ACME symbol server
-    url: https://symbols.acme.example/
-    layout: {type: native}
-"""
-S3 = """\
-  - id: acme-releases
-    type: s3
-    name: Release builds
-    bucket: acme-symbols
-    region: us-east-1
-    access_key: AKIAEXAMPLE
-    secret_key: {env: ACME_S3_SECRET}
-    layout: {type: unified}
-"""
 
 
 @pytest.fixture
