@@ -9,8 +9,6 @@ that swap gives the validation schema back; the emulator's hand-written checker 
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -21,20 +19,11 @@ from hypothesis import strategies as st
 from reconciler import spec
 from reconciler.emulator import validation
 from tests.emulator_support import PLACEHOLDER, gcs_source, http_source, s3_source
-
-OPENAPI = (
-    Path(__file__).resolve().parents[2] / "shared/reference/sentry-openapi-symbol-sources.json"
-)
+from tests.published_reference import published_source_variants
 
 
 def _validation_schema() -> dict[str, Any]:
-    if not OPENAPI.exists():
-        pytest.skip("shared/reference is not beside this checkout")
-    doc = json.loads(OPENAPI.read_text())
-    get = doc["paths"][
-        "/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}/symbol-sources/"
-    ]["get"]
-    variants = get["responses"]["200"]["content"]["application/json"]["schema"]["items"]["oneOf"]
+    variants = published_source_variants()
     branches = []
     for variant in variants:
         source_type = variant["properties"]["type"]["enum"][0]

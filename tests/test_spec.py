@@ -1,26 +1,13 @@
 """The shared vocabulary matches the published OpenAPI response schema (reference section 2)."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from reconciler import spec
-
-OPENAPI = (
-    Path(__file__).resolve().parents[2] / "shared/reference/sentry-openapi-symbol-sources.json"
-)
+from tests.published_reference import published_source_variants
 
 
 def _response_variants() -> dict[str, dict]:
-    if not OPENAPI.exists():
-        pytest.skip("shared/reference is not beside this checkout")
-    doc = json.loads(OPENAPI.read_text())
-    get = doc["paths"][
-        "/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}/symbol-sources/"
-    ]["get"]
-    items = get["responses"]["200"]["content"]["application/json"]["schema"]["items"]["oneOf"]
-    return {v["properties"]["type"]["enum"][0]: v for v in items}
+    return {v["properties"]["type"]["enum"][0]: v for v in published_source_variants()}
 
 
 @pytest.mark.parametrize("source_type", spec.SOURCE_TYPES)
