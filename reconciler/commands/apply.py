@@ -27,6 +27,7 @@ from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import render
+from reconciler.secrets import SecretResolver, resolve_plan
 
 
 def read_plan_file(path: Path) -> Plan:
@@ -99,11 +100,15 @@ def command(
     """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan.
 
     With PLANFILE, a project whose remote state moved since the plan is refused (exit 3).
-    Secret variables are read only where a value must be sent. The token needs
+    Secret variables are read only where a value must be sent, from the environment, else
+    from SYMSYNC_SECRETS (a JSON object of names to values); all of them are checked before
+    the first write, and one missing stops the whole apply (exit 1). The token needs
     project:write (project:admin to delete sources).
     """
     if verbose:
         log_requests()
+    # A malformed SYMSYNC_SECRETS stops apply here, before anything is read or written.
+    secrets = SecretResolver()
     if planfile is not None:
         plan = read_plan_file(planfile)
         if config_dir is not None:
@@ -122,6 +127,8 @@ def command(
     try:
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
         report_problems(plan, errors=False)  # errors are in the result table
+        # Every variable of every project, before asking: a missing one stops it all here.
+        resolve_plan(plan, secrets)
         if plan.has_changes and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR

@@ -117,6 +117,10 @@ def command(
     if verbose:
         log_requests()
     from reconciler.planner import load_desired, make_plan
+    from reconciler.secrets import bundle_problem
+
+    if (problem := bundle_problem()) is not None:
+        echo_err(f"warning: {problem}. apply will refuse it")
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
     with connect(url) as client:
