@@ -24,12 +24,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from reconciler.errors import SecretMissingError, SymsyncError
-from reconciler.redact import register_secret
+from reconciler.redact import find_known, register_secret
 
 if TYPE_CHECKING:  # the plan model is not needed to read the environment at start-up
     from reconciler.plan import Plan
@@ -229,3 +229,64 @@ def resolve_plan(plan: Plan, resolver: SecretResolver) -> dict[str, str]:
             + f"\nSet them (or add them to {SECRETS_VARIABLE}) and run apply again"
         )
     return values
+
+
+def _strings(data: Any, where: str) -> Iterator[tuple[str, str]]:
+    """(where, text) for every string in a JSON document, keys included; ``where`` in words."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield where, str(key)
+            yield from _strings(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            label: object = index
+            if isinstance(item, dict) and "source_id" in item:
+                label = item["source_id"]
+            elif isinstance(item, dict) and {"organization", "project"} <= set(item):
+                label = f"{item['organization']}/{item['project']}"
+            yield from _strings(item, f"{where}[{label}]")
+    elif isinstance(data, str):
+        yield where, data
+
+
+def remember_values(plan: Plan, environ: Mapping[str, str] | None = None) -> None:
+    """Register the values the environment holds for the variables ``plan`` needs, before the
+    plan is shown: where one is set, it must be masked even if apply will never read it."""
+    env = os.environ if environ is None else environ
+    for need in needed_variables(plan):
+        value = env.get(need.variable, "")
+        if value:
+            register_secret(value, need.variable)
+
+
+def check_plan_shows_no_secret(plan: Plan) -> None:
+    """Refuse a plan whose data holds a known secret value, before it is printed or saved.
+
+    Masking it would change the plan's data (a source's URL, an access key someone also put in
+    SYMSYNC_SECRETS) and apply would then write the mask to Sentry; showing it would leak it.
+    """
+    found = [
+        (where, origin)
+        for where, text in _strings(plan.to_json(), "")
+        for origin in find_known(text)
+    ]
+    if found:
+        places = "; ".join(f"{origin} in {where or 'the plan'}" for where, origin in found[:5])
+        more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+        raise SymsyncError(
+            f"the plan would show the value of a secret: {places}{more}; nothing was printed, "
+            "saved or written. A secret's value must not appear in a project file, in Sentry's "
+            f"sources or in the Sentry URL, and {SECRETS_VARIABLE} should hold only secrets"
+        )
+
+
+def check_file_shows_no_secret(text: str, path: str) -> None:
+    """Refuse to write a file (an imported project file) that would hold a known secret value:
+    masking it would put the mask into the desired state, and from there into Sentry."""
+    origins = find_known(text)
+    if origins:
+        raise SymsyncError(
+            f"{path} would hold the value of {', '.join(origins)}; nothing was written. "
+            "A secret's value must not appear in Sentry's sources (other than in their secret "
+            f"fields), and {SECRETS_VARIABLE} should hold only secrets"
+        )

@@ -27,7 +27,12 @@ from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import render
-from reconciler.secrets import SecretResolver, resolve_plan
+from reconciler.secrets import (
+    SecretResolver,
+    check_plan_shows_no_secret,
+    remember_values,
+    resolve_plan,
+)
 
 
 def read_plan_file(path: Path) -> Plan:
@@ -125,6 +130,8 @@ def command(
         plan = make_plan(client, configs, parallelism=parallelism)
 
     try:
+        remember_values(plan)
+        check_plan_shows_no_secret(plan)
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
         report_problems(plan, errors=False)  # errors are in the result table
         # Every variable of every project, before asking: a missing one stops it all here.

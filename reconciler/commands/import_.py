@@ -10,6 +10,7 @@ from reconciler.client import SentryClient
 from reconciler.commands.options import log_requests, url_option, verbose_option
 from reconciler.errors import EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
+from reconciler.secrets import check_file_shows_no_secret
 
 
 @click.command("import", short_help="Write project files from what Sentry holds now.")
@@ -49,6 +50,8 @@ def command(
         result = import_organization(client, org, projects, config_dir, force=force)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for imported in result.files:
+        check_file_shows_no_secret(imported.text, shown_path(imported.path))
     write_files(result)
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"

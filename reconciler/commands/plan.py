@@ -106,7 +106,7 @@ def command(
     if verbose:
         log_requests()
     from reconciler.planner import load_desired, make_plan
-    from reconciler.secrets import bundle_problem
+    from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
 
     if (problem := bundle_problem()) is not None:
         echo_err(f"warning: {problem}. apply will refuse it")
@@ -114,6 +114,8 @@ def command(
     configs = load_desired(config_dir, patterns, echo=echo_err)
     with connect(url) as client:
         plan = make_plan(client, configs, parallelism=parallelism)
+    remember_values(plan)
+    check_plan_shows_no_secret(plan)
     if out is not None:
         write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
