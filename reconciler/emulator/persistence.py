@@ -36,8 +36,9 @@ kept: the emulator serves from memory, as it does when the folder cannot be writ
 warning, once).
 
 Threads: ``record`` runs with the state lock held (so rows are recorded in the order the writes
-happened); the background export takes the state lock only to take a snapshot of the text of
-every project (which it caches per project), then writes the file without it.
+happened); the background export takes the state lock only to copy a reference to each
+project's stored list (lists are replaced on a write, never changed in place), then makes the
+text (cached per project) and writes the file without it.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ JOIN_SECONDS: Final = 60.0
 # Lays one journal row over the loaded state: (organization, project, symbol_sources JSON);
 # answers whether that project exists.
 Restore = Callable[[str, str, str], bool]
-# The whole state as the text of the JSON file, in pieces (called with the state lock held).
-Render = Callable[[], list[str]]
+# Takes the state as it is (called with the state lock held, quick), and answers the function
+# that writes it as the JSON file's text (called without the lock).
+Snapshot = Callable[[], Callable[[], str]]
 
 
 def digest(data: bytes) -> str:
@@ -88,7 +90,7 @@ class StateStore:
         self,
         path: Path,
         lock: threading.RLock,
-        render: Render,
+        snapshot: Snapshot,
         file_digest: str | None,
         *,
         idle_seconds: float | None = None,
@@ -100,7 +102,7 @@ class StateStore:
         self.journal_path = journal_path(path)
         self.read_only = is_read_only(path)
         self._lock = lock  # the state's lock
-        self._render = render
+        self._snapshot = snapshot
         self._base_digest = file_digest
         self._idle = IDLE_SECONDS if idle_seconds is None else idle_seconds
         self._max_lag = MAX_LAG_SECONDS if max_lag_seconds is None else max_lag_seconds
@@ -115,6 +117,7 @@ class StateStore:
         self._last_write = 0.0
         self._last_export = time.monotonic()
         self._flusher: threading.Thread | None = None
+        self._flusher_waiting = False  # waiting for a write, with no deadline
 
     # -- start --------------------------------------------------------------------------------
 
@@ -195,9 +198,10 @@ class StateStore:
                 f"warning: cannot save state to {self.journal_path} ({exc}); serving from memory"
             )
             return
+        self._last_write = time.monotonic()
         with self._wake:
-            self._last_write = time.monotonic()
-            self._wake.notify()
+            if self._flusher_waiting:  # else it wakes by itself when its deadline comes
+                self._wake.notify()
         if self._flusher is None:
             self._start_flusher()
 
@@ -217,9 +221,9 @@ class StateStore:
             if seq == self._exported_seq and self._base_digest is not None:
                 self._export_lock.release()
                 return True
-            pieces = self._render()
+            write = self._snapshot()
         try:
-            data = "".join(pieces).encode("utf-8")
+            data = write().encode("utf-8")
             new = Base(digest(data), seq)
             try:
                 with self._db_lock:
@@ -252,7 +256,9 @@ class StateStore:
         while True:
             with self._wake:
                 while not self._closed and self._seq == self._exported_seq:
+                    self._flusher_waiting = True
                     self._wake.wait()
+                    self._flusher_waiting = False
                 while not self._closed:
                     now = time.monotonic()
                     due = min(self._last_write + self._idle, self._last_export + self._max_lag)

@@ -13,16 +13,17 @@ The stored ``symbol_sources`` list is kept exactly as written (secrets in clear)
 not valid: Sentry then fails every request on that project, as reference section 6 describes.
 Saving is ``persistence``'s job: each write is recorded in a journal beside the file before it
 is answered, and the file itself is rewritten once writes pause and on a clean stop. The file is
-written one line per project (``render``), from text cached per project, so rewriting it costs
-little more than writing its bytes.
+written one line per project (``snapshot``), from text cached per project, so rewriting it
+costs little more than writing its bytes, and the lock is held only to copy references.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ from reconciler.errors import SymsyncError
 
 class StateFileError(SymsyncError):
     """The ``--state`` file cannot be used."""
+
+
+_CURRENT: Any = object()
 
 
 @dataclass
@@ -50,7 +54,7 @@ class Project:
     # replaced on every write, never changed in place, so the same list means the same line.
     _line: tuple[object, str] | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, symbol_sources: Any = _CURRENT) -> dict[str, Any]:
         """This project in the file format (sharing its values: copy before changing them)."""
         out: dict[str, Any] = {}
         if "id" in self.given_keys:
@@ -60,14 +64,19 @@ class Project:
         if "platform" in self.given_keys:
             out["platform"] = self.platform
         out.update(self.extra)
-        out["symbol_sources"] = self.symbol_sources
+        current = symbol_sources is _CURRENT
+        out["symbol_sources"] = self.symbol_sources if current else symbol_sources
         return out
 
-    def file_line(self) -> str:
-        """``"<slug>": {...}``: this project as one line of the state file."""
-        if self._line is None or self._line[0] is not self.symbol_sources:
-            self._line = (self.symbol_sources, f"{_dumps(self.slug)}: {_dumps(self.to_dict())}")
-        return self._line[1]
+    def file_line(self, symbol_sources: Any) -> str:
+        """``"<slug>": {...}``: this project, with the list ``symbol_sources`` that was stored
+        when a snapshot was taken, as one line of the state file. Safe without the lock."""
+        cached = self._line
+        if cached is not None and cached[0] is symbol_sources:
+            return cached[1]
+        line = f"{_dumps(self.slug)}: {_dumps(self.to_dict(symbol_sources))}"
+        self._line = (symbol_sources, line)
+        return line
 
     def sources_text(self) -> str:
         """The stored list as JSON text (what the journal records)."""
@@ -98,6 +107,7 @@ class Organization:
 
 
 _Item = TypeVar("_Item", Organization, Project)
+_Snapshot = list[tuple[Organization, list[tuple[Project, Any]]]]
 
 
 def _lookup(items: dict[str, _Item], by_id: dict[str, _Item], id_or_slug: str) -> _Item | None:
@@ -140,7 +150,7 @@ class EmulatorState:
             }
         self.store: StateStore | None = None
         if path is not None:
-            self.store = StateStore(path, self.lock, self.render, file_digest)
+            self.store = StateStore(path, self.lock, self.snapshot, file_digest)
             try:
                 self.store.recover(self._restore)
             except JournalError as exc:
@@ -299,29 +309,39 @@ class EmulatorState:
                 orgs[org.slug] = org_out
             return copy.deepcopy({"organizations": orgs})
 
-    def render(self) -> list[str]:
-        """The state file's text, in pieces: one line per project. Call with ``lock`` held."""
-        if not self.organizations:
-            return ['{\n  "organizations": {}\n}\n']
-        pieces = ['{\n  "organizations": {']
-        for org_index, org in enumerate(self.organizations.values()):
-            pieces.append(",\n    " if org_index else "\n    ")
-            pieces.append(f"{_dumps(org.slug)}: {{")
-            for key, value in org.head().items():
-                pieces.append(f"\n      {_dumps(key)}: {_dumps(value)},")
-            if not org.projects:
-                pieces.append('\n      "projects": {}\n    }')
-                continue
-            pieces.append('\n      "projects": {\n        ')
-            pieces.append(",\n        ".join(p.file_line() for p in org.projects.values()))
-            pieces.append("\n      }\n    }")
-        pieces.append("\n  }\n}\n")
-        return pieces
+    def snapshot(self) -> Callable[[], str]:
+        """Takes the state as it is now (call with ``lock`` held; quick: it copies references
+        only, stored lists being replaced on a write, never changed) and answers a function that
+        writes it as the state file's text, one line per project, without the lock."""
+        taken: _Snapshot = [
+            (org, [(project, project.symbol_sources) for project in org.projects.values()])
+            for org in self.organizations.values()
+        ]
+        return functools.partial(_file_text, taken)
 
     def render_text(self) -> str:
         with self.lock:
-            pieces = self.render()
-        return "".join(pieces)
+            write = self.snapshot()
+        return write()
+
+
+def _file_text(taken: _Snapshot) -> str:
+    if not taken:
+        return '{\n  "organizations": {}\n}\n'
+    pieces = ['{\n  "organizations": {']
+    for org_index, (org, projects) in enumerate(taken):
+        pieces.append(",\n    " if org_index else "\n    ")
+        pieces.append(f"{_dumps(org.slug)}: {{")
+        for key, value in org.head().items():
+            pieces.append(f"\n      {_dumps(key)}: {_dumps(value)},")
+        if not projects:
+            pieces.append('\n      "projects": {}\n    }')
+            continue
+        pieces.append('\n      "projects": {\n        ')
+        pieces.append(",\n        ".join(p.file_line(sources) for p, sources in projects))
+        pieces.append("\n      }\n    }")
+    pieces.append("\n  }\n}\n")
+    return "".join(pieces)
 
 
 def _refuse_duplicate_ids(
