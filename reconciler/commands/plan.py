@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler import interrupt
 from reconciler.commands.options import (
     format_option,
     log_requests,
@@ -100,6 +101,7 @@ def connect(url: str | None) -> SentryClient:
     help="Projects read at the same time.",
 )
 @verbose_option
+@interrupt.handled("plan")
 def command(
     config_dir: Path,
     patterns: tuple[str, ...],
@@ -122,7 +124,8 @@ def command(
     with connect(url) as client:
         plan = make_plan(client, configs, parallelism=parallelism)
     if out is not None:
-        write_plan_file(plan, out)
+        with interrupt.deferred("the plan file was written"):
+            write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
     report_problems(plan)
     if out is not None:
