@@ -290,8 +290,7 @@ def test_format_github_prints_one_annotation_per_diagnostic_on_stdout(tmp_path: 
     )
     assert warning == (
         "::warning file=configs/acme/ios.yaml,line=6,col=13::source `acme-releases`: region "
-        "`eu-south-9` is not in Sentry's published list of AWS regions; Sentry accepts it, but "
-        "check the spelling"
+        "`eu-south-9` is not a known AWS region; Sentry accepts it, but check the spelling"
     )
     assert result.stderr == "1 error in 1 file, 1 warning\n"
 
