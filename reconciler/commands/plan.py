@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler import interrupt
 from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
     format_option,
@@ -90,6 +91,7 @@ def connect(url: str | None) -> SentryClient:
     help="Projects read at the same time.",
 )
 @verbose_option
+@interrupt.handled("plan")
 def command(
     config_dir: Path,
     patterns: tuple[str, ...],
@@ -112,7 +114,8 @@ def command(
     with connect(url) as client:
         plan = make_plan(client, configs, parallelism=parallelism)
     if out is not None:
-        write_plan_file(plan, out)
+        with interrupt.deferred("the plan file was written"):
+            write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
     append_plan_summary(plan)
     report_problems(plan)
