@@ -703,6 +703,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         emulator = self.server.emulator
         started = time.perf_counter()
+        received = time.monotonic()  # system-wide clock: comparable with other processes'
         method = self.command
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
@@ -729,6 +730,9 @@ class _Handler(BaseHTTPRequestHandler):
             "status": status,
             "duration_ms": round(duration_ms, 3),
             "committed": isinstance(reply, Reply) and reply.committed,
+            # When the request line arrived (CLOCK_MONOTONIC seconds; the list itself is in
+            # the order the answers were ready), so tests can tell what started after an event.
+            "received_monotonic": round(received, 6),
         }
         if fault is not None:
             entry["fault"] = fault
