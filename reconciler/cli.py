@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "import": "import_",
     "schema": "schema",
     "emulator": "emulator",
+    "github": "github",
 }
 
 # command name -> its one-line summary in `symsync --help`, so the listing imports no command.
@@ -36,6 +37,7 @@ SUMMARIES: dict[str, str] = {
     "import": "Write project files from what Sentry holds now.",
     "schema": "Print the JSON Schema of a project file.",
     "emulator": "Run a local Sentry (symbol-sources API) for demos and tests.",
+    "github": "GitHub Actions glue: the pull-request comment and the drift issue.",
 }
 
 

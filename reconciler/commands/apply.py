@@ -25,6 +25,7 @@ from reconciler.commands.plan import (
     stdout_color,
 )
 from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
+from reconciler.github_actions import append_plan_summary
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import render
@@ -126,6 +127,7 @@ def command(
 
     try:
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+        append_plan_summary(plan)
         report_problems(plan, errors=False)  # errors are in the result table
         if plan.has_changes and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")

@@ -19,6 +19,7 @@ from reconciler.commands.options import (
     verbose_option,
 )
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
+from reconciler.github_actions import append_plan_summary
 from reconciler.plan import Plan
 from reconciler.render import render
 
@@ -116,6 +117,7 @@ def command(
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+    append_plan_summary(plan)
     report_problems(plan)
     if out is not None:
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
