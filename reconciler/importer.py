@@ -39,9 +39,10 @@ from ruamel.yaml.scalarstring import (
 
 from reconciler import spec
 from reconciler.atomic import stage
-from reconciler.client import SentryAPIError, SentryClient
+from reconciler.client import SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.model import ProjectFile, project_file_json_schema
+from reconciler.planner import stops_the_run
 from reconciler.secret_names import SecretNamer, SecretNameTemplate
 
 # Key order of a source in a written file (contract section 1's example).
@@ -258,22 +259,6 @@ def _excludes(pattern: str, org: str, slug: str) -> bool:
         org_pattern, _, project_pattern = pattern.partition("/")
         return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(slug, project_pattern)
     return fnmatch.fnmatchcase(slug, pattern)
-
-
-def stops_the_run(exc: SymsyncError) -> bool:
-    """Whether a failure to read one project is about the whole account (the token, the URL,
-    the connection), so that every other project would fail the same way."""
-    from reconciler import errors
-
-    account_wide = getattr(errors, "AccountWideError", None)
-    if isinstance(account_wide, type) and isinstance(exc, account_wide):
-        return True
-    if not isinstance(exc, SentryAPIError):
-        return False
-    if exc.status == 401:
-        return True
-    # No answer at all: nothing listens there, the name does not resolve, TLS failed.
-    return exc.status is None and str(exc).startswith("could not connect")
 
 
 def _read_projects(
