@@ -45,37 +45,22 @@ from reconciler.model import ProjectFile, project_file_json_schema
 from reconciler.planner import stops_the_run
 from reconciler.secret_names import SecretNamer, SecretNameTemplate
 
-# Key order of a source in a written file (contract section 1's example).
+# Key order of a source in a written file (contract section 1's example); Sentry's other common
+# fields come last.
+_COMMON_TAIL: Final = ("platforms", "is_public", "has_index")
 FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
-    "http": ("id", "type", "name", "url", "layout", "username", "password", "filters"),
-    "s3": (
-        "id",
-        "type",
-        "name",
-        "bucket",
-        "region",
-        "prefix",
-        "access_key",
-        "secret_key",
-        "layout",
-        "filters",
-    ),
-    "gcs": (
-        "id",
-        "type",
-        "name",
-        "bucket",
-        "prefix",
-        "client_email",
-        "private_key",
-        "layout",
-        "filters",
-    ),
-}
+    "http": ("id", "type", "name", "url", "layout", "username", "password", "filters",
+             *_COMMON_TAIL),
+    "s3": ("id", "type", "name", "bucket", "region", "prefix", "access_key", "secret_key",
+           "layout", "filters", *_COMMON_TAIL),
+    "gcs": ("id", "type", "name", "bucket", "prefix", "client_email", "private_key", "layout",
+            "filters", *_COMMON_TAIL),
+}  # fmt: skip
 LAYOUT_ORDER: Final = ("type", "casing")
 FILTER_ORDER: Final = ("filetypes", "path_patterns", "requires_checksum")
-# Accepted by Sentry, not part of symsync's file format (spec.COMMON_OPTIONAL minus the format's).
-DROPPED_FIELDS: Final[frozenset[str]] = frozenset({"is_public", "has_index", "platforms"})
+# Lists written on one line, like `filetypes: [pe, pdb]`.
+FLOW_LISTS: Final = frozenset({"filetypes", "path_patterns", "platforms"})
+LEGACY_TYPE: Final = "appStoreConnect"
 READ_PARALLELISM: Final = 8
 
 # Beside the organizations' folders; the loader ignores files that are not YAML.
@@ -376,7 +361,7 @@ def _render_project(
         seen_ids.add(entry["id"])
 
     doc = CommentedMap()
-    doc["unmanaged"] = "keep"
+    doc["unmanaged"] = "report"
     seq = CommentedSeq(entries)
     if not entries:
         seq.fa.set_flow_style()
@@ -401,54 +386,42 @@ def _convert_source(
 ) -> tuple[CommentedMap, list[SecretVariable]] | None:
     where = f"{org}/{project}"
     source_id = source.get("id")
-    if not isinstance(source_id, str) or not source_id.strip():
-        warnings.append(f"{where}: skipped source #{index + 1}: it has no usable id")
+    if not isinstance(source_id, str) or not source_id:
+        warnings.append(
+            f"{where}: skipped source #{index + 1}: it has no id, so the plan of this project "
+            "fails until it is given one or removed in Sentry"
+        )
         return None
     label = f"{where}: source `{source_id}`"
     if spec.is_reserved_id(source_id):
         warnings.append(
             f"{label} skipped: ids starting with `sentry` are reserved, so symsync cannot manage "
-            "it (it is kept as an unmanaged source)"
+            "it; it stays in Sentry and the plan lists it as unmanaged, kept"
         )
         return None
     if source_id in seen_ids:
-        warnings.append(f"{label} skipped: Sentry lists this id more than once")
+        warnings.append(
+            f"{label} skipped: Sentry lists this id more than once, so the plan of this project "
+            "fails until one of them is removed in Sentry"
+        )
         return None
     source_type = source.get("type")
     if source_type not in spec.SOURCE_TYPES:
-        warnings.append(
-            f"{label} skipped: its type {source_type!r} is not one symsync manages "
-            "(http, s3, gcs); it is kept as an unmanaged source"
+        reason = (
+            "it is a legacy App Store Connect source, which Sentry no longer accepts on writes"
+            if source_type == LEGACY_TYPE
+            else f"its type {source_type!r} is not one symsync manages (http, s3, gcs)"
         )
+        warnings.append(_not_holdable(label, source_id, reason))
         return None
     assert isinstance(source_type, str)
 
     order = FIELD_ORDER[source_type]
-    dropped = sorted(k for k in source if k not in order)
-    known_dropped = [k for k in dropped if k in DROPPED_FIELDS]
-    other_dropped = [k for k in dropped if k not in DROPPED_FIELDS]
-    if known_dropped:
-        warnings.append(
-            f"{label}: left out {', '.join(known_dropped)}, which the file format does not have; "
-            f"an update of this source by symsync will clear {_them(known_dropped)} in Sentry"
-        )
-    if other_dropped:
-        warnings.append(
-            f"{label}: left out {', '.join(other_dropped)}, which a {source_type} source does "
-            "not have in the file format"
-        )
-
+    unknown = sorted(k for k in source if k not in order)
     entry = CommentedMap()
     variables: list[SecretVariable] = []
     secret_fields = spec.SECRET_FIELDS[source_type]
     for key in order:
-        if key == "name" and (key not in source or _blank(source[key])):
-            # The file format requires a name that is not blank; Sentry's older endpoint does
-            # not. Naming the source after its id keeps it managed (plan shows the new name).
-            entry["name"] = source_id
-            how = "no name" if key not in source else "a blank name"
-            warnings.append(f"{label} has {how} in Sentry; it was named after its id")
-            continue
         if key not in source:
             continue
         value = source[key]
@@ -460,37 +433,50 @@ def _convert_source(
             variables.append(SecretVariable(var, org, project, source_id, key))
         elif key == "layout" and isinstance(value, dict):
             entry[key] = _ordered(value, LAYOUT_ORDER, flow=True)
+            unknown += [f"layout.{k}" for k in value if k not in LAYOUT_ORDER]
         elif key == "filters" and isinstance(value, dict):
-            filters = _ordered(value, FILTER_ORDER, flow=False)
-            if not filters:
-                continue
-            for list_key in ("filetypes", "path_patterns"):
-                if isinstance(filters.get(list_key), list):
-                    items = CommentedSeq(filters[list_key])
-                    items.fa.set_flow_style()
-                    filters[list_key] = items
-            entry[key] = filters
+            entry[key] = _ordered(value, FILTER_ORDER, flow=False)
+            unknown += [f"filters.{k}" for k in value if k not in FILTER_ORDER]
         else:
             entry[key] = value
+        if isinstance(entry[key], list) and key in FLOW_LISTS:
+            entry[key] = _flow_list(entry[key])
+    if isinstance(entry.get("filters"), dict):
+        for list_key in FLOW_LISTS & set(entry["filters"]):
+            if isinstance(entry["filters"][list_key], list):
+                entry["filters"][list_key] = _flow_list(entry["filters"][list_key])
 
     try:
         ProjectFile.model_validate({"sources": [_plain(entry)]})
     except ValidationError as exc:
         reasons = "; ".join(_reason(err) for err in exc.errors())
-        warnings.append(
-            f"{label} skipped: it would not be a valid project file entry ({reasons}); it is "
-            "kept as an unmanaged source"
-        )
+        warnings.append(_not_holdable(label, source_id, reasons))
         return None
+    if unknown:
+        names_shown = ", ".join(unknown)
+        them = "it" if len(unknown) == 1 else "them"
+        warnings.append(
+            f"{label}: Sentry holds {names_shown}, which symsync does not manage (a {source_type} "
+            f"source has no such field in the file format), so the file leaves {them} out. "
+            f"The plan names {them} and shows an update of `{source_id}` that removes {them}: "
+            "a PUT replaces the whole source"
+        )
     return entry, variables
 
 
-def _blank(value: Any) -> bool:
-    return isinstance(value, str) and not value.strip()
+def _not_holdable(label: str, source_id: str, reason: str) -> str:
+    return (
+        f"{label} skipped: the file format cannot hold it ({reason}). It stays in Sentry, and "
+        "the plan reports it as not in the file (unmanaged: report) until it is fixed in Sentry "
+        "and this project imported again, or deleted by an entry "
+        f"`{{id: {json.dumps(source_id, ensure_ascii=False)}, state: absent}}` in the file"
+    )
 
 
-def _them(fields: Sequence[str]) -> str:
-    return "it" if len(fields) == 1 else "them"
+def _flow_list(items: list[Any]) -> CommentedSeq:
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
 
 
 def _reason(error: Any) -> str:
@@ -505,9 +491,6 @@ def _ordered(value: dict[str, Any], order: Sequence[str], *, flow: bool) -> Comm
     for key in order:
         if key in value:
             out[key] = value[key]
-    for key in value:
-        if key not in out:
-            out[key] = value[key]  # unknown keys stay, so validation can name them
     if flow:
         out.fa.set_flow_style()
     return out
