@@ -155,3 +155,41 @@ def test_adopting_an_organization_with_a_broken_project(tmp_path: Path, generati
     output = imported.stderr + clean.stdout + drift.stdout + unfiled.stdout + new_only.stdout
     for sentinel in ("PW-SENTINEL", "S3-SENTINEL", "GCS-SENTINEL"):
         assert sentinel not in output
+
+
+def test_an_account_wide_failure_is_one_message_and_writes_nothing(tmp_path: Path, generation):
+    import socket
+
+    state = _organization(broken="p40")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with running_emulator("--api-generation", generation, state=state) as emulator:
+        runs = {
+            "401": symsync(
+                "import",
+                "--org",
+                "acme",
+                cwd=tmp_path,
+                env=clean_env(SENTRY_AUTH_TOKEN="not-the-token", SENTRY_URL=emulator.url),
+            ),
+        }
+        if generation == "a":  # nothing answers there: the same for both generations
+            runs["refused"] = symsync(
+                "import",
+                "--org",
+                "acme",
+                cwd=tmp_path,
+                env=clean_env(SENTRY_AUTH_TOKEN=EMULATOR_TOKEN, SENTRY_URL=closed),
+            )
+        served = [r for r in emulator.requests() if "/symbol-sources/" in r["path"]]
+    assert served == []  # the first failure stopped the run before any project was read
+    for name, run in runs.items():
+        assert run.returncode == 1, (name, run.stderr)
+        assert run.stdout == ""
+        errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, (name, run.stderr)
+        assert "Traceback" not in run.stderr
+    assert "invalid or expired" in runs["401"].stderr
+    assert generation == "b" or "could not connect" in runs["refused"].stderr
+    assert not (tmp_path / "configs").exists()
