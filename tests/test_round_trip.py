@@ -104,10 +104,11 @@ def sources(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def projects(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
-    slugs = draw(
-        st.lists(st.from_regex(r"[a-z0-9][a-z0-9_-]{0,8}", fullmatch=True), min_size=1,
-                 max_size=3, unique=True)
-    )  # fmt: skip
+    # Sentry never makes an all-digit slug: a path part of digits is a project's numeric id.
+    slug = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,8}", fullmatch=True).filter(
+        lambda s: not s.isdigit()
+    )
+    slugs = draw(st.lists(slug, min_size=1, max_size=3, unique=True))
     out: dict[str, list[dict[str, Any]]] = {}
     for slug in slugs:
         ids = draw(st.lists(source_id, max_size=4, unique=True))
