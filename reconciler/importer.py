@@ -514,9 +514,30 @@ def _yaml() -> YAML:
 
 
 def _dump(doc: CommentedMap) -> str:
+    """The file's text. It must read back, with the loader's YAML 1.1 reader, as exactly the
+    values imported; should the emitter get one wrong, every string is written double-quoted."""
+    plain = _plain(doc)
+    text = _emit(_quote_ambiguous(doc))
+    if _reads_back(text, plain):
+        return text
+    text = _emit(_quote_all(doc))
+    if not _reads_back(text, plain):  # pragma: no cover - double quotes escape everything
+        raise SymsyncError("import could not write a file that reads back as Sentry's values")
+    return text
+
+
+def _emit(doc: CommentedMap) -> str:
     buffer = io.StringIO()
-    _yaml().dump(_quote_ambiguous(doc), buffer)
+    _yaml().dump(doc, buffer)
     return buffer.getvalue()
+
+
+def _reads_back(text: str, plain: Any) -> bool:
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        return bool(pyyaml.load(text, Loader=loader) == plain)
+    except pyyaml.YAMLError:
+        return False
 
 
 # The loader reads YAML 1.1 (PyYAML), where ruamel.yaml's YAML 1.2 output leaves `yes`, `on`,
@@ -524,6 +545,9 @@ def _dump(doc: CommentedMap) -> str:
 _RESOLVER: Final = pyyaml.resolver.Resolver()
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _UNICODE_BREAKS: Final = frozenset("\x85\u2028\u2029")
+# A plain scalar starting with one of these is read as YAML syntax (in flow collections,
+# ruamel.yaml writes `? x` and `: x` plain, which a reader takes for a mapping).
+_INDICATORS: Final = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
 
 def _quote_ambiguous(value: Any) -> Any:
@@ -541,8 +565,21 @@ def _quote_ambiguous(value: Any) -> Any:
             # quotes escape them (\N, \L, \P).
             return DoubleQuotedScalarString(value)
         tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-        if tag != _STR_TAG:
+        if tag != _STR_TAG or value[:1] in _INDICATORS:
             return SingleQuotedScalarString(value)
+    return value
+
+
+def _quote_all(value: Any) -> Any:
+    """``value`` with every string double-quoted (in place for mappings and sequences)."""
+    if isinstance(value, dict):
+        for key in value:
+            value[key] = _quote_all(value[key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _quote_all(item)
+    elif isinstance(value, str):
+        return DoubleQuotedScalarString(str(value))
     return value
 
 

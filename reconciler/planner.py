@@ -86,11 +86,10 @@ def load_desired(
 def stops_the_run(exc: SymsyncError) -> bool:
     """Whether a failure to read one project is about the whole account (the token, the URL,
     the connection), so that every other project would fail the same way."""
-    from reconciler import errors
     from reconciler.client import SentryAPIError
 
-    account_wide = getattr(errors, "AccountWideError", None)
-    if isinstance(account_wide, type) and isinstance(exc, account_wide):
+    # The client's own verdict, where it gives one (its ``AccountWideError``).
+    if any(kind.__name__ == "AccountWideError" for kind in type(exc).__mro__):
         return True
     if not isinstance(exc, SentryAPIError):
         return False
