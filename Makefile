@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all test lint demo bench clean
+.PHONY: all test lint demo bench soak clean
 
 all: test
 
@@ -26,6 +26,9 @@ lint: $(BIN)/symsync
 
 test: lint
 	$(BIN)/pytest -n auto
+
+soak: $(BIN)/symsync
+	$(BIN)/pytest -m soak
 
 demo: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
