@@ -11,6 +11,11 @@
 - With ``verify=True`` (a saved plan), each project is read once more and its fingerprint
   compared with the plan's; a project that moved is refused, with what moved.
 - A project that fails or is refused does not stop the others.
+- Delete limits (``reconciler.limits``) are checked first, on the whole plan, with this run's
+  ``max_deletes``: a run over a limit is refused as a whole, before any write anywhere.
+- A move (``order: enforce``) is a DELETE of the source, then at once a POST of the desired
+  source, one source at a time: a run killed between the two leaves a managed source missing,
+  which the next plan simply creates again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from rich.table import Table
 
 from reconciler import spec
 from reconciler.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncError
+from reconciler.limits import DEFAULT_MAX_DELETES, check_deletes
 from reconciler.plan import (
     Change,
     Plan,
@@ -144,9 +150,11 @@ class Applier:
         parallelism: int = DEFAULT_PARALLELISM,
         env: Mapping[str, str] | None = None,
         on_event: Callable[[str], None] | None = None,
+        max_deletes: int = DEFAULT_MAX_DELETES,
     ) -> None:
         self._client = client
         self.verify = verify
+        self.max_deletes = max_deletes
         self.parallelism = max(1, parallelism)
         self.env = os.environ if env is None else env
         self._on_event = on_event
@@ -164,8 +172,41 @@ class Applier:
                 self._on_event(message)
 
     def apply(self, plan: Plan) -> ApplyResult:
+        limits = check_deletes(plan, self.max_deletes)
+        if limits.refused:
+            return self._refuse_all(plan, limits.lines())
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             results = list(pool.map(self._apply_project, plan.projects))
+        return ApplyResult(projects=tuple(results))
+
+    @staticmethod
+    def _refuse_all(plan: Plan, reasons: list[str]) -> ApplyResult:
+        """The whole run refused by a delete limit: every project untouched, each told why."""
+        results: list[ProjectResult] = []
+        for project in plan.projects:
+            total = len(project.changes)
+            if project.error is not None:
+                results.append(
+                    ProjectResult(
+                        project.organization,
+                        project.project,
+                        "failed",
+                        total=total,
+                        message=f"not planned: {project.error}",
+                    )
+                )
+                continue
+            own = [r for r in reasons if r.startswith(f"{project.key}: ")]
+            why = "; ".join(own or reasons)
+            results.append(
+                ProjectResult(
+                    project.organization,
+                    project.project,
+                    "refused",
+                    total=total,
+                    message=f"delete limit: {why}; nothing was written anywhere",
+                )
+            )
         return ApplyResult(projects=tuple(results))
 
     def _apply_project(self, project: ProjectPlan) -> ProjectResult:
@@ -242,9 +283,15 @@ def apply_plan(
     parallelism: int = DEFAULT_PARALLELISM,
     env: Mapping[str, str] | None = None,
     on_event: Callable[[str], None] | None = None,
+    max_deletes: int = DEFAULT_MAX_DELETES,
 ) -> ApplyResult:
     return Applier(
-        client, verify=verify, parallelism=parallelism, env=env, on_event=on_event
+        client,
+        verify=verify,
+        parallelism=parallelism,
+        env=env,
+        on_event=on_event,
+        max_deletes=max_deletes,
     ).apply(plan)
 
 

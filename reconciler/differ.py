@@ -73,8 +73,16 @@ class RemoteShapeError(ValueError):
 
 
 def desired_body(source: Any) -> dict[str, Any]:
-    """The API-shaped dict of a present desired source, secrets as ``{"env": NAME}``."""
+    """The API-shaped dict of a present desired source, secrets as ``{"env": NAME}``.
+
+    A reference's ``version`` is left out: it only decides rotation (``--base``), and a plan
+    names a secret by its variable alone.
+    """
     body: dict[str, Any] = source.model_dump(exclude={"state"}, exclude_none=True)
+    for name in spec.ALL_SECRET_FIELDS:
+        ref = body.get(name)
+        if isinstance(ref, dict):
+            body[name] = {"env": ref["env"]}
     return body
 
 
@@ -173,10 +181,11 @@ def diff_project(
     config: ProjectConfig, remote: Sequence[Any], *, file: str | None = None
 ) -> ProjectPlan:
     """Plan one project: ``remote`` is the list GET returned (redacted by Sentry)."""
-    base = {
+    base: dict[str, Any] = {
         "organization": config.organization,
         "project": config.project,
         "file": file if file is not None else str(config.path),
+        "max_deletes": config.max_deletes,
     }
     try:
         remote_list = _check_remote(remote)

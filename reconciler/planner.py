@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from reconciler.differ import diff_project
 from reconciler.errors import ConfigError, SymsyncError
+from reconciler.limits import DEFAULT_MAX_DELETES, with_verdict
 from reconciler.model import ProjectConfig
 from reconciler.plan import Plan, ProjectPlan
 
@@ -98,12 +99,19 @@ def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
 
 
 def make_plan(
-    client: SourceReader, configs: Sequence[ProjectConfig], *, parallelism: int = 8
+    client: SourceReader,
+    configs: Sequence[ProjectConfig],
+    *,
+    parallelism: int = 8,
+    max_deletes: int = DEFAULT_MAX_DELETES,
 ) -> Plan:
-    """One GET per project, projects in parallel; the result does not depend on timing."""
+    """One GET per project, projects in parallel; the result does not depend on timing.
+
+    The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
+    """
     sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
     if not configs:
-        return Plan(projects=(), sentry_url=sentry_url)
+        return with_verdict(Plan(projects=(), sentry_url=sentry_url), max_deletes)
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(configs)))) as pool:
         projects = list(pool.map(lambda c: plan_project(client, c), configs))
-    return Plan(projects=tuple(projects), sentry_url=sentry_url)
+    return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)

@@ -81,6 +81,13 @@ def summary_line(summary: Summary) -> str:
     return text
 
 
+def verdict_lines(plan: Plan) -> list[str]:
+    """The delete limits' verdict: one line per limit the plan goes over, with what allows it."""
+    if plan.limits is None:
+        return []
+    return [f"apply would refuse: {line}" for line in plan.limits.lines()]
+
+
 def _project_summary(project: ProjectPlan) -> str:
     parts = [
         f"{project.count(action)} to {action}"
@@ -152,6 +159,7 @@ def text_lines(plan: Plan) -> list[Text]:
         lines.extend(_project_lines(project))
         lines.append(Text(""))
     lines.append(Text(summary_line(plan.summary), style="bold"))
+    lines.extend(Text(line, style="bold red") for line in verdict_lines(plan))
     return lines
 
 
@@ -265,6 +273,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """
     summary = plan.summary
     out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
+    for line in verdict_lines(plan):
+        out += [f"> **{md_escape(line)}**", ""]
     changing = [p for p in plan.projects if p.changes or p.error is not None]
     shown = [p for p in plan.projects if _shown(p)]
 

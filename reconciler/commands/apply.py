@@ -12,6 +12,7 @@ from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary,
 from reconciler.commands.options import (
     format_option,
     log_requests,
+    max_deletes_option,
     project_option,
     url_option,
     verbose_option,
@@ -24,6 +25,7 @@ from reconciler.commands.plan import (
     stdout_color,
 )
 from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
+from reconciler.limits import with_verdict
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import render
@@ -77,6 +79,10 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     "--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal)."
 )
 @format_option("How stdout shows the plan before applying it.")
+@max_deletes_option(
+    "Refuse the whole run (exit 3, nothing written) when it would delete more than N sources "
+    "in total. A project's own limit is `max_deletes:` in its file."
+)
 @url_option
 @click.option(
     "--parallelism",
@@ -92,6 +98,7 @@ def command(
     patterns: tuple[str, ...],
     yes: bool,
     fmt: str,
+    max_deletes: int,
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -118,11 +125,15 @@ def command(
         configs = load_desired(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
         client = connect(url)
         plan = make_plan(client, configs, parallelism=parallelism)
+    # The verdict of this run's limits, whatever a saved plan says (it may have been made
+    # with other settings); the applier checks the same again before its first write.
+    plan = with_verdict(plan, max_deletes)
+    refused = plan.limits is not None and plan.limits.refused
 
     try:
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
         report_problems(plan, errors=False)  # errors are in the result table
-        if plan.has_changes and not confirm(yes):
+        if plan.has_changes and not refused and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR
         result = apply_plan(
@@ -131,6 +142,7 @@ def command(
             verify=planfile is not None,
             parallelism=parallelism,
             on_event=echo_err,
+            max_deletes=max_deletes,
         )
     finally:
         if client is not None:

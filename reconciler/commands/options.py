@@ -40,3 +40,17 @@ def format_option(help: str) -> Callable[[Any], Any]:
     return click.option(
         "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help=help
     )
+
+
+def max_deletes_option(help: str) -> Callable[[Any], Any]:
+    """``--max-deletes N``: the most sources one run may delete in total (issue: delete limits)."""
+    from reconciler.limits import DEFAULT_MAX_DELETES
+
+    return click.option(
+        "--max-deletes",
+        type=click.IntRange(min=0),
+        default=DEFAULT_MAX_DELETES,
+        show_default=True,
+        metavar="N",
+        help=help,
+    )

@@ -13,6 +13,7 @@ import click
 from reconciler.commands.options import (
     format_option,
     log_requests,
+    max_deletes_option,
     project_option,
     url_option,
     verbose_option,
@@ -63,6 +64,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"error: {project.key}: {project.error}")
         for warning in project.warnings:
             echo_err(f"warning: {project.key}: {warning}")
+    if plan.limits is not None:
+        for line in plan.limits.lines():
+            echo_err(f"warning: apply would refuse: {line}")
 
 
 def connect(url: str | None) -> SentryClient:
@@ -91,6 +95,9 @@ def connect(url: str | None) -> SentryClient:
     is_flag=True,
     help="Exit 2 when changes are pending, 0 when there are none (1 on any error).",
 )
+@max_deletes_option(
+    "The delete limit of the run whose verdict the plan shows (as `apply --max-deletes`)."
+)
 @url_option
 @click.option(
     "--parallelism",
@@ -106,6 +113,7 @@ def command(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    max_deletes: int,
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -120,7 +128,7 @@ def command(
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
     with connect(url) as client:
-        plan = make_plan(client, configs, parallelism=parallelism)
+        plan = make_plan(client, configs, parallelism=parallelism, max_deletes=max_deletes)
     if out is not None:
         write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
