@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from reconciler import spec
+from reconciler.atomic import stage
 from reconciler.client import SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.model import ProjectFile, project_file_json_schema
@@ -232,7 +232,7 @@ def write_files(result: ImportResult) -> None:
                 if path.is_dir():
                     raise IsADirectoryError(errno.EISDIR, "it is a folder")
                 made.extend(_make_folders(path.parent))
-                staged.append((_stage(path, text), path))
+                staged.append((stage(path, text), path))
             except OSError as exc:
                 raise SymsyncError(
                     f"could not write {_shown(path)}: {exc.strerror or exc}; nothing was written"
@@ -495,28 +495,3 @@ def _shown(path: Path) -> str:
 def shown_path(path: Path) -> str:
     """``path`` relative to the current directory when it is below it."""
     return _shown(path)
-
-
-def _stage(path: Path, text: str) -> Path:
-    """``text`` in a new temporary file beside ``path``, flushed to disk, with the mode that
-    ``path`` has (or would get)."""
-    # A leading dot: the loader ignores the temporary file if it is ever left behind.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _file_mode(path))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def _file_mode(path: Path) -> int:
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
     format_option,
     log_requests,
@@ -39,20 +39,9 @@ def echo_err(message: str) -> None:
 
 def write_plan_file(plan: Plan, path: Path) -> None:
     """Save the JSON plan atomically: the file is either the old one or the whole new one."""
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        write_atomic(path, plan.dumps(), mode=0o644)
     except OSError as exc:
-        raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(plan.dumps())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
