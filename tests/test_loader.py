@@ -479,8 +479,8 @@ def test_top_level_only_sources_and_unmanaged(configs: Path) -> None:
         f"{F}:2:1: unknown top-level key `unmanage`: a project file holds only `sources` and "
         "`unmanaged`; did you mean `unmanaged`?"
     ]
-    assert check(configs, "sources: []\nowner: team-ios\n") == [
-        f"{F}:2:1: unknown top-level key `owner`: a project file holds only `sources` and "
+    assert check(configs, "sources: []\nowners: team-ios\n") == [
+        f"{F}:2:1: unknown top-level key `owners`: a project file holds only `sources` and "
         "`unmanaged`"
     ]
 
