@@ -97,7 +97,7 @@ def test_warnings_do_not_fail(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "configs/acme/ios.yaml:6:13: warning: source `acme-releases`: region `eu-south-9` is not "
-        "in Sentry's published list of AWS regions; Sentry accepts it, but check the spelling",
+        "a known AWS region; Sentry accepts it, but check the spelling",
         "1 file, 1 source: OK (1 warning)",
     ]
 
@@ -242,7 +242,7 @@ def test_every_error_is_one_line_and_no_traceback(tmp_path: Path) -> None:
 def test_empty_environment_and_paths_relative_to_the_current_directory(tmp_path: Path) -> None:
     write(tmp_path, "configs/acme/ios.yaml", "sources: []\nunmanaged: never\n")
     (tmp_path / "elsewhere").mkdir()
-    expected = "`unmanaged` must be `keep` or `delete`, not `never`"
+    expected = "`unmanaged` must be `keep`, `report` or `delete`, not `never`"
     for config_dir in ("../configs", str(tmp_path / "configs"), "../configs/"):
         result = subprocess.run(
             [sys.executable, "-m", "reconciler", "validate", "--config-dir", config_dir],
@@ -290,8 +290,7 @@ def test_format_github_prints_one_annotation_per_diagnostic_on_stdout(tmp_path: 
     )
     assert warning == (
         "::warning file=configs/acme/ios.yaml,line=6,col=13::source `acme-releases`: region "
-        "`eu-south-9` is not in Sentry's published list of AWS regions; Sentry accepts it, but "
-        "check the spelling"
+        "`eu-south-9` is not a known AWS region; Sentry accepts it, but check the spelling"
     )
     assert result.stderr == "1 error in 1 file, 1 warning\n"
 
