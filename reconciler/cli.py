@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "import": "import_",
     "schema": "schema",
     "emulator": "emulator",
+    "github": "github",
 }
 
 # command name -> its one-line summary in `symsync --help`, so the listing imports no command.
@@ -36,6 +37,7 @@ SUMMARIES: dict[str, str] = {
     "import": "Write project files from what Sentry holds now.",
     "schema": "Print the JSON Schema of a project file.",
     "emulator": "Run a local Sentry (symbol-sources API) for demos and tests.",
+    "github": "GitHub Actions glue: the pull-request comment and the drift issue.",
 }
 
 
@@ -82,6 +84,7 @@ Exit codes:
   1  error: invalid config, API failure, missing secret variable, a project failed
   2  plan --detailed-exitcode only: changes are pending
   3  refused: a saved plan is stale, or a safety limit was hit
+  130, 143  stopped by SIGINT, SIGTERM (apply first finishes the writes in flight)
 
 Run `symsync COMMAND --help` for a command's options.
 """

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from reconciler.plan import Plan
 
 # The runner refuses a step summary over 1 MiB (and then shows none of it).
 STEP_SUMMARY_LIMIT: Final = 1024 * 1024
@@ -105,3 +108,24 @@ def append_step_summary(markdown: str, *, what: str = "the plan") -> bool:
     except OSError:
         return False
     return True
+
+
+def append_plan_summary(plan: Plan) -> None:
+    """``plan`` and ``apply``: the markdown plan in the step summary, when in a GitHub job."""
+    if summary_path() is None:
+        return
+    from reconciler.render import render_markdown
+
+    # Rendered whole; append_step_summary cuts it to the room left, with its own note.
+    append_step_summary(render_markdown(plan, limit=2**62))
+
+
+def set_output(name: str, value: str) -> None:
+    """A step output (``$GITHUB_OUTPUT``), when the variable is set."""
+    path = os.environ.get("GITHUB_OUTPUT", "")
+    if not path:
+        return
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"step output {name} must be one line")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{name}={value}\n")

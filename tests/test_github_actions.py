@@ -81,3 +81,22 @@ def test_a_short_summary_is_appended_whole(tmp_path, monkeypatch, text: str) -> 
     append_step_summary(text)
     body = text if text.endswith("\n") else text + "\n"
     assert summary.read_text(encoding="utf-8") == body * 2
+
+
+@pytest.mark.e2e
+def test_plan_appends_its_markdown_to_the_step_summary(tmp_path: Path) -> None:
+    from reconciler.emulator.testing import running_emulator
+    from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
+
+    source = {"id": "a", "type": "http", "name": "a", "url": "https://a.example/",
+              "layout": {"type": "native"}}  # fmt: skip
+    configs = write_tree(tmp_path, {"acme/ios": {"sources": [{**source, "name": "renamed"}]}})
+    summary = tmp_path / "summary.md"
+    with running_emulator(state=state_doc({"acme/ios": [source]})) as emu:
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN,
+                        GITHUB_STEP_SUMMARY=str(summary))  # fmt: skip
+        run = symsync("plan", "--config-dir", str(configs), "--format", "json", env=env)
+    assert run.returncode == 0, run.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("### symsync plan\n") and "`acme/ios`" in text
+    assert '"format_version"' in run.stdout  # stdout keeps the format asked for

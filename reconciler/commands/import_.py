@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from reconciler import interrupt
 from reconciler.client import SentryClient
 from reconciler.commands.options import log_requests, url_option, verbose_option
 from reconciler.errors import EXIT_ERROR, EXIT_OK
@@ -49,6 +50,7 @@ from reconciler.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
 @url_option
 @click.option("--force", is_flag=True, help="Overwrite existing project files.")
 @verbose_option
+@interrupt.handled("import")
 def command(
     org: str,
     projects: tuple[str, ...],
@@ -81,7 +83,8 @@ def command(
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    write_files(result)
+    with interrupt.deferred("the project files were written"):
+        write_files(result)
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"
         click.echo(f"wrote {shown_path(imported.path)} ({count})", err=True)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler import interrupt
 from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
     format_option,
@@ -19,6 +20,7 @@ from reconciler.commands.options import (
     verbose_option,
 )
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
+from reconciler.github_actions import append_plan_summary
 from reconciler.plan import Plan
 from reconciler.render import render
 
@@ -96,6 +98,7 @@ def connect(url: str | None) -> SentryClient:
     help="Projects read at the same time.",
 )
 @verbose_option
+@interrupt.handled("plan")
 def command(
     config_dir: Path,
     patterns: tuple[str, ...],
@@ -119,8 +122,10 @@ def command(
     with connect(url) as client:
         plan = make_plan(client, configs, parallelism=parallelism, max_deletes=max_deletes)
     if out is not None:
-        write_plan_file(plan, out)
+        with interrupt.deferred("the plan file was written"):
+            write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+    append_plan_summary(plan)
     report_problems(plan)
     if out is not None:
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
