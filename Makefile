@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all test lint demo bench clean
+.PHONY: all test lint demo bench soak clean
 
 all: test
 
@@ -22,6 +22,10 @@ lint: $(BIN)/symsync
 
 test: lint
 	$(BIN)/pytest
+
+# Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_* variables.
+soak: $(BIN)/symsync
+	$(BIN)/pytest -m soak
 
 demo: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

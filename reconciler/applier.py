@@ -307,13 +307,31 @@ class Applier:
         return ProjectResult(org, name, "applied", done, total, written=everything)
 
     def _write(self, org: str, name: str, change: Change, secrets: Mapping[str, str]) -> None:
-        if change.action == "create":
+        if change.action == "move":
+            self._move(org, name, change, secrets)
+        elif change.action == "create":
             self.client.create_source(org, name, request_body(change, secrets))
         elif change.action == "update":
             body = request_body(change, secrets)
             self.client.update_source(org, name, change.source_id, body)
         else:
             self.client.delete_source(org, name, change.source_id)
+
+    def _move(self, org: str, name: str, change: Change, secrets: Mapping[str, str]) -> None:
+        """DELETE, then at once POST the desired source: Sentry appends it at the end.
+
+        The body is built first, so a bad plan fails before the DELETE. A run that dies between
+        the two leaves the source missing, and the next plan creates it again.
+        """
+        body = request_body(change, secrets)
+        self.client.delete_source(org, name, change.source_id)
+        try:
+            self.client.create_source(org, name, body)
+        except SymsyncError as exc:
+            raise SymsyncError(
+                f"deleted to move it, then re-creating it failed: {exc}; "
+                "the next apply creates it again"
+            ) from None
 
 
 def _described(change: Change) -> str:

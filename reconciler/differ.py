@@ -31,7 +31,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler import spec
-from reconciler.model import AbsentSource, ProjectConfig
+from reconciler.model import AbsentSource, PresentSource, ProjectConfig
+from reconciler.ordering import order_after, plan_order
 from reconciler.plan import (
     REMOTE_SECRET_FIELDS,
     SECRET_NOT_SET,
@@ -199,6 +200,8 @@ def diff_project(
     unchanged: list[str] = []
     mentioned: set[str] = set()
     present_order: list[str] = []
+    # Per present entry: the entry, the body apply sends, its comparable form, its file position.
+    wanted_by_id: dict[str, tuple[PresentSource, dict[str, Any], dict[str, Any], int]] = {}
 
     for position, entry in enumerate(config.sources):
         mentioned.add(entry.id)
@@ -210,6 +213,7 @@ def diff_project(
         present_order.append(entry.id)
         body = desired_body(entry)
         wanted = normalise(body)
+        wanted_by_id[entry.id] = (entry, body, wanted, position)
         if found is None:
             changes.append(
                 Change(
@@ -259,6 +263,11 @@ def diff_project(
             if config.unmanaged == "delete":
                 reserved.append(sid)
 
+    if config.order == "enforce":
+        changes, unchanged = _enforce_order(
+            changes, unchanged, present_order, remote_list, wanted_by_id
+        )
+
     return ProjectPlan(
         **base,
         changes=tuple(changes),
@@ -270,6 +279,39 @@ def diff_project(
         fingerprint=fingerprint(remote_list),
         remote_sources=remote_digests(remote_list),
     )
+
+
+def _enforce_order(
+    changes: list[Change],
+    unchanged: list[str],
+    present_order: Sequence[str],
+    remote: Sequence[Mapping[str, Any]],
+    wanted_by_id: Mapping[str, tuple[PresentSource, dict[str, Any], dict[str, Any], int]],
+) -> tuple[list[Change], list[str]]:
+    """``order: enforce``: every existing source after the longest prefix of the file's order
+    that Sentry holds in that order becomes a move (see ``reconciler.ordering``). A move
+    replaces the source's update, if any: the re-created source carries the new fields."""
+    remote_by_id = {str(s["id"]): s for s in remote}
+    reorder = plan_order(present_order, list(remote_by_id))
+    if not reorder.moved:
+        return changes, unchanged
+    moved = set(reorder.moved)
+    kept = [c for c in changes if c.source_id not in moved]
+    for sid in reorder.moved:
+        entry, body, wanted, position = wanted_by_id[sid]
+        kept.append(
+            Change(
+                action="move",
+                source_id=sid,
+                source_type=entry.type,
+                fields=field_changes(normalise(remote_by_id[sid]), wanted),
+                source=body,
+                # A POST cannot keep a stored secret: every secret is sent again.
+                secrets=dict.fromkeys(entry.secret_refs(), "send"),
+                position=position,
+            )
+        )
+    return kept, [sid for sid in unchanged if sid not in moved]
 
 
 def _delete(source: Mapping[str, Any], position: int, reason: str) -> Change:
@@ -302,12 +344,15 @@ def _order_warnings(
     """Warn when, after apply, Sentry would query the file's sources in another order.
 
     Sentry keeps a source's position on update, appends new sources at the end and queries
-    sources in stored order. symsync does not reorder sources; it says so.
+    sources in stored order. Without ``order: enforce`` symsync does not reorder sources; it
+    says so. (With it, the moves make this prediction the file's order.)
     """
-    deleted = {c.source_id for c in changes if c.action == "delete"}
     ordered = sorted(changes, key=lambda c: c.sort_key)
-    created = [c.source_id for c in ordered if c.action == "create"]
-    after = [str(s["id"]) for s in remote if str(s["id"]) not in deleted] + created
+    after = order_after(
+        [str(s["id"]) for s in remote],
+        [c.source_id for c in ordered if c.action in ("delete", "move")],
+        [c.source_id for c in ordered if c.action in ("create", "move")],
+    )
     wanted = set(desired)
     predicted = [sid for sid in after if sid in wanted]
     if predicted == list(desired):
@@ -317,5 +362,6 @@ def _order_warnings(
         + ", ".join(predicted)
         + "; the file lists "
         + ", ".join(desired)
-        + ". symsync does not reorder existing sources (Sentry appends new ones at the end)."
+        + ". Sentry appends new sources at the end; add `order: enforce` to the file to have "
+        "apply re-create sources until the order is the file's."
     ]

@@ -26,8 +26,8 @@ FORMATS: Final[tuple[str, ...]] = ("text", "markdown", "json")
 # GitHub rejects issue and pull-request comments longer than this.
 GITHUB_COMMENT_LIMIT: Final = 65_535
 
-_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-_STYLE = {"create": "green", "update": "yellow", "delete": "red"}
+_SYMBOL = {"create": "+", "update": "~", "delete": "-", "move": "-/+"}
+_STYLE = {"create": "green", "update": "yellow", "delete": "red", "move": "magenta"}
 _REASON = {
     "absent": "the file says state: absent",
     "unmanaged": "not in the file, and the file says unmanaged: delete",
@@ -71,7 +71,8 @@ def summary_line(summary: Summary) -> str:
     else:
         text = (
             f"Plan: {summary.create} to create, {summary.update} to update, "
-            f"{summary.delete} to delete, {summary.unchanged} unchanged"
+            + (f"{summary.move} to move, " if summary.move else "")
+            + f"{summary.delete} to delete, {summary.unchanged} unchanged"
         )
         if summary.unmanaged:
             text += f", {summary.unmanaged} unmanaged kept"
@@ -91,7 +92,7 @@ def verdict_lines(plan: Plan) -> list[str]:
 def _project_summary(project: ProjectPlan) -> str:
     parts = [
         f"{project.count(action)} to {action}"
-        for action in ("create", "update", "delete")
+        for action in ("create", "update", "move", "delete")
         if project.count(action)
     ]
     if project.error is not None:
@@ -111,6 +112,13 @@ def _change_lines(change: Change) -> Iterator[Text]:
     head.append(f"{_SYMBOL[change.action]} {change.action} {change.source_id}{kind}", style=style)
     if change.action == "delete" and change.reason is not None:
         head.append(f": {_REASON[change.reason]}")
+    if change.action == "move":
+        head.append(": deleted and re-created at the end (order: enforce)")
+        sends = change.secret_variables()
+        if sends:
+            head.append(
+                "; sends " + ", ".join(f"{field} from {var}" for field, var in sends.items())
+            )
     yield head
     # The header already names the type of a created or deleted source.
     fields = {
@@ -294,15 +302,19 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     reserve = size(note("999999999 more table rows and all projects' details")) + 256
 
     if changing:
+        moves = summary.move > 0  # a Move column only when some project reorders
         out += [
-            "| Project | Create | Update | Delete | Unmanaged | Status |",
-            "|---|---:|---:|---:|---:|---|",
+            "| Project | Create | Update | "
+            + ("Move | " if moves else "")
+            + "Delete | Unmanaged | Status |",
+            "|---|---:|---:|" + ("---:|" if moves else "") + "---:|---:|---|",
         ]
         for i, p in enumerate(changing):
             status = "could not be planned" if p.error is not None else "changes pending"
             row = (
                 f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
-                f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
+                + (f"{p.count('move')} | " if moves else "")
+                + f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
             )
             if size([*out, row]) + reserve > limit:
                 out += note(f"{len(changing) - i} more table rows and all projects' details")
