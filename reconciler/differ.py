@@ -181,9 +181,17 @@ def _check_remote(remote: Sequence[Any]) -> list[Mapping[str, Any]]:
 
 
 def diff_project(
-    config: ProjectConfig, remote: Sequence[Any], *, file: str | None = None
+    config: ProjectConfig,
+    remote: Sequence[Any],
+    *,
+    file: str | None = None,
+    rotate: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ProjectPlan:
-    """Plan one project: ``remote`` is the list GET returned (redacted by Sentry)."""
+    """Plan one project: ``remote`` is the list GET returned (redacted by Sentry).
+
+    ``rotate``: source id -> secret field -> why (``reconciler.rotation``): a secret set on both
+    sides that must be sent again; it makes the source an update if nothing else does.
+    """
     base: dict[str, Any] = {
         "organization": config.organization,
         "project": config.project,
@@ -230,12 +238,20 @@ def diff_project(
         have_raw = found[1]
         have = normalise(have_raw)
         fields = field_changes(have, wanted)
+        same_type = have_raw.get("type") == entry.type
+        rotating = {
+            name: why
+            for name, why in (rotate or {}).get(entry.id, {}).items()
+            if same_type and name in have_raw and name in entry.secret_refs()
+        }
+        for name, why in rotating.items():
+            fields[name] = FieldChange(before=SECRET_SET, after=SECRET_SET, secret=True, rotate=why)
+        fields = dict(sorted(fields.items(), key=lambda item: _field_key(item[0])))
         if not fields:
             unchanged.append(entry.id)
             continue
-        same_type = have_raw.get("type") == entry.type
         secrets: dict[str, SecretWrite] = {
-            name: ("keep" if same_type and name in have_raw else "send")
+            name: ("keep" if same_type and name in have_raw and name not in rotating else "send")
             for name in entry.secret_refs()
         }
         changes.append(
@@ -297,14 +313,18 @@ def _enforce_order(
         return changes, unchanged
     moved = set(reorder.moved)
     kept = [c for c in changes if c.source_id not in moved]
+    replaced = {c.source_id: c for c in changes if c.source_id in moved}
     for sid in reorder.moved:
         entry, body, wanted, position = wanted_by_id[sid]
+        fields = field_changes(normalise(remote_by_id[sid]), wanted)
+        if sid in replaced:  # a rotation the update carried still shows
+            fields.update({k: f for k, f in replaced[sid].fields.items() if f.rotate})
         kept.append(
             Change(
                 action="move",
                 source_id=sid,
                 source_type=entry.type,
-                fields=field_changes(normalise(remote_by_id[sid]), wanted),
+                fields=fields,
                 source=body,
                 # A POST cannot keep a stored secret: every secret is sent again.
                 secrets=dict.fromkeys(entry.secret_refs(), "send"),

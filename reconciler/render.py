@@ -128,6 +128,9 @@ def _change_lines(change: Change) -> Iterator[Text]:
     }
     width = max((len(name) for name in fields), default=0)
     for name, fc in fields.items():
+        if fc.rotate is not None:
+            yield Text(f"      rotate {name} ({fc.rotate})", style=style)
+            continue
         line = Text(f"      {name + ':':<{width + 1}} ")
         if change.action == "create":
             line.append(_field_value(fc, "after"), style="green")

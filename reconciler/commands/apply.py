@@ -11,10 +11,12 @@ from rich.console import Console
 from reconciler import interrupt
 from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
 from reconciler.commands.options import (
+    base_option,
     format_option,
     log_requests,
     max_deletes_option,
     project_option,
+    rotate_option,
     url_option,
     verbose_option,
 )
@@ -85,6 +87,8 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     "Refuse the whole run (exit 3, nothing written) when it would delete more than N sources "
     "in total. A project's own limit is `max_deletes:` in its file."
 )
+@base_option
+@rotate_option
 @url_option
 @click.option(
     "--parallelism",
@@ -102,6 +106,8 @@ def command(
     yes: bool,
     fmt: str,
     max_deletes: int,
+    base: str | None,
+    rotate_patterns: tuple[str, ...],
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -117,6 +123,12 @@ def command(
     """
     if verbose:
         log_requests()
+    if planfile is not None and (base is not None or rotate_patterns):
+        flag = "--base" if base is not None else "--rotate"
+        raise SymsyncError(
+            f"{flag} decides what a fresh plan sends; a saved plan already says it. "
+            f"Give {flag} to `symsync plan --out`, or apply without PLANFILE"
+        )
     if planfile is not None:
         plan = read_plan_file(planfile)
         if config_dir is not None:
@@ -128,9 +140,13 @@ def command(
         if client is not None:
             check_same_sentry(plan, client.base_url, planfile)
     else:
-        configs = load_desired(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
+        from reconciler.rotation import collect
+
+        directory = config_dir or DEFAULT_CONFIG_DIR
+        configs = load_desired(directory, patterns, echo=echo_err)
+        rotations = collect(configs, directory, base=base, patterns=rotate_patterns)
         client = connect(url)
-        plan = make_plan(client, configs, parallelism=parallelism)
+        plan = make_plan(client, configs, parallelism=parallelism, rotations=rotations)
     # The verdict of this run's limits, whatever a saved plan says (it may have been made
     # with other settings); the applier checks the same again before its first write.
     plan = with_verdict(plan, max_deletes)

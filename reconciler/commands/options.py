@@ -54,3 +54,23 @@ def max_deletes_option(help: str) -> Callable[[Any], Any]:
         metavar="N",
         help=help,
     )
+
+
+base_option = click.option(
+    "--base",
+    metavar="REV",
+    help=(
+        "Git revision to compare secret references with: a source whose `{env: NAME, "
+        "version: N}` changed since REV gets its secret sent again (rotation)."
+    ),
+)
+rotate_option = click.option(
+    "--rotate",
+    "rotate_patterns",
+    multiple=True,
+    metavar="ORG/PROJECT/SOURCE_ID",
+    help=(
+        "Send the secrets of these sources again (rotation without git); may repeat; "
+        "shell-style globs per segment."
+    ),
+)

@@ -12,10 +12,12 @@ import click
 from reconciler import interrupt
 from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
+    base_option,
     format_option,
     log_requests,
     max_deletes_option,
     project_option,
+    rotate_option,
     url_option,
     verbose_option,
 )
@@ -89,6 +91,8 @@ def connect(url: str | None) -> SentryClient:
 @max_deletes_option(
     "The delete limit of the run whose verdict the plan shows (as `apply --max-deletes`)."
 )
+@base_option
+@rotate_option
 @url_option
 @click.option(
     "--parallelism",
@@ -106,6 +110,8 @@ def command(
     out: Path | None,
     detailed_exitcode: bool,
     max_deletes: int,
+    base: str | None,
+    rotate_patterns: tuple[str, ...],
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -117,10 +123,18 @@ def command(
     if verbose:
         log_requests()
     from reconciler.planner import load_desired, make_plan
+    from reconciler.rotation import collect
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
+    rotations = collect(configs, config_dir, base=base, patterns=rotate_patterns)
     with connect(url) as client:
-        plan = make_plan(client, configs, parallelism=parallelism, max_deletes=max_deletes)
+        plan = make_plan(
+            client,
+            configs,
+            parallelism=parallelism,
+            max_deletes=max_deletes,
+            rotations=rotations,
+        )
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
