@@ -124,6 +124,10 @@ def command(
         log_requests()
     from reconciler.planner import load_desired, make_plan
     from reconciler.rotation import collect
+    from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
+
+    if (problem := bundle_problem()) is not None:
+        echo_err(f"warning: {problem}. apply will refuse it")
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
     rotations = collect(configs, config_dir, base=base, patterns=rotate_patterns)
@@ -135,6 +139,8 @@ def command(
             max_deletes=max_deletes,
             rotations=rotations,
         )
+    remember_values(plan)
+    check_plan_shows_no_secret(plan)
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
