@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -27,7 +29,8 @@ from reconciler.commands.plan import (
     report_problems,
     stdout_color,
 )
-from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
+from reconciler.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
+from reconciler.expect import differences
 from reconciler.github_actions import append_plan_summary
 from reconciler.limits import with_verdict
 from reconciler.plan import Plan
@@ -52,6 +55,22 @@ def read_plan_file(path: Path) -> Plan:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise SymsyncError(f"{path}: cannot read the plan file: {reason}") from None
     return Plan.loads(text, where=display_path(path))
+
+
+def _reviewed_keys(reviewed: Plan, fresh: Plan, patterns: Sequence[str]) -> list[str]:
+    """The reviewed plan's projects to compare: all of them, or with --project the ones the
+    patterns select (a project whose file is gone is still compared)."""
+    keys = [p.key for p in reviewed.projects]
+    if not patterns:
+        return keys
+    planned = {p.key for p in fresh.projects}
+    return [k for k in keys if k in planned or any(_matches(k, p) for p in patterns)]
+
+
+def _matches(key: str, pattern: str) -> bool:
+    org, _, project = key.partition("/")
+    org_pattern, _, project_pattern = pattern.partition("/")
+    return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(project, project_pattern)
 
 
 def confirm(yes: bool) -> bool:
@@ -95,6 +114,15 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
 )
 @base_option
 @rotate_option
+@click.option(
+    "--expect",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PLANFILE",
+    help=(
+        "Make a fresh plan and apply it only if its changes are exactly those of this reviewed "
+        "plan (`symsync plan --out`); otherwise write nothing, show what differs, exit 3."
+    ),
+)
 @url_option
 @click.option(
     "--parallelism",
@@ -114,6 +142,7 @@ def command(
     max_deletes: int,
     base: str | None,
     rotate_patterns: tuple[str, ...],
+    expect: Path | None,
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -131,6 +160,12 @@ def command(
     """
     if verbose:
         log_requests()
+    if planfile is not None and expect is not None:
+        raise SymsyncError(
+            "give either PLANFILE (apply that saved plan) or --expect PLANFILE (apply a fresh "
+            "plan if it equals the reviewed one), not both"
+        )
+    reviewed = read_plan_file(expect) if expect is not None else None
     if planfile is not None and (base is not None or rotate_patterns):
         flag = "--base" if base is not None else "--rotate"
         raise SymsyncError(
@@ -157,6 +192,9 @@ def command(
         rotations = collect(configs, directory, base=base, patterns=rotate_patterns)
         client = connect(url)
         plan = make_plan(client, configs, parallelism=parallelism, rotations=rotations)
+        if reviewed is not None and expect is not None:
+            check_same_sentry(reviewed, client.base_url, expect)
+            reviewed = reviewed.select(_reviewed_keys(reviewed, plan, patterns))
     # The verdict of this run's limits, whatever a saved plan says (it may have been made
     # with other settings); the applier checks the same again before its first write.
     plan = with_verdict(plan, max_deletes)
@@ -168,6 +206,17 @@ def command(
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
         append_plan_summary(plan)
         report_problems(plan, errors=False)  # errors are in the result table
+        if reviewed is not None:
+            differ = differences(reviewed, plan)
+            if differ:
+                echo_err(
+                    f"apply --expect: the fresh plan differs from {expect}; nothing was "
+                    "written anywhere:"
+                )
+                for line in differ:
+                    echo_err(f"  {line}")
+                echo_err("Review the fresh plan (`symsync plan`) and apply that one.")
+                return EXIT_REFUSED
         if not refused:
             # Every variable of every project, before asking: a missing one stops it all here.
             resolve_plan(plan, secrets)
