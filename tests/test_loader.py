@@ -947,7 +947,8 @@ def test_secrets_by_reference_only(configs: Path, base: str, field: str) -> None
     ]
     assert errors(f"{{env: X, value: {SECRET_SENTINEL}}}") == [
         f"{F}:{line}:{len(field) + 16}: source `{source_id}`: `{field}` holds a key other than "
-        f"`env`: a secret reference holds only `env`, like `{field}: {{env: NAME}}`"
+        f"`env` and `version`: a secret reference holds only `env` and optionally `version`, "
+        f"like `{field}: {{env: NAME}}`"
     ]
     # A secret pasted inside braces becomes a key; it is not shown either.
     for value in (
@@ -1113,3 +1114,31 @@ def test_random_documents_never_raise(document: object) -> None:
     result = load_bytes(text.encode(), "f.yaml", "acme", "ios")
     if result.config is None:
         assert any(d.severity == "error" for d in result.diagnostics)
+
+
+def test_order_max_deletes_and_secret_versions(configs: Path) -> None:
+    valid(configs, "order: enforce\nmax_deletes: 0\nsources: []\n")
+    assert check(configs, "order: enforced\nmax_deletes: -1\nsources: []\n") == [
+        f"{F}:1:8: `order` must be `warn` or `enforce`, not `enforced`; did you mean `enforce`?",
+        f"{F}:2:14: `max_deletes` must be a whole number, 0 or more, not -1",
+    ]
+    assert check(configs, 'max_deletes: "5"\nsources: []\n') == [
+        f"{F}:1:14: `max_deletes` must be a whole number, 0 or more, not a string: write it "
+        "without quotes"
+    ]
+    source = "sources:\n  - {id: a, type: http, name: A, url: u, layout: {type: native}, "
+    valid(configs, source + "password: {env: PW, version: 3}}\n")
+    bad = [
+        source + "password: {env: PW, version: 0}}\n",
+        source + "password: {env: PW, version: s3cr3t-value}}\n",
+    ]
+    assert [check(configs, text) for text in bad] == [
+        [
+            f"{F}:2:95: source `a`: `password.version` must be a whole number, 1 or more "
+            "(raise it to rotate the secret), not 0 or less"
+        ],
+        [
+            f"{F}:2:95: source `a`: `password.version` must be a whole number, 1 or more "
+            "(raise it to rotate the secret), not a string: write it without quotes"
+        ],
+    ]

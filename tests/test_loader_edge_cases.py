@@ -130,8 +130,9 @@ def test_secret_pasted_as_a_key_gives_one_message_and_is_not_shown(
 ) -> None:
     text = "sources:\n" + S3.replace("{env: ACME_S3_SECRET}", value)
     assert check(configs, text) == [
-        f"{F}:8:{column}: source `acme-releases`: `secret_key` holds a key other than `env`: a "
-        "secret reference holds only `env`, like `secret_key: {env: NAME}`"
+        f"{F}:8:{column}: source `acme-releases`: `secret_key` holds a key other than `env` and "
+        "`version`: a secret reference holds only `env` and optionally `version`, like "
+        "`secret_key: {env: NAME}`"
     ]
 
 
