@@ -11,7 +11,7 @@ from reconciler.emulator.testing import running_emulator
 from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, sources_in, state_doc, symsync, write_tree
 from tests.plan_helpers import http, s3
 
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("generation", ["a", "b"])]
+pytestmark = pytest.mark.e2e
 
 WRITES = ("POST", "PUT", "DELETE")
 OLD_PW, NEW_PW = "old-password-sentinel", "new-password-sentinel"
@@ -44,6 +44,7 @@ def _stored(state: dict, sid: str, field: str) -> str:
     return next(s for s in sources_in(state, "acme/ios") if s["id"] == sid)[field]
 
 
+@pytest.mark.parametrize("generation", ["a", "b"])
 def test_rotation_via_base_and_rotate_sends_each_value_once(generation, tmp_path: Path):
     repo = tmp_path
     _git(repo, "init", "-q")
@@ -102,19 +103,26 @@ def test_rotation_via_base_and_rotate_sends_each_value_once(generation, tmp_path
         plan = run("plan", "--base", "HEAD")
         assert "rotate secret_key (variable ROT_S3 -> ROT_S3_NEXT)" in plan.stdout
 
-        # clear errors, nothing written
-        mark = len(emu.requests())
-        bad = run("apply", "--base", "no-such-rev", "--yes")
+
+def test_bad_base_or_rotate_is_a_clear_error_before_any_request(tmp_path: Path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    write_tree(repo, {"acme/ios": _file(1)})
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "one")
+    outside = tmp_path / "outside"
+    write_tree(outside, {"acme/ios": _file(1)})
+    with running_emulator() as emu:  # the API generation plays no part: no request is made
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        bad = symsync("apply", "--base", "no-such-rev", "--yes", env=env, cwd=repo)
         assert bad.returncode == 1
         assert "--base no-such-rev: no such commit" in bad.stderr
-        miss = run("apply", "--rotate", "acme/ios/nothing-like-it", "--yes")
+        miss = symsync("apply", "--rotate", "acme/ios/nothing-like-it", "--yes", env=env, cwd=repo)
         assert miss.returncode == 1
         assert "matches no source that holds a secret" in miss.stderr
-        assert "Traceback" not in bad.stderr + miss.stderr
-        assert _writes(emu.requests(), mark) == []
-        out = repo.parent / f"outside-{generation}"
-        out.mkdir()
-        write_tree(out, {"acme/ios": _file(1)})
-        no_git = symsync("plan", "--base", "HEAD", env=env, cwd=out)
+        no_git = symsync("plan", "--base", "HEAD", env=env, cwd=outside)
         assert no_git.returncode == 1
         assert "is not in a git repository" in no_git.stderr
+        assert "Traceback" not in bad.stderr + miss.stderr + no_git.stderr
+        assert emu.requests() == []
