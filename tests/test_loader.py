@@ -692,11 +692,11 @@ def test_filters(configs: Path) -> None:
         + HTTP
         + "    filters:\n"
         + f"      filetypes: [{', '.join(spec.FILETYPES)}]\n"
-        + "      path_patterns: ['*.dll', '']\n"
+        + "      path_patterns: ['*.dll', '*.pdb']\n"
         + "      requires_checksum: true\n",
     )
     assert source.filters.filetypes == list(spec.FILETYPES)
-    assert source.filters.path_patterns == ["*.dll", ""]
+    assert source.filters.path_patterns == ["*.dll", "*.pdb"]
     assert source.filters.requires_checksum is True
     (source,) = valid(configs, "sources:\n" + HTTP + "    filters: {}\n")
     assert source.filters.filetypes is None
@@ -1141,4 +1141,13 @@ def test_order_max_deletes_and_secret_versions(configs: Path) -> None:
             f"{F}:2:95: source `a`: `password.version` must be a whole number, 1 or more "
             "(raise it to rotate the secret), not a string: write it without quotes"
         ],
+    ]
+
+
+def test_blank_path_pattern_is_refused_as_sentry_refuses_it(configs: Path) -> None:
+    """Gen B's serializer refuses a blank item in `filters.path_patterns` (reference section 9),
+    so the file does too, at the item's position."""
+    text = "sources:\n" + HTTP + "    filters:\n" + "      path_patterns: ['*.dll', ' ']\n"
+    assert check(configs, text) == [
+        f"{F}:8:32: source `acme-symbols`: `filters.path_patterns[1]` must not be blank",
     ]
