@@ -20,6 +20,15 @@ file's one as written.
 A source whose ``type`` changes keeps its id and is updated with a full replacement; its secrets
 are then sent from the environment (Sentry cannot keep a secret across a type change).
 
+A secret set on both sides is sent again only when rotation asks for it (``--base REV`` saw its
+reference change, or ``--rotate``; ``reconciler.rotation``): the source is then an update whose
+secret field shows ``rotate`` with the reason.
+
+With ``order: enforce``, every existing source after the longest prefix of the file's order that
+Sentry holds in that order becomes a ``move`` (DELETE, then POST at the end), which replaces its
+update (``reconciler.ordering``). Without it, a predicted order that differs from the file's is a
+warning.
+
 A remote source whose id starts with ``sentry`` (Sentry's own prefix, which it refuses on every
 write) is never deleted, even with ``unmanaged: delete``: it is listed as unmanaged, with a
 warning.
