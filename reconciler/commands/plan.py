@@ -60,6 +60,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
     if plan.limits is not None:
         for line in plan.limits.lines():
             echo_err(f"warning: apply would refuse: {line}")
+    if errors:
+        for key, error in plan.unfiled_errors.items():
+            echo_err(f"error: {key}: {error}")
 
 
 def connect(url: str | None) -> SentryClient:
@@ -93,6 +96,12 @@ def connect(url: str | None) -> SentryClient:
 )
 @base_option
 @rotate_option
+@click.option(
+    "--report-unfiled",
+    is_flag=True,
+    help="Also list the Sentry projects that have symbol sources and no file, in every "
+    "organization that has a folder in the tree (drift for --detailed-exitcode).",
+)
 @url_option
 @click.option(
     "--parallelism",
@@ -112,6 +121,7 @@ def command(
     max_deletes: int,
     base: str | None,
     rotate_patterns: tuple[str, ...],
+    report_unfiled: bool,
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -139,6 +149,13 @@ def command(
             max_deletes=max_deletes,
             rotations=rotations,
         )
+        if report_unfiled:
+            from reconciler.unfiled import find_unfiled
+
+            unfiled = find_unfiled(client, config_dir, patterns, parallelism=parallelism)
+            plan = plan.model_copy(
+                update={"unfiled": unfiled.projects, "unfiled_errors": unfiled.errors or {}}
+            )
     remember_values(plan)
     check_plan_shows_no_secret(plan)
     if out is not None:
@@ -151,6 +168,6 @@ def command(
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
     if plan.has_errors:
         return EXIT_ERROR
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and plan.has_drift:
         return EXIT_CHANGES
     return EXIT_OK
