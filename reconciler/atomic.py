@@ -1,8 +1,8 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never a part.
 
-The data (text, or bytes) goes to a temporary file beside the target (same folder, so the rename stays on one
-file system), is flushed to disk, gets its mode, and is renamed over the target. The temporary
-name starts with a dot, so the loader ignores one left behind by a crash.
+The data (text, or bytes) goes to a temporary file beside the target (same folder, so the rename
+stays on one file system), is flushed to disk, gets its mode, and is renamed over the target.
+The temporary name starts with a dot, so the loader ignores one left behind by a crash.
 
 - ``write_atomic(path, data)``: one file.
 - ``stage(path, data)`` then ``os.replace(tmp, path)``: for a caller that writes several files
