@@ -11,6 +11,11 @@
 - With ``verify=True`` (a saved plan), each project is read once more and its fingerprint
   compared with the plan's; a project that moved is refused, with what moved.
 - A project that fails or is refused does not stop the others.
+- Interrupts (``stop``, set by :mod:`reconciler.interrupt` on SIGINT/SIGTERM): the stop event
+  is checked before every write, so once it is set no new write starts; a write in flight is
+  never cut off, and the client settles it. A project stopped part-way is ``interrupted``, one
+  that had not written yet is ``not started``; each names the source ids written and not
+  written, which are exactly what a later plan shows as remaining.
 """
 
 from __future__ import annotations
@@ -39,7 +44,13 @@ from reconciler.plan import (
 
 DEFAULT_PARALLELISM = 8
 
-Status = Literal["applied", "unchanged", "failed", "refused"]
+Status = Literal["applied", "unchanged", "failed", "refused", "interrupted", "not started"]
+
+
+class StopFlag(Protocol):
+    """Set when the run must stop writing (a ``threading.Event``)."""
+
+    def is_set(self) -> bool: ...
 
 
 class SourcesAPI(Protocol):
@@ -64,6 +75,8 @@ class ProjectResult:
     done: int = 0
     total: int = 0
     message: str = ""
+    written: tuple[str, ...] = ()  # "create `id`" for every change made, in order
+    not_written: tuple[str, ...] = ()  # likewise for every change not made (interrupted runs)
 
     @property
     def key(self) -> str:
@@ -73,13 +86,17 @@ class ProjectResult:
 @dataclass(frozen=True)
 class ApplyResult:
     projects: tuple[ProjectResult, ...]
+    signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM), if any
 
     def count(self, status: Status) -> int:
         return sum(1 for p in self.projects if p.status == status)
 
     @property
     def exit_code(self) -> int:
-        """1 if any project failed, else 3 if any was refused, else 0 (contract section 2)."""
+        """128 + the signal when interrupted (130, 143), else 1 if any project failed, else 3
+        if any was refused, else 0 (contract section 2)."""
+        if self.signal is not None:
+            return 128 + self.signal
         if self.count("failed"):
             return EXIT_ERROR
         if self.count("refused"):
@@ -144,8 +161,10 @@ class Applier:
         parallelism: int = DEFAULT_PARALLELISM,
         env: Mapping[str, str] | None = None,
         on_event: Callable[[str], None] | None = None,
+        stop: StopFlag | None = None,
     ) -> None:
         self._client = client
+        self.stop = stop
         self.verify = verify
         self.parallelism = max(1, parallelism)
         self.env = os.environ if env is None else env
@@ -163,10 +182,15 @@ class Applier:
             with self._lock:
                 self._on_event(message)
 
-    def apply(self, plan: Plan) -> ApplyResult:
+    def apply(self, plan: Plan, *, signal: Callable[[], int | None] | None = None) -> ApplyResult:
+        """Every project of the plan; ``signal`` tells, at the end, which signal set ``stop``."""
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             results = list(pool.map(self._apply_project, plan.projects))
-        return ApplyResult(projects=tuple(results))
+        stopped_by = signal() if signal is not None and self._stopping() else None
+        return ApplyResult(projects=tuple(results), signal=stopped_by)
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     def _apply_project(self, project: ProjectPlan) -> ProjectResult:
         try:
@@ -191,6 +215,13 @@ class Applier:
             return result("failed", message=f"not planned: {project.error}")
         if not project.changes:
             return result("unchanged")
+        everything = tuple(_described(c) for c in project.changes)
+        if self._stopping():
+            return ProjectResult(
+                org, name, "not started", 0, total,
+                f"not started: nothing written; not written: {', '.join(everything)}",
+                not_written=everything,
+            )  # fmt: skip
         try:
             secrets = read_secrets(project, self.env)
         except SecretVariablesMissing as exc:
@@ -211,6 +242,16 @@ class Applier:
 
         done = 0
         for change in project.changes:
+            if self._stopping():
+                written, left = everything[:done], everything[done:]
+                status: Status = "interrupted" if done else "not started"
+                summary = f"interrupted after {done} of {total} writes" if done else "not started"
+                return ProjectResult(
+                    org, name, status, done, total,
+                    f"{summary}; written: {', '.join(written) or 'nothing'}; "
+                    f"not written: {', '.join(left)}",
+                    written=written, not_written=left,
+                )  # fmt: skip
             try:
                 self._write(org, name, change, secrets)
             except SymsyncError as exc:
@@ -222,7 +263,7 @@ class Applier:
                 )
             done += 1
             self._event(f"{project.key}: {change.action}d `{change.source_id}`")
-        return result("applied", done)
+        return ProjectResult(org, name, "applied", done, total, written=everything)
 
     def _write(self, org: str, name: str, change: Change, secrets: Mapping[str, str]) -> None:
         if change.action == "create":
@@ -234,6 +275,10 @@ class Applier:
             self.client.delete_source(org, name, change.source_id)
 
 
+def _described(change: Change) -> str:
+    return f"{change.action} {change.source_id}"
+
+
 def apply_plan(
     plan: Plan,
     client: SourcesAPI | None,
@@ -242,13 +287,22 @@ def apply_plan(
     parallelism: int = DEFAULT_PARALLELISM,
     env: Mapping[str, str] | None = None,
     on_event: Callable[[str], None] | None = None,
+    stop: StopFlag | None = None,
+    signal: Callable[[], int | None] | None = None,
 ) -> ApplyResult:
     return Applier(
-        client, verify=verify, parallelism=parallelism, env=env, on_event=on_event
-    ).apply(plan)
+        client, verify=verify, parallelism=parallelism, env=env, on_event=on_event, stop=stop
+    ).apply(plan, signal=signal)
 
 
-_STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "refused": "yellow"}
+_STATUS_STYLE = {
+    "applied": "green",
+    "unchanged": "dim",
+    "failed": "bold red",
+    "refused": "yellow",
+    "interrupted": "bold yellow",
+    "not started": "yellow",
+}
 
 
 def results_table(result: ApplyResult) -> Table:
@@ -269,7 +323,17 @@ def results_table(result: ApplyResult) -> Table:
 
 
 def results_summary(result: ApplyResult) -> str:
+    counts = (
+        f"{result.count('applied')} applied, {result.count('unchanged')} unchanged, "
+        f"{result.count('failed')} failed, {result.count('refused')} refused"
+    )
+    if result.signal is None:
+        return f"Apply: {counts}."
+    from reconciler.interrupt import signal_name
+
     return (
-        f"Apply: {result.count('applied')} applied, {result.count('unchanged')} unchanged, "
-        f"{result.count('failed')} failed, {result.count('refused')} refused."
+        f"Apply: {counts}, {result.count('interrupted')} interrupted, "
+        f"{result.count('not started')} not started.\n"
+        f"Stopped by {signal_name(result.signal)} after finishing the writes in flight; "
+        "`symsync plan` shows what remains."
     )

@@ -1,7 +1,8 @@
 """The command line: parse arguments, call the library, pick the exit code.
 
 Each command lives in ``reconciler.commands.<module>`` and is imported only when it runs, so
-``symsync validate`` never pays for the HTTP client or the emulator.
+``symsync validate`` never pays for the HTTP client or the emulator, and ``symsync --help`` lists
+the commands from ``SUMMARIES`` without importing any of them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ COMMANDS: dict[str, str] = {
     "import": "import_",
     "schema": "schema",
     "emulator": "emulator",
+    "github": "github",
+}
+
+# command name -> its one-line summary in `symsync --help`, so the listing imports no command.
+# tests/test_cli.py checks each against the command's own short help. A command missing here is
+# listed all the same, by importing it.
+SUMMARIES: dict[str, str] = {
+    "validate": "Check every project file offline (no token, no secrets needed).",
+    "plan": "Show what apply would change.",
+    "apply": "Apply a fresh plan, or exactly a saved PLANFILE.",
+    "import": "Write project files from what Sentry holds now.",
+    "schema": "Print the JSON Schema of a project file.",
+    "emulator": "Run a local Sentry (symbol-sources API) for demos and tests.",
+    "github": "GitHub Actions glue: the pull-request comment and the drift issue.",
 }
 
 
@@ -39,6 +54,24 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command listing, from ``SUMMARIES``: importing every command would take most of
+        the time `symsync --help` needs."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(name) for name in names), default=0)
+        rows: list[tuple[str, str]] = []
+        for name in names:
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                summary = command.get_short_help_str(limit)
+            rows.append((name, summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 EPILOG = """\b
 Environment:
@@ -51,6 +84,7 @@ Exit codes:
   1  error: invalid config, API failure, missing secret variable, a project failed
   2  plan --detailed-exitcode only: changes are pending
   3  refused: a saved plan is stale, or a safety limit was hit
+  130, 143  stopped by SIGINT, SIGTERM (apply first finishes the writes in flight)
 
 Run `symsync COMMAND --help` for a command's options.
 """

@@ -11,9 +11,11 @@ Sources are matched by ``id``. Both sides are normalised before comparing:
   desired ``{env: NAME}`` both become the marker ``"(set)"``. Set against set is unchanged, since
   neither value can be known; set against not set is a change.
 
-A PUT replaces the whole source, so remote fields that the file format does not have
-(``is_public``, ``has_index``, ``platforms``, or any field a newer Sentry adds) are part of the
-comparison: they show as an update that removes them, which is what the PUT will do.
+A PUT replaces the whole source, so every field is compared, ``is_public``, ``has_index`` and
+``platforms`` like the others. A remote field the file leaves out (set by hand in Sentry, or one a
+newer Sentry adds) shows as an update that removes it, which is what the PUT will do. So does
+``name``: an absent name and ``name: ""`` are different values to Sentry, and the PUT sends the
+file's one as written.
 
 A source whose ``type`` changes keeps its id and is updated with a full replacement; its secrets
 are then sent from the environment (Sentry cannot keep a secret across a type change).

@@ -5,22 +5,24 @@ read, every file rendered and no existing file is in the way (unless ``force``).
 goes to a temporary file beside it, and only when all were written are they renamed into place:
 a reader never sees half a file, and a failure leaves nothing behind.
 
-Secrets cannot be read from Sentry: each one becomes a ``{env: VARIABLE}`` reference with a
-deterministic name derived from organization, project, source id and field.
+A project whose sources cannot be read does not stop the others: it is recorded in
+``ImportResult.failed`` with its error, and the rest are written. A failure that is about the
+whole account (the token, the URL, the connection) stops the run at once with that one error.
+
+Secrets cannot be read from Sentry: each one becomes a ``{env: VARIABLE}`` reference whose name
+comes from a template (``reconciler.secret_names``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
+import fnmatch
 import io
 import json
 import os
-import re
-import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -36,9 +38,11 @@ from ruamel.yaml.scalarstring import (
 )
 
 from reconciler import spec
-from reconciler.client import SentryClient
+from reconciler.atomic import stage
+from reconciler.client import SentryAPIError, SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.model import ProjectFile, project_file_json_schema
+from reconciler.secret_names import SecretNamer, SecretNameTemplate
 
 # Key order of a source in a written file (contract section 1's example).
 FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
@@ -71,7 +75,6 @@ LAYOUT_ORDER: Final = ("type", "casing")
 FILTER_ORDER: Final = ("filetypes", "path_patterns", "requires_checksum")
 # Accepted by Sentry, not part of symsync's file format (spec.COMMON_OPTIONAL minus the format's).
 DROPPED_FIELDS: Final[frozenset[str]] = frozenset({"is_public", "has_index", "platforms"})
-VARIABLE_PREFIX: Final = "SYMSYNC"
 READ_PARALLELISM: Final = 8
 
 # Beside the organizations' folders; the loader ignores files that are not YAML.
@@ -110,10 +113,32 @@ class ImportedFile:
     variables: list[SecretVariable] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class FailedProject:
+    """A project whose sources could not be read; nothing was written for it."""
+
+    organization: str
+    project: str
+    error: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.organization}/{self.project}"
+
+    def next_step(self) -> str:
+        return (
+            f"once Sentry answers for it, import it alone with `symsync import --org "
+            f"{self.organization} --project {self.project}`, or leave it out with "
+            f"`--exclude {self.key}`"
+        )
+
+
 @dataclass
 class ImportResult:
     files: list[ImportedFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    failed: list[FailedProject] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
     # The JSON Schema the files' first line points editors to, when it is not there yet.
     schema_path: Path | None = None
     schema_text: str = ""
@@ -122,31 +147,13 @@ class ImportResult:
     def variables(self) -> list[SecretVariable]:
         return [v for f in self.files for v in f.variables]
 
-
-def variable_name(org: str, project: str, source_id: str, field_name: str) -> str:
-    """``SYMSYNC_<ORG>_<PROJECT>_<ID>_<FIELD>``, upper case, every run of other characters as
-    one ``_``; a valid environment variable name for any input."""
-    parts = [VARIABLE_PREFIX, org, project, source_id, field_name]
-    cleaned = [re.sub(r"[^A-Za-z0-9]+", "_", p).strip("_").upper() for p in parts]
-    return "_".join(p for p in cleaned if p)
-
-
-class _Names:
-    """Variable names unique within one import: a name that two sources would share (ids that
-    differ only in punctuation or case) gets a short hash of the exact id."""
-
-    def __init__(self) -> None:
-        self._owner: dict[str, tuple[str, str, str, str]] = {}
-
-    def name(self, org: str, project: str, source_id: str, field_name: str) -> str:
-        key = (org, project, source_id, field_name)
-        name = variable_name(*key)
-        owner = self._owner.setdefault(name, key)
-        if owner != key:
-            digest = hashlib.sha256("/".join(key).encode()).hexdigest()[:8].upper()
-            name = f"{name}_{digest}"
-            self._owner[name] = key
-        return name
+    def variables_by_name(self) -> dict[str, list[SecretVariable]]:
+        """Each variable once, with every secret it stands for (a custom ``--secret-name``
+        template may give several sources one variable)."""
+        grouped: dict[str, list[SecretVariable]] = {}
+        for variable in self.variables:
+            grouped.setdefault(variable.name, []).append(variable)
+        return grouped
 
 
 def import_organization(
@@ -156,16 +163,21 @@ def import_organization(
     config_dir: Path,
     *,
     force: bool = False,
+    exclude: Sequence[str] = (),
+    secret_name: SecretNameTemplate | None = None,
 ) -> ImportResult:
-    """Read the organization's projects (all, or those named) and render their files.
+    """Read the organization's projects (all, or those named, less those excluded) and render
+    their files.
 
-    Nothing is written here; see :func:`write_files`. Raises when a named project does not exist
-    or a file is in the way without ``force``.
+    Nothing is written here; see :func:`write_files`. A project whose sources cannot be read is
+    recorded in ``failed``; the others are rendered. Raises when a named project does not exist,
+    a file is in the way without ``force``, or a failure concerns the whole account.
     """
     if not spec.SLUG_RE.match(org):
         raise SymsyncError(
             f"`{org}` is not a valid organization slug (lowercase letters, digits, `-` and `_`)"
         )
+    template = secret_name or SecretNameTemplate.parse(None)
     result = ImportResult()
     available = [p.get("slug") for p in client.list_projects(org)]
     slugs = [s for s in available if isinstance(s, str)]
@@ -179,6 +191,7 @@ def import_organization(
                 "slug, as in the project's URL"
             )
         slugs = wanted
+    slugs = _without_excluded(org, slugs, exclude, result)
     selected: list[str] = []
     for slug in sorted(set(slugs)):
         if spec.SLUG_RE.match(slug):
@@ -189,16 +202,18 @@ def import_organization(
                 "configuration tree"
             )
 
-    with ThreadPoolExecutor(max_workers=READ_PARALLELISM) as pool:
-        remote = list(pool.map(lambda slug: client.list_sources(org, slug), selected))
-
-    names = _Names()
+    remote = _read_projects(client, org, selected)
+    namer = SecretNamer(template)
     conflicts: list[Path] = []
-    for slug, sources in zip(selected, remote, strict=True):
+    for slug in selected:
+        sources = remote[slug]
+        if isinstance(sources, FailedProject):
+            result.failed.append(sources)
+            continue
         path = _target_path(config_dir, org, slug)
         if path.exists():
             conflicts.append(path)
-        imported = _render_project(org, slug, path, sources, names, result.warnings)
+        imported = _render_project(org, slug, path, sources, namer, result.warnings)
         result.files.append(imported)
     schema_path = config_dir / SCHEMA_FILE
     if not schema_path.exists():
@@ -211,6 +226,84 @@ def import_organization(
             "(nothing was written)"
         )
     return result
+
+
+def _without_excluded(
+    org: str, slugs: Sequence[str], patterns: Sequence[str], result: ImportResult
+) -> list[str]:
+    """``slugs`` less those an ``--exclude`` pattern matches: a shell-style glob of
+    ``ORG/PROJECT`` (organization and project matched separately) or of the project slug."""
+    if not patterns:
+        return list(slugs)
+    kept: list[str] = []
+    used: set[str] = set()
+    for slug in slugs:
+        hits = [p for p in patterns if _excludes(p, org, slug)]
+        if hits:
+            used.update(hits)
+            result.excluded.append(f"{org}/{slug}")
+        else:
+            kept.append(slug)
+    for pattern in patterns:
+        if pattern not in used:
+            result.warnings.append(
+                f"--exclude {pattern!r} matches no project of `{org}` (give ORG/PROJECT or a "
+                "project slug; globs like `legacy-*` work)"
+            )
+    return kept
+
+
+def _excludes(pattern: str, org: str, slug: str) -> bool:
+    if "/" in pattern:
+        org_pattern, _, project_pattern = pattern.partition("/")
+        return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(slug, project_pattern)
+    return fnmatch.fnmatchcase(slug, pattern)
+
+
+def stops_the_run(exc: SymsyncError) -> bool:
+    """Whether a failure to read one project is about the whole account (the token, the URL,
+    the connection), so that every other project would fail the same way."""
+    from reconciler import errors
+
+    account_wide = getattr(errors, "AccountWideError", None)
+    if isinstance(account_wide, type) and isinstance(exc, account_wide):
+        return True
+    if not isinstance(exc, SentryAPIError):
+        return False
+    if exc.status == 401:
+        return True
+    # No answer at all: nothing listens there, the name does not resolve, TLS failed.
+    return exc.status is None and str(exc).startswith("could not connect")
+
+
+def _read_projects(
+    client: SentryClient, org: str, slugs: Sequence[str]
+) -> dict[str, list[dict[str, Any]] | FailedProject]:
+    """Every project's sources, or why they could not be read; projects in parallel. A failure
+    that concerns the whole account cancels what has not started and is raised."""
+    out: dict[str, list[dict[str, Any]] | FailedProject] = {}
+    if not slugs:
+        return out
+    pool = ThreadPoolExecutor(max_workers=min(READ_PARALLELISM, len(slugs)))
+    try:
+        futures: dict[Future[list[dict[str, Any]]], str] = {
+            pool.submit(client.list_sources, org, slug): slug for slug in slugs
+        }
+        pending: set[Future[list[dict[str, Any]]]] = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                slug = futures[future]
+                exc = future.exception()
+                if exc is None:
+                    out[slug] = future.result()
+                elif isinstance(exc, SymsyncError) and not stops_the_run(exc):
+                    out[slug] = FailedProject(org, slug, str(exc))
+                else:
+                    raise exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return out
 
 
 def write_files(result: ImportResult) -> None:
@@ -232,7 +325,7 @@ def write_files(result: ImportResult) -> None:
                 if path.is_dir():
                     raise IsADirectoryError(errno.EISDIR, "it is a folder")
                 made.extend(_make_folders(path.parent))
-                staged.append((_stage(path, text), path))
+                staged.append((stage(path, text), path))
             except OSError as exc:
                 raise SymsyncError(
                     f"could not write {_shown(path)}: {exc.strerror or exc}; nothing was written"
@@ -281,7 +374,7 @@ def _render_project(
     project: str,
     path: Path,
     sources: list[dict[str, Any]],
-    names: _Names,
+    names: SecretNamer,
     warnings: list[str],
 ) -> ImportedFile:
     where = f"{org}/{project}"
@@ -317,7 +410,7 @@ def _convert_source(
     project: str,
     index: int,
     source: dict[str, Any],
-    names: _Names,
+    names: SecretNamer,
     warnings: list[str],
     seen_ids: set[str],
 ) -> tuple[CommentedMap, list[SecretVariable]] | None:
@@ -495,28 +588,3 @@ def _shown(path: Path) -> str:
 def shown_path(path: Path) -> str:
     """``path`` relative to the current directory when it is below it."""
     return _shown(path)
-
-
-def _stage(path: Path, text: str) -> Path:
-    """``text`` in a new temporary file beside ``path``, flushed to disk, with the mode that
-    ``path`` has (or would get)."""
-    # A leading dot: the loader ignores the temporary file if it is ever left behind.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _file_mode(path))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def _file_mode(path: Path) -> int:
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask

@@ -42,6 +42,7 @@ from reconciler import spec
 from reconciler.errors import ConfigError
 from reconciler.model import (
     SOURCE_MODELS,
+    UNMANAGED_POLICIES,
     Filters,
     Layout,
     Origin,
@@ -896,8 +897,8 @@ def _check_regions(values: Any, builder: _Builder, diagnostics: list[Diagnostic]
                     builder.path,
                     _line(position),
                     _column(position),
-                    f"{_source_label(values, index)}: region `{region}` is not in Sentry's "
-                    "published list of AWS regions; Sentry accepts it, but check the spelling",
+                    f"{_source_label(values, index)}: region `{region}` is not a known AWS "
+                    "region; Sentry accepts it, but check the spelling",
                     "warning",
                 )
             )
@@ -910,7 +911,6 @@ _SOURCE_TAGS = frozenset(SOURCE_MODELS)
 _ARTICLE = {"http": "an", "s3": "an", "gcs": "a"}
 _MISSING_HINTS: dict[str, str] = {
     "id": "give it an id that is unique in this file, like `id: acme-symbols`",
-    "name": "add `name: ...`, the name Sentry shows for the source",
     "layout": "add `layout: {type: native}` (or the layout the store uses)",
     "url": "add `url: https://...`, the address of the symbol server",
     "bucket": "add `bucket: <bucket name>`",
@@ -920,8 +920,10 @@ _MISSING_HINTS: dict[str, str] = {
     "client_email": "add `client_email: <service account e-mail>`",
     "private_key": "add `private_key: {env: NAME}`, naming the variable that holds it",
 }
+# `sources` first: every file has it.
+_TOP_LEVEL_KEYS = ("sources", *(key for key in ProjectFile.model_fields if key != "sources"))
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "unmanaged": ("keep", "delete"),
+    "unmanaged": UNMANAGED_POLICIES,
     "state": ("present", "absent"),
     "type": spec.SOURCE_TYPES,
     "casing": spec.CASINGS,
@@ -1088,6 +1090,7 @@ def _describe(
             "sources": "a list of sources (write `sources: []` for none)",
             "filetypes": "a list, like `[pe, pdb]`",
             "path_patterns": 'a list, like `["*.dll"]`',
+            "platforms": "a list, like `[ios, macos]`",
         }.get(str(rel[-1]) if rel else "", "a list")
         return mark, f"{prefix}`{name}` must be {example}, not {_value_kind(value)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -1172,8 +1175,8 @@ def _unknown_key_message(key: str, container: Loc, tag: str | None, in_source: b
     suggestion = f"; did you mean `{close}`?" if close else ""
     if not container:
         return (
-            f"unknown top-level key `{key}`: a project file holds only `sources` and "
-            f"`unmanaged`{suggestion}"
+            f"unknown top-level key `{key}`: a project file holds only "
+            f"{_choices(_TOP_LEVEL_KEYS, 'and')}{suggestion}"
         )
     if in_source and len(container) == 2:
         if tag == "absent":
@@ -1213,11 +1216,11 @@ def _did_you_mean(word: str, candidates: list[str]) -> str:
     return f"; did you mean `{close[0]}`?" if close else ""
 
 
-def _choices(choices: tuple[str, ...]) -> str:
+def _choices(choices: tuple[str, ...], last: str = "or") -> str:
     quoted = [f"`{c}`" for c in choices]
     if len(quoted) <= 2:
-        return " or ".join(quoted)
-    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+        return f" {last} ".join(quoted)
+    return ", ".join(quoted[:-1]) + f" {last} {quoted[-1]}"
 
 
 def _choice_message(prefix: str, name: str, value: Any, choices: tuple[str, ...]) -> str:

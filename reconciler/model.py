@@ -1,9 +1,10 @@
 """The desired state of one project, as written in ``configs/<org>/<project>.yaml``.
 
 pydantic models with ``extra="forbid"`` and strict types. They implement contract section 1:
-they accept nothing that Sentry would reject, and are stricter than the server where the published
-reference is (``name`` required, secrets only by reference, region codes well-formed, no blank
-required strings).
+every field of a custom source in Sentry's published schema, and nothing that Sentry would reject
+(in either generation of its endpoint). They are stricter than the server where the contract is:
+secrets only by reference, region codes well-formed, no blank required strings. ``name`` is
+optional and may be blank, as Sentry allows, so that any stored name round-trips unchanged.
 
 The vocabulary (enums, per-type fields, secret fields) comes from ``reconciler.spec``, shared with
 the emulator. The loader (``reconciler.loader``) turns pydantic's errors into
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -112,8 +113,8 @@ Region = Annotated[
     AfterValidator(_region),
     Field(
         description=(
-            "AWS region code of the bucket, like `us-east-1`. Codes missing from Sentry's "
-            "published list are accepted with a warning."
+            "AWS region code of the bucket, like `us-east-1`. A well-formed code that is not a "
+            "known AWS region is accepted with a warning."
         ),
         json_schema_extra={"pattern": spec.AWS_REGION_RE.pattern},
     ),
@@ -183,9 +184,30 @@ class _PresentSource(StrictModel):
         default="present",
         description="`present` (default) keeps the source as described; `absent` deletes it.",
     )
-    name: NonBlankStr = Field(description="Name Sentry shows for the source.")
+    name: str | None = Field(
+        default=None,
+        description=(
+            "Name Sentry shows for the source. Optional and may be blank, as Sentry allows; an "
+            "absent name and a blank one are different values to Sentry."
+        ),
+    )
     layout: Layout
     filters: Filters | None = None
+    is_public: bool | None = Field(
+        default=None,
+        description="Sentry's `is_public` flag of the source, stored and returned by Sentry.",
+    )
+    has_index: bool | None = Field(
+        default=None,
+        description="Sentry's `has_index` flag of the source, stored and returned by Sentry.",
+    )
+    platforms: list[NonBlankStr] | None = Field(
+        default=None,
+        description=(
+            "Platforms the source is meant for, like `[ios, macos]`, stored and returned by "
+            "Sentry. Each must not be blank."
+        ),
+    )
 
     @field_validator("password", "secret_key", "private_key", mode="before", check_fields=False)
     @classmethod
@@ -238,6 +260,10 @@ class AbsentSource(StrictModel):
     state: Literal["absent"] = Field(description="Delete the source with this id if it exists.")
 
 
+# What happens to sources in Sentry that a file does not list.
+Unmanaged = Literal["keep", "report", "delete"]
+UNMANAGED_POLICIES: tuple[str, ...] = get_args(Unmanaged)
+
 PresentSource = HttpSource | S3Source | GcsSource
 Source = HttpSource | S3Source | GcsSource | AbsentSource
 
@@ -280,11 +306,12 @@ class ProjectFile(StrictModel):
 
     model_config = ConfigDict(title="symsync project file")
 
-    unmanaged: Literal["keep", "delete"] = Field(
+    unmanaged: Unmanaged = Field(
         default="keep",
         description=(
             "What happens to sources in Sentry that this file does not list: `keep` (default) "
-            "leaves them alone, `delete` removes them."
+            "leaves them alone, `report` leaves them alone but shows them as drift (plan "
+            "counts them, and `--detailed-exitcode` exits 2), `delete` removes them."
         ),
     )
     sources: list[SourceEntry] = Field(
@@ -330,7 +357,7 @@ class ProjectConfig:
     origins: Mapping[tuple[str | int, ...], Origin] = field(default_factory=dict, compare=False)
 
     @property
-    def unmanaged(self) -> Literal["keep", "delete"]:
+    def unmanaged(self) -> Unmanaged:
         return self.file.unmanaged
 
     @property

@@ -2,8 +2,8 @@
 
 The loader's model (reconciler.model) and the emulator (reconciler.emulator) both build on these
 tables, so the two can never disagree about the server's vocabulary. The loader is stricter than
-the server in places (required ``name``, known region shape, secrets by reference); those extra
-rules live in the model, not here.
+the server in places (known region shape, no blank required strings, secrets by reference); those
+extra rules live in the model, not here.
 
 Reference: shared/reference/sentry-symbol-sources-api.md, sections 2, 3 and 5.
 """
@@ -45,8 +45,7 @@ FileType = Literal[
 ]
 FILETYPES: Final[tuple[str, ...]] = get_args(FileType)
 
-# Fields every source type has (server side). ``is_public``, ``has_index`` and ``platforms`` are
-# accepted by the server but are not part of symsync's file format.
+# Fields every source type has (server side, and in symsync's file format).
 COMMON_REQUIRED: Final[frozenset[str]] = frozenset({"type", "id", "layout"})
 COMMON_OPTIONAL: Final[frozenset[str]] = frozenset(
     {"name", "filters", "is_public", "has_index", "platforms"}
@@ -107,9 +106,13 @@ def is_reserved_id(source_id: str) -> bool:
     return source_id.startswith(RESERVED_ID_PREFIX)
 
 
-# AWS regions named in Sentry's published reference; any other well-formed code is accepted by
-# symsync with a warning.
+# AWS region codes symsync knows by name: every region of AWS's standard partition, GovCloud, and
+# the two China regions that Sentry's published reference lists (China is its own partition).
+# Checked against botocore's botocore/data/partitions.json (boto/botocore @ c870f2c1, late 2025:
+# the "aws", "aws-us-gov" and "aws-cn" partitions). Any other well-formed code is accepted with a
+# warning, so a region AWS opens later still works.
 KNOWN_AWS_REGIONS: Final[tuple[str, ...]] = (
+    # Sentry's published reference lists these 21.
     "us-east-2",
     "us-east-1",
     "us-west-1",
@@ -131,6 +134,24 @@ KNOWN_AWS_REGIONS: Final[tuple[str, ...]] = (
     "sa-east-1",
     "us-gov-east-1",
     "us-gov-west-1",
+    # The rest of the standard partition.
+    "af-south-1",
+    "ap-east-2",
+    "ap-northeast-3",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
 )
 AWS_REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$")
 

@@ -155,6 +155,34 @@ def test_fields_the_file_format_lacks_show_as_removed():
     }
 
 
+def test_is_public_has_index_and_platforms_are_compared_like_any_field():
+    extra = {"is_public": True, "has_index": False, "platforms": ["ios", "macos"]}
+    remote = [dict(http("a"), **extra)]
+    plan = diff_project(project("acme", "ios", [http("a", **extra)]), remote)
+    assert (plan.changes, plan.unchanged) == ((), ("a",))
+    desired = [http("a", is_public=False, has_index=False, platforms=["ios"])]
+    (change,) = diff_project(project("acme", "ios", desired), remote).changes
+    assert {k: (v.before, v.after) for k, v in change.fields.items()} == {
+        "is_public": (True, False),
+        "platforms": (["ios", "macos"], ["ios"]),
+    }
+    assert (change.source["is_public"], change.source["platforms"]) == (False, ["ios"])
+
+
+def test_name_absent_and_blank_are_different_values():
+    """A PUT sends the file's source whole: no `name` key, or `name: ""`, as written."""
+    nameless = {k: v for k, v in http("a").items() if k != "name"}
+    for desired, remote in ((nameless, nameless), (http("a", name=""), http("a", name=""))):
+        plan = diff_project(project("acme", "ios", [desired]), [remote])
+        assert (plan.changes, plan.unchanged) == ((), ("a",))
+    (change,) = diff_project(project("acme", "ios", [http("a", name="")]), [nameless]).changes
+    assert {k: (v.before, v.after) for k, v in change.fields.items()} == {"name": (None, "")}
+    assert change.source["name"] == ""
+    (change,) = diff_project(project("acme", "ios", [nameless]), [http("a", name="")]).changes
+    assert {k: (v.before, v.after) for k, v in change.fields.items()} == {"name": ("", None)}
+    assert "name" not in change.source
+
+
 def test_order_difference_is_a_warning_not_a_change():
     remote = _remote(http("b"), http("a"))
     plan = diff_project(project("acme", "ios", [http("a"), http("b")]), remote)

@@ -138,6 +138,7 @@ def test_same_fault_seed_gives_the_same_faults_through_the_cli() -> None:
 def test_restart_with_saved_state_through_the_cli(tmp_path: Path) -> None:
     with running_emulator(state=STATE) as emu:
         requests.post(emu.url + SOURCES, json=http_source("added"), headers=_auth(), timeout=10)
+        emu.stop()  # a clean stop leaves the complete state in the file
         saved = json.loads(emu.state_path.read_text())
     with running_emulator(state=saved) as emu:
         listed = requests.get(emu.url + SOURCES, headers=_auth(), timeout=10).json()

@@ -313,6 +313,16 @@ CASES = [
         http_source("p", is_public=True, has_index=False, platforms=["ios", "macos"]),
     ),
     _post_accepted(
+        "post_accepts_is_public_has_index_and_platforms_on_s3",
+        s3_source("b", is_public=False, has_index=True, platforms=[]),
+    ),
+    _post_accepted(
+        "post_accepts_is_public_has_index_and_platforms_on_gcs",
+        gcs_source("g", is_public=True, has_index=True, platforms=["linux"]),
+    ),
+    # The published schema's `platforms` items are any string, blank included.
+    _post_accepted("post_accepts_a_blank_platform", http_source("p", platforms=[""])),
+    _post_accepted(
         "post_accepts_full_filters",
         http_source(
             "p",
@@ -382,6 +392,8 @@ CASES = [
     _post_rejected("post_rejects_a_number_for_a_string", http_source("p", url=5)),
     _post_rejected("post_rejects_one_for_a_boolean", http_source("p", is_public=1)),
     _post_rejected("post_rejects_platforms_that_is_not_a_list", http_source("p", platforms="ios")),
+    _post_rejected("post_rejects_a_platform_that_is_not_a_string", http_source("p", platforms=[1])),
+    _post_rejected("post_rejects_a_string_for_has_index", s3_source("b", has_index="true")),
     _post_rejected("post_rejects_an_unknown_type", http_source("p", type="ftp")),
     _post_rejected("post_rejects_legacy_app_store_connect", LEGACY_ASC),
     # --- Section 3: secrets ---------------------------------------------------------------

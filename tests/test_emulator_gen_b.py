@@ -281,6 +281,30 @@ CASES = [
         "is_public_has_index_and_platforms_are_accepted",
         http_source("p", is_public=True, has_index=False, platforms=["ios"]),
     ),
+    _accepted(
+        "is_public_has_index_and_platforms_are_accepted_on_s3",
+        s3_source("b", is_public=False, has_index=True, platforms=[]),
+    ),
+    _accepted(
+        "is_public_has_index_and_platforms_are_accepted_on_gcs",
+        gcs_source("g", is_public=True, has_index=False, platforms=["linux", "windows"]),
+    ),
+    # source_kinds.py @ dea4c876: platforms = ListField(child=CharField()), so no blank item.
+    _rejected(
+        "platform_items_must_not_be_blank",
+        http_source("p", platforms=["ios", " "]),
+        "Invalid http source: platforms.1: This field may not be blank.",
+    ),
+    _rejected(
+        "platforms_must_be_a_list",
+        gcs_source("g", platforms="ios"),
+        'Invalid gcs source: platforms: Expected a list of items but got type "str".',
+    ),
+    _rejected(
+        "is_public_must_be_a_boolean",
+        s3_source("b", is_public="maybe"),
+        "Invalid s3 source: is_public: Must be a valid boolean.",
+    ),
     _rejected(
         "unknown_filetype_is_not_a_valid_choice",
         http_source("p", filters={"filetypes": ["pe", "exe"]}),

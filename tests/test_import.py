@@ -19,10 +19,10 @@ from reconciler.errors import SymsyncError
 from reconciler.importer import (
     ImportConflictError,
     import_organization,
-    variable_name,
     write_files,
 )
 from reconciler.model import ProjectFile
+from reconciler.secret_names import SecretNameError, SecretNameTemplate, variable_name
 from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
 
 TOKEN = "sntryu_IMPORTTOKENSENTINEL987654321"
@@ -288,6 +288,108 @@ def test_variable_names_are_valid(parts, expected):
     assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", name)
 
 
+class Broken:
+    """Answers like ``inner``, except that the named projects' source lists fail."""
+
+    def __init__(self, inner: FakeOrg, failing: dict[str, Reply]) -> None:
+        self.inner = inner
+        self.failing = failing
+
+    def __call__(self, recorded: Recorded) -> Reply:
+        for project, reply in self.failing.items():
+            if recorded.path.endswith(f"/{project}/symbol-sources/"):
+                return reply
+        return self.inner(recorded)
+
+
+def test_a_project_that_cannot_be_read_does_not_stop_the_others(client, fake, tmp_path):
+    fake.default = Broken(fake.default, {"web": Reply(500, {"detail": "Internal Error"})})
+    result = import_organization(client, "acme", [], tmp_path)
+    assert [f.key for f in result.failed] == ["acme/web"]
+    assert "Sentry failed with 500" in result.failed[0].error
+    assert "--project web" in result.failed[0].next_step()
+    assert "--exclude acme/web" in result.failed[0].next_step()
+    write_files(result)
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml"))
+    assert written == ["acme/android.yaml", "acme/game.yaml", "acme/ios.yaml"]
+
+
+def test_an_account_wide_failure_stops_the_run(client, fake, tmp_path):
+    fake.default = Broken(fake.default, {"game": Reply(401, {"detail": "Invalid token"})})
+    with pytest.raises(SymsyncError, match="the token is invalid or expired"):
+        import_organization(client, "acme", [], tmp_path)
+    assert not tmp_path.joinpath("acme").exists()
+
+
+def test_a_dropped_connection_fails_only_that_project(client, fake, tmp_path):
+    fake.default = Broken(fake.default, {"game": Reply(drop=True)})
+    result = import_organization(client, "acme", [], tmp_path)
+    assert [f.key for f in result.failed] == ["acme/game"]
+    assert "lost the connection" in result.failed[0].error
+    assert [f.project for f in result.files] == ["android", "ios", "web"]
+
+
+def test_exclude_by_slug_glob_and_by_org_project(client, fake, tmp_path):
+    result = import_organization(
+        client, "acme", [], tmp_path, exclude=["we*", "acme/game", "other/ios", "nothing-*"]
+    )
+    assert [f.project for f in result.files] == ["android", "ios"]
+    assert result.excluded == ["acme/game", "acme/web"]
+    warnings = "\n".join(result.warnings)
+    assert "--exclude 'other/ios' matches no project of `acme`" in warnings
+    assert "--exclude 'nothing-*' matches no project" in warnings
+    read = [r.path for r in fake.requests if r.path.endswith("/symbol-sources/")]
+    assert sorted(read) == [
+        "/api/0/projects/acme/android/symbol-sources/",
+        "/api/0/projects/acme/ios/symbol-sources/",
+    ]
+
+
+def test_a_secret_name_template_lets_sources_share_a_variable(client, tmp_path):
+    template = SecretNameTemplate.parse("{org}_{field}")
+    result = import_organization(client, "acme", ["game"], tmp_path, secret_name=template)
+    grouped = result.variables_by_name()
+    assert list(grouped) == ["ACME_PASSWORD"]
+    assert [v.source_id for v in grouped["ACME_PASSWORD"]] == ["a-b", "a_b"]
+    write_files(result)
+    text = (tmp_path / "acme" / "game.yaml").read_text()
+    assert text.count("password: {env: ACME_PASSWORD}") == 2
+
+
+@pytest.mark.parametrize(
+    ("template", "parts", "expected"),
+    [
+        ("{org}_{project}_{source}_{field}", ("acme", "ios", "s-1", "password"),
+         "ACME_IOS_S_1_PASSWORD"),
+        ("{project}_{field}", ("acme", "9lives", "s", "secret_key"), "_9LIVES_SECRET_KEY"),
+        ("CI_{source}__{field}", ("a", "b", "--", "private_key"), "CI_PRIVATE_KEY"),
+        ("shared_key", ("a", "b", "c", "password"), "shared_key"),
+        ("X{source}", ("a", "b", "..", "password"), "X"),
+    ],
+)  # fmt: skip
+def test_secret_name_template_normalisation(template, parts, expected):
+    assert SecretNameTemplate.parse(template).expand(*parts) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{org}_{secret}", "unknown placeholder {secret}; the placeholders are {org}, {project}"),
+        ("{}", "unknown placeholder {}"),
+        ("{org!r}_{field}", "write placeholders plainly"),
+        ("{org:>9}", "write placeholders plainly"),
+        ("{org", "not a valid template"),
+        ("ACME-{field}", "may only hold letters, digits and `_`"),
+        ("{source}", "could give an empty name"),
+        ("  ", "--secret-name is empty"),
+    ],
+)
+def test_bad_secret_name_templates_are_clear_errors(template, message):
+    with pytest.raises(SecretNameError) as info:
+        SecretNameTemplate.parse(template)
+    assert message in str(info.value)
+
+
 def test_existing_file_is_not_overwritten_and_nothing_is_written(client, tmp_path):
     existing = tmp_path / "acme" / "ios.yaml"
     existing.parent.mkdir(parents=True)
@@ -380,6 +482,34 @@ def test_cli_writes_files_reports_variables_and_refuses_overwrite(fake, tmp_path
     assert not [p for p in (tmp_path / "configs").rglob("*") if p.name.startswith(".")]
     assert (tmp_path / "configs/symsync.schema.json").read_text() == "{}"  # never overwritten
     assert "symsync.schema.json" not in forced.stderr
+
+
+def test_cli_writes_what_it_could_read_names_the_failed_project_and_exits_1(fake, tmp_path):
+    fake.default = Broken(fake.default, {"web": Reply(403, {"detail": "no"})})
+    proc = _cli(
+        fake, tmp_path, "--org", "acme", "--exclude", "gam?", "--secret-name", "{org}_{field}"
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "configs/acme").iterdir()) == [
+        "android.yaml",
+        "ios.yaml",
+    ]
+    lines = proc.stderr.splitlines()
+    error = next(line for line in lines if line.startswith("error: acme/web: could not read"))
+    assert "the token is not allowed to do this" in error
+    assert lines[lines.index(error) + 1].startswith("  next: once Sentry answers for it, import")
+    assert "imported 2 of 3 project(s); 1 could not be read" in proc.stderr
+    assert "excluded 1 project(s): acme/game" in proc.stderr
+    assert "ACME_PASSWORD" in proc.stderr and "ACME_SECRET_KEY" in proc.stderr
+    assert "Traceback" not in proc.stderr and TOKEN not in proc.stderr
+
+
+def test_cli_refuses_a_bad_secret_name_before_any_request(fake, tmp_path):
+    proc = _cli(fake, tmp_path, "--org", "acme", "--secret-name", "{org}-{id}")
+    assert proc.returncode == 1
+    assert "error: --secret-name '{org}-{id}'" in proc.stderr
+    assert fake.requests == []
+    assert not (tmp_path / "configs").exists()
 
 
 def test_cli_verbose_logs_requests_without_token(fake, tmp_path):

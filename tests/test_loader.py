@@ -501,16 +501,22 @@ def test_sources_required_may_be_empty_must_be_a_list(configs: Path) -> None:
     ]
 
 
-def test_unmanaged_keep_or_delete(configs: Path) -> None:
+def test_unmanaged_keep_report_or_delete(configs: Path) -> None:
     write(configs, "acme/ios.yaml", "sources: []\n")
     assert load_tree(Path("configs")).projects[0].unmanaged == "keep"
-    write(configs, "acme/ios.yaml", "unmanaged: delete\nsources: []\n")
-    assert load_tree(Path("configs")).projects[0].unmanaged == "delete"
+    for policy in ("keep", "report", "delete"):
+        write(configs, "acme/ios.yaml", f"unmanaged: {policy}\nsources: []\n")
+        assert load_tree(Path("configs")).projects[0].unmanaged == policy
     assert check(configs, "unmanaged: remove\nsources: []\n") == [
-        f"{F}:1:12: `unmanaged` must be `keep` or `delete`, not `remove`"
+        f"{F}:1:12: `unmanaged` must be `keep`, `report` or `delete`, not `remove`"
     ]
     assert check(configs, "unmanaged: Delete\nsources: []\n") == [
-        f"{F}:1:12: `unmanaged` must be `keep` or `delete`, not `Delete`; did you mean `delete`?"
+        f"{F}:1:12: `unmanaged` must be `keep`, `report` or `delete`, not `Delete`; did you "
+        "mean `delete`?"
+    ]
+    assert check(configs, "unmanaged: reprot\nsources: []\n") == [
+        f"{F}:1:12: `unmanaged` must be `keep`, `report` or `delete`, not `reprot`; did you "
+        "mean `report`?"
     ]
 
 
@@ -568,11 +574,11 @@ def test_id_unique_in_the_file(configs: Path) -> None:
         "unique in a file; rename one of them"
     ]
     # Reported together with the file's other errors, not only once the rest is valid.
-    text = "sources:\n" + HTTP + HTTP.replace("ACME symbol server", '""')
+    text = "sources:\n" + HTTP + HTTP.replace("https://symbols.acme.example/", '""')
     assert check(configs, text) == [
         f"{F}:7:9: source id `acme-symbols` is used twice (first at line 2): ids must be "
         "unique in a file; rename one of them",
-        f"{F}:9:11: source `acme-symbols`: `name` must not be blank",
+        f"{F}:10:10: source `acme-symbols`: `url` must not be blank",
     ]
 
 
@@ -622,13 +628,17 @@ def test_type_http_s3_gcs(configs: Path) -> None:
     ]
 
 
-def test_name_required_not_blank(configs: Path) -> None:
-    assert check(configs, "sources:\n" + HTTP.replace("    name: ACME symbol server\n", "")) == [
-        f"{F}:2:5: source `acme-symbols`: `name` is required for an http source: add "
-        "`name: ...`, the name Sentry shows for the source"
-    ]
-    assert check(configs, "sources:\n" + HTTP.replace("ACME symbol server", "' '")) == [
-        f"{F}:4:11: source `acme-symbols`: `name` must not be blank"
+def test_name_optional_and_may_be_blank(configs: Path) -> None:
+    """Sentry stores a source without a name, or with a blank one; both are kept as written."""
+    (source,) = valid(configs, "sources:\n" + HTTP.replace("    name: ACME symbol server\n", ""))
+    assert source.name is None
+    assert "name" not in source.model_dump(exclude_none=True)
+    for written, name in (("''", ""), ("' '", " ")):
+        (source,) = valid(configs, "sources:\n" + HTTP.replace("ACME symbol server", written))
+        assert source.name == name
+    assert check(configs, "sources:\n" + HTTP.replace("ACME symbol server", "~")) == [
+        f"{F}:4:11: source `acme-symbols`: `name` must not be null: give it a value, or remove "
+        "the key"
     ]
 
 
@@ -823,23 +833,59 @@ def test_field_of_another_type(configs: Path, field: str, source_type: str, owne
     ]
 
 
-@pytest.mark.parametrize("extra", ["is_public: true", "platforms: [ios]", "has_index: false"])
-def test_server_fields_outside_the_file_format(configs: Path, extra: str) -> None:
-    key = extra.split(":")[0]
-    diagnostics = check(configs, "sources:\n" + HTTP + f"    {extra}\n")
-    assert diagnostics == [
-        f"{F}:7:5: source `acme-symbols`: unknown key `{key}` in an http source; known keys: "
-        "type, id, state, name, layout, filters, url, username, password"
+@pytest.mark.parametrize("base", [HTTP, S3, GCS], ids=["http", "s3", "gcs"])
+def test_is_public_has_index_and_platforms_on_every_type(configs: Path, base: str) -> None:
+    extra = "    is_public: false\n    has_index: true\n    platforms: [ios, macos]\n"
+    (source,) = valid(configs, "sources:\n" + base + extra)
+    assert (source.is_public, source.has_index, source.platforms) == (False, True, ["ios", "macos"])
+    (source,) = valid(configs, "sources:\n" + base + "    platforms: []\n")
+    assert source.platforms == []
+    (source,) = valid(configs, "sources:\n" + base)
+    assert (source.is_public, source.has_index, source.platforms) == (None, None, None)
+
+
+def test_is_public_has_index_and_platforms_rules(configs: Path) -> None:
+    text = (
+        "sources:\n"
+        + HTTP
+        + "    is_public: 'yes'\n"
+        + "    has_index: 1\n"
+        + "    platforms: [ios, '', 3]\n"
+    )
+    assert check(configs, text) == [
+        f"{F}:7:16: source `acme-symbols`: `is_public` must be `true` or `false`, not the string "
+        "`yes`: write `true` without quotes",
+        f"{F}:8:16: source `acme-symbols`: `has_index` must be `true` or `false`, not a number",
+        f"{F}:9:22: source `acme-symbols`: `platforms[1]` must not be blank",
+        f"{F}:9:26: source `acme-symbols`: `platforms[2]` must be a string, not a number: put it "
+        "in quotes",
+    ]
+    assert check(configs, "sources:\n" + HTTP + "    platforms: ios\n") == [
+        f"{F}:7:16: source `acme-symbols`: `platforms` must be a list, like `[ios, macos]`, not "
+        "a string"
+    ]
+    assert check(configs, "sources:\n" + HTTP + "    platform: [ios]\n") == [
+        f"{F}:7:5: source `acme-symbols`: unknown key `platform` in an http source; did you "
+        "mean `platforms`?"
+    ]
+    assert check(configs, "sources:\n" + HTTP + "    public: true\n") == [
+        f"{F}:7:5: source `acme-symbols`: unknown key `public` in an http source; did you mean "
+        "`is_public`?"
+    ]
+    assert check(configs, "sources:\n" + HTTP + "    owner: me\n") == [
+        f"{F}:7:5: source `acme-symbols`: unknown key `owner` in an http source; known keys: "
+        "type, id, state, name, layout, filters, is_public, has_index, platforms, url, "
+        "username, password"
     ]
 
 
 def test_region_known_well_formed_or_malformed(configs: Path) -> None:
     valid(configs, "sources:\n" + S3)
-    write(configs, "acme/ios.yaml", "sources:\n" + S3.replace("us-east-1", "ap-southeast-7"))
+    write(configs, "acme/ios.yaml", "sources:\n" + S3.replace("us-east-1", "ap-southeast-9"))
     result = load_tree(Path("configs"))
     assert [str(d) for d in result.diagnostics] == [
-        f"{F}:6:13: warning: source `acme-releases`: region `ap-southeast-7` is not in Sentry's "
-        "published list of AWS regions; Sentry accepts it, but check the spelling"
+        f"{F}:6:13: warning: source `acme-releases`: region `ap-southeast-9` is not a known AWS "
+        "region; Sentry accepts it, but check the spelling"
     ]
     assert result.errors == []
     assert [d.severity for d in result.warnings] == ["warning"]
@@ -847,6 +893,10 @@ def test_region_known_well_formed_or_malformed(configs: Path) -> None:
     for region in ("us-gov-east-1", "us-isob-east-1"):
         write(configs, "acme/ios.yaml", "sources:\n" + S3.replace("us-east-1", region))
         assert load_tree(Path("configs")).errors == []
+    # Regions AWS opened after Sentry's published list are known: no warning.
+    for region in ("me-central-1", "ap-southeast-4", "ap-east-2", "mx-central-1"):
+        write(configs, "acme/ios.yaml", "sources:\n" + S3.replace("us-east-1", region))
+        assert load_tree(Path("configs")).diagnostics == []
     for region, shown in (
         ("US-EAST-1", "US-EAST-1"),
         ("us-east", "us-east"),

@@ -80,12 +80,12 @@ def test_control_characters_in_echoed_values_are_escaped(configs: Path) -> None:
 
 def test_warning_with_a_newline_in_the_source_id_is_one_line(configs: Path) -> None:
     text = "sources:\n" + S3.replace("acme-releases", '"acme\\nreleases"').replace(
-        "us-east-1", "eu-south-2"
+        "us-east-1", "eu-south-9"
     )
     result = check(configs, text)
     assert result == [
-        f"{F}:6:13: warning: source `acme\\nreleases`: region `eu-south-2` is not in Sentry's "
-        "published list of AWS regions; Sentry accepts it, but check the spelling"
+        f"{F}:6:13: warning: source `acme\\nreleases`: region `eu-south-9` is not a known AWS "
+        "region; Sentry accepts it, but check the spelling"
     ]
 
 
@@ -179,7 +179,7 @@ def test_line_numbers_with_other_line_breaks(configs: Path, newline: str) -> Non
 def test_byte_order_mark_does_not_shift_columns(configs: Path) -> None:
     text = "unmanaged: remove\nsources: []\n"
     assert check(configs, b"\xef\xbb\xbf" + text.encode()) == [
-        f"{F}:1:12: `unmanaged` must be `keep` or `delete`, not `remove`"
+        f"{F}:1:12: `unmanaged` must be `keep`, `report` or `delete`, not `remove`"
     ]
 
 
@@ -258,8 +258,8 @@ def test_invisible_and_bidirectional_characters_are_shown_escaped(configs: Path)
     assert check(configs, text) == [
         f"{F}:1:1: unknown top-level key `sources\\u200b`: a project file holds only `sources` "
         "and `unmanaged`; did you mean `sources`?",
-        f"{F}:2:12: `unmanaged` must be `keep` or `delete`, not `kee\\u202ep`; did you mean "
-        "`keep`?",
+        f"{F}:2:12: `unmanaged` must be `keep`, `report` or `delete`, not `kee\\u202ep`; did "
+        "you mean `keep`?",
     ]
 
 

@@ -12,14 +12,17 @@ from reconciler import spec
 from reconciler.model import (
     SOURCE_MODELS,
     AbsentSource,
+    Filters,
     GcsSource,
     HttpSource,
+    Layout,
     Origin,
     ProjectConfig,
     ProjectFile,
     S3Source,
     SecretRef,
 )
+from tests.published_reference import published_source_variants
 from tests.source_dicts import gcs, http, s3
 
 
@@ -55,18 +58,53 @@ def test_defaults() -> None:
     assert (project.unmanaged, project.sources) == ("keep", [])
 
 
+@pytest.mark.parametrize("policy", ["keep", "report", "delete"])
+def test_unmanaged_policies(policy: str) -> None:
+    assert ProjectFile.model_validate({"unmanaged": policy, "sources": []}).unmanaged == policy
+
+
+def _published(source_type: str) -> dict[str, Any]:
+    (variant,) = [
+        v for v in published_source_variants() if v["properties"]["type"]["enum"] == [source_type]
+    ]
+    return variant
+
+
 @pytest.mark.parametrize("source_type", spec.SOURCE_TYPES)
-def test_fields_are_those_sentry_accepts(source_type: str) -> None:
-    """Every field of the file format is one Sentry accepts for the type (plus `state`)."""
+def test_fields_are_those_of_sentrys_published_schema(source_type: str) -> None:
+    """The file format has every field of Sentry's published response schema for the type, and
+    no other (besides `state`), with the same required ones: nothing Sentry stores is lost."""
+    published = _published(source_type)
     model = SOURCE_MODELS[source_type]
-    fields = set(model.model_fields)
-    server_only = {"is_public", "has_index", "platforms"}  # accepted by Sentry, not managed here
-    assert fields == (spec.type_fields(source_type) - server_only) | {"state"}
+    assert set(model.model_fields) == set(published["properties"]) | {"state"}
+    assert set(model.model_fields) == spec.type_fields(source_type) | {"state"}
     required = {name for name, f in model.model_fields.items() if f.is_required()}
-    # Everything Sentry requires, and `name` on top (the published reference requires it).
-    assert required == spec.COMMON_REQUIRED | spec.TYPE_REQUIRED[source_type] | {"name"}
+    assert required == set(published["required"])
+    assert set(Layout.model_fields) == set(published["properties"]["layout"]["properties"])
+    assert set(Filters.model_fields) == set(published["properties"]["filters"]["properties"])
     for secret in spec.SECRET_FIELDS[source_type]:
         assert "SecretRef" in str(model.model_fields[secret].annotation)
+
+
+def test_name_is_optional_and_may_be_blank() -> None:
+    """Sentry stores a source without a name, or with a blank one; the file holds both."""
+    assert HttpSource.model_validate(http(name=...)).name is None
+    assert HttpSource.model_validate(http(name="")).name == ""
+    assert HttpSource.model_validate(http(name="  ")).name == "  "
+    dumped = HttpSource.model_validate(http(name=...)).model_dump(exclude_none=True)
+    assert "name" not in dumped
+    assert HttpSource.model_validate(http(name="")).model_dump(exclude_none=True)["name"] == ""
+
+
+@pytest.mark.parametrize("builder", [http, s3, gcs])
+def test_is_public_has_index_and_platforms_on_every_type(builder: Any) -> None:
+    source = builder(is_public=True, has_index=False, platforms=["ios", "macos"])
+    model = ProjectFile.model_validate({"sources": [source]}).sources[0]
+    assert (model.is_public, model.has_index, model.platforms) == (True, False, ["ios", "macos"])
+    assert {k: v for k, v in model.model_dump(exclude_none=True).items() if k != "state"} == {
+        **source,
+        "layout": {"casing": "default", **source["layout"]},
+    }
 
 
 def test_secret_refs() -> None:
@@ -85,8 +123,7 @@ def test_secret_refs() -> None:
     ("source", "expected"),
     [
         (http(url=...), [("missing", ("sources", 0, "http", "url"))]),
-        (http(name=...), [("missing", ("sources", 0, "http", "name"))]),
-        (http(name=""), [("blank", ("sources", 0, "http", "name"))]),
+        (http(name=None), [("null_value", ("sources", 0, "http"))]),
         (http(layout=...), [("missing", ("sources", 0, "http", "layout"))]),
         (http(id=""), [("blank", ("sources", 0, "http", "id"))]),
         (http(id="sentry-x"), [("reserved_id", ("sources", 0, "http", "id"))]),
@@ -95,7 +132,12 @@ def test_secret_refs() -> None:
         (http(password="hunter2"), [("secret_literal", ("sources", 0, "http", "password"))]),
         (http(username=None), [("null_value", ("sources", 0, "http"))]),
         (http(bucket="b"), [("extra_forbidden", ("sources", 0, "http", "bucket"))]),
-        (http(is_public=True), [("extra_forbidden", ("sources", 0, "http", "is_public"))]),
+        (http(is_public="yes"), [("bool_type", ("sources", 0, "http", "is_public"))]),
+        (s3(has_index=1), [("bool_type", ("sources", 0, "s3", "has_index"))]),
+        (gcs(platforms="ios"), [("list_type", ("sources", 0, "gcs", "platforms"))]),
+        (http(platforms=["ios", " "]), [("blank", ("sources", 0, "http", "platforms", 1))]),
+        (http(platforms=[3]), [("string_type", ("sources", 0, "http", "platforms", 0))]),
+        (http(public=True), [("extra_forbidden", ("sources", 0, "http", "public"))]),
         (http(type="ftp"), [("source_type", ("sources", 0))]),
         (http(type=...), [("source_type", ("sources", 0))]),
         (http(state="gone"), [("literal_error", ("sources", 0, "http", "state"))]),
@@ -142,6 +184,9 @@ def test_rejected(
     [
         http(id="Sentry:x"),
         http(name="n", username="", filters={}),
+        http(name=""),
+        http(name=...),
+        http(platforms=[], is_public=False, has_index=True),
         http(layout={"type": "slashsymbols", "casing": "uppercase"}),
         s3(prefix="", region="ap-southeast-7"),
         s3(region="us-gov-west-1"),

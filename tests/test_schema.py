@@ -15,6 +15,7 @@ import yaml
 
 from reconciler import spec
 from reconciler.model import project_file_json_schema
+from tests.published_reference import published_source_variants
 from tests.source_dicts import gcs, http, s3
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +72,53 @@ def test_example_configs_validate(validator: jsonschema.Draft202012Validator, pa
     validator.validate(yaml.safe_load(path.read_text()))
 
 
+def _shape(schema: dict[str, Any], node: dict[str, Any]) -> Any:
+    """What a property's schema says about a value's kind, ignoring wording and symsync's own
+    extra rules (patterns, `state`): "string", "boolean", a list's item shape, an enum's values,
+    an object's properties and required keys."""
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    if "const" in node:
+        return ("enum", frozenset([node["const"]]))
+    if "enum" in node:
+        return ("enum", frozenset(node["enum"]))
+    kind = node.get("type")
+    if kind == "array":
+        return ("array", _shape(schema, node["items"]))
+    if kind == "object":
+        properties = {
+            name: _shape(schema, sub)
+            for name, sub in node["properties"].items()
+            if name not in ("state", spec.HIDDEN_SECRET_KEY, "env")
+        }
+        return ("object", tuple(sorted(properties.items())), frozenset(node.get("required", [])))
+    return kind
+
+
+@pytest.mark.parametrize("source_type", spec.SOURCE_TYPES)
+def test_source_fields_match_sentrys_published_schema(
+    schema: dict[str, Any], source_type: str
+) -> None:
+    """Field by field, a source in the file has the kinds of value Sentry's published response
+    schema gives it (secrets aside: Sentry shows a placeholder, the file an `{env: NAME}`)."""
+    (published,) = [
+        v for v in published_source_variants() if v["properties"]["type"]["enum"] == [source_type]
+    ]
+    name = {"http": "HttpSource", "s3": "S3Source", "gcs": "GcsSource"}[source_type]
+    ours = schema["$defs"][name]
+    secrets = spec.SECRET_FIELDS[source_type]
+    assert set(ours["properties"]) - {"state"} == set(published["properties"])
+    assert set(ours["required"]) == set(published["required"])
+    assert ours["additionalProperties"] is published["additionalProperties"] is False
+    for field, published_field in published["properties"].items():
+        if field in secrets:
+            assert ours["properties"][field]["$ref"] == "#/$defs/SecretRef"
+            continue
+        assert _shape(schema, ours["properties"][field]) == _shape(
+            {"$defs": {}}, published_field
+        ), field
+
+
 def test_secrets_are_env_references_only(schema: dict[str, Any]) -> None:
     defs = schema["$defs"]
     assert defs["SecretRef"]["required"] == ["env"]
@@ -97,16 +145,20 @@ VALID: list[dict[str, Any]] = [
     {"sources": [s3(region="cn-north-1")]},
     {"sources": [http(id="a"), http(id="A")]},
     {"sources": [http(filters={})]},
+    {"unmanaged": "report", "sources": []},
+    {"sources": [http(name=...), s3(name=""), gcs(name=" ")]},
+    {"sources": [http(is_public=True, has_index=False, platforms=["ios", "macos"])]},
+    {"sources": [s3(is_public=False, platforms=[]), gcs(has_index=True)]},
 ]
 
 INVALID: list[dict[str, Any]] = [
     {},
     {"sources": [], "owner": "x"},
     {"sources": [], "unmanaged": "remove"},
+    {"sources": [], "unmanaged": "Report"},
     {"sources": None},
     {"sources": [http(url=...)]},
-    {"sources": [http(name=...)]},
-    {"sources": [http(name=" ")]},
+    {"sources": [http(name=None)]},
     {"sources": [http(id="")]},
     {"sources": [http(id="sentry-mirror")]},
     {"sources": [http(id="sentry:x")]},
@@ -136,7 +188,12 @@ INVALID: list[dict[str, Any]] = [
     {"sources": [], "unmanaged": True},
     {"sources": [http(username=None)]},
     {"sources": [http(bucket="b")]},
-    {"sources": [http(is_public=True)]},
+    {"sources": [http(is_public="true")]},
+    {"sources": [s3(has_index=1)]},
+    {"sources": [gcs(platforms="ios")]},
+    {"sources": [http(platforms=["ios", ""])]},
+    {"sources": [http(platforms=[None])]},
+    {"sources": [http(public=True)]},
     {"sources": [http(layout={"type": "hexagonal"})]},
     {"sources": [http(layout={"casing": "default"})]},
     {"sources": [http(layout={"type": "native", "casing": "upper"})]},

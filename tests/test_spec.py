@@ -53,3 +53,31 @@ def test_reserved_prefix_is_sentry_without_colon(source_id: str, reserved: bool)
 @pytest.mark.parametrize("region", spec.KNOWN_AWS_REGIONS)
 def test_known_regions_are_well_formed(region: str) -> None:
     assert spec.AWS_REGION_RE.match(region)
+
+
+# Sentry's published reference (shared/reference/published-api-reference-update-symbol-source.txt).
+PUBLISHED_REGIONS = {
+    "us-east-2", "us-east-1", "us-west-1", "us-west-2", "ap-east-1", "ap-south-1",
+    "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1",
+    "cn-north-1", "cn-northwest-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
+    "eu-north-1", "sa-east-1", "us-gov-east-1", "us-gov-west-1",
+}  # fmt: skip
+# AWS's standard partition and GovCloud, as botocore's botocore/data/partitions.json lists them
+# (boto/botocore @ c870f2c1, partitions "aws" and "aws-us-gov").
+AWS_STANDARD_PARTITION = {
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
+    "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+    "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
+    "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+    "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1",
+    "us-west-2",
+}  # fmt: skip
+AWS_GOVCLOUD = {"us-gov-east-1", "us-gov-west-1"}
+
+
+def test_known_regions_are_aws_standard_govcloud_and_sentrys_published_list() -> None:
+    known = set(spec.KNOWN_AWS_REGIONS)
+    assert len(known) == len(spec.KNOWN_AWS_REGIONS)  # no repeats
+    assert known == AWS_STANDARD_PARTITION | AWS_GOVCLOUD | PUBLISHED_REGIONS
+    assert known - AWS_STANDARD_PARTITION - AWS_GOVCLOUD == {"cn-north-1", "cn-northwest-1"}

@@ -97,7 +97,7 @@ def test_warnings_do_not_fail(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "configs/acme/ios.yaml:6:13: warning: source `acme-releases`: region `eu-south-9` is not "
-        "in Sentry's published list of AWS regions; Sentry accepts it, but check the spelling",
+        "a known AWS region; Sentry accepts it, but check the spelling",
         "1 file, 1 source: OK (1 warning)",
     ]
 
@@ -242,7 +242,7 @@ def test_every_error_is_one_line_and_no_traceback(tmp_path: Path) -> None:
 def test_empty_environment_and_paths_relative_to_the_current_directory(tmp_path: Path) -> None:
     write(tmp_path, "configs/acme/ios.yaml", "sources: []\nunmanaged: never\n")
     (tmp_path / "elsewhere").mkdir()
-    expected = "`unmanaged` must be `keep` or `delete`, not `never`"
+    expected = "`unmanaged` must be `keep`, `report` or `delete`, not `never`"
     for config_dir in ("../configs", str(tmp_path / "configs"), "../configs/"):
         result = subprocess.run(
             [sys.executable, "-m", "reconciler", "validate", "--config-dir", config_dir],
@@ -257,3 +257,70 @@ def test_empty_environment_and_paths_relative_to_the_current_directory(tmp_path:
             f"../configs/acme/ios.yaml:2:12: {expected}",
             "1 error in 1 file",
         ]
+
+
+# -- --format github | json ----------------------------------------------------------------------
+
+
+def _mixed_tree(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "configs/acme/ios.yaml",
+        """\
+        sources:
+          - id: acme-releases
+            type: s3
+            name: Release builds
+            bucket: acme-symbols
+            region: eu-south-9
+            access_key: AKIAEXAMPLE
+            layout: {type: unified}
+        """,
+    )
+
+
+def test_format_github_prints_one_annotation_per_diagnostic_on_stdout(tmp_path: Path) -> None:
+    _mixed_tree(tmp_path)
+    result = run("--format", "github", cwd=tmp_path)
+    assert result.returncode == 1
+    error, warning = result.stdout.splitlines()
+    assert error.startswith(
+        "::error file=configs/acme/ios.yaml,line=2,col=5::source `acme-releases`: `secret_key` is "
+        "required for an s3 source: add `secret_key: {env: NAME}`"
+    )
+    assert warning == (
+        "::warning file=configs/acme/ios.yaml,line=6,col=13::source `acme-releases`: region "
+        "`eu-south-9` is not a known AWS region; Sentry accepts it, but check the spelling"
+    )
+    assert result.stderr == "1 error in 1 file, 1 warning\n"
+
+
+def test_format_json_lists_every_diagnostic(tmp_path: Path) -> None:
+    import json
+
+    _mixed_tree(tmp_path)
+    result = run("--format", "json", cwd=tmp_path)
+    assert result.returncode == 1
+    found = json.loads(result.stdout)
+    assert [(d["path"], d["line"], d["column"], d["severity"]) for d in found] == [
+        ("configs/acme/ios.yaml", 2, 5, "error"),
+        ("configs/acme/ios.yaml", 6, 13, "warning"),
+    ]
+    assert all(set(d) == {"path", "line", "column", "severity", "message"} for d in found)
+    assert found[1]["message"].startswith("source `acme-releases`: region `eu-south-9`")
+
+
+def test_a_valid_tree_prints_no_annotation_and_an_empty_json_list() -> None:
+    github = run("--format", "github", cwd=REPO)
+    assert (github.returncode, github.stdout) == (0, "")
+    as_json = run("--format", "json", cwd=REPO)
+    assert (as_json.returncode, as_json.stdout) == (0, "[]\n")
+
+
+def test_format_github_on_the_broken_fixtures_escapes_every_line() -> None:
+    result = run("--config-dir", "broken", "--format", "github", cwd=FIXTURES)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 22
+    assert all(line.startswith("::error file=broken/") for line in lines)
+    assert "Traceback" not in result.stderr

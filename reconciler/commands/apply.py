@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from reconciler import interrupt
 from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
 from reconciler.commands.options import (
     format_option,
@@ -24,6 +25,7 @@ from reconciler.commands.plan import (
     stdout_color,
 )
 from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
+from reconciler.github_actions import append_plan_summary
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import render
@@ -86,6 +88,7 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     help="Projects written at the same time (writes to one project are never parallel).",
 )
 @verbose_option
+@interrupt.handled("apply")
 def command(
     planfile: Path | None,
     config_dir: Path | None,
@@ -101,6 +104,9 @@ def command(
     With PLANFILE, a project whose remote state moved since the plan is refused (exit 3).
     Secret variables are read only where a value must be sent. The token needs
     project:write (project:admin to delete sources).
+
+    SIGINT or SIGTERM while writing: no new write starts, the writes in flight finish, the
+    result table says what was written and what was not, and the exit code is 130 or 143.
     """
     if verbose:
         log_requests()
@@ -121,6 +127,7 @@ def command(
 
     try:
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+        append_plan_summary(plan)
         report_problems(plan, errors=False)  # errors are in the result table
         if plan.has_changes and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
@@ -131,6 +138,9 @@ def command(
             verify=planfile is not None,
             parallelism=parallelism,
             on_event=echo_err,
+            # From here on a signal stops new writes instead of ending the process.
+            stop=interrupt.begin_writes(),
+            signal=interrupt.received,
         )
     finally:
         if client is not None:
@@ -142,4 +152,5 @@ def command(
         console = Console(stderr=True, highlight=False, width=120)
     console.print(results_table(result))
     console.print(results_summary(result), markup=False)
-    return result.exit_code
+    # A signal that came after the last write still ends the run as interrupted.
+    return interrupt.exit_code() or result.exit_code

@@ -1,4 +1,5 @@
-"""``symsync import --org ORG [--project SLUG]... [--config-dir DIR] [--url URL] [--force]``."""
+"""``symsync import --org ORG [--project SLUG]... [--exclude PATTERN]... [--secret-name TEMPLATE]
+[--config-dir DIR] [--url URL] [--force]``."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from reconciler import interrupt
 from reconciler.client import SentryClient
 from reconciler.commands.options import log_requests, url_option, verbose_option
-from reconciler.errors import EXIT_OK
+from reconciler.errors import EXIT_ERROR, EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
+from reconciler.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
 
 
 @click.command("import", short_help="Write project files from what Sentry holds now.")
@@ -22,6 +25,22 @@ from reconciler.importer import import_organization, shown_path, write_files
     help="Import only this project (may repeat). Default: every project of the organization.",
 )
 @click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PATTERN",
+    help="Skip projects matching this shell-style glob of ORG/PROJECT or of the project slug "
+    "(may repeat), e.g. `legacy-*`.",
+)
+@click.option(
+    "--secret-name",
+    "secret_name",
+    metavar="TEMPLATE",
+    help="Name of the environment variable written for each secret, from {org}, {project}, "
+    "{source} and {field}; each value upper-cased, other characters as `_`. "
+    f"Default: {DEFAULT_TEMPLATE}.",
+)
+@click.option(
     "--config-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("configs"),
@@ -31,9 +50,12 @@ from reconciler.importer import import_organization, shown_path, write_files
 @url_option
 @click.option("--force", is_flag=True, help="Overwrite existing project files.")
 @verbose_option
+@interrupt.handled("import")
 def command(
     org: str,
     projects: tuple[str, ...],
+    excludes: tuple[str, ...],
+    secret_name: str | None,
     config_dir: Path,
     url: str | None,
     force: bool,
@@ -41,15 +63,28 @@ def command(
 ) -> int:
     """Write project files from the live state of Sentry, secrets as {env: ...} references.
 
+    A project whose sources cannot be read does not stop the others: every project that could
+    be read is written, each failed one is named, and the exit code is 1.
+
     The token needs project:read, and org:read to list the organization's projects.
     """
     if verbose:
         log_requests()
+    template = SecretNameTemplate.parse(secret_name)  # a bad template fails before any request
     with SentryClient.from_env(url) as client:
-        result = import_organization(client, org, projects, config_dir, force=force)
+        result = import_organization(
+            client,
+            org,
+            projects,
+            config_dir,
+            force=force,
+            exclude=excludes,
+            secret_name=template,
+        )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    write_files(result)
+    with interrupt.deferred("the project files were written"):
+        write_files(result)
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"
         click.echo(f"wrote {shown_path(imported.path)} ({count})", err=True)
@@ -59,17 +94,34 @@ def command(
             "`symsync schema` prints it)",
             err=True,
         )
-    if not result.files:
-        click.echo(f"organization `{org}` has no projects: nothing was written", err=True)
-    variables = result.variables
-    if variables:
+    if result.excluded:
+        click.echo(
+            f"excluded {len(result.excluded)} project(s): {', '.join(result.excluded)}", err=True
+        )
+    if not result.files and not result.failed:
+        click.echo(f"organization `{org}` has no projects to import: nothing was written", err=True)
+    grouped = result.variables_by_name()
+    if grouped:
         click.echo(
             "\nSecrets stay in Sentry and cannot be read back. Set these environment variables "
             "for `symsync apply` whenever it has to send a value (creating a source again, or "
             "adding a secret):",
             err=True,
         )
-        width = max(len(v.name) for v in variables)
-        for variable in variables:
-            click.echo(f"  {variable.name:<{width}}  {variable.describe()}", err=True)
+        width = max(len(name) for name in grouped)
+        for name, uses in grouped.items():
+            described = "; ".join(v.describe() for v in uses)
+            click.echo(f"  {name:<{width}}  {described}", err=True)
+    if result.failed:
+        click.echo("", err=True)
+        for failed in result.failed:
+            click.echo(f"error: {failed.key}: could not read its sources: {failed.error}", err=True)
+            click.echo(f"  next: {failed.next_step()}", err=True)
+        total = len(result.files) + len(result.failed)
+        click.echo(
+            f"imported {len(result.files)} of {total} project(s); {len(result.failed)} could not "
+            "be read (see above)",
+            err=True,
+        )
+        return EXIT_ERROR
     return EXIT_OK

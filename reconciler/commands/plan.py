@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from reconciler import interrupt
+from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
     format_option,
     log_requests,
@@ -18,6 +19,7 @@ from reconciler.commands.options import (
     verbose_option,
 )
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
+from reconciler.github_actions import append_plan_summary
 from reconciler.plan import Plan
 from reconciler.render import render
 
@@ -38,20 +40,9 @@ def echo_err(message: str) -> None:
 
 def write_plan_file(plan: Plan, path: Path) -> None:
     """Save the JSON plan atomically: the file is either the old one or the whole new one."""
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        write_atomic(path, plan.dumps(), mode=0o644)
     except OSError as exc:
-        raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(plan.dumps())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
@@ -100,6 +91,7 @@ def connect(url: str | None) -> SentryClient:
     help="Projects read at the same time.",
 )
 @verbose_option
+@interrupt.handled("plan")
 def command(
     config_dir: Path,
     patterns: tuple[str, ...],
@@ -122,8 +114,10 @@ def command(
     with connect(url) as client:
         plan = make_plan(client, configs, parallelism=parallelism)
     if out is not None:
-        write_plan_file(plan, out)
+        with interrupt.deferred("the plan file was written"):
+            write_plan_file(plan, out)
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+    append_plan_summary(plan)
     report_problems(plan)
     if out is not None:
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")

@@ -1,18 +1,27 @@
-"""`symsync validate [--config-dir DIR]`: check every project file, offline.
+"""`symsync validate [--config-dir DIR] [--format text|github|json]`: check every project file.
 
-Needs no token and no secret variable. Diagnostics go to stderr, one per line
-(``PATH:LINE:COLUMN: message``), then a one-line summary. Exit 0 when the tree is valid (warnings
-allowed), 1 otherwise.
+Offline: needs no token and no secret variable. Exit 0 when the tree is valid (warnings allowed),
+1 otherwise. The one-line summary always goes to stderr; the diagnostics go
+
+- ``text`` (default): to stderr, one per line, ``PATH:LINE:COLUMN: message``;
+- ``github``: to stdout, one GitHub workflow command each
+  (``::error file=PATH,line=N,col=M::message``, or ``::warning``), so the runner shows them as
+  annotations on the lines of the pull request's diff;
+- ``json``: to stdout, a JSON list of ``{path, line, column, severity, message}``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from reconciler.errors import EXIT_ERROR, EXIT_OK
-from reconciler.loader import LoadResult, load_tree
+from reconciler.github_actions import annotation
+from reconciler.loader import Diagnostic, LoadResult, load_tree
+
+FORMATS = ("text", "github", "json")
 
 
 def _count(n: int, word: str) -> str:
@@ -44,10 +53,51 @@ def summary(result: LoadResult) -> str:
     show_default=True,
     help="Folder holding <organization>/<project>.yaml files.",
 )
-def command(config_dir: Path) -> int:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text: PATH:LINE:COLUMN lines on stderr; github: annotations (workflow commands) on "
+    "stdout; json: a list of diagnostics on stdout.",
+)
+def command(config_dir: Path, fmt: str) -> int:
     """Check every project file offline (no token, no secrets needed)."""
     result = load_tree(config_dir)
-    lines = [str(d) for d in result.diagnostics]
+    lines: list[str] = []
+    if fmt == "text":
+        lines = [str(d) for d in result.diagnostics]
+    elif fmt == "json":
+        click.echo(render_json(result))
+    elif result.diagnostics:
+        click.echo(render_github(result.diagnostics))
     lines.append(summary(result))
     click.echo("\n".join(lines), err=True)
     return EXIT_ERROR if result.errors else EXIT_OK
+
+
+def render_github(diagnostics: list[Diagnostic]) -> str:
+    return "\n".join(
+        annotation(
+            d.severity, d.message, file=d.origin.path, line=d.origin.line, col=d.origin.column
+        )
+        for d in diagnostics
+    )
+
+
+def render_json(result: LoadResult) -> str:
+    return json.dumps(
+        [
+            {
+                "path": d.origin.path,
+                "line": d.origin.line,
+                "column": d.origin.column,
+                "severity": d.severity,
+                "message": d.message,
+            }
+            for d in result.diagnostics
+        ],
+        indent=2,
+        ensure_ascii=False,
+    )

@@ -2,7 +2,10 @@
 
 - ``validation``: Sentry's server-side rules for a source list (Gen A and Gen B).
 - ``sources``: the symbol-sources endpoint, per generation.
-- ``state``: organizations, projects, stored sources, atomic saving.
+- ``state``: organizations, projects, stored sources, the state file's text.
+- ``persistence``: saving ``--state FILE``: each write journaled, the file rewritten when
+  writes pause and on a clean stop; recovery after a kill.
+- ``journal``: the SQLite journal beside the state file.
 - ``server``: HTTP, auth, rate limits, faults, latency, logging, control endpoints.
 - ``testing``: starting it from Python tests.
 """

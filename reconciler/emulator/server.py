@@ -27,6 +27,7 @@ import contextlib
 import email.message
 import email.parser
 import email.policy
+import functools
 import json
 import math
 import random
@@ -349,13 +350,18 @@ class Emulator:
         self.server.serve_forever(poll_interval=0.1)
 
     def shutdown(self) -> None:
-        """Stops ``serve_forever`` (from another thread) and closes the socket."""
+        """Stops ``serve_forever`` (from another thread), closes the socket and leaves the
+        complete state in the ``--state`` file."""
         self.server.shutdown()
         self.server.server_close()
+        self.state.close()
 
     def request_log(self) -> list[dict[str, Any]]:
+        # Entries are never changed once recorded: copy the list under the lock (quick, so
+        # requests being recorded meanwhile do not wait), the entries outside it.
         with self._requests_lock:
-            return [dict(entry) for entry in self._requests]
+            entries = list(self._requests)
+        return [dict(entry) for entry in entries]
 
     # -- one API request ----------------------------------------------------------------------
 
@@ -452,7 +458,12 @@ class Emulator:
 
             try:
                 return sources_endpoint.handle(
-                    self.settings.generation, method, query_id, read_body, project, self.state.save
+                    self.settings.generation,
+                    method,
+                    query_id,
+                    read_body,
+                    project,
+                    functools.partial(self.state.commit, project),
                 )
             except ParseError as exc:
                 return detail(400, str(exc))
@@ -703,6 +714,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         emulator = self.server.emulator
         started = time.perf_counter()
+        received = time.monotonic()  # system-wide clock: comparable with other processes'
         method = self.command
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
@@ -729,6 +741,9 @@ class _Handler(BaseHTTPRequestHandler):
             "status": status,
             "duration_ms": round(duration_ms, 3),
             "committed": isinstance(reply, Reply) and reply.committed,
+            # When the request line arrived (CLOCK_MONOTONIC seconds; the list itself is in
+            # the order the answers were ready), so tests can tell what started after an event.
+            "received_monotonic": round(received, 6),
         }
         if fault is not None:
             entry["fault"] = fault
@@ -754,7 +769,8 @@ class _Handler(BaseHTTPRequestHandler):
             return detail(405, f'Method "{method}" not allowed.')
         if path == "/_emulator/requests":
             return Reply(200, emulator.request_log())
-        return Reply(200, emulator.state.to_dict())
+        # The state file's own text: no copy of the whole state is made under the lock.
+        return Reply(200, raw=emulator.state.render_text().encode("utf-8"))
 
     def _send(self, reply: Reply) -> None:
         payload = reply.encode()

@@ -11,29 +11,32 @@ file order, so a restart with the saved file gives every project the same id.
 
 The stored ``symbol_sources`` list is kept exactly as written (secrets in clear), even when it is
 not valid: Sentry then fails every request on that project, as reference section 6 describes.
-Saving writes a temporary file in the same folder and renames it over the old one, so a crash
-never leaves half a file.
+Saving is ``persistence``'s job: each write is recorded in a journal beside the file before it
+is answered, and the file itself is rewritten once writes pause and on a clean stop. The file is
+written one line per project (``snapshot``), from text cached per project, so rewriting it
+costs little more than writing its bytes, and the lock is held only to copy references.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import functools
 import json
-import os
-import sys
-import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler.emulator.persistence import JournalError, StateStore, digest
 from reconciler.errors import SymsyncError
 
 
 class StateFileError(SymsyncError):
     """The ``--state`` file cannot be used."""
+
+
+_CURRENT: Any = object()
 
 
 @dataclass
@@ -47,6 +50,37 @@ class Project:
     extra: dict[str, Any] = field(default_factory=dict)
     given_keys: frozenset[str] = frozenset()
     previous_slugs: tuple[str, ...] = ()
+    # This project's line of the state file and the list it was made from. Stored lists are
+    # replaced on every write, never changed in place, so the same list means the same line.
+    _line: tuple[object, str] | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self, symbol_sources: Any = _CURRENT) -> dict[str, Any]:
+        """This project in the file format (sharing its values: copy before changing them)."""
+        out: dict[str, Any] = {}
+        if "id" in self.given_keys:
+            out["id"] = self.id
+        if "name" in self.given_keys:
+            out["name"] = self.name
+        if "platform" in self.given_keys:
+            out["platform"] = self.platform
+        out.update(self.extra)
+        current = symbol_sources is _CURRENT
+        out["symbol_sources"] = self.symbol_sources if current else symbol_sources
+        return out
+
+    def file_line(self, symbol_sources: Any) -> str:
+        """``"<slug>": {...}``: this project, with the list ``symbol_sources`` that was stored
+        when a snapshot was taken, as one line of the state file. Safe without the lock."""
+        cached = self._line
+        if cached is not None and cached[0] is symbol_sources:
+            return cached[1]
+        line = f"{_dumps(self.slug)}: {_dumps(self.to_dict(symbol_sources))}"
+        self._line = (symbol_sources, line)
+        return line
+
+    def sources_text(self) -> str:
+        """The stored list as JSON text (what the journal records)."""
+        return _dumps(self.symbol_sources)
 
 
 @dataclass
@@ -57,35 +91,81 @@ class Organization:
     projects: dict[str, Project] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     given_keys: frozenset[str] = frozenset()
+    # Lookups that would otherwise scan every project (filled by ``EmulatorState``).
+    projects_by_id: dict[str, Project] = field(default_factory=dict, repr=False)
+    projects_by_old_slug: dict[str, Project] = field(default_factory=dict, repr=False)
+
+    def head(self) -> dict[str, Any]:
+        """The file's keys of this organization other than ``projects``."""
+        out: dict[str, Any] = {}
+        if "id" in self.given_keys:
+            out["id"] = self.id
+        if "name" in self.given_keys:
+            out["name"] = self.name
+        out.update(self.extra)
+        return out
 
 
 _Item = TypeVar("_Item", Organization, Project)
+_Snapshot = list[tuple[Organization, list[tuple[Project, Any]]]]
 
 
-def _lookup(items: dict[str, _Item], id_or_slug: str) -> _Item | None:
+def _lookup(items: dict[str, _Item], by_id: dict[str, _Item], id_or_slug: str) -> _Item | None:
     """Sentry's ``slug__id_or_slug``: a number is an id, anything else a slug. (Sentry slugs are
     never all digits; a state file's all-digit slug is still found when no id matches.)"""
     if id_or_slug.isdecimal():
-        found = next((item for item in items.values() if item.id == id_or_slug), None)
+        found = by_id.get(id_or_slug)
         if found is not None:
             return found
     return items.get(id_or_slug)
 
 
-class EmulatorState:
-    """All organizations; ``lock`` guards every read-modify-write of a project's sources."""
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
-    def __init__(self, organizations: dict[str, Organization], path: Path | None) -> None:
+
+class EmulatorState:
+    """All organizations; ``lock`` guards every read-modify-write of a project's sources.
+
+    With a ``path``, writes are saved there (``commit``) and ``close`` leaves the complete state
+    in the file. ``file_digest`` is the digest of the file's bytes when the state was read from
+    it; without it the file is written in full at the first write.
+    """
+
+    def __init__(
+        self,
+        organizations: dict[str, Organization],
+        path: Path | None,
+        *,
+        file_digest: str | None = None,
+    ) -> None:
         self.organizations = organizations
         self.path = path
         self.lock = threading.RLock()
-        self._save_warned = False
+        self._organizations_by_id = {org.id: org for org in organizations.values()}
+        for org in organizations.values():
+            org.projects_by_id = {project.id: project for project in org.projects.values()}
+            org.projects_by_old_slug = {
+                old: project for project in org.projects.values() for old in project.previous_slugs
+            }
+        self.store: StateStore | None = None
+        if path is not None:
+            self.store = StateStore(path, self.lock, self.snapshot, file_digest)
+            try:
+                self.store.recover(self._restore)
+            except JournalError as exc:
+                raise StateFileError(f"{exc}; move it away to start from {path} alone") from None
 
     # -- loading ------------------------------------------------------------------------------
 
     @classmethod
     def from_dict(
-        cls, data: object, path: Path | None = None, origin: str = "state"
+        cls,
+        data: object,
+        path: Path | None = None,
+        origin: str = "state",
+        *,
+        file_digest: str | None = None,
     ) -> EmulatorState:
         """Builds the instance from the file format; raises ``StateFileError`` naming the key."""
         if not isinstance(data, dict):
@@ -150,108 +230,118 @@ class EmulatorState:
         _refuse_duplicate_ids(
             origin, "project", [p for o in organizations.values() for p in o.projects.values()]
         )
-        return cls(organizations, path)
+        return cls(organizations, path, file_digest=file_digest)
 
     @classmethod
     def load(cls, path: Path) -> EmulatorState:
         """Reads ``--state FILE``; a missing file is an empty instance."""
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
-            return cls({}, path)
-        except (OSError, UnicodeDecodeError) as exc:
+            raw = b""
+        except OSError as exc:
+            raise StateFileError(f"cannot read state file {path}: {exc}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise StateFileError(f"cannot read state file {path}: {exc}") from None
         if not text.strip():
-            return cls({}, path)
+            return cls({}, path, file_digest=digest(raw))
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise StateFileError(
                 f"{path}:{exc.lineno}:{exc.colno}: state file is not valid JSON: {exc.msg}"
             ) from None
-        return cls.from_dict(data, path, origin=str(path))
+        return cls.from_dict(data, path, origin=str(path), file_digest=digest(raw))
 
     # -- lookups ------------------------------------------------------------------------------
 
     def find_organization(self, id_or_slug: str) -> Organization | None:
-        return _lookup(self.organizations, id_or_slug)
+        return _lookup(self.organizations, self._organizations_by_id, id_or_slug)
 
     def find_project(self, org_id_or_slug: str, project_id_or_slug: str) -> Project | None:
         org = self.find_organization(org_id_or_slug)
         if org is None:
             return None
-        return _lookup(org.projects, project_id_or_slug)
+        return _lookup(org.projects, org.projects_by_id, project_id_or_slug)
 
     def find_moved_project(self, org_id_or_slug: str, old_slug: str) -> Project | None:
         """The project that was renamed from ``old_slug`` (Sentry's ``ProjectRedirect``)."""
         org = self.find_organization(org_id_or_slug)
         if org is None:
             return None
-        return next((p for p in org.projects.values() if old_slug in p.previous_slugs), None)
+        return org.projects_by_old_slug.get(old_slug)
 
     # -- saving -------------------------------------------------------------------------------
+
+    def commit(self, project: Project) -> None:
+        """Saves ``project``'s new list before the write is answered. Call with ``lock`` held.
+
+        A state that cannot be saved is reported once on stderr; the emulator keeps serving
+        from memory."""
+        if self.store is not None:
+            self.store.record(project.organization.slug, project.slug, project.sources_text())
+
+    def close(self) -> None:
+        """A clean stop: the complete state goes to the file (if it can be written)."""
+        if self.store is not None:
+            self.store.close()
+
+    def _restore(self, org_slug: str, project_slug: str, sources_text: str) -> bool:
+        """Lays a journal row over the state loaded from the file."""
+        org = self.organizations.get(org_slug)
+        project = org.projects.get(project_slug) if org is not None else None
+        if project is None:
+            return False
+        project.symbol_sources = json.loads(sources_text)
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         """The whole state in the ``--state`` format, secrets in clear (a deep copy)."""
         with self.lock:
             orgs: dict[str, Any] = {}
             for org in self.organizations.values():
-                org_out: dict[str, Any] = {}
-                if "id" in org.given_keys:
-                    org_out["id"] = org.id
-                if "name" in org.given_keys:
-                    org_out["name"] = org.name
-                org_out.update(copy.deepcopy(org.extra))
-                projects: dict[str, Any] = {}
-                for project in org.projects.values():
-                    p_out: dict[str, Any] = {}
-                    if "id" in project.given_keys:
-                        p_out["id"] = project.id
-                    if "name" in project.given_keys:
-                        p_out["name"] = project.name
-                    if "platform" in project.given_keys:
-                        p_out["platform"] = project.platform
-                    p_out.update(copy.deepcopy(project.extra))
-                    p_out["symbol_sources"] = copy.deepcopy(project.symbol_sources)
-                    projects[project.slug] = p_out
-                org_out["projects"] = projects
+                org_out = org.head()
+                org_out["projects"] = {
+                    project.slug: project.to_dict() for project in org.projects.values()
+                }
                 orgs[org.slug] = org_out
-            return {"organizations": orgs}
+            return copy.deepcopy({"organizations": orgs})
 
-    def save(self) -> None:
-        """Writes the state file atomically (temp file + rename). Call with ``lock`` held.
+    def snapshot(self) -> Callable[[], str]:
+        """Takes the state as it is now (call with ``lock`` held; quick: it copies references
+        only, stored lists being replaced on a write, never changed) and answers a function that
+        writes it as the state file's text, one line per project, without the lock."""
+        taken: _Snapshot = [
+            (org, [(project, project.symbol_sources) for project in org.projects.values()])
+            for org in self.organizations.values()
+        ]
+        return functools.partial(_file_text, taken)
 
-        A file that cannot be written is reported once on stderr; the emulator keeps serving
-        from memory.
-        """
-        if self.path is None:
-            return
-        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        directory = self.path.parent
-        tmp_name: str | None = None
-        try:
-            fd, tmp_name = tempfile.mkstemp(
-                dir=directory, prefix=f".{self.path.name}.", suffix=".tmp"
-            )
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-            tmp_name = None
-        except OSError as exc:
-            if not self._save_warned:
-                self._save_warned = True
-                print(
-                    f"warning: cannot save state to {self.path} ({exc.strerror or exc}); "
-                    "serving from memory",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        finally:
-            if tmp_name is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
+    def render_text(self) -> str:
+        with self.lock:
+            write = self.snapshot()
+        return write()
+
+
+def _file_text(taken: _Snapshot) -> str:
+    if not taken:
+        return '{\n  "organizations": {}\n}\n'
+    pieces = ['{\n  "organizations": {']
+    for org_index, (org, projects) in enumerate(taken):
+        pieces.append(",\n    " if org_index else "\n    ")
+        pieces.append(f"{_dumps(org.slug)}: {{")
+        for key, value in org.head().items():
+            pieces.append(f"\n      {_dumps(key)}: {_dumps(value)},")
+        if not projects:
+            pieces.append('\n      "projects": {}\n    }')
+            continue
+        pieces.append('\n      "projects": {\n        ')
+        pieces.append(",\n        ".join(p.file_line(sources) for p, sources in projects))
+        pieces.append("\n      }\n    }")
+    pieces.append("\n  }\n}\n")
+    return "".join(pieces)
 
 
 def _refuse_duplicate_ids(

@@ -10,9 +10,11 @@ Gen B (reference section 9) validates each source with a per-kind DRF serializer
 below reproduce DRF's field semantics (blank, null, "Not a valid string.", choice and list
 messages) and the ``Invalid <type> source: <path>: <msg>; ...`` message format.
 
-The server is looser than symsync's loader: ``name`` and ``layout.casing`` are optional, any
-``region`` string is accepted, secrets are plain strings, and ``is_public``, ``has_index`` and
-``platforms`` are accepted.
+The server is looser than symsync's loader: any ``region`` string is accepted, secrets are plain
+strings, and Gen A takes blank required strings and blank ``platforms`` items. Both take every
+field of the file format: ``name`` and ``layout.casing`` optional, ``is_public`` and ``has_index``
+booleans, ``platforms`` a list of strings (Gen B: DRF ``ListField(child=CharField())``, so no
+blank item).
 """
 
 from __future__ import annotations

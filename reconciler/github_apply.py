@@ -1,0 +1,130 @@
+"""``symsync github apply``: run ``symsync apply --expect`` and report its outcome on the pull
+request that was reviewed.
+
+apply runs as a child process of the same symsync, with the environment of this step less
+``GITHUB_TOKEN`` (apply has no use for it). Its stderr (progress, the result table, a refusal
+naming what differs) is shown live and kept; its stdout (the markdown plan) is kept. The
+comment says in its first line whether the plan was applied, refused or failed, then holds the
+log and the plan, within GitHub's size limit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Final
+
+# The log kept in the comment: its end, where the results and the reasons are.
+LOG_LIMIT: Final = 20_000
+
+OUTCOMES: Final[dict[int, str]] = {
+    0: "applied",
+    1: "failed: see the log below; projects not named there were applied",
+    2: "failed",
+    3: "refused: nothing was written for the refused projects (see the log below)",
+    130: "interrupted (SIGINT) after finishing the writes in flight",
+    143: "interrupted (SIGTERM) after finishing the writes in flight",
+}
+
+
+@dataclass(frozen=True)
+class ApplyRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def apply_command(
+    planfile: str, *, base: str | None, config_dir: str | None, url: str | None
+) -> list[str]:
+    """``symsync apply --expect PLANFILE --base REV --yes --format markdown``, as a child."""
+    args = [sys.executable, "-m", "reconciler", "apply", "--expect", planfile]
+    if base:
+        args += ["--base", base]
+    args += ["--yes", "--format", "markdown"]
+    if config_dir:
+        args += ["--config-dir", config_dir]
+    if url:
+        args += ["--url", url]
+    return args
+
+
+def run_apply(args: Sequence[str]) -> ApplyRun:
+    """Run apply; its stderr passes through to ours as it comes, and both streams are kept."""
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+    process = subprocess.Popen(
+        list(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    assert process.stdout is not None and process.stderr is not None
+    err_lines: list[str] = []
+    pump = threading.Thread(target=_tee, args=(process.stderr, err_lines), daemon=True)
+    pump.start()
+    out = process.stdout.read()
+    code = process.wait()
+    pump.join()
+    return ApplyRun(exit_code=code, stdout=out, stderr="".join(err_lines))
+
+
+def _tee(stream: IO[str], kept: list[str]) -> None:
+    for line in stream:
+        kept.append(line)
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+
+def _fence(text: str) -> str:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def tail(text: str, limit: int) -> str:
+    """The end of ``text`` within ``limit`` UTF-8 bytes, whole lines, saying what was left out."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    end = data[-limit:].decode("utf-8", errors="ignore")
+    if "\n" in end:
+        end = end[end.index("\n") + 1 :]
+    return f"[... {len(data) - len(end.encode('utf-8'))} bytes of the log left out ...]\n{end}"
+
+
+def report(run: ApplyRun, *, sha: str | None, run_url: str | None, plan_run_url: str | None) -> str:
+    """The pull-request comment for one apply (without the marker line)."""
+    outcome = OUTCOMES.get(run.exit_code, f"failed (exit code {run.exit_code})")
+    head = [f"### symsync apply: {outcome}", ""]
+    facts = []
+    if sha:
+        facts.append(f"merged commit `{sha[:12]}`")
+    if run_url:
+        facts.append(f"[apply run]({run_url})")
+    if plan_run_url:
+        facts.append(f"[plan run reviewed]({plan_run_url})")
+    facts.append(f"exit code {run.exit_code}")
+    head += [" · ".join(facts), ""]
+    log = tail(run.stderr.rstrip("\n"), LOG_LIMIT)
+    fence = _fence(log)
+    head += [
+        "<details open><summary>apply's log</summary>",
+        "",
+        f"{fence}text",
+        log,
+        fence,
+        "",
+        "</details>",
+        "",
+    ]
+    return "\n".join(head) + "\n" + run.stdout
