@@ -517,7 +517,7 @@ class Transport:
         uncertain = False
         attempt = failures = refusals = 0
         started: float | None = None
-        started_clock = self._pacer.now()
+        started_clock = last_refusal = self._pacer.now()
         budget_end = hard_end = math.inf
         while True:
             permit = self._pacer.acquire(pace_key, ticket, stop=self._check)
@@ -574,10 +574,12 @@ class Transport:
                 refusals += 1
                 end = budget_end
                 granted = self._pacer.last_granted(pace_key)
-                if granted is not None and granted > self._pacer.now() - self.retry_budget:
-                    # Sentry keeps answering other requests: this one only waits its turn.
+                if granted is not None and granted >= last_refusal:
+                    # Sentry answered other requests since this one was last refused: it only
+                    # waits its turn, which costs none of its budget.
                     end = max(end, min(now + self.retry_budget, hard_end))
                     budget_end = end
+                last_refusal = self._pacer.now()
                 delay, waited_by_pacer = self._rate_limit_delay(pace_key, answer, refusals)
             else:
                 waited_by_pacer = 0.0

@@ -291,7 +291,7 @@ def test_429_never_fails_a_project_while_others_are_granted(fake):
 
     fake.default = respond
     stop = threading.Event()
-    with SentryClient(fake.url, TOKEN, retry_budget=0.3) as c:
+    with SentryClient(fake.url, TOKEN, retry_budget=0.5) as c:
 
         def others() -> None:
             while not stop.is_set():
