@@ -41,7 +41,7 @@ from reconciler.api_errors import (
     has_endpoint_envelope,
 )
 from reconciler.errors import SymsyncError
-from reconciler.redact import redact_text
+from reconciler.redact import redact_text, register_secret
 from reconciler.transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_BUDGET,
@@ -160,6 +160,8 @@ class SentryClient:
                 "project:read scope (project:write to create and update sources, project:admin "
                 "to delete them)"
             )
+        # Masked from here on wherever it shows, even as the URL (SENTRY_URL=$SENTRY_AUTH_TOKEN).
+        register_secret(token, TOKEN_VARIABLE)
         return cls(base, token, **kwargs)
 
     def __repr__(self) -> str:

@@ -7,8 +7,8 @@ secrets only by reference, region codes well-formed, no blank required strings. 
 optional and may be blank, as Sentry allows, so that any stored name round-trips unchanged.
 
 The vocabulary (enums, per-type fields, secret fields) comes from ``reconciler.spec``, shared with
-the emulator. The loader (``reconciler.loader``) turns pydantic's errors into
-``PATH:LINE:COLUMN: message`` lines; the messages here are what other users of the models see.
+the emulator. The loader turns pydantic's errors into ``PATH:LINE:COLUMN: message`` lines
+(``reconciler.diagnostics``); the messages here are what other users of the models see.
 """
 
 from __future__ import annotations

@@ -1,0 +1,97 @@
+"""How problems are worded (reconciler.diagnostics), on its own: one line each, named by field."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from reconciler import yamlread
+from reconciler.diagnostics import (
+    Diagnostic,
+    diagnostic,
+    diagnostic_order,
+    printable,
+    rejected_diagnostics,
+    source_label,
+    validation_diagnostics,
+    value_where,
+)
+from reconciler.model import Origin, ProjectFile
+
+
+def read(text: str) -> yamlread.Document:
+    root = yamlread.compose(text)
+    assert root is not None
+    return yamlread.read_values(root, len(text))
+
+
+def test_a_diagnostic_is_one_line_whatever_it_quotes() -> None:
+    d = diagnostic("configs/a\nb.yaml", 3, 5, "source `x\u202ey`: bad\rvalue")
+    assert str(d) == "configs/a\\nb.yaml:3:5: source `x\\u202ey`: bad\\rvalue"
+    assert "\n" not in str(d) and "\r" not in str(d)
+    warning = diagnostic("f.yaml", 1, 2, "check it", "warning")
+    assert str(warning) == "f.yaml:1:2: warning: check it"
+    assert printable("caf\udce9") == "caf\\udce9"
+
+
+def test_diagnostics_sort_by_file_line_and_column() -> None:
+    items = [
+        Diagnostic(Origin("b.yaml", 1, 1), "x"),
+        Diagnostic(Origin("a.yaml", 2, 1), "x"),
+        Diagnostic(Origin("a.yaml", 1, 9), "x"),
+    ]
+    assert [str(d.origin) for d in sorted(items, key=diagnostic_order)] == [
+        "a.yaml:1:9",
+        "a.yaml:2:1",
+        "b.yaml:1:1",
+    ]
+
+
+def test_values_are_named_by_source_id_or_number() -> None:
+    values = {"sources": [{"id": "acme"}, {"type": "http"}]}
+    assert source_label(values, 0) == "source `acme`"
+    assert source_label(values, 1) == "source #2"
+    assert value_where(values, ("sources", 0, "layout", "casing")) == (
+        "source `acme`: `layout.casing`"
+    )
+    assert value_where(values, ("unmanaged",)) == "`unmanaged`"
+    # Whatever was written under a secret field stays unshown.
+    assert value_where(values, ("sources", 0, "password", "s3cret")) == (
+        "source `acme`: `password.<key>`"
+    )
+
+
+def test_refused_values_are_named_by_their_field() -> None:
+    document = read("sources:\n  - id: acme\n    name: ~\n")
+    assert [str(d) for d in rejected_diagnostics(document, "f.yaml")] == [
+        "f.yaml:3:11: source `acme`: `name` must not be null: give it a value, or remove the key"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "sources:\n  - id: acme\n    type: http\n    url: x\n    layout: {type: nativ}\n",
+            "f.yaml:5:20: source `acme`: `layout.type` must be `native`, `symstore`, "
+            "`symstore_index2`, `ssqp`, `unified`, `debuginfod` or `slashsymbols`, not `nativ`; "
+            "did you mean `native`?",
+        ),
+        (
+            "sources: []\nunmanged: keep\n",
+            "f.yaml:2:1: unknown top-level key `unmanged`: a project file holds only `sources` "
+            "and `unmanaged`; did you mean `unmanaged`?",
+        ),
+        (
+            "sources:\n  - id: acme\n    type: s3\n    layout: {type: native}\n    bucket: b\n"
+            "    region: us-east-1\n    access_key: A\n",
+            "f.yaml:2:5: source `acme`: `secret_key` is required for an s3 source: add "
+            "`secret_key: {env: NAME}`, naming the variable that holds it",
+        ),
+    ],
+)
+def test_pydantic_errors_are_placed_and_worded(text: str, expected: str) -> None:
+    document = read(text)
+    with pytest.raises(ValidationError) as info:
+        ProjectFile.model_validate(document.values)
+    assert [str(d) for d in validation_diagnostics(info.value, document, "f.yaml")] == [expected]

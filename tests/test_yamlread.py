@@ -1,0 +1,105 @@
+"""Reading one YAML document into plain values with positions (reconciler.yamlread), on its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler import yamlread
+from reconciler.model import Origin
+
+
+def read(text: str) -> yamlread.Document:
+    root = yamlread.compose(text)
+    assert root is not None and yamlread.is_mapping(root)
+    return yamlread.read_values(root, len(text))
+
+
+def at(document: yamlread.Document, *loc: str | int) -> tuple[int, int]:
+    position = document.positions[loc]
+    return yamlread.line_of(position), yamlread.column_of(position)
+
+
+def test_values_and_the_position_of_every_value_and_key() -> None:
+    document = read("unmanaged: keep\nsources:\n  - id: a\n    layout: {type: native}\n")
+    assert document.values == {
+        "unmanaged": "keep",
+        "sources": [{"id": "a", "layout": {"type": "native"}}],
+    }
+    assert at(document) == (1, 1)
+    assert at(document, "sources", 0) == (3, 5)
+    assert at(document, "sources", 0, "id") == (3, 9)
+    assert at(document, "sources", 0, "layout", "type") == (4, 20)
+    key = document.key_positions[("sources", 0, "layout")]
+    assert (yamlread.line_of(key), yamlread.column_of(key)) == (4, 5)
+    assert (document.problems, document.rejected, document.refused) == ([], [], False)
+    origins = yamlread.Origins("configs/acme/ios.yaml", document.positions)
+    assert origins[("sources", 0, "id")] == Origin("configs/acme/ios.yaml", 3, 9)
+    assert len(origins) == len(document.positions)
+
+
+def test_merge_keys_and_aliases_are_values_like_any_other() -> None:
+    document = read("base: &b {type: native}\nsources:\n  - {<<: *b, id: a}\n")
+    assert document.values["sources"] == [{"id": "a", "type": "native"}]
+
+
+def test_refused_values_stand_in_as_invalid_and_are_named_later() -> None:
+    document = read("sources: ~\nunmanaged: !!set {a}\n")
+    assert document.values == {"sources": yamlread.INVALID, "unmanaged": yamlread.INVALID}
+    assert document.invalid == {("sources",), ("unmanaged",)}
+    assert [(loc, problem) for loc, _, problem in document.rejected] == [
+        (("sources",), "must not be null: write `sources: []` to manage none"),
+        (("unmanaged",), "has an unsupported YAML tag `!!set`: remove the tag"),
+    ]
+
+
+def test_duplicate_key_is_a_problem_that_hides_keys_under_secrets() -> None:
+    document = read("a: 1\na: 2\nsources:\n  - password: {s3cret: 1, s3cret: 2}\n")
+    assert document.problems == [
+        yamlread.Problem(2, 1, "duplicate key `a` (first at line 1): YAML keys must be unique; "
+                         "remove one of them"),
+        yamlread.Problem(4, 27, "duplicate key (first at line 4): YAML keys must be unique; "
+                         "remove one of them"),
+    ]  # fmt: skip
+    assert document.values["a"] == 1
+
+
+def test_an_alias_bomb_is_refused_without_expanding_it() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    document = read("\n".join(lines) + "\n")
+    assert document.refused and document.values is None
+    (problem,) = document.problems
+    assert "alias bomb" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "start"),
+    [
+        ("sources:\n\t- a\n", 2, 1, "tab character"),
+        ("sources: *nowhere\n", 1, 10, "alias refers to an anchor that is not defined"),
+        ("sources: []\n---\nsources: []\n", 2, 1, "a project file holds a single YAML document"),
+        ("sources: [\u0007]\n", 1, 11, "character (U+0007) not allowed in YAML"),
+    ],
+)
+def test_text_that_does_not_compose_is_one_problem_at_its_place(
+    text: str, line: int, column: int, start: str
+) -> None:
+    with pytest.raises(yamlread.YamlError) as info:
+        yamlread.compose(text)
+    problem = info.value.problem
+    assert (problem.line, problem.column) == (line, column)
+    assert problem.message.startswith(start)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n"])
+def test_empty_documents(text: str) -> None:
+    assert yamlread.is_empty(yamlread.compose(text))
+
+
+def test_node_kinds() -> None:
+    kinds = [
+        yamlread.node_kind(node)
+        for node in (yamlread.compose(text) for text in ("[a]", "{a: 1}", "a", "1", "true"))
+        if node is not None
+    ]
+    assert kinds == ["a list", "a mapping", "a string", "a number", "a boolean"]
