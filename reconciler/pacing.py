@@ -124,11 +124,13 @@ class OrgPace:
     window_end: float | None = None
     window_started: float | None = None
     previous_end: float | None = None
-    sent: int = 0
+    sent: int = 0  # requests sent into the current window
     total_sent: int = 0
-    # What Sentry counted in this window, as "base + total_sent": an answer's count plus what
-    # was sent after its request (which it could not include), the largest seen.
-    server_base: int | None = None
+    window_first: int = 0  # total_sent when the current window began
+    # Requests of other clients Sentry counted in this window, at least: an answer's count
+    # minus every request of ours that could have been counted before it (those sent before
+    # it, and those sent while it was on its way, which may have overtaken it).
+    others: int = 0
     concurrent_limit: int | None = None
     cap: int | None = None
     cap_credit: int = 0
@@ -140,16 +142,19 @@ class OrgPace:
 
     @property
     def used(self) -> int:
-        """Requests counted in the current window: what was sent into it, or what Sentry said
-        it counted (other clients included) plus what was sent since, whichever is more."""
-        if self.server_base is None:
-            return self.sent
-        return max(self.sent, self.server_base + self.total_sent)
+        """Requests counted in the current window: what symsync sent into it, and what other
+        clients used of it as far as Sentry's answers show."""
+        return self.sent + self.others
 
-    def _saw_count(self, permit: Permit, counted: int) -> None:
-        base = counted - permit.order
-        if self.server_base is None or base > self.server_base:
-            self.server_base = base
+    def _saw_count(self, counted: int) -> None:
+        ours = self.total_sent - self.window_first
+        self.others = max(self.others, counted - ours)
+
+    def _new_window(self, now: float) -> None:
+        self.window_started = now
+        self.window_first = self.total_sent
+        self.sent = 0
+        self.others = 0
 
     @property
     def edge(self) -> float:
@@ -162,9 +167,7 @@ class OrgPace:
         if self.window_end is not None and now >= self.window_end + self.lag:
             self.previous_end = self.window_end
             self.window_end = None
-            self.window_started = now
-            self.sent = 0
-            self.server_base = None
+            self._new_window(now)
         elif (
             self.window_end is None
             and self.window_started is not None
@@ -174,9 +177,7 @@ class OrgPace:
             and now >= self.window_started + UNKNOWN_WINDOW
         ):
             # The window was used up and no answer told when it ends (no headers any more).
-            self.window_started = now
-            self.sent = 0
-            self.server_base = None
+            self._new_window(now)
 
     def hold(self, now: float) -> Hold | None:
         """``None`` when a request may go now, else how long to wait."""
@@ -275,23 +276,21 @@ class OrgPace:
                     self.window_end = reset
                     self.previous_end = None
                     if used is not None:
-                        self._saw_count(permit, used)
+                        self._saw_count(used)
                 return  # else an answer from an earlier window
             self.window_end = reset
             if used is not None:
-                self._saw_count(permit, used)
+                self._saw_count(used)
         elif reset == self.window_end:
             if used is not None:
-                self._saw_count(permit, used)
+                self._saw_count(used)
         elif reset > self.window_end:
             # Sentry is already in a later window (this clock is behind, or windows are short).
             self.previous_end = self.window_end
             self.window_end = reset
-            self.window_started = now
-            self.sent = 0
-            self.server_base = None
+            self._new_window(now)
             if used is not None:
-                self._saw_count(permit, used)
+                self._saw_count(used)
         # reset < window_end: an answer from an earlier window; nothing to learn.
 
     def retry_after(self, now: float, seconds: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 from dataclasses import dataclass, field
 
 import pytest
@@ -201,7 +202,13 @@ def simulate(
     """(answers, 429s, seconds) for ``requests`` requests from ``workers`` threads."""
     sentry = SentryModel(limit, window, concurrent, latency=0.02)
     pace = OrgPace()
-    one_way = 0.0005
+    # Requests sent together arrive in any order (threads, connections): a transit time of
+    # 0.5 to 3 ms, drawn from a seeded generator.
+    transit = random.Random(7)
+
+    def one_way() -> float:
+        return transit.uniform(0.0005, 0.003)
+
     events: list[tuple[float, int, str, int, object]] = []
     seq = 0
 
@@ -232,7 +239,7 @@ def simulate(
             if hold is None:
                 permit = pace.send("acme", now)
                 sending.add(worker)
-                push(now + one_way, "arrive", worker, permit)
+                push(now + one_way(), "arrive", worker, permit)
             elif hold.for_slot:
                 slot_waiters.append(worker)
                 push(now + hold.seconds, "ready", worker)
@@ -243,7 +250,7 @@ def simulate(
             push(now + sentry.latency, "leave", worker, (data, status, answer_headers))
         elif kind == "leave":
             sentry.in_flight -= 1
-            push(now + one_way, "answer", worker, data)
+            push(now + one_way(), "answer", worker, data)
         elif kind == "answer":
             permit, status, answer_headers = data  # type: ignore[misc]
             pace.answered(permit, now, status, answer_headers)
