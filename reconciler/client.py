@@ -40,13 +40,13 @@ from reconciler.api_errors import (
     body_text,
     has_endpoint_envelope,
 )
+from reconciler.connection import USER_AGENT
 from reconciler.errors import SymsyncError
 from reconciler.redact import redact_text, register_secret
 from reconciler.transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_BUDGET,
     DEFAULT_TIMEOUT,
-    USER_AGENT,
     Answer,
     NoAnswer,
     Transport,

@@ -6,6 +6,7 @@ so tests can check exactly what went over the wire: encoding, headers, retries, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -136,6 +137,17 @@ def _handler(fake: FakeSentry) -> type[BaseHTTPRequestHandler]:
                 pass
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def handle_one_request(self) -> None:
+            # A client that hung up (cut off at its deadline) is no error of the server's.
+            try:
+                super().handle_one_request()
+            except OSError:
+                self.close_connection = True
+
+        def finish(self) -> None:
+            with contextlib.suppress(OSError):
+                super().finish()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
