@@ -187,6 +187,12 @@ class ProjectPlan(_Frozen):
         """Changes to apply, or remote sources reported as not in the file."""
         return bool(self.changes or self.reported)
 
+    @property
+    def needs_variables(self) -> tuple[str, ...]:
+        """The secret variables apply will read for this project (names, sorted, unique): what
+        each change sends in clear, as ``Change.secret_variables()`` says."""
+        return tuple(sorted({v for c in self.changes for v in c.secret_variables().values()}))
+
 
 class Summary(_Frozen):
     create: int = 0
@@ -252,6 +258,11 @@ class Plan(_Frozen):
     def has_errors(self) -> bool:
         return any(p.error is not None for p in self.projects) or bool(self.unfiled_errors)
 
+    @property
+    def needs_variables(self) -> tuple[str, ...]:
+        """Every secret variable apply will read, over all projects (names, sorted, unique)."""
+        return tuple(sorted({v for p in self.projects for v in p.needs_variables}))
+
     def select(self, keys: Iterable[str]) -> Plan:
         wanted = set(keys)
         return Plan(
@@ -268,6 +279,7 @@ class Plan(_Frozen):
                 "project": p.project,
                 "file": p.file,
                 "changes": [_change_json(c) for c in p.changes],
+                "needs_variables": list(p.needs_variables),
                 "unmanaged": list(p.unmanaged),
                 "reported": list(p.reported),
                 "unchanged": list(p.unchanged),

@@ -119,6 +119,10 @@ def command(
     if verbose:
         log_requests()
     from reconciler.planner import load_desired, make_plan
+    from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
+
+    if (problem := bundle_problem()) is not None:
+        echo_err(f"warning: {problem}. apply will refuse it")
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
     with connect(url) as client:
@@ -130,6 +134,8 @@ def command(
             plan = plan.model_copy(
                 update={"unfiled": unfiled.projects, "unfiled_errors": unfiled.errors or {}}
             )
+    remember_values(plan)
+    check_plan_shows_no_secret(plan)
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
