@@ -25,8 +25,9 @@ lint: $(BIN)/symsync
 	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
+# Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_* variables.
 soak: $(BIN)/symsync
 	$(BIN)/pytest -m soak
 

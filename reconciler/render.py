@@ -28,8 +28,8 @@ FORMATS: Final[tuple[str, ...]] = ("text", "markdown", "json")
 # GitHub rejects issue and pull-request comments longer than this.
 GITHUB_COMMENT_LIMIT: Final = 65_535
 
-_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-_STYLE = {"create": "green", "update": "yellow", "delete": "red"}
+_SYMBOL = {"create": "+", "update": "~", "delete": "-", "move": "-/+"}
+_STYLE = {"create": "green", "update": "yellow", "delete": "red", "move": "magenta"}
 _REASON = {
     "absent": "the file says state: absent",
     "unmanaged": "not in the file, and the file says unmanaged: delete",
@@ -73,7 +73,8 @@ def summary_line(summary: Summary) -> str:
     else:
         text = (
             f"Plan: {summary.create} to create, {summary.update} to update, "
-            f"{summary.delete} to delete, {summary.unchanged} unchanged"
+            + (f"{summary.move} to move, " if summary.move else "")
+            + f"{summary.delete} to delete, {summary.unchanged} unchanged"
         )
         if summary.unmanaged:
             text += f", {summary.unmanaged} unmanaged kept"
@@ -89,6 +90,13 @@ def summary_line(summary: Summary) -> str:
     return text
 
 
+def verdict_lines(plan: Plan) -> list[str]:
+    """The delete limits' verdict: one line per limit the plan goes over, with what allows it."""
+    if plan.limits is None:
+        return []
+    return [f"apply would refuse: {line}" for line in plan.limits.lines()]
+
+
 REPORTED_HEAD: Final = "not in the file (unmanaged: report), kept"
 UNFILED_HEAD: Final = "Projects in Sentry with symbol sources and no file (--report-unfiled):"
 
@@ -96,7 +104,7 @@ UNFILED_HEAD: Final = "Projects in Sentry with symbol sources and no file (--rep
 def _project_summary(project: ProjectPlan) -> str:
     parts = [
         f"{project.count(action)} to {action}"
-        for action in ("create", "update", "delete")
+        for action in ("create", "update", "move", "delete")
         if project.count(action)
     ]
     if project.reported:
@@ -118,6 +126,13 @@ def _change_lines(change: Change) -> Iterator[Text]:
     head.append(f"{_SYMBOL[change.action]} {change.action} {change.source_id}{kind}", style=style)
     if change.action == "delete" and change.reason is not None:
         head.append(f": {_REASON[change.reason]}")
+    if change.action == "move":
+        head.append(": deleted and re-created at the end (order: enforce)")
+        sends = change.secret_variables()
+        if sends:
+            head.append(
+                "; sends " + ", ".join(f"{field} from {var}" for field, var in sends.items())
+            )
     yield head
     # The header already names the type of a created or deleted source.
     fields = {
@@ -127,6 +142,9 @@ def _change_lines(change: Change) -> Iterator[Text]:
     }
     width = max((len(name) for name in fields), default=0)
     for name, fc in fields.items():
+        if fc.rotate is not None:
+            yield Text(f"      rotate {name} ({fc.rotate})", style=style)
+            continue
         line = Text(f"      {name + ':':<{width + 1}} ")
         if change.action == "create":
             line.append(_field_value(fc, "after"), style="green")
@@ -224,6 +242,7 @@ def text_lines(plan: Plan) -> list[Text]:
     if plan.needs_variables:
         lines.append(Text(needs_variables_line(plan)))
     lines.append(Text(summary_line(plan.summary), style="bold"))
+    lines.extend(Text(line, style="bold red") for line in verdict_lines(plan))
     return lines
 
 
@@ -358,6 +377,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """
     summary = plan.summary
     out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
+    for line in verdict_lines(plan):
+        out += [f"> **{md_escape(line)}**", ""]
     if plan.needs_variables:
         names = plan.needs_variables
         out += [
@@ -385,9 +406,12 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     reserve = size(note("999999999 more table rows and all projects' details")) + 256
 
     if changing:
+        moves = summary.move > 0  # a Move column only when some project reorders
         out += [
-            "| Project | Create | Update | Delete | Unmanaged | Status |",
-            "|---|---:|---:|---:|---:|---|",
+            "| Project | Create | Update | "
+            + ("Move | " if moves else "")
+            + "Delete | Unmanaged | Status |",
+            "|---|---:|---:|" + ("---:|" if moves else "") + "---:|---:|---|",
         ]
         for i, p in enumerate(changing):
             if p.error is not None:
@@ -398,7 +422,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
                 status = "sources not in the file"
             row = (
                 f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
-                f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
+                + (f"{p.count('move')} | " if moves else "")
+                + f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
             )
             if size([*out, row]) + reserve > limit:
                 out += note(f"{len(changing) - i} more table rows and all projects' details")
