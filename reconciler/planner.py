@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from reconciler.api_errors import AccountWideError
 from reconciler.differ import diff_project
 from reconciler.errors import ConfigError, SymsyncError
+from reconciler.limits import DEFAULT_MAX_DELETES, with_verdict
 from reconciler.model import ProjectConfig
 from reconciler.plan import Plan, ProjectPlan
 
@@ -103,7 +104,11 @@ def stops_the_run(exc: SymsyncError) -> bool:
     return exc.status is None and str(exc).startswith("could not connect")
 
 
-def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
+def plan_project(
+    client: SourceReader,
+    config: ProjectConfig,
+    rotate: Mapping[str, Mapping[str, str]] | None = None,
+) -> ProjectPlan:
     file = display_path(config.path)
     try:
         remote = client.list_sources(config.organization, config.project)
@@ -116,16 +121,26 @@ def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
             file=file,
             error=f"could not read the remote sources: {exc}",
         )
-    return diff_project(config, remote, file=file)
+    return diff_project(config, remote, file=file, rotate=rotate)
 
 
 def make_plan(
-    client: SourceReader, configs: Sequence[ProjectConfig], *, parallelism: int = 8
+    client: SourceReader,
+    configs: Sequence[ProjectConfig],
+    *,
+    parallelism: int = 8,
+    max_deletes: int = DEFAULT_MAX_DELETES,
+    rotations: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
 ) -> Plan:
-    """One GET per project, projects in parallel; the result does not depend on timing."""
+    """One GET per project, projects in parallel; the result does not depend on timing.
+
+    The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
+    ``rotations``: per project key, the secrets to send again (``reconciler.rotation``).
+    """
+    rotations = rotations or {}
     sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
     if not configs:
-        return Plan(projects=(), sentry_url=sentry_url)
+        return with_verdict(Plan(projects=(), sentry_url=sentry_url), max_deletes)
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(configs)))) as pool:
-        projects = list(pool.map(lambda c: plan_project(client, c), configs))
-    return Plan(projects=tuple(projects), sentry_url=sentry_url)
+        projects = list(pool.map(lambda c: plan_project(client, c, rotations.get(c.key)), configs))
+    return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)
