@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
+from itertools import repeat
 from typing import Any, Final, Literal
 
 from rich.console import Console
@@ -148,11 +150,43 @@ def _change_lines(change: Change) -> Iterator[Text]:
             line.append(_field_value(fc, "after"), style="green")
         elif change.action == "delete":
             line.append(_field_value(fc, "before"), style="red")
+        elif (items := _list_items_changed(fc)) is not None:
+            added, removed = items
+            parts = [("+ " + format_value(v), "green") for v in added]
+            parts += [("- " + format_value(v), "red") for v in removed]
+            for i, (part, part_style) in enumerate(parts):
+                if i:
+                    line.append(", ")
+                line.append(part, style=part_style)
         else:
             line.append(_field_value(fc, "before"), style="red")
             line.append(" -> ")
             line.append(_field_value(fc, "after"), style="green")
         yield line
+
+
+def _list_items_changed(change: FieldChange) -> tuple[list[str], list[str]] | None:
+    """For a list that gains or loses items (``filters.path_patterns``, ``platforms``): the
+    strings added and removed, so a long list shows ``+ "*.so", - "*.dll"`` rather than twice
+    in full. None for anything else, or when only the order changed."""
+    before, after = change.before, change.after
+    if change.secret or not isinstance(before, list) or not isinstance(after, list):
+        return None
+    if not all(map(isinstance, before, repeat(str))) or not all(
+        map(isinstance, after, repeat(str))
+    ):
+        return None
+    have, want = set(before), set(after)
+    if len(have) == len(before) and len(want) == len(after):
+        added = [v for v in after if v not in have]
+        removed = [v for v in before if v not in want]
+    else:  # repeated items: count them
+        counted_have, counted_want = Counter(before), Counter(after)
+        added = list((counted_want - counted_have).elements())
+        removed = list((counted_have - counted_want).elements())
+    if not added and not removed:
+        return None
+    return added, removed
 
 
 def _project_lines(project: ProjectPlan) -> Iterator[Text]:

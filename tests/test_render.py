@@ -214,3 +214,20 @@ def test_sources_reported_as_not_in_the_file_show_in_every_format():
     document = json.loads(render(plan, "json"))
     assert document["projects"][0]["reported"] == ["hand-made"]
     assert document["summary"]["reported"] == 1
+
+
+def test_a_list_that_gains_or_loses_items_shows_only_those_items():
+    patterns = [f"*.{i}" for i in range(12)]
+    remote = [redacted(http("a", filters={"path_patterns": [*patterns, "*.dll"]},
+                            platforms=["ios", "macos"]))]  # fmt: skip
+    desired = [http("a", filters={"path_patterns": [*patterns, "*.so", "*.pdb"]},
+                    platforms=["macos", "ios"])]  # fmt: skip
+    plan = Plan(projects=(diff_project(project("o", "p", desired), remote),))
+    text = render_text(plan)
+    assert '      filters.path_patterns: + "*.so", + "*.pdb", - "*.dll"\n' in text
+    # only the order changed: both lists, in full
+    assert '      platforms:             ["ios", "macos"] -> ["macos", "ios"]\n' in text
+    assert '"*.0"' not in text
+    document = json.loads(render(plan, "json"))
+    fields = document["projects"][0]["changes"][0]["fields"]
+    assert fields["filters.path_patterns"]["after"] == [*patterns, "*.so", "*.pdb"]

@@ -67,8 +67,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
 
 def connect(url: str | None) -> SentryClient:
     from reconciler.client import SentryClient
+    from reconciler.commands.options import client_options
 
-    return SentryClient.from_env(url=url)
+    return SentryClient.from_env(url=url, **client_options())
 
 
 @click.command("plan")
