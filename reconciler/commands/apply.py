@@ -27,7 +27,8 @@ from reconciler.commands.plan import (
 from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
 from reconciler.github_actions import append_plan_summary
 from reconciler.plan import Plan
-from reconciler.planner import display_path, load_desired, make_plan, match_projects
+from reconciler.planner import DesiredTree, display_path, make_plan, match_projects
+from reconciler.progress import RunProgress, client_stats
 from reconciler.render import render
 
 
@@ -110,6 +111,7 @@ def command(
     """
     if verbose:
         log_requests()
+    progress = RunProgress("apply", verbose=verbose)
     if planfile is not None:
         plan = read_plan_file(planfile)
         if config_dir is not None:
@@ -119,11 +121,21 @@ def command(
             plan = plan.select(match_projects(keys, patterns, where=display_path(planfile)))
         client = connect(url) if plan.has_changes else None
         if client is not None:
+            progress.attach(client_stats(client))
             check_same_sentry(plan, client.base_url, planfile)
     else:
-        configs = load_desired(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
-        client = connect(url)
-        plan = make_plan(client, configs, parallelism=parallelism)
+        desired = DesiredTree(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
+        client = connect(url, desired)
+        progress.attach(client_stats(client))
+        try:
+            with progress:
+                progress.phase("plan", len(desired))
+                plan = make_plan(
+                    client, desired.load(), parallelism=parallelism, on_project=progress.advance
+                )
+        except BaseException:
+            client.close()
+            raise
 
     try:
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
@@ -132,17 +144,21 @@ def command(
         if plan.has_changes and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR
+        progress.phase("apply", len(plan.projects))
         result = apply_plan(
             plan,
             client,
             verify=planfile is not None,
             parallelism=parallelism,
-            on_event=echo_err,
+            # A line per write on a terminal or with --verbose; a CI log gets the table below.
+            on_event=progress.event,
+            on_project=progress.advance,
             # From here on a signal stops new writes instead of ending the process.
             stop=interrupt.begin_writes(),
             signal=interrupt.received,
         )
     finally:
+        progress.stop()
         if client is not None:
             client.close()
 
@@ -152,5 +168,6 @@ def command(
         console = Console(stderr=True, highlight=False, width=120)
     console.print(results_table(result))
     console.print(results_summary(result), markup=False)
+    progress.finish(len(plan.projects))
     # A signal that came after the last write still ends the run as interrupted.
     return interrupt.exit_code() or result.exit_code

@@ -25,6 +25,7 @@ from reconciler.render import render
 
 if TYPE_CHECKING:
     from reconciler.client import SentryClient
+    from reconciler.planner import DesiredTree
 
 DEFAULT_CONFIG_DIR = Path("configs")
 
@@ -56,10 +57,17 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"warning: {project.key}: {warning}")
 
 
-def connect(url: str | None) -> SentryClient:
+def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient:
+    """The client. When it cannot be made (no token, a bad URL) and ``desired`` is given, the
+    tree's own errors are reported first: they are what the user must fix anyway."""
     from reconciler.client import SentryClient
 
-    return SentryClient.from_env(url=url)
+    try:
+        return SentryClient.from_env(url=url)
+    except SymsyncError:
+        if desired is not None:
+            desired.check()
+        raise
 
 
 @click.command("plan")
@@ -108,11 +116,17 @@ def command(
     """
     if verbose:
         log_requests()
-    from reconciler.planner import load_desired, make_plan
+    from reconciler.planner import DesiredTree, make_plan
+    from reconciler.progress import RunProgress, client_stats
 
-    configs = load_desired(config_dir, patterns, echo=echo_err)
-    with connect(url) as client:
-        plan = make_plan(client, configs, parallelism=parallelism)
+    progress = RunProgress("plan", verbose=verbose)
+    desired = DesiredTree(config_dir, patterns, echo=echo_err)
+    with connect(url, desired) as client, progress:
+        progress.attach(client_stats(client))
+        progress.phase("plan", len(desired))
+        plan = make_plan(
+            client, desired.load(), parallelism=parallelism, on_project=progress.advance
+        )
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
@@ -121,6 +135,7 @@ def command(
     report_problems(plan)
     if out is not None:
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
+    progress.finish(len(plan.projects))
     if plan.has_errors:
         return EXIT_ERROR
     if detailed_exitcode and plan.has_changes:
