@@ -98,13 +98,38 @@ class Report:
 
 @dataclass
 class Run:
-    """One CLI run: wall time, exit code, peak RSS and what the emulator saw meanwhile."""
+    """One CLI run, and the requests the emulator saw meanwhile."""
 
-    seconds: float
-    code: int
-    max_rss_mb: float
-    stderr: str
+    launched: Launched
     requests: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return self.launched.seconds
+
+    @property
+    def code(self) -> int:
+        return self.launched.code
+
+    @property
+    def max_rss_mb(self) -> float:
+        return self.launched.max_rss_mb
+
+    @property
+    def stderr(self) -> str:
+        return self.launched.stderr
+
+    def timeline(self) -> str:
+        """When the first request arrived, and how long the run went on after the last answer."""
+        if not self.requests:
+            return "no request"
+        first = min(r["received_monotonic"] for r in self.requests) - self.launched.started
+        last = max(r["received_monotonic"] + r["duration_ms"] / 1000 for r in self.requests)
+        tail = self.launched.started + self.seconds - last
+        return (
+            f"first request after {first:.2f} s, requests for {self.span:.2f} s, "
+            f"{tail:.2f} s after the last answer; {self.launched.cpu_seconds:.2f} s of CPU"
+        )
 
     def count(self, predicate: Callable[[dict[str, Any]], bool]) -> int:
         return sum(1 for r in self.requests if predicate(r))
@@ -146,34 +171,48 @@ if pid == 0:
     os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
+    out.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def launch(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float, str]:
-    """Runs ``python ARGV``: wall time, exit code, peak RSS (MB) and stderr."""
+@dataclass
+class Launched:
+    started: float  # time.monotonic(), the clock of the emulator's received_monotonic
+    seconds: float
+    code: int
+    max_rss_mb: float
+    cpu_seconds: float  # user + system
+    stderr: str
+
+
+def launch(argv: list[str], env: dict[str, str] | None = None) -> Launched:
+    """Runs ``python ARGV`` and tells how it went."""
     with tempfile.TemporaryDirectory() as tmp:
         rss_file, err_file = Path(tmp) / "rss", Path(tmp) / "stderr"
-        started = time.perf_counter()
+        started = time.monotonic()
         with err_file.open("wb") as err:
             code = subprocess.call(
                 [sys.executable, "-c", LAUNCHER, str(rss_file), *argv],
-                env=env,
+                env=env if env is not None else base_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )
-        seconds = time.perf_counter() - started
-        rss = int(rss_file.read_text()) / 1024 if rss_file.exists() else 0.0
-        return seconds, code, rss, err_file.read_text(encoding="utf-8", errors="replace")
+        seconds = time.monotonic() - started
+        rss, cpu = (0.0, 0.0)
+        if rss_file.exists():
+            kb, cpu_text = rss_file.read_text().split()
+            rss, cpu = int(kb) / 1024, float(cpu_text)
+        stderr = err_file.read_text(encoding="utf-8", errors="replace")
+        return Launched(started, seconds, code, rss, cpu, stderr)
 
 
 def symsync(args: list[str], env: dict[str, str], emulator: EmulatorHandle | None = None) -> Run:
-    """Runs ``python -m reconciler ARGS``, with its peak RSS."""
+    """Runs ``python -m reconciler ARGS``, with its peak RSS and what the emulator saw."""
     before = len(emulator.requests()) if emulator is not None else 0
-    seconds, code, rss, stderr = launch(["-m", "reconciler", *args], env)
-    run = Run(seconds, code, rss, stderr)
+    launched = launch(["-m", "reconciler", *args], env)
+    run = Run(launched)
     if emulator is not None:
         run.requests = emulator.requests()[before:]
     return run
@@ -181,10 +220,10 @@ def symsync(args: list[str], env: dict[str, str], emulator: EmulatorHandle | Non
 
 def python_rss(code: str, *argv: str) -> tuple[float, float]:
     """Wall time and peak RSS (MB) of ``python -c CODE ARGV`` (the baselines)."""
-    seconds, status, rss, stderr = launch(["-c", code, *argv])
-    if status != 0:
-        raise SystemExit(f"baseline failed: {stderr[-2000:]}")
-    return seconds, rss
+    launched = launch(["-c", code, *argv])
+    if launched.code != 0:
+        raise SystemExit(f"baseline failed: {launched.stderr[-2000:]}")
+    return launched.seconds, launched.max_rss_mb
 
 
 def expect(run: Run, codes: tuple[int, ...], what: str) -> Run:
@@ -193,13 +232,20 @@ def expect(run: Run, codes: tuple[int, ...], what: str) -> Run:
     return run
 
 
+def base_env() -> dict[str, str]:
+    """This environment, with byte-code caching on: an installed symsync has its ``.pyc``
+    files, and compiling every module again on each run would be measured as start-up."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def client_env(emulator: EmulatorHandle, workload: Workload) -> dict[str, str]:
     return {
-        **os.environ,
+        **base_env(),
         **workload.environment(),
         "SENTRY_URL": emulator.url,
         "SENTRY_AUTH_TOKEN": TOKEN,
-        "NO_COLOR": "1",
     }
 
 
@@ -261,7 +307,7 @@ def latency(report: Report, sizes: Sizes, tmp: Path) -> None:
         "<= 1.15x",
         plan.seconds <= 1.15 * ideal,
     )
-    print(f"    runs: {', '.join(f'{t:.2f}' for t in times)} s")
+    print(f"    runs: {', '.join(f'{t:.2f}' for t in times)} s; median run: {plan.timeline()}")
     check_requests(report, "plan", plan, n, 0)
 
     def one_apply() -> Run:
@@ -279,7 +325,7 @@ def latency(report: Report, sizes: Sizes, tmp: Path) -> None:
         apply.seconds / ideal,
         "(no target)",
     )
-    print(f"    runs: {', '.join(f'{t:.2f}' for t in times)} s")
+    print(f"    runs: {', '.join(f'{t:.2f}' for t in times)} s; median run: {apply.timeline()}")
     check_requests(report, "apply", apply, n, workload.changes)
 
     with emulator_for(workload, "--latency-ms", str(sizes.latency_ms)) as emulator:
@@ -375,7 +421,7 @@ def memory(report: Report, sizes: Sizes, tmp: Path) -> None:
     )
     print(f"    (ideal: a bare interpreter's RSS; plan --out took {plan.seconds:.2f} s)")
 
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = base_env()
     validate, times = median_run(
         sizes.repeat, lambda: expect(symsync(["validate", *base], env), (0,), "validate")
     )

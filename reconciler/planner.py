@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,9 @@ from reconciler.differ import diff_project
 from reconciler.errors import ConfigError, SymsyncError
 from reconciler.model import ProjectConfig
 from reconciler.plan import Plan, ProjectPlan
+
+# Seconds a thread may hold the GIL while others wait, during the loading of the tree.
+LOADING_SWITCH_INTERVAL = 0.0005
 
 
 class SourceReader(Protocol):
@@ -190,12 +194,18 @@ def make_plan(
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
     futures: list[Future[ProjectPlan]] = []
+    # While this thread loads files (pure Python, holding the GIL), a reader whose answer has
+    # arrived would wait up to the switch interval (5 ms) for the GIL on every request.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
     try:
         for config in configs:
             futures.append(pool.submit(plan_one, config))
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    finally:
+        sys.setswitchinterval(switch_interval)
     try:
         projects = [future.result() for future in futures]
     finally:
