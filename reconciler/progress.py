@@ -90,13 +90,14 @@ def _live_display(console: Console, stats: Stats) -> Progress:
             c = stats()
             return Text(
                 f"{c.requests} requests, {c.rate_limited} x 429, "
-                f"{c.rate_limit_wait:.1f} s waiting for the rate limit",
+                f"{c.rate_limit_wait:.1f} s waited for the limit",
                 style="progress.data.speed",
+                no_wrap=True,
             )
 
     return Progress(
         TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TextColumn("projects"),
         CountersColumn(),
