@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 
 def default_mode(path: Path) -> int:
@@ -26,16 +28,20 @@ def default_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def stage(path: Path, text: str, *, mode: int | None = None) -> Path:
+def stage(path: Path, text: str | Callable[[IO[str]], None], *, mode: int | None = None) -> Path:
     """``text`` (UTF-8, ``\\n`` line ends) in a new temporary file beside ``path``, flushed to
     disk, with ``mode`` (default: the mode ``path`` has or would get). Returns the temporary
     file; the caller renames it over ``path`` or removes it. Raises ``OSError``, leaving nothing
-    behind."""
+    behind. ``text`` may be a function that writes the text to the file it is given, for a
+    text too large to build in memory first."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                text(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, default_mode(path) if mode is None else mode)
@@ -45,7 +51,9 @@ def stage(path: Path, text: str, *, mode: int | None = None) -> Path:
     return Path(tmp)
 
 
-def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path, text: str | Callable[[IO[str]], None], *, mode: int | None = None
+) -> None:
     """Replace ``path`` with ``text`` atomically. Raises ``OSError``, leaving nothing behind and
     ``path`` as it was."""
     tmp = stage(path, text, mode=mode)

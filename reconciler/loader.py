@@ -98,37 +98,45 @@ class FileResult:
     diagnostics: list[Diagnostic]
 
 
-def load_tree(config_dir: Path) -> LoadResult:
+def load_tree(config_dir: Path, *, keep_origins: bool = True) -> LoadResult:
     """Read and validate every project file under ``config_dir``.
 
     Never raises for bad content: every problem becomes a diagnostic. A missing or unreadable
-    ``config_dir`` raises ``ConfigError``.
+    ``config_dir`` raises ``ConfigError``. ``keep_origins=False``: see ``load_found``.
     """
     with collector_paused():
-        return _load_found(find_project_files(config_dir))
+        return _load_found(find_project_files(config_dir), keep_origins=keep_origins)
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused(*, freeze: bool = False) -> Iterator[None]:
     """The cyclic garbage collector off while a tree is loaded.
 
     Loading allocates many small, acyclic, long-lived objects (values, positions, models); with
     the collector on, its full collections rescan all of them again and again, which made a
     10,000-file tree about 1.5x slower (benchmarks/bench_scale.py measures validate).
+
+    ``freeze=True``, for a command's one run: what is alive at the end is moved out of the
+    collector's sight for the rest of the process (``gc.freeze``), instead of being rescanned
+    by the full collection that so many new objects trigger as soon as the collector is back
+    on (tenths of a second holding the GIL, while the readers wait for it). Objects are still
+    freed as usual when no longer referenced.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if gc_was_enabled:
             gc.enable()
 
 
-def _load_found(found: FoundTree) -> LoadResult:
+def _load_found(found: FoundTree, *, keep_origins: bool) -> LoadResult:
     result = LoadResult(diagnostics=found.diagnostics, files=len(found.files))
     diagnostics = result.diagnostics
-    for file, loaded in load_found(found):
+    for file, loaded in load_found(found, keep_origins=keep_origins):
         diagnostics.extend(loaded.diagnostics)
         if loaded.config is not None and file.well_named:
             result.projects.append(loaded.config)

@@ -117,7 +117,7 @@ class DesiredTree:
 
         found = self._found
         diagnostics = list(found.diagnostics)
-        with collector_paused():
+        with collector_paused(freeze=True):
             # Positions are only needed to word diagnostics, which is done file by file.
             for file, loaded in load_found(found, keep_origins=False):
                 diagnostics.extend(loaded.diagnostics)

@@ -42,7 +42,7 @@ def echo_err(message: str) -> None:
 def write_plan_file(plan: Plan, path: Path) -> None:
     """Save the JSON plan atomically: the file is either the old one or the whole new one."""
     try:
-        write_atomic(path, plan.dumps(), mode=0o644)
+        write_atomic(path, plan.write_json, mode=0o644)
     except OSError as exc:
         raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
@@ -130,7 +130,10 @@ def command(
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
-    click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+    if fmt == "json":  # written as it is made: a large plan is never one string in memory
+        plan.write_json(sys.stdout)
+    else:
+        click.echo(render(plan, fmt, color=stdout_color()), nl=False)
     append_plan_summary(plan)
     report_problems(plan)
     if out is not None:
