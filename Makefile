@@ -19,6 +19,10 @@ lint: $(BIN)/symsync
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# The workflows (and, through them, action.yml's inputs), shell steps via shellcheck.
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/actionlint -no-color
+	@# Security audit of the workflows and action.yml, without the network.
+	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
 test: lint
 	$(BIN)/pytest

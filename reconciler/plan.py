@@ -182,6 +182,12 @@ class ProjectPlan(_Frozen):
     def has_changes(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def needs_variables(self) -> tuple[str, ...]:
+        """The secret variables apply will read for this project (names, sorted, unique): what
+        each change sends in clear, as ``Change.secret_variables()`` says."""
+        return tuple(sorted({v for c in self.changes for v in c.secret_variables().values()}))
+
 
 class Summary(_Frozen):
     create: int = 0
@@ -231,6 +237,11 @@ class Plan(_Frozen):
     def has_errors(self) -> bool:
         return any(p.error is not None for p in self.projects)
 
+    @property
+    def needs_variables(self) -> tuple[str, ...]:
+        """Every secret variable apply will read, over all projects (names, sorted, unique)."""
+        return tuple(sorted({v for p in self.projects for v in p.needs_variables}))
+
     def select(self, keys: Iterable[str]) -> Plan:
         wanted = set(keys)
         return Plan(
@@ -247,6 +258,7 @@ class Plan(_Frozen):
                 "project": p.project,
                 "file": p.file,
                 "changes": [_change_json(c) for c in p.changes],
+                "needs_variables": list(p.needs_variables),
                 "unmanaged": list(p.unmanaged),
                 "unchanged": list(p.unchanged),
                 "warnings": list(p.warnings),

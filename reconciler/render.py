@@ -134,6 +134,8 @@ def _project_lines(project: ProjectPlan) -> Iterator[Text]:
         yield Text(f"  ! error: {project.error}", style="bold red")
     for change in project.changes:
         yield from _change_lines(change)
+    if project.needs_variables:
+        yield Text("  apply reads: " + ", ".join(project.needs_variables), style="cyan")
     if project.unmanaged:
         yield Text("  unmanaged, kept: " + ", ".join(project.unmanaged), style="dim")
     for warning in project.warnings:
@@ -151,8 +153,19 @@ def text_lines(plan: Plan) -> list[Text]:
             continue
         lines.extend(_project_lines(project))
         lines.append(Text(""))
+    if plan.needs_variables:
+        lines.append(Text(needs_variables_line(plan)))
     lines.append(Text(summary_line(plan.summary), style="bold"))
     return lines
+
+
+def needs_variables_line(plan: Plan) -> str:
+    """The secret variables apply will read, by name (never a value)."""
+    names = plan.needs_variables
+    return (
+        f"Apply reads {len(names)} secret variable(s): {', '.join(names)} "
+        "(from the environment, else from SYMSYNC_SECRETS)."
+    )
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
@@ -246,6 +259,12 @@ def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
         head_fence = [f"{fence}diff"]
         code = [line[2:] if line.startswith("  ") else line for line in diff_lines]
         body.extend(head_fence + code + [fence, ""])
+    if project.needs_variables:
+        body.append(
+            "Secret variables apply reads: "
+            + ", ".join(md_code(v) for v in project.needs_variables)
+        )
+        body.append("")
     if project.unmanaged:
         body.append("Unmanaged (kept): " + ", ".join(md_code(s) for s in project.unmanaged))
         body.append("")
@@ -265,6 +284,14 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """
     summary = plan.summary
     out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
+    if plan.needs_variables:
+        names = plan.needs_variables
+        out += [
+            f"Apply reads {len(names)} secret variable(s): "
+            f"{', '.join(md_code(v) for v in names)} (from the environment, else from "
+            "`SYMSYNC_SECRETS`).",
+            "",
+        ]
     changing = [p for p in plan.projects if p.changes or p.error is not None]
     shown = [p for p in plan.projects if _shown(p)]
 

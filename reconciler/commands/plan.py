@@ -118,6 +118,10 @@ def command(
         log_requests()
     from reconciler.planner import DesiredTree, make_plan
     from reconciler.progress import RunProgress, client_stats
+    from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
+
+    if (problem := bundle_problem()) is not None:
+        echo_err(f"warning: {problem}. apply will refuse it")
 
     progress = RunProgress("plan", verbose=verbose)
     desired = DesiredTree(config_dir, patterns, echo=echo_err)
@@ -127,6 +131,8 @@ def command(
         plan = make_plan(
             client, desired.load(), parallelism=parallelism, on_project=progress.advance
         )
+    remember_values(plan)
+    check_plan_shows_no_secret(plan)
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
