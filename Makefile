@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all test lint demo bench clean
+.PHONY: all test lint demo bench soak clean
 
 all: test
 
@@ -25,7 +25,10 @@ lint: $(BIN)/symsync
 	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
+
+soak: $(BIN)/symsync
+	$(BIN)/pytest -m soak
 
 demo: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from reconciler.errors import SecretMissingError, SymsyncError
-from reconciler.redact import find_known, register_secret
+from reconciler.redact import find_known, known_secrets, register_secret
 
 if TYPE_CHECKING:  # the plan model is not needed to read the environment at start-up
     from reconciler.plan import Plan
 
 SECRETS_VARIABLE: Final = "SYMSYNC_SECRETS"
 TOKEN_VARIABLE: Final = "SENTRY_AUTH_TOKEN"
+GITHUB_TOKEN_VARIABLE: Final = "GITHUB_TOKEN"
 # The rule a project file's `{env: NAME}` follows (reconciler.model.ENV_NAME_PATTERN).
 VARIABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A JSON string, in a document that may not be valid JSON.
@@ -136,13 +137,14 @@ def parse_bundle(raw: str) -> dict[str, str]:
 
 
 def register_environment(environ: Mapping[str, str] | None = None) -> SecretsBundleError | None:
-    """Register the secrets the environment is known to hold (the auth token, every value of
-    ``SYMSYNC_SECRETS``), so that no command can show them. A malformed ``SYMSYNC_SECRETS`` is
-    returned, not raised: only apply needs it, and apply refuses it."""
+    """Register the secrets the environment is known to hold (the Sentry and GitHub tokens,
+    every value of ``SYMSYNC_SECRETS``), so that no command can show them. A malformed
+    ``SYMSYNC_SECRETS`` is returned, not raised: only apply needs it, and apply refuses it."""
     env = os.environ if environ is None else environ
-    token = env.get(TOKEN_VARIABLE, "").strip()
-    if token:
-        register_secret(token, TOKEN_VARIABLE)
+    for variable in (TOKEN_VARIABLE, GITHUB_TOKEN_VARIABLE):
+        token = env.get(variable, "").strip()
+        if token:
+            register_secret(token, variable)
     return bundle_problem(env)
 
 
@@ -265,11 +267,18 @@ def check_plan_shows_no_secret(plan: Plan) -> None:
     Masking it would change the plan's data (a source's URL, an access key someone also put in
     SYMSYNC_SECRETS) and apply would then write the mask to Sentry; showing it would leak it.
     """
+    if not known_secrets():
+        return
+    # One scan of the whole plan first (serialised in Rust, searched in C); the walk that says
+    # where is for a hit only.
+    if not find_known(plan.model_dump_json()):
+        return
+    document = plan.to_json()
     found = [
-        (where, origin)
-        for where, text in _strings(plan.to_json(), "")
-        for origin in find_known(text)
+        (where, origin) for where, text in _strings(document, "") for origin in find_known(text)
     ]
+    if not found:  # a value spanning the document's punctuation
+        found = [("", origin) for origin in find_known(json.dumps(document, ensure_ascii=False))]
     if found:
         places = "; ".join(f"{origin} in {where or 'the plan'}" for where, origin in found[:5])
         more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""

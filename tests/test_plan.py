@@ -64,6 +64,8 @@ def test_json_has_the_contract_keys():
         "unchanged": 1,
         "unmanaged": 1,
         "errors": 1,
+        "reported": 0,
+        "unfiled": 0,
     }
 
 

@@ -101,3 +101,26 @@ def test_the_stream_masks_what_logging_print_and_click_write() -> None:
     stream.flush()
     assert "SENTINEL" not in out.getvalue()
     assert out.getvalue().count(MASK) == 3
+
+
+def test_comments_issue_bodies_and_the_step_summary_carry_no_known_value(
+    tmp_path, monkeypatch
+) -> None:
+    from reconciler.github import comment_body, drift_issue_body
+    from reconciler.github_actions import append_step_summary
+    from reconciler.secrets import register_environment
+
+    register_environment({"GITHUB_TOKEN": "ghs_SENTINELgithubtoken0123", "SENTRY_AUTH_TOKEN": ""})
+    register_secret("SENTINEL-in-markdown", "V")
+    markdown = "### symsync plan\n\nSENTINEL-in-markdown and ghs_SENTINELgithubtoken0123\n"
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert append_step_summary(markdown)
+    bodies = [
+        comment_body(markdown, kind="plan", run_url=None),
+        drift_issue_body(markdown, ["changes"], None),
+        summary.read_text(encoding="utf-8"),
+    ]
+    for body in bodies:
+        assert "SENTINEL" not in body
+        assert body.count(MASK) == 2

@@ -175,3 +175,22 @@ def test_no_changes_is_not_an_all_clear_when_a_project_could_not_be_planned():
     assert render_text(Plan(projects=(same,))).splitlines()[-1] == (
         "No changes. 1 source(s) match the files."
     )
+
+
+def test_sources_reported_as_not_in_the_file_show_in_every_format():
+    remote = [redacted(http("a")), redacted(http("hand-made"))]
+    plan = Plan(
+        projects=(diff_project(project("o", "p", [http("a")], unmanaged="report"), remote),)
+    )
+    text = render_text(plan)
+    assert "  ? not in the file (unmanaged: report), kept: hand-made\n" in text
+    assert text.rstrip().endswith(
+        "No changes. 1 source(s) match the files. "
+        "1 source(s) in Sentry are not in their file (unmanaged: report)."
+    )
+    markdown = render_markdown(plan)
+    assert "| `o/p` | 0 | 0 | 0 | 0 | sources not in the file |" in markdown
+    assert "**Not in the file** (unmanaged: report, kept): `hand-made`" in markdown
+    document = json.loads(render(plan, "json"))
+    assert document["projects"][0]["reported"] == ["hand-made"]
+    assert document["summary"]["reported"] == 1

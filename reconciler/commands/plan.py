@@ -55,6 +55,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"error: {project.key}: {project.error}")
         for warning in project.warnings:
             echo_err(f"warning: {project.key}: {warning}")
+    if errors:
+        for key, error in plan.unfiled_errors.items():
+            echo_err(f"error: {key}: {error}")
 
 
 def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient:
@@ -90,6 +93,12 @@ def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient
     is_flag=True,
     help="Exit 2 when changes are pending, 0 when there are none (1 on any error).",
 )
+@click.option(
+    "--report-unfiled",
+    is_flag=True,
+    help="Also list the Sentry projects that have symbol sources and no file, in every "
+    "organization that has a folder in the tree (drift for --detailed-exitcode).",
+)
 @url_option
 @click.option(
     "--parallelism",
@@ -106,6 +115,7 @@ def command(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    report_unfiled: bool,
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -131,6 +141,13 @@ def command(
         plan = make_plan(
             client, desired.load(), parallelism=parallelism, on_project=progress.advance
         )
+        if report_unfiled:
+            from reconciler.unfiled import find_unfiled
+
+            unfiled = find_unfiled(client, config_dir, patterns, parallelism=parallelism)
+            plan = plan.model_copy(
+                update={"unfiled": unfiled.projects, "unfiled_errors": unfiled.errors or {}}
+            )
     remember_values(plan)
     check_plan_shows_no_secret(plan)
     if out is not None:
@@ -147,6 +164,6 @@ def command(
     progress.finish(len(plan.projects))
     if plan.has_errors:
         return EXIT_ERROR
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and plan.has_drift:
         return EXIT_CHANGES
     return EXIT_OK
