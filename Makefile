@@ -27,6 +27,7 @@ lint: $(BIN)/symsync
 test: lint
 	$(BIN)/pytest -n auto
 
+# Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_* variables.
 soak: $(BIN)/symsync
 	$(BIN)/pytest -m soak
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.differ import diff_project
 from reconciler.errors import ConfigError, SymsyncError
+from reconciler.limits import DEFAULT_MAX_DELETES, with_verdict
 from reconciler.model import ProjectConfig
 from reconciler.plan import Plan, ProjectPlan
 
@@ -148,6 +149,23 @@ class DesiredTree:
             raise self._selection_error
 
 
+def with_rotations(
+    desired: DesiredTree, *, base: str | None, rotate_patterns: Sequence[str]
+) -> tuple[Iterable[ProjectConfig], dict[str, Any]]:
+    """The configs to plan, and the secrets to send again (``--base``, ``--rotate``).
+
+    Without either, the configs stream from the tree as it loads (nothing to collect); with one,
+    the whole tree is loaded first, since what to send again is decided over all of it (and its
+    files at ``--base``).
+    """
+    if base is None and not rotate_patterns:
+        return desired.load(), {}
+    from reconciler.rotation import collect
+
+    configs = list(desired.load())
+    return configs, collect(configs, desired.config_dir, base=base, patterns=rotate_patterns)
+
+
 def load_desired(
     config_dir: Path, patterns: Sequence[str], *, echo: Callable[[str], None]
 ) -> list[ProjectConfig]:
@@ -172,7 +190,11 @@ def stops_the_run(exc: SymsyncError) -> bool:
     return exc.status is None and str(exc).startswith("could not connect")
 
 
-def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
+def plan_project(
+    client: SourceReader,
+    config: ProjectConfig,
+    rotate: Mapping[str, Mapping[str, str]] | None = None,
+) -> ProjectPlan:
     file = display_path(config.path)
     try:
         remote = client.list_sources(config.organization, config.project)
@@ -183,7 +205,7 @@ def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
             file=file,
             error=f"could not read the remote sources: {exc}",
         )
-    return diff_project(config, remote, file=file)
+    return diff_project(config, remote, file=file, rotate=rotate)
 
 
 def make_plan(
@@ -191,6 +213,8 @@ def make_plan(
     configs: Iterable[ProjectConfig],
     *,
     parallelism: int = 8,
+    max_deletes: int = DEFAULT_MAX_DELETES,
+    rotations: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
     on_project: Callable[[ProjectPlan], None] | None = None,
 ) -> Plan:
     """One GET per project, projects in parallel; the result does not depend on timing.
@@ -199,11 +223,15 @@ def make_plan(
     yielded. If the iteration raises (an invalid tree), the reads not yet started are dropped and
     the error goes on; no plan is made. ``on_project`` is called (from a worker thread) with each
     project's plan as it is made, for a progress display.
+
+    The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
+    ``rotations``: per project key, the secrets to send again (``reconciler.rotation``).
     """
+    rotations = rotations or {}
     sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
 
     def plan_one(config: ProjectConfig) -> ProjectPlan:
-        project = plan_project(client, config)
+        project = plan_project(client, config, rotations.get(config.key))
         if on_project is not None:
             on_project(project)
         return project
@@ -226,4 +254,4 @@ def make_plan(
         projects = [future.result() for future in futures]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return Plan(projects=tuple(projects), sentry_url=sentry_url)
+    return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)

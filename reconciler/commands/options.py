@@ -40,3 +40,37 @@ def format_option(help: str) -> Callable[[Any], Any]:
     return click.option(
         "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help=help
     )
+
+
+def max_deletes_option(help: str) -> Callable[[Any], Any]:
+    """``--max-deletes N``: the most sources one run may delete in total (issue: delete limits)."""
+    from reconciler.limits import DEFAULT_MAX_DELETES
+
+    return click.option(
+        "--max-deletes",
+        type=click.IntRange(min=0),
+        default=DEFAULT_MAX_DELETES,
+        show_default=True,
+        metavar="N",
+        help=help,
+    )
+
+
+base_option = click.option(
+    "--base",
+    metavar="REV",
+    help=(
+        "Git revision to compare secret references with: a source whose `{env: NAME, "
+        "version: N}` changed since REV gets its secret sent again (rotation)."
+    ),
+)
+rotate_option = click.option(
+    "--rotate",
+    "rotate_patterns",
+    multiple=True,
+    metavar="ORG/PROJECT/SOURCE_ID",
+    help=(
+        "Send the secrets of these sources again (rotation without git); may repeat; "
+        "shell-style globs per segment."
+    ),
+)

@@ -12,9 +12,12 @@ import click
 from reconciler import interrupt
 from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
+    base_option,
     format_option,
     log_requests,
+    max_deletes_option,
     project_option,
+    rotate_option,
     url_option,
     verbose_option,
 )
@@ -55,6 +58,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"error: {project.key}: {project.error}")
         for warning in project.warnings:
             echo_err(f"warning: {project.key}: {warning}")
+    if plan.limits is not None:
+        for line in plan.limits.lines():
+            echo_err(f"warning: apply would refuse: {line}")
     if errors:
         for key, error in plan.unfiled_errors.items():
             echo_err(f"error: {key}: {error}")
@@ -93,6 +99,11 @@ def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient
     is_flag=True,
     help="Exit 2 when changes are pending, 0 when there are none (1 on any error).",
 )
+@max_deletes_option(
+    "The delete limit of the run whose verdict the plan shows (as `apply --max-deletes`)."
+)
+@base_option
+@rotate_option
 @click.option(
     "--report-unfiled",
     is_flag=True,
@@ -115,6 +126,9 @@ def command(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    max_deletes: int,
+    base: str | None,
+    rotate_patterns: tuple[str, ...],
     report_unfiled: bool,
     url: str | None,
     parallelism: int,
@@ -126,7 +140,7 @@ def command(
     """
     if verbose:
         log_requests()
-    from reconciler.planner import DesiredTree, make_plan
+    from reconciler.planner import DesiredTree, make_plan, with_rotations
     from reconciler.progress import RunProgress, client_stats
     from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
 
@@ -135,11 +149,17 @@ def command(
 
     progress = RunProgress("plan", verbose=verbose)
     desired = DesiredTree(config_dir, patterns, echo=echo_err)
+    configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
     with connect(url, desired) as client, progress:
         progress.attach(client_stats(client))
         progress.phase("plan", len(desired))
         plan = make_plan(
-            client, desired.load(), parallelism=parallelism, on_project=progress.advance
+            client,
+            configs,
+            parallelism=parallelism,
+            max_deletes=max_deletes,
+            rotations=rotations,
+            on_project=progress.advance,
         )
         if report_unfiled:
             from reconciler.unfiled import find_unfiled
