@@ -36,6 +36,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from reconciler import spec
+from reconciler.api_errors import AccountWideError
 from reconciler.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncError
 from reconciler.limits import DEFAULT_MAX_DELETES, check_deletes
 from reconciler.plan import (
@@ -50,6 +51,9 @@ from reconciler.redact import redact_known
 from reconciler.secrets import SecretResolver, resolve_plan
 
 DEFAULT_PARALLELISM = 8
+# A project stopped by an error that is not about it (a bad token, Sentry unreachable): the
+# command states that error once, below the table, rather than in every row.
+STOPPED = "stopped: Sentry could not be used (the error is below the table)"
 
 Status = Literal["applied", "unchanged", "failed", "refused", "interrupted", "not started"]
 
@@ -247,6 +251,8 @@ class Applier:
         if self.verify:
             try:
                 remote = self.client.list_sources(org, name)
+            except AccountWideError:
+                return result("failed", message=STOPPED)
             except SymsyncError as exc:
                 return result("failed", message=f"could not read the remote state: {exc}")
             if fingerprint(remote) != project.fingerprint:
@@ -271,6 +277,9 @@ class Applier:
                 )  # fmt: skip
             try:
                 self._write(org, name, change, secrets)
+            except AccountWideError:
+                applied = f" ({done} earlier change(s) applied)" if done else ""
+                return result("failed", done, f"{STOPPED}{applied}")
             except SymsyncError as exc:
                 return result(
                     "failed",

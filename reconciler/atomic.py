@@ -1,16 +1,17 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never a part.
 
-The text goes to a temporary file beside the target (same folder, so the rename stays on one
-file system), is flushed to disk, gets its mode, and is renamed over the target. The temporary
-name starts with a dot, so the loader ignores one left behind by a crash.
+The data (text, or bytes) goes to a temporary file beside the target (same folder, so the rename
+stays on one file system), is flushed to disk, gets its mode, and is renamed over the target.
+The temporary name starts with a dot, so the loader ignores one left behind by a crash.
 
-- ``write_atomic(path, text)``: one file.
-- ``stage(path, text)`` then ``os.replace(tmp, path)``: for a caller that writes several files
+- ``write_atomic(path, data)``: one file.
+- ``stage(path, data)`` then ``os.replace(tmp, path)``: for a caller that writes several files
   and renames them only once all of them are staged (``symsync import``).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -28,20 +29,27 @@ def default_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def stage(path: Path, text: str | Callable[[IO[str]], None], *, mode: int | None = None) -> Path:
-    """``text`` (UTF-8, ``\\n`` line ends) in a new temporary file beside ``path``, flushed to
-    disk, with ``mode`` (default: the mode ``path`` has or would get). Returns the temporary
-    file; the caller renames it over ``path`` or removes it. Raises ``OSError``, leaving nothing
-    behind. ``text`` may be a function that writes the text to the file it is given, for a
-    text too large to build in memory first."""
+# Writes the text of a file to the stream it is given, for a text too large to build in memory.
+Writer = Callable[[IO[str]], None]
+
+
+def stage(path: Path, data: str | bytes | Writer, *, mode: int | None = None) -> Path:
+    """``data`` (text as UTF-8, line ends as given) in a new temporary file beside ``path``,
+    flushed to disk, with ``mode`` (default: the mode ``path`` has or would get). Returns the
+    temporary file; the caller renames it over ``path`` or removes it. Raises ``OSError``,
+    leaving nothing behind. ``data`` may also be a function that writes the text to the (UTF-8)
+    stream it is given."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            if isinstance(text, str):
-                handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(data, (str, bytes)):
+                handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             else:
-                text(handle)
+                text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+                data(text)
+                text.flush()
+                text.detach()
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, default_mode(path) if mode is None else mode)
@@ -51,12 +59,10 @@ def stage(path: Path, text: str | Callable[[IO[str]], None], *, mode: int | None
     return Path(tmp)
 
 
-def write_atomic(
-    path: Path, text: str | Callable[[IO[str]], None], *, mode: int | None = None
-) -> None:
-    """Replace ``path`` with ``text`` atomically. Raises ``OSError``, leaving nothing behind and
+def write_atomic(path: Path, data: str | bytes | Writer, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically. Raises ``OSError``, leaving nothing behind and
     ``path`` as it was."""
-    tmp = stage(path, text, mode=mode)
+    tmp = stage(path, data, mode=mode)
     try:
         os.replace(tmp, path)
     except BaseException:

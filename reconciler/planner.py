@@ -1,7 +1,10 @@
 """Make a Plan from the desired-state tree and Sentry: the part ``plan`` and ``apply`` share.
 
 Only projects that have a file are read. Each project is read with exactly one GET; a project
-whose GET fails is kept in the plan with its ``error``, and the others are planned as usual.
+whose GET fails is kept in the plan with its ``error``, and the others are planned as usual;
+except for an ``AccountWideError`` (a bad token, Sentry unreachable, a URL that is not Sentry's
+API), which is about every project: it leaves ``make_plan`` and ends the run with one message,
+while the client's breaker fails the reads still queued at once.
 
 A pipeline, not phases: the tree's files are found first (names only, which is what
 ``--project`` selects by), then loaded one by one, and each selected project's GET is handed to
@@ -22,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.api_errors import AccountWideError
 from reconciler.differ import diff_project
 from reconciler.errors import ConfigError, SymsyncError
 from reconciler.limits import DEFAULT_MAX_DELETES, with_verdict
@@ -198,6 +202,8 @@ def plan_project(
     file = display_path(config.path)
     try:
         remote = client.list_sources(config.organization, config.project)
+    except AccountWideError:
+        raise  # not about this project: every other read fails the same way; one error stops
     except SymsyncError as exc:
         return ProjectPlan(
             organization=config.organization,

@@ -267,6 +267,9 @@ def command(
         console = Console(stderr=True, highlight=False, width=120)
     console.print(results_table(result))
     console.print(results_summary(result), markup=False)
+    stopped_by = client.stopped_by if client is not None else None
+    if stopped_by is not None:
+        echo_err(f"error: {stopped_by}")
     progress.finish(len(plan.projects))
     # A signal that came after the last write still ends the run as interrupted.
     return interrupt.exit_code() or result.exit_code

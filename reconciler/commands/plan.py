@@ -70,9 +70,10 @@ def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient
     """The client. When it cannot be made (no token, a bad URL) and ``desired`` is given, the
     tree's own errors are reported first: they are what the user must fix anyway."""
     from reconciler.client import SentryClient
+    from reconciler.commands.options import client_options
 
     try:
-        return SentryClient.from_env(url=url)
+        return SentryClient.from_env(url=url, **client_options())
     except SymsyncError:
         if desired is not None:
             desired.check()
