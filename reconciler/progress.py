@@ -27,6 +27,8 @@ from rich.console import Console
 if TYPE_CHECKING:  # rich.progress is imported only when a live display is drawn
     from rich.progress import Progress, TaskID
 
+    from reconciler.client import SentryClient
+
 # Fewer projects than this finish before a live display would be worth drawing.
 LIVE_FROM_PROJECTS = 10
 
@@ -53,14 +55,9 @@ class _NoCounters:
 Stats = Callable[[], Counters]
 
 
-def client_stats(client: object) -> Stats:
+def client_stats(client: SentryClient) -> Stats:
     """The counters of a client (``SentryClient.stats``), read each time they are shown."""
-
-    def stats() -> Counters:
-        counters = getattr(client, "stats", None)
-        return _NoCounters() if counters is None else counters
-
-    return stats
+    return lambda: client.stats
 
 
 def totals_line(verb: str, projects: int, counters: Counters, seconds: float) -> str:

@@ -131,15 +131,21 @@ def test_cli_in_a_ci_log_prints_results_and_one_totals_line_per_run(tmp_path: Pa
     with serving_emulator(remote) as emu:
         env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
         plan = symsync("plan", "--config-dir", str(configs), env=env)
+        planned = len(emu.requests())
         applied = symsync("apply", "--yes", "--config-dir", str(configs), env=env)
         log = emu.requests()
 
     assert plan.returncode == 0, plan.stderr
-    assert [m.group(1, 2) for m in TOTALS.finditer(plan.stderr)] == [("plan", "12")]
+    # projects, requests (as the emulator counted them), 429s
+    assert [m.group(1, 2, 3, 4) for m in TOTALS.finditer(plan.stderr)] == [
+        ("plan", "12", str(planned), "0")
+    ]
     assert plan.stderr.strip().splitlines()[-1].startswith("plan: 12 projects")
 
     assert applied.returncode == 0, applied.stderr
-    assert [m.group(1, 2) for m in TOTALS.finditer(applied.stderr)] == [("apply", "12")]
+    assert [m.group(1, 2, 3, 4) for m in TOTALS.finditer(applied.stderr)] == [
+        ("apply", "12", str(len(log) - planned), "0")
+    ]
     # No line per write or per request: 24 writes went out, the table tells the outcome.
     assert "created `" not in applied.stderr and "updated `" not in applied.stderr
     assert "GET /api" not in applied.stderr and "reconciler.client" not in applied.stderr
