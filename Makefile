@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all test lint demo bench clean
+.PHONY: all test lint demo bench soak clean
 
 all: test
 
@@ -22,6 +22,11 @@ lint: $(BIN)/symsync
 
 test: lint
 	$(BIN)/pytest
+
+# The fault, kill and fuzz suites with many seeds; prints their counts at the end.
+SOAK_SEEDS ?= 50
+soak: $(BIN)/symsync
+	SOAK_SEEDS=$(SOAK_SEEDS) $(BIN)/pytest -m soak -q -p no:cacheprovider
 
 demo: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
