@@ -19,14 +19,19 @@ lint: $(BIN)/symsync
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# The workflows (and, through them, action.yml's inputs), shell steps via shellcheck.
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/actionlint -no-color
+	@# Security audit of the workflows and action.yml, without the network.
+	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
 test: lint
 	$(BIN)/pytest
 
-# The fault, kill and fuzz suites with many seeds; prints their counts at the end.
+# Every test marked soak: the fault, kill and fuzz suites with SOAK_SEEDS seeds each, and the
+# property tests with many examples. Prints the suites' counts at the end.
 SOAK_SEEDS ?= 50
 soak: $(BIN)/symsync
-	SOAK_SEEDS=$(SOAK_SEEDS) $(BIN)/pytest -m soak -q -p no:cacheprovider
+	SOAK_SEEDS=$(SOAK_SEEDS) $(BIN)/pytest -m soak -q
 
 demo: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

@@ -4,10 +4,10 @@
   whole list on every write, with no locking. Projects run in parallel.
 - A PUT carries the complete desired source with ``"id"`` equal to ``?id=``. A secret that is set
   remotely and should stay is sent as Sentry's placeholder ``{"hidden-secret": true}``; the real
-  value, read from the environment, is sent only where the plan says it is needed (a new source,
-  a newly added secret, a type change).
-- Every variable a project needs is read before the first write to it; a missing one fails the
-  project, naming the variable, with nothing written.
+  value (``reconciler.secrets``: the environment, then ``SYMSYNC_SECRETS``) is sent only where
+  the plan says it is needed (a new source, a newly added secret, a type change).
+- Every variable of every project is read before the first write anywhere; when any is
+  missing, apply raises naming all of them, and nothing is written to any project.
 - With ``verify=True`` (a saved plan), each project is read once more and its fingerprint
   compared with the plan's; a project that moved is refused, with what moved.
 - A project that fails or is refused does not stop the others.
@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,8 @@ from reconciler.plan import (
     fingerprint,
     remote_digests,
 )
+from reconciler.redact import redact_known
+from reconciler.secrets import SecretResolver, resolve_plan
 
 DEFAULT_PARALLELISM = 8
 
@@ -104,37 +105,6 @@ class ApplyResult:
         return EXIT_OK
 
 
-class SecretVariablesMissing(SymsyncError):
-    pass
-
-
-def needed_variables(project: ProjectPlan) -> list[tuple[str, str, str]]:
-    """(variable, source id, field) for every secret the project's writes send in clear."""
-    out: list[tuple[str, str, str]] = []
-    for change in project.changes:
-        for field, variable in change.secret_variables().items():
-            out.append((variable, change.source_id, field))
-    return out
-
-
-def read_secrets(project: ProjectPlan, env: Mapping[str, str]) -> dict[str, str]:
-    """Variable -> value for everything the project needs; all missing ones in one error."""
-    values: dict[str, str] = {}
-    missing: dict[str, list[str]] = {}
-    for variable, source_id, field in needed_variables(project):
-        value = env.get(variable, "")
-        if value == "":
-            missing.setdefault(variable, []).append(f"`{source_id}` {field}")
-        else:
-            values[variable] = value
-    if missing:
-        names = "; ".join(f"{var} (for {', '.join(uses)})" for var, uses in sorted(missing.items()))
-        raise SecretVariablesMissing(
-            f"missing secret variable(s), unset or empty: {names}; set them and run apply again"
-        )
-    return values
-
-
 def request_body(change: Change, secrets: Mapping[str, str]) -> dict[str, Any]:
     """The complete source to send: placeholders where kept, values where needed."""
     if change.source is None:
@@ -167,7 +137,9 @@ class Applier:
         self.stop = stop
         self.verify = verify
         self.parallelism = max(1, parallelism)
-        self.env = os.environ if env is None else env
+        # The environment to resolve `{env: NAME}` in (with its SYMSYNC_SECRETS); None: ours.
+        self.env = env
+        self._secrets: Mapping[str, str] = {}
         self._on_event = on_event
         self._lock = threading.Lock()
 
@@ -184,6 +156,8 @@ class Applier:
 
     def apply(self, plan: Plan, *, signal: Callable[[], int | None] | None = None) -> ApplyResult:
         """Every project of the plan; ``signal`` tells, at the end, which signal set ``stop``."""
+        # Every value of every project first: a missing one raises, and nothing is written.
+        self._secrets = resolve_plan(plan, SecretResolver(self.env))
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             results = list(pool.map(self._apply_project, plan.projects))
         stopped_by = signal() if signal is not None and self._stopping() else None
@@ -222,10 +196,7 @@ class Applier:
                 f"not started: nothing written; not written: {', '.join(everything)}",
                 not_written=everything,
             )  # fmt: skip
-        try:
-            secrets = read_secrets(project, self.env)
-        except SecretVariablesMissing as exc:
-            return result("failed", message=str(exc))
+        secrets = self._secrets
 
         if self.verify:
             try:
@@ -317,7 +288,7 @@ def results_table(result: ApplyResult) -> Table:
             p.key,
             f"[{_STATUS_STYLE[p.status]}]{p.status}[/]",
             f"{p.done}/{p.total}",
-            escape(p.message),
+            escape(redact_known(p.message)),
         )
     return table
 

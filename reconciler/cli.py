@@ -101,7 +101,8 @@ def cli() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point. Never shows a traceback to a user."""
+    """Console-script entry point. Never shows a traceback to a user, nor a known secret."""
+    _redact_standard_streams()
     try:
         result = cli.main(args=argv, prog_name="symsync", standalone_mode=False)
     except click.exceptions.Abort:
@@ -133,3 +134,19 @@ def _debug() -> bool:
     import os
 
     return os.environ.get("SYMSYNC_DEBUG", "") not in ("", "0")
+
+
+def _redact_standard_streams() -> None:
+    """Mask every secret value the process knows in all it prints, whoever prints it: the
+    token and the values of SYMSYNC_SECRETS from now on, each variable read later as it is read.
+    """
+    from typing import TextIO, cast
+
+    from reconciler.redact import RedactingStream
+    from reconciler.secrets import register_environment
+
+    register_environment()
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, RedactingStream):
+            setattr(sys, name, cast(TextIO, RedactingStream(stream)))

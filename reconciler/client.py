@@ -41,7 +41,13 @@ from requests.adapters import HTTPAdapter
 
 from reconciler import __version__, spec
 from reconciler.errors import SymsyncError
-from reconciler.redact import redact_data, redact_text, secret_values, truncate
+from reconciler.redact import (
+    redact_data,
+    redact_text,
+    register_secret,
+    secret_values,
+    truncate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +221,8 @@ class SentryClient:
                 "project:read scope (project:write to create and update sources, project:admin "
                 "to delete them)"
             )
+        # Masked from here on wherever it shows, even as the URL (SENTRY_URL=$SENTRY_AUTH_TOKEN).
+        register_secret(token, TOKEN_VARIABLE)
         return cls(base, token, **kwargs)
 
     def __repr__(self) -> str:

@@ -20,13 +20,24 @@ file's one as written.
 A source whose ``type`` changes keeps its id and is updated with a full replacement; its secrets
 are then sent from the environment (Sentry cannot keep a secret across a type change).
 
+A remote field that symsync's file format does not have for the source's type (one a newer
+Sentry adds, or one an older endpoint let through) cannot be written in the file, so it is
+compared like the others and shows as part of an update that removes it; the project also
+carries a warning naming the field and the source, since applying that update loses it.
+
+Remote sources the file does not name follow the file's ``unmanaged`` policy: ``keep`` lists
+them as unmanaged, ``report`` lists them as ``reported`` (drift that nothing writes), ``delete``
+plans their deletion.
+
 A remote source whose id starts with ``sentry`` (Sentry's own prefix, which it refuses on every
 write) is never deleted, even with ``unmanaged: delete``: it is listed as unmanaged, with a
-warning.
+warning. Nor is it reported with ``unmanaged: report``: it is listed as unmanaged.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -190,6 +201,7 @@ def diff_project(
     unchanged: list[str] = []
     mentioned: set[str] = set()
     present_order: list[str] = []
+    unknown_warnings: list[str] = []
 
     for position, entry in enumerate(config.sources):
         mentioned.add(entry.id)
@@ -217,6 +229,7 @@ def diff_project(
         have_raw = found[1]
         have = normalise(have_raw)
         fields = field_changes(have, wanted)
+        unknown_warnings.extend(_unknown_field_warnings(entry.id, have_raw, bool(fields)))
         if not fields:
             unchanged.append(entry.id)
             continue
@@ -238,29 +251,89 @@ def diff_project(
         )
 
     unmanaged: list[str] = []
+    reported: list[str] = []
     reserved: list[str] = []
     for position, source in enumerate(remote_list):
         sid = str(source["id"])
         if sid in mentioned:
             continue
-        if config.unmanaged == "delete" and not spec.is_reserved_id(sid):
-            changes.append(_delete(source, position, "unmanaged"))
-        else:
+        if spec.is_reserved_id(sid):
+            # Sentry's own prefix: never symsync's to delete, nor drift to report.
             unmanaged.append(sid)
             if config.unmanaged == "delete":
                 reserved.append(sid)
+        elif config.unmanaged == "delete":
+            changes.append(_delete(source, position, "unmanaged"))
+        elif config.unmanaged == "report":
+            reported.append(sid)
+        else:
+            unmanaged.append(sid)
 
     return ProjectPlan(
         **base,
         changes=tuple(changes),
         unmanaged=tuple(unmanaged),
+        reported=tuple(reported),
         unchanged=tuple(unchanged),
         warnings=tuple(
-            _order_warnings(remote_list, changes, present_order) + _reserved_warnings(reserved)
+            _order_warnings(remote_list, changes, present_order)
+            + _reserved_warnings(reserved)
+            + unknown_warnings
         ),
         fingerprint=fingerprint(remote_list),
         remote_sources=remote_digests(remote_list),
     )
+
+
+def unknown_fields(source: Mapping[str, Any]) -> list[str]:
+    """Fields of a remote source that symsync's file format does not have for its type (a
+    field a newer Sentry added, or one an older endpoint let through), as dotted paths."""
+    kind = source.get("type")
+    known = spec.type_fields(kind) if isinstance(kind, str) and kind in spec.SOURCE_TYPES else None
+    out: list[str] = []
+    for key, value in source.items():
+        if known is not None and key not in known:
+            out.append(key)
+        elif key in _NESTED_FIELDS and isinstance(value, Mapping):
+            out.extend(f"{key}.{k}" for k in value if k not in _NESTED_FIELDS[key])
+    return sorted(out)
+
+
+_NESTED_FIELDS: dict[str, frozenset[str]] = {
+    "layout": spec.LAYOUT_FIELDS,
+    "filters": spec.FILTER_FIELDS,
+}
+
+
+def _field_name(name: str) -> str:
+    """A remote field's name for a message: as is when plain, else as a JSON string."""
+    return f"`{name}`" if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) else json.dumps(name)
+
+
+def _unknown_field_warnings(source_id: str, remote: Mapping[str, Any], updated: bool) -> list[str]:
+    """Name every remote field symsync does not manage on a source the file describes: the
+    file cannot hold it, and a PUT replaces the whole source, so an update removes it."""
+    fields = unknown_fields(remote)
+    if not fields:
+        return []
+    names = ", ".join(_field_name(f) for f in fields)
+    what = "field" if len(fields) == 1 else "fields"
+    if updated:
+        effect = (
+            f"this plan updates `{source_id}`, and the update removes {_it(fields)} (a PUT "
+            "replaces the whole source); do not apply it if Sentry still needs "
+            f"{_it(fields)}"
+        )
+    else:
+        effect = f"any update of `{source_id}` would remove {_it(fields)}"
+    return [
+        f"Sentry holds {what} {names} on source `{source_id}`, which symsync does not manage "
+        f"(the file cannot hold {_it(fields)}): {effect}"
+    ]
+
+
+def _it(fields: Sequence[str]) -> str:
+    return "it" if len(fields) == 1 else "them"
 
 
 def _delete(source: Mapping[str, Any], position: int, reason: str) -> Change:

@@ -6,6 +6,8 @@ else escaping is a bug.
 
 from __future__ import annotations
 
+from reconciler.redact import redact_known
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -13,9 +15,13 @@ EXIT_REFUSED = 3
 
 
 class SymsyncError(Exception):
-    """An error a user can act on. ``str()`` of it never holds a secret or the token."""
+    """An error a user can act on. ``str()`` of it never holds a secret or the token: every
+    value :mod:`reconciler.redact` knows is masked in it, whatever put it there."""
 
     exit_code: int = EXIT_ERROR
+
+    def __str__(self) -> str:
+        return redact_known(super().__str__())
 
 
 class ConfigError(SymsyncError):

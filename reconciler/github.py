@@ -34,7 +34,7 @@ import requests
 from reconciler import __version__
 from reconciler.errors import SymsyncError
 from reconciler.github_actions import cut_to_bytes
-from reconciler.redact import redact_text, truncate
+from reconciler.redact import redact_known, redact_text, truncate
 
 # GitHub refuses a comment or issue body over 65,536 characters; bytes are never fewer than
 # characters (in UTF-8 or UTF-16), so a body within this many UTF-8 bytes always fits.
@@ -302,6 +302,7 @@ def comment_body(text: str, *, kind: str, run_url: str | None) -> str:
     if not text.strip():
         where = f"[the run log]({run_url})" if run_url else "the run log"
         text = f"### symsync {kind}\n\nsymsync printed nothing for this comment: see {where}.\n"
+    text = redact_known(text)  # no secret value the process knows goes into a comment
     return head + fit_body(text, run_url, limit=BODY_LIMIT - len(head.encode("utf-8")))
 
 
@@ -393,6 +394,7 @@ def drift_issue_body(markdown: str, reasons: list[str], run_url: str | None) -> 
         "Change the files (or Sentry) until `symsync plan` shows nothing; this issue is closed "
         "by the first clean run.\n\n"
     )
+    markdown = redact_known(markdown)
     return head + fit_body(markdown, run_url, limit=BODY_LIMIT - len(head.encode("utf-8")))
 
 

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
+from reconciler.redact import redact_known
+
 if TYPE_CHECKING:
     from reconciler.plan import Plan
 
@@ -101,7 +103,7 @@ def append_step_summary(markdown: str, *, what: str = "the plan") -> bool:
     if room <= len(note.encode("utf-8")):
         return False
     text = markdown if markdown.endswith("\n") else markdown + "\n"
-    text = cut_to_bytes(text, room, note)
+    text = cut_to_bytes(redact_known(text), room, note)
     try:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)

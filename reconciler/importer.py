@@ -39,42 +39,28 @@ from ruamel.yaml.scalarstring import (
 
 from reconciler import spec
 from reconciler.atomic import stage
-from reconciler.client import SentryAPIError, SentryClient
+from reconciler.client import SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.model import ProjectFile, project_file_json_schema
+from reconciler.planner import stops_the_run
 from reconciler.secret_names import SecretNamer, SecretNameTemplate
 
-# Key order of a source in a written file (contract section 1's example).
+# Key order of a source in a written file (contract section 1's example); Sentry's other common
+# fields come last.
+_COMMON_TAIL: Final = ("platforms", "is_public", "has_index")
 FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
-    "http": ("id", "type", "name", "url", "layout", "username", "password", "filters"),
-    "s3": (
-        "id",
-        "type",
-        "name",
-        "bucket",
-        "region",
-        "prefix",
-        "access_key",
-        "secret_key",
-        "layout",
-        "filters",
-    ),
-    "gcs": (
-        "id",
-        "type",
-        "name",
-        "bucket",
-        "prefix",
-        "client_email",
-        "private_key",
-        "layout",
-        "filters",
-    ),
-}
+    "http": ("id", "type", "name", "url", "layout", "username", "password", "filters",
+             *_COMMON_TAIL),
+    "s3": ("id", "type", "name", "bucket", "region", "prefix", "access_key", "secret_key",
+           "layout", "filters", *_COMMON_TAIL),
+    "gcs": ("id", "type", "name", "bucket", "prefix", "client_email", "private_key", "layout",
+            "filters", *_COMMON_TAIL),
+}  # fmt: skip
 LAYOUT_ORDER: Final = ("type", "casing")
 FILTER_ORDER: Final = ("filetypes", "path_patterns", "requires_checksum")
-# Accepted by Sentry, not part of symsync's file format (spec.COMMON_OPTIONAL minus the format's).
-DROPPED_FIELDS: Final[frozenset[str]] = frozenset({"is_public", "has_index", "platforms"})
+# Lists written on one line, like `filetypes: [pe, pdb]`.
+FLOW_LISTS: Final = frozenset({"filetypes", "path_patterns", "platforms"})
+LEGACY_TYPE: Final = "appStoreConnect"
 READ_PARALLELISM: Final = 8
 
 # Beside the organizations' folders; the loader ignores files that are not YAML.
@@ -260,22 +246,6 @@ def _excludes(pattern: str, org: str, slug: str) -> bool:
     return fnmatch.fnmatchcase(slug, pattern)
 
 
-def stops_the_run(exc: SymsyncError) -> bool:
-    """Whether a failure to read one project is about the whole account (the token, the URL,
-    the connection), so that every other project would fail the same way."""
-    from reconciler import errors
-
-    account_wide = getattr(errors, "AccountWideError", None)
-    if isinstance(account_wide, type) and isinstance(exc, account_wide):
-        return True
-    if not isinstance(exc, SentryAPIError):
-        return False
-    if exc.status == 401:
-        return True
-    # No answer at all: nothing listens there, the name does not resolve, TLS failed.
-    return exc.status is None and str(exc).startswith("could not connect")
-
-
 def _read_projects(
     client: SentryClient, org: str, slugs: Sequence[str]
 ) -> dict[str, list[dict[str, Any]] | FailedProject]:
@@ -391,7 +361,7 @@ def _render_project(
         seen_ids.add(entry["id"])
 
     doc = CommentedMap()
-    doc["unmanaged"] = "keep"
+    doc["unmanaged"] = "report"
     seq = CommentedSeq(entries)
     if not entries:
         seq.fa.set_flow_style()
@@ -416,54 +386,42 @@ def _convert_source(
 ) -> tuple[CommentedMap, list[SecretVariable]] | None:
     where = f"{org}/{project}"
     source_id = source.get("id")
-    if not isinstance(source_id, str) or not source_id.strip():
-        warnings.append(f"{where}: skipped source #{index + 1}: it has no usable id")
+    if not isinstance(source_id, str) or not source_id:
+        warnings.append(
+            f"{where}: skipped source #{index + 1}: it has no id, so the plan of this project "
+            "fails until it is given one or removed in Sentry"
+        )
         return None
     label = f"{where}: source `{source_id}`"
     if spec.is_reserved_id(source_id):
         warnings.append(
             f"{label} skipped: ids starting with `sentry` are reserved, so symsync cannot manage "
-            "it (it is kept as an unmanaged source)"
+            "it; it stays in Sentry and the plan lists it as unmanaged, kept"
         )
         return None
     if source_id in seen_ids:
-        warnings.append(f"{label} skipped: Sentry lists this id more than once")
+        warnings.append(
+            f"{label} skipped: Sentry lists this id more than once, so the plan of this project "
+            "fails until one of them is removed in Sentry"
+        )
         return None
     source_type = source.get("type")
     if source_type not in spec.SOURCE_TYPES:
-        warnings.append(
-            f"{label} skipped: its type {source_type!r} is not one symsync manages "
-            "(http, s3, gcs); it is kept as an unmanaged source"
+        reason = (
+            "it is a legacy App Store Connect source, which Sentry no longer accepts on writes"
+            if source_type == LEGACY_TYPE
+            else f"its type {source_type!r} is not one symsync manages (http, s3, gcs)"
         )
+        warnings.append(_not_holdable(label, source_id, reason))
         return None
     assert isinstance(source_type, str)
 
     order = FIELD_ORDER[source_type]
-    dropped = sorted(k for k in source if k not in order)
-    known_dropped = [k for k in dropped if k in DROPPED_FIELDS]
-    other_dropped = [k for k in dropped if k not in DROPPED_FIELDS]
-    if known_dropped:
-        warnings.append(
-            f"{label}: left out {', '.join(known_dropped)}, which the file format does not have; "
-            f"an update of this source by symsync will clear {_them(known_dropped)} in Sentry"
-        )
-    if other_dropped:
-        warnings.append(
-            f"{label}: left out {', '.join(other_dropped)}, which a {source_type} source does "
-            "not have in the file format"
-        )
-
+    unknown = sorted(k for k in source if k not in order)
     entry = CommentedMap()
     variables: list[SecretVariable] = []
     secret_fields = spec.SECRET_FIELDS[source_type]
     for key in order:
-        if key == "name" and (key not in source or _blank(source[key])):
-            # The file format requires a name that is not blank; Sentry's older endpoint does
-            # not. Naming the source after its id keeps it managed (plan shows the new name).
-            entry["name"] = source_id
-            how = "no name" if key not in source else "a blank name"
-            warnings.append(f"{label} has {how} in Sentry; it was named after its id")
-            continue
         if key not in source:
             continue
         value = source[key]
@@ -475,37 +433,50 @@ def _convert_source(
             variables.append(SecretVariable(var, org, project, source_id, key))
         elif key == "layout" and isinstance(value, dict):
             entry[key] = _ordered(value, LAYOUT_ORDER, flow=True)
+            unknown += [f"layout.{k}" for k in value if k not in LAYOUT_ORDER]
         elif key == "filters" and isinstance(value, dict):
-            filters = _ordered(value, FILTER_ORDER, flow=False)
-            if not filters:
-                continue
-            for list_key in ("filetypes", "path_patterns"):
-                if isinstance(filters.get(list_key), list):
-                    items = CommentedSeq(filters[list_key])
-                    items.fa.set_flow_style()
-                    filters[list_key] = items
-            entry[key] = filters
+            entry[key] = _ordered(value, FILTER_ORDER, flow=False)
+            unknown += [f"filters.{k}" for k in value if k not in FILTER_ORDER]
         else:
             entry[key] = value
+        if isinstance(entry[key], list) and key in FLOW_LISTS:
+            entry[key] = _flow_list(entry[key])
+    if isinstance(entry.get("filters"), dict):
+        for list_key in FLOW_LISTS & set(entry["filters"]):
+            if isinstance(entry["filters"][list_key], list):
+                entry["filters"][list_key] = _flow_list(entry["filters"][list_key])
 
     try:
         ProjectFile.model_validate({"sources": [_plain(entry)]})
     except ValidationError as exc:
         reasons = "; ".join(_reason(err) for err in exc.errors())
-        warnings.append(
-            f"{label} skipped: it would not be a valid project file entry ({reasons}); it is "
-            "kept as an unmanaged source"
-        )
+        warnings.append(_not_holdable(label, source_id, reasons))
         return None
+    if unknown:
+        names_shown = ", ".join(unknown)
+        them = "it" if len(unknown) == 1 else "them"
+        warnings.append(
+            f"{label}: Sentry holds {names_shown}, which symsync does not manage (a {source_type} "
+            f"source has no such field in the file format), so the file leaves {them} out. "
+            f"The plan names {them} and shows an update of `{source_id}` that removes {them}: "
+            "a PUT replaces the whole source"
+        )
     return entry, variables
 
 
-def _blank(value: Any) -> bool:
-    return isinstance(value, str) and not value.strip()
+def _not_holdable(label: str, source_id: str, reason: str) -> str:
+    return (
+        f"{label} skipped: the file format cannot hold it ({reason}). It stays in Sentry, and "
+        "the plan reports it as not in the file (unmanaged: report) until it is fixed in Sentry "
+        "and this project imported again, or deleted by an entry "
+        f"`{{id: {json.dumps(source_id, ensure_ascii=False)}, state: absent}}` in the file"
+    )
 
 
-def _them(fields: Sequence[str]) -> str:
-    return "it" if len(fields) == 1 else "them"
+def _flow_list(items: list[Any]) -> CommentedSeq:
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
 
 
 def _reason(error: Any) -> str:
@@ -520,9 +491,6 @@ def _ordered(value: dict[str, Any], order: Sequence[str], *, flow: bool) -> Comm
     for key in order:
         if key in value:
             out[key] = value[key]
-    for key in value:
-        if key not in out:
-            out[key] = value[key]  # unknown keys stay, so validation can name them
     if flow:
         out.fa.set_flow_style()
     return out
@@ -546,9 +514,30 @@ def _yaml() -> YAML:
 
 
 def _dump(doc: CommentedMap) -> str:
+    """The file's text. It must read back, with the loader's YAML 1.1 reader, as exactly the
+    values imported; should the emitter get one wrong, every string is written double-quoted."""
+    plain = _plain(doc)
+    text = _emit(_quote_ambiguous(doc))
+    if _reads_back(text, plain):
+        return text
+    text = _emit(_quote_all(doc))
+    if not _reads_back(text, plain):  # pragma: no cover - double quotes escape everything
+        raise SymsyncError("import could not write a file that reads back as Sentry's values")
+    return text
+
+
+def _emit(doc: CommentedMap) -> str:
     buffer = io.StringIO()
-    _yaml().dump(_quote_ambiguous(doc), buffer)
+    _yaml().dump(doc, buffer)
     return buffer.getvalue()
+
+
+def _reads_back(text: str, plain: Any) -> bool:
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    try:
+        return bool(pyyaml.load(text, Loader=loader) == plain)
+    except pyyaml.YAMLError:
+        return False
 
 
 # The loader reads YAML 1.1 (PyYAML), where ruamel.yaml's YAML 1.2 output leaves `yes`, `on`,
@@ -556,6 +545,9 @@ def _dump(doc: CommentedMap) -> str:
 _RESOLVER: Final = pyyaml.resolver.Resolver()
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _UNICODE_BREAKS: Final = frozenset("\x85\u2028\u2029")
+# A plain scalar starting with one of these is read as YAML syntax (in flow collections,
+# ruamel.yaml writes `? x` and `: x` plain, which a reader takes for a mapping).
+_INDICATORS: Final = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
 
 def _quote_ambiguous(value: Any) -> Any:
@@ -573,8 +565,21 @@ def _quote_ambiguous(value: Any) -> Any:
             # quotes escape them (\N, \L, \P).
             return DoubleQuotedScalarString(value)
         tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-        if tag != _STR_TAG:
+        if tag != _STR_TAG or value[:1] in _INDICATORS:
             return SingleQuotedScalarString(value)
+    return value
+
+
+def _quote_all(value: Any) -> Any:
+    """``value`` with every string double-quoted (in place for mappings and sequences)."""
+    if isinstance(value, dict):
+        for key in value:
+            value[key] = _quote_all(value[key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _quote_all(item)
+    elif isinstance(value, str):
+        return DoubleQuotedScalarString(str(value))
     return value
 
 

@@ -169,8 +169,14 @@ class Filters(StrictModel):
     filetypes: list[spec.FileType] | None = Field(
         default=None, description="Only look up these kinds of debug files."
     )
-    path_patterns: list[str] | None = Field(
-        default=None, description="Only look up debug files whose path matches one of these globs."
+    # Sentry's rewritten endpoint refuses a blank pattern (reference section 9), as it does a
+    # blank platform; the file accepts nothing Sentry would refuse.
+    path_patterns: list[NonBlankStr] | None = Field(
+        default=None,
+        description=(
+            "Only look up debug files whose path matches one of these globs. Each must not be "
+            "blank."
+        ),
     )
     requires_checksum: bool | None = Field(
         default=None, description="Only look up debug files that carry a checksum."

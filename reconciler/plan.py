@@ -155,7 +155,10 @@ class ProjectPlan(_Frozen):
     # The project file, relative to the current directory when planned.
     file: str | None = None
     changes: tuple[Change, ...] = ()
+    # Remote sources the file does not name: kept (`unmanaged: keep`), or kept and reported as
+    # drift (`unmanaged: report`).
     unmanaged: tuple[str, ...] = ()
+    reported: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     # Hash of the redacted remote list as GET returned it; None when it could not be read.
@@ -179,6 +182,17 @@ class ProjectPlan(_Frozen):
     def has_changes(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def has_drift(self) -> bool:
+        """Changes to apply, or remote sources reported as not in the file."""
+        return bool(self.changes or self.reported)
+
+    @property
+    def needs_variables(self) -> tuple[str, ...]:
+        """The secret variables apply will read for this project (names, sorted, unique): what
+        each change sends in clear, as ``Change.secret_variables()`` says."""
+        return tuple(sorted({v for c in self.changes for v in c.secret_variables().values()}))
+
 
 class Summary(_Frozen):
     create: int = 0
@@ -187,6 +201,10 @@ class Summary(_Frozen):
     unchanged: int = 0
     unmanaged: int = 0
     errors: int = 0
+    # Remote sources reported as not in their file (`unmanaged: report`), and projects with
+    # sources and no file (`plan --report-unfiled`); both are drift, neither is written.
+    reported: int = 0
+    unfiled: int = 0
 
     @property
     def changes(self) -> int:
@@ -198,6 +216,10 @@ class Plan(_Frozen):
     projects: tuple[ProjectPlan, ...] = ()
     # The Sentry the remote state was read from; a saved plan is applied only there.
     sentry_url: str | None = None
+    # `plan --report-unfiled`: projects (`org/project`) that have sources in Sentry and no file,
+    # and those whose sources could not be read (with the error); None when not looked for.
+    unfiled: tuple[str, ...] | None = None
+    unfiled_errors: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("projects")
     @classmethod
@@ -218,6 +240,8 @@ class Plan(_Frozen):
             unchanged=sum(len(p.unchanged) for p in self.projects),
             unmanaged=sum(len(p.unmanaged) for p in self.projects),
             errors=sum(1 for p in self.projects if p.error is not None),
+            reported=sum(len(p.reported) for p in self.projects),
+            unfiled=len(self.unfiled or ()),
         )
 
     @property
@@ -225,8 +249,19 @@ class Plan(_Frozen):
         return any(p.has_changes for p in self.projects)
 
     @property
+    def has_drift(self) -> bool:
+        """What ``plan --detailed-exitcode`` counts: changes to apply, remote sources reported
+        as not in their file, and projects with sources and no file."""
+        return any(p.has_drift for p in self.projects) or bool(self.unfiled)
+
+    @property
     def has_errors(self) -> bool:
-        return any(p.error is not None for p in self.projects)
+        return any(p.error is not None for p in self.projects) or bool(self.unfiled_errors)
+
+    @property
+    def needs_variables(self) -> tuple[str, ...]:
+        """Every secret variable apply will read, over all projects (names, sorted, unique)."""
+        return tuple(sorted({v for p in self.projects for v in p.needs_variables}))
 
     def select(self, keys: Iterable[str]) -> Plan:
         wanted = set(keys)
@@ -244,7 +279,9 @@ class Plan(_Frozen):
                 "project": p.project,
                 "file": p.file,
                 "changes": [_change_json(c) for c in p.changes],
+                "needs_variables": list(p.needs_variables),
                 "unmanaged": list(p.unmanaged),
+                "reported": list(p.reported),
                 "unchanged": list(p.unchanged),
                 "warnings": list(p.warnings),
                 "fingerprint": p.fingerprint,
@@ -257,6 +294,9 @@ class Plan(_Frozen):
         if self.sentry_url is not None:
             document["sentry_url"] = self.sentry_url
         document["projects"] = projects
+        if self.unfiled is not None:
+            document["unfiled"] = list(self.unfiled)
+            document["unfiled_errors"] = dict(self.unfiled_errors)
         document["summary"] = self.summary.model_dump()
         return document
 

@@ -83,6 +83,22 @@ def load_desired(
     return [c for c in configs if c.key in wanted]
 
 
+def stops_the_run(exc: SymsyncError) -> bool:
+    """Whether a failure to read one project is about the whole account (the token, the URL,
+    the connection), so that every other project would fail the same way."""
+    from reconciler.client import SentryAPIError
+
+    # The client's own verdict, where it gives one (its ``AccountWideError``).
+    if any(kind.__name__ == "AccountWideError" for kind in type(exc).__mro__):
+        return True
+    if not isinstance(exc, SentryAPIError):
+        return False
+    if exc.status == 401:
+        return True
+    # No answer at all: nothing listens there, the name does not resolve, TLS failed.
+    return exc.status is None and str(exc).startswith("could not connect")
+
+
 def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
     file = display_path(config.path)
     try:

@@ -5,18 +5,35 @@ validation message is the Python repr of the project's whole source list, a prox
 request, and a token may appear in a URL or a header someone pasted. Everything the client puts
 in an exception or a log line goes through :func:`redact_text` (or :func:`redact_data` for parsed
 JSON) first.
+
+Besides those patterns, every secret VALUE the process knows is masked wherever it appears: the
+auth token, each variable read for a secret, every value of ``SYMSYNC_SECRETS``. They are put in
+a process-wide registry (:func:`register_secret`) at the point they are read, and
+:func:`redact_text` masks them by default. The CLI also wraps stdout and stderr in a
+:class:`RedactingStream`, so nothing any command prints (click, rich, logging, a traceback) can
+carry one, whichever field held it.
+
+Values shorter than :data:`MIN_SECRET_LENGTH` are not masked by value: they occur inside ordinary
+words and JSON literals (``true``, ``null``), masking them would garble every message, and a
+value that short protects nothing anyway. Longer values are masked wherever they occur, even
+inside another word.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import threading
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import IO, Any, Final
+from urllib.parse import quote, quote_plus
 
 from reconciler import spec
 
 MASK: Final = "***"
-MIN_SECRET_LENGTH: Final = 4
+# The shortest value masked by value (see the module docstring).
+MIN_SECRET_LENGTH: Final = 6
 
 # Keys whose values are secrets wherever they appear (request bodies, error reprs, JSON).
 SECRET_KEYS: Final[frozenset[str]] = spec.ALL_SECRET_FIELDS | frozenset(
@@ -60,15 +77,89 @@ def _mask_group(match: re.Match[str]) -> str:
     return f"{match.group('key')}{quote}{MASK}{quote}"
 
 
+# --- the registry of known secret values ------------------------------------------------------
+
+_registry_lock = threading.Lock()
+# Every form a value can take in a message (as is, JSON-escaped, percent-encoded, repr-escaped)
+# -> where it came from ("SENTRY_AUTH_TOKEN", "SYMSYNC_SECRETS entry `NAME`"), for error
+# messages that must say which secret they found without showing it.
+_known: dict[str, str] = {}
+# The same forms, longest first, so that a value containing another one is masked whole.
+_ordered: tuple[str, ...] = ()
+
+
+def _forms(value: str) -> set[str]:
+    """The ways ``value`` can appear in a message: as is, escaped in JSON (ASCII or not), in a
+    Python repr, percent-encoded in a URL path or query; and each line of a multi-line value
+    (a PEM key), which a server or a wrapped line may show alone."""
+    forms = {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        quote(value, safe=""),
+        quote(value, safe="/"),
+        quote_plus(value, safe=""),
+    }
+    if "\n" in value:
+        forms.update(line.strip() for line in value.splitlines())
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
+def register_secret(value: str, origin: str) -> None:
+    """Mask ``value`` in everything symsync shows from now on; ``origin`` names it (never the
+    value) in a message that must say a secret was found."""
+    global _ordered
+    forms = _forms(value)
+    if not forms:
+        return
+    with _registry_lock:
+        new = {f for f in forms if f not in _known}
+        if not new:
+            return
+        for form in new:
+            _known[form] = origin
+        _ordered = tuple(sorted(_known, key=len, reverse=True))
+
+
+def forget_secrets() -> None:
+    """Empty the registry (for tests: one process runs many)."""
+    global _ordered
+    with _registry_lock:
+        _known.clear()
+        _ordered = ()
+
+
+def known_secrets() -> tuple[str, ...]:
+    """Every registered form of every known value, longest first."""
+    return _ordered
+
+
+def redact_known(text: str) -> str:
+    """``text`` with every known secret value masked, and nothing else changed (the pattern
+    rules of :func:`redact_text` would alter data such as a JSON plan)."""
+    for secret in _ordered:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def find_known(text: str) -> list[str]:
+    """Where each known value found in ``text`` came from (its origin, never the value)."""
+    found = [_known.get(secret, "a secret") for secret in _ordered if secret in text]
+    return sorted(set(found))
+
+
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask every known secret value and everything that looks like a credential in ``text``."""
-    # Longest first, so that a secret containing another one is masked whole.
-    # Values shorter than MIN_SECRET_LENGTH are not credentials anyone could use, and masking
-    # them would garble every message (a one-letter test token is in most words).
-    for secret in sorted(
-        {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
-    ):
-        text = text.replace(secret, MASK)
+    """Mask every known secret value (the registry's and ``secrets``) and everything that looks
+    like a credential in ``text``."""
+    extra = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH and s not in _known}
+    if extra:
+        # Longest first, so that a secret containing another one is masked whole.
+        for secret in sorted(extra | set(_ordered), key=len, reverse=True):
+            text = text.replace(secret, MASK)
+    else:
+        text = redact_known(text)
     text = _QUOTED_PAIR.sub(_mask_group, text)
     text = _ASSIGNED_PAIR.sub(_mask_group, text)
     text = _URL_USERINFO.sub(lambda m: f"{m.group('key')}{MASK}@", text)
@@ -120,3 +211,78 @@ def truncate(text: str, limit: int = 500) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+# --- the catch-all for stdout and stderr --------------------------------------------------------
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks every known secret value before it reaches ``stream``.
+
+    A value split over two writes is still caught: the end of a write that could be the start
+    of a known value is held back until the next write, or until ``flush()`` (click flushes after
+    every message, so a message is never held back). It has no ``buffer``, so that nothing can
+    write past it in bytes.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self.stream = stream
+        self._pending = ""
+        self._lock = threading.RLock()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.stream, "encoding", None) or "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.stream, "errors", None)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:
+            data = redact_known(self._pending + text)
+            keep = _partial_secret_at_end(data)
+            self._pending = data[len(data) - keep :] if keep else ""
+            out = data[: len(data) - keep]
+            if out:
+                self.stream.write(out)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self.stream.write(self._pending)
+                self._pending = ""
+            self.stream.flush()
+
+    def close(self) -> None:
+        # The wrapped stream belongs to whoever opened it; only what is held back goes out.
+        self.flush()
+
+
+def _partial_secret_at_end(text: str) -> int:
+    """Length of the longest end of ``text`` that is the start (not the whole) of a known value."""
+    if not text:
+        return 0
+    last = text[-1]
+    best = 0
+    for secret in _ordered:
+        if len(secret) - 1 <= best:
+            break  # longest first: no later one can hold back more
+        for k in range(min(len(secret) - 1, len(text)), best, -1):
+            if secret[k - 1] == last and text.endswith(secret[:k]):
+                best = k
+                break
+    return best

@@ -78,7 +78,17 @@ def summary_line(summary: Summary) -> str:
         text += "."
     if summary.errors:
         text += f" {summary.errors} project(s) could not be planned."
+    if summary.reported:
+        text += (
+            f" {summary.reported} source(s) in Sentry are not in their file (unmanaged: report)."
+        )
+    if summary.unfiled:
+        text += f" {summary.unfiled} project(s) in Sentry have symbol sources and no file."
     return text
+
+
+REPORTED_HEAD: Final = "not in the file (unmanaged: report), kept"
+UNFILED_HEAD: Final = "Projects in Sentry with symbol sources and no file (--report-unfiled):"
 
 
 def _project_summary(project: ProjectPlan) -> str:
@@ -87,6 +97,8 @@ def _project_summary(project: ProjectPlan) -> str:
         for action in ("create", "update", "delete")
         if project.count(action)
     ]
+    if project.reported:
+        parts.append(f"{len(project.reported)} not in the file")
     if project.error is not None:
         parts.append("could not be planned")
     if not parts:
@@ -134,14 +146,37 @@ def _project_lines(project: ProjectPlan) -> Iterator[Text]:
         yield Text(f"  ! error: {project.error}", style="bold red")
     for change in project.changes:
         yield from _change_lines(change)
+    if project.needs_variables:
+        yield Text("  apply reads: " + ", ".join(project.needs_variables), style="cyan")
     if project.unmanaged:
         yield Text("  unmanaged, kept: " + ", ".join(project.unmanaged), style="dim")
+    if project.reported:
+        yield Text(f"  ? {REPORTED_HEAD}: " + ", ".join(project.reported), style="magenta")
     for warning in project.warnings:
         yield Text(f"  ! warning: {warning}", style="yellow")
 
 
 def _shown(project: ProjectPlan) -> bool:
-    return bool(project.changes or project.unmanaged or project.warnings or project.error)
+    return bool(
+        project.changes
+        or project.unmanaged
+        or project.reported
+        or project.warnings
+        or project.error
+    )
+
+
+def _unfiled_lines(plan: Plan) -> Iterator[Text]:
+    if not plan.unfiled:
+        return
+    yield Text(UNFILED_HEAD, style="bold")
+    for key in plan.unfiled:
+        error = plan.unfiled_errors.get(key)
+        if error is None:
+            yield Text(f"  ? {key}", style="magenta")
+        else:
+            yield Text(f"  ! {key}: {error}", style="bold red")
+    yield Text("")
 
 
 def text_lines(plan: Plan) -> list[Text]:
@@ -151,8 +186,20 @@ def text_lines(plan: Plan) -> list[Text]:
             continue
         lines.extend(_project_lines(project))
         lines.append(Text(""))
+    lines.extend(_unfiled_lines(plan))
+    if plan.needs_variables:
+        lines.append(Text(needs_variables_line(plan)))
     lines.append(Text(summary_line(plan.summary), style="bold"))
     return lines
+
+
+def needs_variables_line(plan: Plan) -> str:
+    """The secret variables apply will read, by name (never a value)."""
+    names = plan.needs_variables
+    return (
+        f"Apply reads {len(names)} secret variable(s): {', '.join(names)} "
+        "(from the environment, else from SYMSYNC_SECRETS)."
+    )
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
@@ -246,8 +293,20 @@ def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
         head_fence = [f"{fence}diff"]
         code = [line[2:] if line.startswith("  ") else line for line in diff_lines]
         body.extend(head_fence + code + [fence, ""])
+    if project.needs_variables:
+        body.append(
+            "Secret variables apply reads: "
+            + ", ".join(md_code(v) for v in project.needs_variables)
+        )
+        body.append("")
     if project.unmanaged:
         body.append("Unmanaged (kept): " + ", ".join(md_code(s) for s in project.unmanaged))
+        body.append("")
+    if project.reported:
+        body.append(
+            "**Not in the file** (unmanaged: report, kept): "
+            + ", ".join(md_code(s) for s in project.reported)
+        )
         body.append("")
     for warning in project.warnings:
         body.append(f"> **Warning:** {md_escape(warning)}")
@@ -265,7 +324,15 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """
     summary = plan.summary
     out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
-    changing = [p for p in plan.projects if p.changes or p.error is not None]
+    if plan.needs_variables:
+        names = plan.needs_variables
+        out += [
+            f"Apply reads {len(names)} secret variable(s): "
+            f"{', '.join(md_code(v) for v in names)} (from the environment, else from "
+            "`SYMSYNC_SECRETS`).",
+            "",
+        ]
+    changing = [p for p in plan.projects if p.changes or p.reported or p.error is not None]
     shown = [p for p in plan.projects if _shown(p)]
 
     def size(lines: list[str]) -> int:
@@ -289,7 +356,12 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
             "|---|---:|---:|---:|---:|---|",
         ]
         for i, p in enumerate(changing):
-            status = "could not be planned" if p.error is not None else "changes pending"
+            if p.error is not None:
+                status = "could not be planned"
+            elif p.changes:
+                status = "changes pending"
+            else:
+                status = "sources not in the file"
             row = (
                 f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
                 f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
@@ -298,6 +370,19 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
                 out += note(f"{len(changing) - i} more table rows and all projects' details")
                 return "\n".join(out) + "\n"
             out.append(row)
+        out.append("")
+
+    if plan.unfiled:
+        out += [f"**{md_escape(UNFILED_HEAD)}**", ""]
+        for i, key in enumerate(plan.unfiled):
+            error = plan.unfiled_errors.get(key)
+            line = f"- {md_code(key)}"
+            if error is not None:
+                line += f": {md_escape(error)}"
+            if size([*out, line]) + reserve > limit:
+                out += note(f"{len(plan.unfiled) - i} more unfiled projects and all details")
+                return "\n".join(out) + "\n"
+            out.append(line)
         out.append("")
 
     for i, project in enumerate(shown):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+
+import pytest
 
 from reconciler import spec
 from reconciler.applier import apply_plan, request_body
 from reconciler.differ import diff_project
+from reconciler.errors import SecretMissingError
 from reconciler.plan import Plan
 from tests.plan_helpers import FakeSentry, http, project, redacted, s3
 
@@ -70,20 +74,41 @@ def test_one_write_per_change_with_the_right_bodies():
     assert not _plan_for(fake, [config]).has_changes
 
 
-def test_missing_variable_fails_the_project_before_any_write_and_names_it():
-    fake = FakeSentry({"a/one": [], "a/two": []})
+def test_a_missing_variable_anywhere_stops_every_project_before_any_write():
+    fake = FakeSentry({"a/one": [], "a/two": [], "a/three": [http("z", password="stored")]})
     configs = [
-        project("a", "one", [http("x", password={"env": "NEEDED_PW"})]),
-        project("a", "two", [http("y")]),
+        project("a", "one", [http("x", password={"env": "NEEDED_PW"}), s3("s")]),
+        project("a", "two", [http("y")]),  # needs nothing, and is not written either
+        project("a", "three", [http("z", name="n", password={"env": "KEPT_PW"})]),  # keeps
+        project("a", "four", [http("w", password={"env": "OTHER_PW"})]),
     ]
+    fake.projects["a/four"] = []
     plan = _plan_for(fake, configs)
     fake.calls.clear()
-    result = apply_plan(plan, fake, verify=True, env={"NEEDED_PW": ""})
-    one, two = sorted(result.projects, key=lambda r: r.key)
-    assert one.status == "failed" and "NEEDED_PW" in one.message and one.done == 0
-    assert two.status == "applied"
-    assert not [c for c in fake.calls if c[1] == "a/one"]
-    assert result.exit_code == 1
+    with pytest.raises(SecretMissingError) as caught:
+        apply_plan(plan, fake, verify=True, env={"NEEDED_PW": "", "S3_SECRET": "s3-value"})
+    message = str(caught.value)
+    assert "2 secret variable(s)" in message
+    assert "NEEDED_PW: a/one source `x` password" in message
+    assert "OTHER_PW: a/four source `w` password" in message
+    assert "S3_SECRET" not in message and "KEPT_PW" not in message
+    assert "nothing was written" in message
+    assert fake.calls == []  # not even a read
+
+
+def test_variables_resolve_from_symsync_secrets_after_the_environment():
+    fake = FakeSentry({"a/one": []})
+    configs = [project("a", "one", [http("x", password={"env": "PW"}), s3("s")])]
+    plan = _plan_for(fake, configs)
+    fake.calls.clear()
+    bundle = json.dumps({"PW": "pw-from-bundle", "S3_SECRET": "s3-from-bundle"})
+    # PW empty in the environment: the bundle's value counts; S3_SECRET set: it wins
+    env = {"PW": "", "S3_SECRET": "s3-from-env", "SYMSYNC_SECRETS": bundle}
+    result = apply_plan(plan, fake, verify=False, env=env)
+    assert result.exit_code == 0
+    bodies = {c[3]["id"]: c[3] for c in fake.calls if c[0] == "POST"}
+    assert bodies["x"]["password"] == "pw-from-bundle"
+    assert bodies["s"]["secret_key"] == "s3-from-env"
 
 
 def test_no_variable_needed_to_keep_a_secret():

@@ -259,3 +259,48 @@ def test_a_legacy_app_store_connect_secret_never_reaches_the_plan():
     assert change.fields["appconnectPrivateKey"].secret
     # the saved plan reads back (its fields hold only the markers)
     assert Plan.loads(everything.dumps()) == everything
+
+
+def test_unmanaged_report_lists_remote_additions_as_drift_and_writes_nothing():
+    remote = _remote(http("a"), http("hand-made"), http("sentry:own"), http("other"))
+    plan = diff_project(project("acme", "ios", [http("a")], unmanaged="report"), remote)
+    assert plan.changes == ()
+    assert plan.reported == ("hand-made", "other")
+    assert plan.unmanaged == ("sentry:own",)  # Sentry's own prefix is not drift
+    assert plan.warnings == ()
+    assert plan.has_drift and not plan.has_changes
+    summary = Plan(projects=(plan,)).summary
+    assert (summary.reported, summary.unmanaged, summary.changes) == (2, 1, 0)
+    keep = diff_project(project("acme", "ios", [http("a")]), remote)
+    assert keep.reported == () and not keep.has_drift
+
+
+def test_a_field_symsync_does_not_manage_is_named_in_a_warning():
+    remote = [
+        dict(http("a"), quantum_cache=True, layout={"type": "native", "hexes": 3}),
+        dict(http("b"), bucket="stray-for-http"),
+        dict(http("c"), future=[]),
+    ]
+    plan = diff_project(project("acme", "ios", [http("a"), http("b"), http("c")]), remote)
+    changes = {c.source_id: c for c in plan.changes}
+    assert {k: (f.before, f.after) for k, f in changes["a"].fields.items()} == {
+        "layout.hexes": (3, None),
+        "quantum_cache": (True, None),
+    }
+    assert list(changes["b"].fields) == ["bucket"]
+    assert "c" not in changes  # an empty value is the same as none
+    warnings = list(plan.warnings)
+    assert warnings[0] == (
+        "Sentry holds fields `layout.hexes`, `quantum_cache` on source `a`, which symsync does "
+        "not manage (the file cannot hold them): this plan updates `a`, and the update removes "
+        "them (a PUT replaces the whole source); do not apply it if Sentry still needs them"
+    )
+    assert warnings[1].startswith("Sentry holds field `bucket` on source `b`")
+    assert warnings[2].endswith("any update of `c` would remove it")
+    assert len(warnings) == 3
+
+
+def test_a_field_name_that_is_not_plain_is_quoted_in_the_warning():
+    remote = [dict(http("a"), **{"we\x1bird\nname": 1})]
+    (warning,) = diff_project(project("acme", "ios", [http("a")]), remote).warnings
+    assert '"we\\u001bird\\nname"' in warning and "\x1b" not in warning

@@ -1,23 +1,18 @@
-"""What a new user reads: `--help`, the README's commands and the example CI workflow.
+"""What a new user reads: `--help` and the README's commands.
 
 The help must name the contract's options (section 2) and exit codes; every `symsync` command
-line that the README or the workflow shows must be one the CLI accepts; the workflow's shell
-steps must treat plan's exit codes 0, 1 and 2 as documented, run against the real emulator.
+line that the README shows must be one the CLI accepts. The GitHub workflows and action.yml,
+which replaced the example workflow, are checked in tests/test_workflows.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 import pytest
-import yaml
 
 from reconciler import __version__
 from reconciler.cli import cli
@@ -25,7 +20,6 @@ from reconciler.emulator.testing import running_emulator
 from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOW = ROOT / "examples" / "github-actions" / "symsync.yml"
 README = ROOT / "README.md"
 
 # Contract section 2: the options each command must offer.
@@ -84,12 +78,6 @@ def test_every_url_option_names_the_same_default() -> None:
 # -- every command line the docs show is one the CLI accepts -----------------------------------
 
 
-def _workflow() -> dict[str, Any]:
-    doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
-    assert isinstance(doc, dict)
-    return doc
-
-
 def _command_lines(text: str) -> list[str]:
     """`symsync ...` commands in shell text (at a line's start, after `run:` or `&&`), up to a
     redirection, pipe, `&&` or comment."""
@@ -105,9 +93,6 @@ def _command_lines(text: str) -> list[str]:
 
 def _doc_command_lines() -> list[str]:
     lines = []
-    for job in _workflow()["jobs"].values():
-        for step in job["steps"]:
-            lines += _command_lines(step.get("run", ""))
     readme = README.read_text(encoding="utf-8")
     for block in re.findall(r"^```(?:sh|yaml)\n(.*?)^```", readme, re.M | re.S):
         lines += _command_lines(block)
@@ -134,24 +119,7 @@ def test_a_command_line_from_the_docs_parses(line: str) -> None:
         pass  # a fragment in prose (`symsync import -v`); unknown options and bad values fail
 
 
-# -- the example workflow ----------------------------------------------------------------------
-
-
-def test_workflow_applies_main_only_and_one_at_a_time() -> None:
-    jobs = _workflow()["jobs"]
-    condition = jobs["apply"]["if"]
-    assert "refs/heads/main" in condition, "a manual run on any branch would apply that branch"
-    assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
-    apply_runs = [s.get("run", "") for s in jobs["apply"]["steps"]]
-    assert any("symsync plan --out plan.json" in r for r in apply_runs)
-    assert any("symsync apply plan.json --yes" in r for r in apply_runs)
-
-
-def _step(job: str, step_id_or_name: str) -> dict[str, Any]:
-    for step in _workflow()["jobs"][job]["steps"]:
-        if step_id_or_name in (step.get("id"), step.get("name")):
-            return step
-    raise AssertionError(f"no step {step_id_or_name!r} in job {job}")
+# -- a saved plan ----------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -160,78 +128,6 @@ def emu():
                             "layout": {"type": "native"}}]}  # fmt: skip
     with running_emulator(state=state_doc(remote)) as handle:
         yield handle
-
-
-def _run_step(script: str, tmp_path: Path, **env: str) -> tuple[int, str, str, str]:
-    """Run a workflow step's script as GitHub's default bash does, `symsync` on PATH."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    shim = bindir / "symsync"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
-    shim.chmod(0o755)
-    output, summary = tmp_path / "output", tmp_path / "summary"
-    output.write_text("", encoding="utf-8")
-    summary.write_text("", encoding="utf-8")
-    full_env = clean_env(
-        PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
-        GITHUB_OUTPUT=str(output),
-        GITHUB_STEP_SUMMARY=str(summary),
-        **env,
-    )
-    run = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return (
-        run.returncode,
-        output.read_text(encoding="utf-8"),
-        summary.read_text(encoding="utf-8"),
-        run.stdout,
-    )
-
-
-@pytest.mark.e2e
-@pytest.mark.parametrize(
-    ("name", "token", "plan_exit"),
-    [("a", EMULATOR_TOKEN, 0), ("renamed", EMULATOR_TOKEN, 2), ("a", "wrong-token", 1)],
-)
-def test_workflow_plan_steps_handle_exit_codes(
-    emu, tmp_path: Path, name: str, token: str, plan_exit: int
-) -> None:
-    source = {"id": "a", "type": "http", "name": name, "url": "https://a.example/",
-              "layout": {"type": "native"}}  # fmt: skip
-    write_tree(tmp_path, {"acme/ios": {"sources": [source]}})
-    env = {"SENTRY_URL": emu.url, "SENTRY_AUTH_TOKEN": token}
-
-    # Pull request: the plan step never fails by itself, it records the exit code ...
-    plan = _step("plan", "plan")
-    assert "--format markdown" in plan["run"] and "--detailed-exitcode" in plan["run"]
-    code, output, _, _ = _run_step(plan["run"], tmp_path, **env)
-    assert code == 0
-    assert f"exitcode={plan_exit}" in output.splitlines()
-    plan_md = (tmp_path / "plan.md").read_text(encoding="utf-8")
-    if plan_exit == 1:
-        assert "could not be planned" in plan_md  # what the comment shows
-    else:
-        assert plan_md.startswith("### symsync plan")
-    # ... the comment is posted whatever it was, and a last step fails the job on anything
-    # but 0 and 2.
-    assert "if" not in _step("plan", "Post or update the plan comment")
-    fail = next(s for s in _workflow()["jobs"]["plan"]["steps"] if "exitcode !=" in s.get("if", ""))
-    assert "'0'" in fail["if"] and "'2'" in fail["if"]
-
-    # Nightly drift: exit 2 fails the run, the markdown plan goes to the run summary.
-    drift = next(s for s in _workflow()["jobs"]["drift"]["steps"] if "--detailed-exitcode" in
-                 s.get("run", ""))  # fmt: skip
-    code, _, summary, stdout = _run_step(drift["run"], tmp_path, **env)
-    assert code == plan_exit
-    assert summary.startswith("### symsync plan")
-    assert ("::error::" in stdout) == (plan_exit == 2)
 
 
 @pytest.mark.e2e

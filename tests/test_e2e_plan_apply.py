@@ -126,6 +126,7 @@ def test_plan_of_a_mixed_scenario(generation, configs, tmp_path):
     assert _changes(by_key["acme/web"]) == []
     assert plan["summary"] == {
         "create": 1, "update": 2, "delete": 2, "unchanged": 2, "unmanaged": 1, "errors": 0,
+        "reported": 0, "unfiled": 0,
     }  # fmt: skip
     assert "error" not in json.dumps(plan["projects"])
     # one GET per managed project, nothing else; the project without a file is never read
@@ -244,39 +245,29 @@ def test_saved_plan_is_refused_against_another_sentry(generation, configs, tmp_p
 
 
 def test_one_failing_project_leaves_the_others_applied(generation, tmp_path):
-    remote = {"team/one": [], "team/two": [_http("doomed")], "team/three": [], "team/five": []}
+    # (a missing secret variable is not a project's failure: it stops the whole apply before
+    # any write, see test_e2e_secrets.py)
+    remote = {"team/one": [], "team/two": [_http("doomed")]}
     desired = {
         "team/one": {"sources": [_http("new-one")]},
         "team/two": {"sources": [{"id": "doomed", "state": "absent"}]},
-        "team/three": {"sources": [_http("new-three", password={"env": "E2E_UNSET_PW"})]},
         "team/four": {"sources": [_http("x")]},  # no such project in Sentry
-        "team/five": {"sources": [_http("new-five", password={"env": "E2E_EMPTY_PW"})]},
     }
     configs = write_tree(tmp_path, desired)
     # a token that may write but not delete (DELETE needs project:admin)
     with running_emulator(
         "--api-generation", generation, "--token", "writer=project:write", state=state_doc(remote)
     ) as emu:
-        # E2E_UNSET_PW is unset, E2E_EMPTY_PW set to the empty string: both count as missing
-        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN="writer", E2E_EMPTY_PW="")
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN="writer")
         run = symsync("apply", "--config-dir", str(configs), "--yes", env=env)
         state = emu.state()
-        sent = api_requests(emu.requests())
 
     assert run.returncode == 1, run.stdout + run.stderr
     assert [s["id"] for s in sources_in(state, "team/one")] == ["new-one"]
     assert [s["id"] for s in sources_in(state, "team/two")] == ["doomed"]
-    assert sources_in(state, "team/three") == []
-    assert [m for m, k, _ in sent if k == "team/three"] == ["GET"]  # failed before any write
-    assert [m for m, k, _ in sent if k == "team/five"] == ["GET"]
-    assert sources_in(state, "team/five") == []
     assert result_row(run.stderr, "team/one")[:2] == ["team/one", "applied"]
     assert result_row(run.stderr, "team/two")[:2] == ["team/two", "failed"]
-    assert result_row(run.stderr, "team/three")[:2] == ["team/three", "failed"]
     assert result_row(run.stderr, "team/four")[:2] == ["team/four", "failed"]
-    assert "E2E_UNSET_PW" in run.stderr
-    assert result_row(run.stderr, "team/five")[:2] == ["team/five", "failed"]
-    assert "E2E_EMPTY_PW" in run.stderr
     assert "project:admin" in run.stderr
 
 

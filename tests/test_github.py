@@ -366,3 +366,33 @@ def test_a_broken_plan_file_is_a_clear_error(github, tmp_path: Path) -> None:
     run = github_cli("drift", "--plan", str(tmp_path / "none.json"), env=gh_env(github, tmp_path))
     assert run.returncode == 1 and "no such plan file" in run.stderr
     assert github.requests == []
+
+
+# -- check-token -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("job", ["plan", "apply", "drift"])
+def test_without_a_sentry_token_the_job_says_so_in_its_summary_and_succeeds(
+    tmp_path: Path, job: str
+) -> None:
+    summary, output = tmp_path / "summary.md", tmp_path / "output"
+    env = clean_env(GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output))
+    run = run_in_process(["github", "check-token", "--command", job], env)
+    assert run.returncode == 0, run.stderr
+    assert summary.read_text(encoding="utf-8").startswith(
+        f"### symsync {job}: skipped, no Sentry token\n"
+    )
+    assert output.read_text(encoding="utf-8") == "configured=false\n"
+    assert run.stdout.startswith(f"::notice title=symsync {job} skipped::")
+
+
+def test_with_a_sentry_token_the_job_goes_on(tmp_path: Path) -> None:
+    summary, output = tmp_path / "summary.md", tmp_path / "output"
+    env = clean_env(GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(output),
+                    SENTRY_AUTH_TOKEN=TOKEN)  # fmt: skip
+    run = run_in_process(["github", "check-token", "--command", "plan"], env)
+    assert run.returncode == 0 and TOKEN not in run.stdout + run.stderr
+    assert output.read_text(encoding="utf-8") == "configured=true\n"
+    assert not summary.exists()
+    bad = run_in_process(["github", "check-token", "--command", "deploy"], env)
+    assert bad.returncode == 1 and "deploy" in bad.stderr

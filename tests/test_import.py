@@ -72,7 +72,7 @@ EXPECTED_IOS = """\
 # Imported from Sentry by `symsync import`. Secrets are not readable from Sentry:
 # each one is a reference to an environment variable, needed only when symsync has to
 # send the value (creating a source again, or adding a secret).
-unmanaged: keep
+unmanaged: report
 sources:
   - id: acme-symbols
     type: http
@@ -101,6 +101,8 @@ sources:
     client_email: symbols@acme.iam.gserviceaccount.com
     private_key: {env: SYMSYNC_ACME_IOS_ACME_GCS_PRIVATE_KEY}
     layout: {type: symstore, casing: lowercase}
+    platforms: [windows]
+    is_public: false
 """
 
 
@@ -232,7 +234,7 @@ def test_renders_the_contract_format_in_its_key_order(client, tmp_path):
         "SYMSYNC_ACME_IOS_ACME_S3_SECRET_KEY",
         "SYMSYNC_ACME_IOS_ACME_GCS_PRIVATE_KEY",
     ]
-    assert any("left out is_public, platforms" in w for w in result.warnings)
+    assert result.warnings == []
 
 
 def test_every_project_of_the_org_across_pages(client, fake, tmp_path):
@@ -251,16 +253,50 @@ def test_unusable_sources_are_skipped_with_a_warning(client, tmp_path):
     result = import_organization(client, "acme", ["web"], tmp_path)
     write_files(result)
     model = _load(tmp_path / "acme" / "web.yaml")
-    assert [(s.id, s.name) for s in model.sources] == [("no-name", "no-name")]
+    assert [(s.id, s.name) for s in model.sources] == [("no-name", None)]
+    assert model.unmanaged == "report"
     text = "\n".join(result.warnings)
     assert "source `sentry-mirror` skipped: ids starting with `sentry` are reserved" in text
-    assert "skipped source #2: it has no usable id" in text
-    assert "skipped source #3: it has no usable id" in text
-    assert "source `asc` skipped: its type 'appStoreConnect'" in text
-    assert "source `blank-url` skipped" in text and "url: " in text
-    assert "source `new-filetype` skipped" in text
-    assert "source `no-name` has no name in Sentry" in text
+    assert "the plan lists it as unmanaged, kept" in text
+    assert "skipped source #2: it has no id, so the plan of this project fails" in text
+    assert "source `  ` skipped: the file format cannot hold it (id: must not be blank)" in text
+    assert (
+        "source `asc` skipped: the file format cannot hold it (it is a legacy App Store "
+        "Connect source, which Sentry no longer accepts on writes)" in text
+    )
+    assert "source `blank-url` skipped: the file format cannot hold it (url: " in text
+    assert "the plan reports it as not in the file (unmanaged: report)" in text
+    assert '`{id: "blank-url", state: absent}`' in text
+    assert "source `new-filetype` skipped: the file format cannot hold it (filters." in text
     assert "source `no-name` skipped: Sentry lists this id more than once" in text
+    assert "has no name" not in text  # a source without a name is imported as it is
+
+
+def test_fields_symsync_does_not_manage_are_reported_by_source_and_field(tmp_path):
+    source = {
+        "id": "s1",
+        "type": "http",
+        "url": "https://x",
+        "layout": {"type": "native", "hexes": 2},
+        "quantum": True,
+        "filters": {"filetypes": ["pe"], "later": 1},
+    }
+    with fake_sentry() as server:
+        server.default = FakeOrg({"acme": {"ios": [source]}})
+        with SentryClient(server.url, TOKEN, sleep=lambda s: None) as c:
+            result = import_organization(c, "acme", ["ios"], tmp_path)
+    write_files(result)
+    (entry,) = _load(tmp_path / "acme" / "ios.yaml").sources
+    assert entry.model_dump(exclude_none=True) == {
+        "id": "s1", "type": "http", "state": "present", "url": "https://x",
+        "layout": {"type": "native", "casing": "default"}, "filters": {"filetypes": ["pe"]},
+    }  # fmt: skip
+    (warning,) = result.warnings
+    assert warning.startswith(
+        "acme/ios: source `s1`: Sentry holds quantum, layout.hexes, filters.later, which symsync "
+        "does not manage"
+    )
+    assert "shows an update of `s1` that removes them" in warning
 
 
 def test_colliding_variable_names_are_made_unique(client, tmp_path):
@@ -463,7 +499,7 @@ def test_cli_writes_files_reports_variables_and_refuses_overwrite(fake, tmp_path
     (tmp_path / "configs/symsync.schema.json").write_text("{}")
     assert "wrote configs/acme/android.yaml (0 sources)" in proc.stderr
     assert "SYMSYNC_ACME_IOS_ACME_GCS_PRIVATE_KEY" in proc.stderr
-    assert "warning: acme/ios: source `acme-gcs`: left out is_public, platforms" in proc.stderr
+    assert "warning:" not in proc.stderr
     assert (tmp_path / "configs/acme/ios.yaml").read_text() == EXPECTED_IOS
     assert TOKEN not in proc.stderr
 
@@ -661,8 +697,8 @@ def _plan(url: str, cwd: Path) -> tuple[int, dict[str, Any], str]:
 @pytest.mark.e2e
 @pytest.mark.parametrize("generation", ["a", "b"])
 def test_plan_after_import_has_nothing_to_do(tmp_path, generation):
-    """The imported tree is exactly the live state: `plan --detailed-exitcode` exits 0. Only
-    the fields import warned about (left out of the format) show up as drift."""
+    """The imported tree is exactly the live state: `plan --detailed-exitcode` exits 0, also
+    with `is_public`, `has_index` and `platforms` set in Sentry."""
     pytest.importorskip("reconciler.commands.plan")
     from reconciler.emulator.testing import running_emulator
 
@@ -689,19 +725,15 @@ def test_plan_after_import_has_nothing_to_do(tmp_path, generation):
             assert sentinel not in output
         results[name] = (code, document, output)
 
-    code, document, output = results["plain"]
-    assert code == 0, output
-    assert document["summary"]["create"] == 0
-    assert document["summary"]["update"] == 0
-    assert document["summary"]["delete"] == 0
-    assert all(not p["changes"] and not p["unmanaged"] for p in document["projects"])
-
-    code, document, output = results["extra"]
-    assert code == 2, output
-    changes = [c for p in document["projects"] for c in p["changes"]]
-    assert [(c["action"], c["source_id"], sorted(c["fields"])) for c in changes] == [
-        ("update", "acme-gcs", ["is_public", "platforms"])
-    ]
+    for name in ("plain", "extra"):
+        code, document, output = results[name]
+        assert code == 0, output
+        assert document["summary"]["create"] == 0
+        assert document["summary"]["update"] == 0
+        assert document["summary"]["delete"] == 0
+        assert document["summary"]["reported"] == 0
+        assert all(not p["changes"] and not p["reported"] for p in document["projects"])
+        assert all(not p["warnings"] for p in document["projects"])
 
 
 # Strings a YAML 1.2 writer leaves plain but a YAML 1.1 reader (the loader) does not read back as
@@ -738,20 +770,21 @@ def test_strings_that_yaml_1_1_would_misread_are_quoted(tmp_path):
     assert [s["filters"]["path_patterns"] for s in back] == [[t] for t in AMBIGUOUS]
 
 
-def test_a_blank_name_is_replaced_by_the_id_with_a_warning(tmp_path):
-    source = {"id": "gcs1", "type": "gcs", "name": " ", "bucket": "b", "client_email": "a@b",
-              "private_key": HIDDEN, "layout": {"type": "native"}}  # fmt: skip
+def test_blank_and_absent_names_are_written_as_sentry_holds_them(tmp_path):
+    common = {"type": "gcs", "bucket": "b", "client_email": "a@b", "private_key": HIDDEN,
+              "layout": {"type": "native"}}  # fmt: skip
+    sources = [{"id": "blank", "name": " ", **common}, {"id": "empty", "name": "", **common},
+               {"id": "none", **common}]  # fmt: skip
     with fake_sentry() as server:
-        server.default = FakeOrg({"acme": {"ios": [source]}})
+        server.default = FakeOrg({"acme": {"ios": sources}})
         with SentryClient(server.url, TOKEN, sleep=lambda s: None) as c:
             result = import_organization(c, "acme", ["ios"], tmp_path)
     write_files(result)
-    assert [(s.id, s.name) for s in _load(tmp_path / "acme" / "ios.yaml").sources] == [
-        ("gcs1", "gcs1")
-    ]
-    assert "source `gcs1` has a blank name in Sentry; it was named after its id" in "\n".join(
-        result.warnings
-    )
+    assert result.warnings == []
+    model = _load(tmp_path / "acme" / "ios.yaml")
+    assert [(s.id, s.name) for s in model.sources] == [
+        ("blank", " "), ("empty", ""), ("none", None)
+    ]  # fmt: skip
 
 
 def test_a_failure_on_a_later_file_leaves_nothing_behind(client, tmp_path):

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from reconciler.emulator.testing import running_emulator
-from tests.e2e_helpers import clean_env, state_doc, symsync, write_tree
+from tests.e2e_helpers import clean_env, sources_in, state_doc, symsync, write_tree
+from tests.fake_sentry import Recorded, Reply, fake_sentry
 
 pytestmark = pytest.mark.e2e
 
@@ -195,3 +196,108 @@ def test_no_leak_on_error_paths(tmp_path):
     for name in edits:
         (tmp_path / name).unlink()
     out.check()
+
+
+# --- known values, whatever field carries them (issue: secrets redacted by value) ---------------
+
+BUNDLE_VALUE = f"SENTINEL-BUNDLE-{TAG}"
+UNUSED_BUNDLE_VALUE = f"SENTINEL-UNUSED-{TAG}"
+ECHO_SENTINELS = [TOKEN, BUNDLE_VALUE, UNUSED_BUNDLE_VALUE, *ENV_SECRETS.values()]
+ECHO_ENV = {
+    **ENV_SECRETS,
+    "LEAK_HTTP_PW": "",  # empty here: SYMSYNC_SECRETS gives it
+    "SYMSYNC_SECRETS": json.dumps(
+        {"LEAK_HTTP_PW": BUNDLE_VALUE, "NOT_REFERENCED": UNUSED_BUNDLE_VALUE}
+    ),
+}
+
+
+def _no_echo_leak(outputs: list[tuple[str, str]]) -> None:
+    leaks = [(where, s) for where, text in outputs for s in ECHO_SENTINELS if s in text]
+    assert not leaks, leaks
+
+
+def test_the_token_as_the_url_or_in_it_is_never_printed(tmp_path):
+    write_tree(tmp_path, DESIRED)
+    out = Collector(tmp_path)
+    with running_emulator("--token", TOKEN, state=state_doc(REMOTE)) as emu:
+        bases = [
+            TOKEN,  # SENTRY_URL=$SENTRY_AUTH_TOKEN
+            f"https://sentry.io/#{TOKEN}",
+            f"https://sentry.io/?token={TOKEN}",
+            f"{emu.url}/{TOKEN}",  # in the path: every request misses
+            f"http://{TOKEN}:{TOKEN}@127.0.0.1:9/",
+        ]
+        for base in bases:
+            formats = ("text", "markdown", "json") if base in bases[:1] + bases[3:4] else ("text",)
+            for fmt in formats:
+                out.run("plan", "--format", fmt, "--verbose", env=_env(base), expect={1})
+            out.run("plan", "--url", base, "--out", "p.json", env=_env(emu.url), expect={1})
+            out.run("apply", "--yes", "--url", base, "--verbose", env=_env(emu.url, **ECHO_ENV),
+                    expect={1})  # fmt: skip
+    assert any(MASK_SHOWN in text for _, text in out.outputs)
+    _no_echo_leak(out.outputs)
+    out.check()
+
+
+MASK_SHOWN = "***"
+
+
+def _echo(recorded: Recorded) -> Reply:
+    """A hostile server that answers every request with all of it: headers, URL and body."""
+    echoed = {
+        "headers": recorded.headers,
+        "url": recorded.raw_path,
+        "body": recorded.body.decode("utf-8", "replace"),
+    }
+    if recorded.method == "GET" and "symbol-sources" in recorded.path:
+        return Reply(200, [])
+    text = json.dumps(echoed)
+    return Reply(400, {"detail": text, "error": f"bad request: {text}", **echoed})
+
+
+def test_a_server_that_echoes_the_request_cannot_make_a_value_appear(tmp_path):
+    write_tree(tmp_path, DESIRED)
+    out = Collector(tmp_path)
+    with fake_sentry() as server:
+        server.default = _echo
+        env = _env(server.url, **ECHO_ENV)
+        for fmt in ("text", "markdown", "json"):
+            out.run("apply", "--yes", "--format", fmt, "--verbose", env=env, expect={1})
+        out.run("apply", "--yes", env={**env, "SYMSYNC_DEBUG": "1"}, expect={1})
+        # an error page on reads that shows the request's headers (the token)
+        server.default = lambda r: Reply(403, f"<pre>{r.headers} {r.raw_path}</pre>".encode())
+        out.run("plan", "--verbose", env=env, expect={1})
+        out.run("import", "--org", "acme", "--verbose", env=env, expect={1})
+        sent = [r for r in server.requests if r.method == "POST"]
+    # the values did go over the wire, in the bodies the server echoed back
+    assert any(BUNDLE_VALUE.encode() in r.body for r in sent)
+    # the echo did reach the messages, masked
+    assert any("Sentry says" in text and MASK_SHOWN in text for _, text in out.outputs)
+    _no_echo_leak(out.outputs)
+
+
+def test_a_plan_whose_data_holds_a_secret_value_is_refused_not_shown(tmp_path):
+    # An access key id someone also put in SYMSYNC_SECRETS: masking it in the plan would make
+    # apply write the mask to Sentry; showing it would leak it. The plan is refused, naming it.
+    access_key = "AKIA" + TAG.upper()
+    desired = {"acme/ios": {"sources": [
+        {"id": "s3", "type": "s3", "name": "s3", "bucket": "b", "region": "us-east-1",
+         "access_key": access_key, "secret_key": {"env": "LEAK_S3_SECRET"},
+         "layout": {"type": "unified"}}]}}  # fmt: skip
+    write_tree(tmp_path, desired)
+    out = Collector(tmp_path)
+    bundle = json.dumps({"S3_ACCESS_KEY": access_key})
+    with running_emulator(state=state_doc({"acme/ios": []})) as emu:
+        env = _env(emu.url, **ENV_SECRETS, SYMSYNC_SECRETS=bundle)
+        env["SENTRY_AUTH_TOKEN"] = "symsync-emulator"
+        for args in (("plan", "--out", "p.json"), ("plan", "--format", "json"), ("apply", "--yes")):
+            out.run(*args, env=env, expect={1})
+            assert (
+                "SYMSYNC_SECRETS entry `S3_ACCESS_KEY` in projects[acme/ios].changes[s3]"
+                in (out.outputs[-1][1])
+            )
+        state = emu.state()
+    assert not (tmp_path / "p.json").exists()
+    assert sources_in(state, "acme/ios") == []
+    assert all(access_key not in text for _, text in out.outputs)

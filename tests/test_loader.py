@@ -690,11 +690,11 @@ def test_filters(configs: Path) -> None:
         + HTTP
         + "    filters:\n"
         + f"      filetypes: [{', '.join(spec.FILETYPES)}]\n"
-        + "      path_patterns: ['*.dll', '']\n"
+        + "      path_patterns: ['*.dll', '*.pdb']\n"
         + "      requires_checksum: true\n",
     )
     assert source.filters.filetypes == list(spec.FILETYPES)
-    assert source.filters.path_patterns == ["*.dll", ""]
+    assert source.filters.path_patterns == ["*.dll", "*.pdb"]
     assert source.filters.requires_checksum is True
     (source,) = valid(configs, "sources:\n" + HTTP + "    filters: {}\n")
     assert source.filters.filetypes is None
@@ -1111,3 +1111,12 @@ def test_random_documents_never_raise(document: object) -> None:
     result = load_bytes(text.encode(), "f.yaml", "acme", "ios")
     if result.config is None:
         assert any(d.severity == "error" for d in result.diagnostics)
+
+
+def test_blank_path_pattern_is_refused_as_sentry_refuses_it(configs: Path) -> None:
+    """Gen B's serializer refuses a blank item in `filters.path_patterns` (reference section 9),
+    so the file does too, at the item's position."""
+    text = "sources:\n" + HTTP + "    filters:\n" + "      path_patterns: ['*.dll', ' ']\n"
+    assert check(configs, text) == [
+        f"{F}:8:32: source `acme-symbols`: `filters.path_patterns[1]` must not be blank",
+    ]

@@ -50,6 +50,9 @@ def test_json_has_the_contract_keys():
         "url": {"before": "https://a.example/", "after": "https://b.example/"}
     }
     assert ios["unmanaged"] == ["hand"]
+    # the variables apply will read: names only, sorted and unique, on every project
+    assert ios["needs_variables"] == ["S3_SECRET"]
+    assert [p["needs_variables"] for p in data["projects"]] == [[], ["S3_SECRET"], []]
     assert ios["fingerprint"].startswith("sha256:")
     assert "error" not in ios
     assert data["projects"][2]["error"] == "the token is invalid"
@@ -60,6 +63,8 @@ def test_json_has_the_contract_keys():
         "unchanged": 1,
         "unmanaged": 1,
         "errors": 1,
+        "reported": 0,
+        "unfiled": 0,
     }
 
 
@@ -210,3 +215,21 @@ def test_project_patterns_that_are_not_org_slash_project_are_refused(pattern):
 
     with pytest.raises(SymsyncError, match=r"is not ORG/PROJECT"):
         match_projects(["acme/ios"], [pattern], where="configs")
+
+
+def test_needs_variables_are_what_the_changes_send_sorted_and_unique():
+    remote = [redacted(http("kept", password="stored")), redacted(http("added"))]
+    desired = [
+        http("kept", name="renamed", password={"env": "KEPT_PW"}),  # kept: not read
+        http("added", password={"env": "B_PW"}),
+        s3("one", secret_key={"env": "A_KEY"}),
+        s3("two", secret_key={"env": "A_KEY"}),
+        {"id": "g", "type": "gcs", "name": "g", "bucket": "g", "layout": {"type": "native"},
+         "client_email": "x@y.iam.gserviceaccount.com", "private_key": {"env": "C_GCS"}},
+    ]  # fmt: skip
+    ios = diff_project(project("acme", "ios", desired), remote)
+    assert ios.needs_variables == ("A_KEY", "B_PW", "C_GCS")
+    plan = Plan(projects=(ios,))
+    assert plan.needs_variables == ("A_KEY", "B_PW", "C_GCS")
+    # derived from the changes: a saved plan's list is read again from them
+    assert Plan.loads(plan.dumps()).projects[0].needs_variables == ios.needs_variables

@@ -52,6 +52,11 @@ def test_text_is_terraform_like():
     assert "  unmanaged, kept: hand" in lines
     assert "  ! error: the token is invalid or expired" in lines
     assert not any(x.startswith("acme/same") for x in lines)  # nothing to say about it
+    assert "  apply reads: PW2, S3_SECRET" in lines  # the variables, never a value
+    assert lines[-2] == (
+        "Apply reads 2 secret variable(s): PW2, S3_SECRET (from the environment, else from "
+        "SYMSYNC_SECRETS)."
+    )
     assert lines[-1] == (
         "Plan: 1 to create, 2 to update, 1 to delete, 1 unchanged, 1 unmanaged kept. "
         "1 project(s) could not be planned."
@@ -86,6 +91,8 @@ def test_markdown_for_pull_requests():
     assert "acme/same" not in md
     assert md.count("<details>") == md.count("</details>") == 2
     assert "Unmanaged (kept): `hand`" in md
+    assert "Secret variables apply reads: `PW2`, `S3_SECRET`" in md
+    assert "Apply reads 2 secret variable(s): `PW2`, `S3_SECRET` (from the environment" in md
     assert "```diff\n+ create new (s3)\n" in md
     assert "Truncated" not in md
 
@@ -168,3 +175,22 @@ def test_no_changes_is_not_an_all_clear_when_a_project_could_not_be_planned():
     assert render_text(Plan(projects=(same,))).splitlines()[-1] == (
         "No changes. 1 source(s) match the files."
     )
+
+
+def test_sources_reported_as_not_in_the_file_show_in_every_format():
+    remote = [redacted(http("a")), redacted(http("hand-made"))]
+    plan = Plan(
+        projects=(diff_project(project("o", "p", [http("a")], unmanaged="report"), remote),)
+    )
+    text = render_text(plan)
+    assert "  ? not in the file (unmanaged: report), kept: hand-made\n" in text
+    assert text.rstrip().endswith(
+        "No changes. 1 source(s) match the files. "
+        "1 source(s) in Sentry are not in their file (unmanaged: report)."
+    )
+    markdown = render_markdown(plan)
+    assert "| `o/p` | 0 | 0 | 0 | 0 | sources not in the file |" in markdown
+    assert "**Not in the file** (unmanaged: report, kept): `hand-made`" in markdown
+    document = json.loads(render(plan, "json"))
+    assert document["projects"][0]["reported"] == ["hand-made"]
+    assert document["summary"]["reported"] == 1

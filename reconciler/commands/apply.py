@@ -29,6 +29,12 @@ from reconciler.github_actions import append_plan_summary
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import render
+from reconciler.secrets import (
+    SecretResolver,
+    check_plan_shows_no_secret,
+    remember_values,
+    resolve_plan,
+)
 
 
 def read_plan_file(path: Path) -> Plan:
@@ -102,7 +108,9 @@ def command(
     """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan.
 
     With PLANFILE, a project whose remote state moved since the plan is refused (exit 3).
-    Secret variables are read only where a value must be sent. The token needs
+    Secret variables are read only where a value must be sent, from the environment, else
+    from SYMSYNC_SECRETS (a JSON object of names to values); all of them are checked before
+    the first write, and one missing stops the whole apply (exit 1). The token needs
     project:write (project:admin to delete sources).
 
     SIGINT or SIGTERM while writing: no new write starts, the writes in flight finish, the
@@ -110,6 +118,8 @@ def command(
     """
     if verbose:
         log_requests()
+    # A malformed SYMSYNC_SECRETS stops apply here, before anything is read or written.
+    secrets = SecretResolver()
     if planfile is not None:
         plan = read_plan_file(planfile)
         if config_dir is not None:
@@ -126,9 +136,13 @@ def command(
         plan = make_plan(client, configs, parallelism=parallelism)
 
     try:
+        remember_values(plan)
+        check_plan_shows_no_secret(plan)
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
         append_plan_summary(plan)
         report_problems(plan, errors=False)  # errors are in the result table
+        # Every variable of every project, before asking: a missing one stops it all here.
+        resolve_plan(plan, secrets)
         if plan.has_changes and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR

@@ -17,7 +17,7 @@ import click
 
 from reconciler.errors import EXIT_OK, SymsyncError
 from reconciler.github import GitHubAPI, GitHubEnv, GitHubError, sync_drift_issue, upsert_comment
-from reconciler.github_actions import set_output
+from reconciler.github_actions import append_step_summary, set_output
 
 PULL_REQUEST_HELP = "The pull request to comment on (default: the event's pull request)."
 
@@ -217,3 +217,33 @@ def apply(
             upsert_comment(api, pull_request, body, kind="apply")
         echo_err(f"posted the outcome on pull request #{pull_request}")
     return run.exit_code
+
+
+NO_TOKEN_SUMMARY = """### symsync {command}: skipped, no Sentry token
+
+No Sentry token was given to this job (the action's `sentry-token` input and
+`SENTRY_AUTH_TOKEN` are empty), so symsync did not talk to Sentry and this job succeeds.
+Pull requests from forks get no secrets. To run it, define the repository secret the workflow
+names: `SENTRY_READ_TOKEN` (project:read, org:read) for plan and drift, or `SENTRY_AUTH_TOKEN`
+(project:write, project:admin to delete) in the apply job's environment.
+"""
+
+
+@command.command("check-token", short_help="Say in the job summary when no Sentry token is set.")
+@click.option(
+    "--command",
+    "job",
+    type=click.Choice(["plan", "apply", "drift"]),
+    required=True,
+    help="The job the action runs.",
+)
+def check_token(job: str) -> int:
+    """Set the step output configured=true when SENTRY_AUTH_TOKEN is set; otherwise say in the
+    job summary that the job was skipped, and set configured=false. Exits 0 either way."""
+    configured = bool(os.environ.get("SENTRY_AUTH_TOKEN", "").strip())
+    if not configured:
+        append_step_summary(NO_TOKEN_SUMMARY.format(command=job), what="this note")
+        click.echo(f"::notice title=symsync {job} skipped::no Sentry token is configured")
+        echo_err(f"symsync {job}: no Sentry token is configured; not talking to Sentry")
+    set_output("configured", "true" if configured else "false")
+    return EXIT_OK

@@ -13,6 +13,7 @@ from reconciler.commands.options import log_requests, url_option, verbose_option
 from reconciler.errors import EXIT_ERROR, EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
 from reconciler.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
+from reconciler.secrets import check_file_shows_no_secret
 
 
 @click.command("import", short_help="Write project files from what Sentry holds now.")
@@ -83,6 +84,8 @@ def command(
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for imported in result.files:
+        check_file_shows_no_secret(imported.text, shown_path(imported.path))
     with interrupt.deferred("the project files were written"):
         write_files(result)
     for imported in result.files:

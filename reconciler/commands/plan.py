@@ -54,6 +54,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"error: {project.key}: {project.error}")
         for warning in project.warnings:
             echo_err(f"warning: {project.key}: {warning}")
+    if errors:
+        for key, error in plan.unfiled_errors.items():
+            echo_err(f"error: {key}: {error}")
 
 
 def connect(url: str | None) -> SentryClient:
@@ -82,6 +85,12 @@ def connect(url: str | None) -> SentryClient:
     is_flag=True,
     help="Exit 2 when changes are pending, 0 when there are none (1 on any error).",
 )
+@click.option(
+    "--report-unfiled",
+    is_flag=True,
+    help="Also list the Sentry projects that have symbol sources and no file, in every "
+    "organization that has a folder in the tree (drift for --detailed-exitcode).",
+)
 @url_option
 @click.option(
     "--parallelism",
@@ -98,6 +107,7 @@ def command(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    report_unfiled: bool,
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -109,10 +119,23 @@ def command(
     if verbose:
         log_requests()
     from reconciler.planner import load_desired, make_plan
+    from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
+
+    if (problem := bundle_problem()) is not None:
+        echo_err(f"warning: {problem}. apply will refuse it")
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
     with connect(url) as client:
         plan = make_plan(client, configs, parallelism=parallelism)
+        if report_unfiled:
+            from reconciler.unfiled import find_unfiled
+
+            unfiled = find_unfiled(client, config_dir, patterns, parallelism=parallelism)
+            plan = plan.model_copy(
+                update={"unfiled": unfiled.projects, "unfiled_errors": unfiled.errors or {}}
+            )
+    remember_values(plan)
+    check_plan_shows_no_secret(plan)
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
@@ -123,6 +146,6 @@ def command(
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
     if plan.has_errors:
         return EXIT_ERROR
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and plan.has_drift:
         return EXIT_CHANGES
     return EXIT_OK

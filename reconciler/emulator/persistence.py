@@ -302,10 +302,12 @@ class StateStore:
 
     def _remove_stale_temporary_files(self) -> None:
         """Temporary files of an export that a kill interrupted."""
-        with contextlib.suppress(OSError):
-            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-                with contextlib.suppress(OSError):
-                    stale.unlink()
+        prefix = f".{self.path.name}."  # as ``write_atomically`` names them
+        with contextlib.suppress(OSError), os.scandir(self.path.parent) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
 
 class JournalError(OSError):
