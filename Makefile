@@ -25,13 +25,13 @@ lint: $(BIN)/symsync
 	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
-# Every test marked soak: the fault, kill and fuzz suites with SOAK_SEEDS seeds each, and the
-# property tests with many examples. Prints the suites' counts at the end.
-SOAK_SEEDS ?= 50
+# Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_*
+# variables: SYMSYNC_SOAK_SEEDS for the fault, kill and fuzz suites (50 here). Prints counts.
+SYMSYNC_SOAK_SEEDS ?= 50
 soak: $(BIN)/symsync
-	SOAK_SEEDS=$(SOAK_SEEDS) $(BIN)/pytest -m soak -q
+	SYMSYNC_SOAK_SEEDS=$(SYMSYNC_SOAK_SEEDS) $(BIN)/pytest -m soak -q
 
 demo: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

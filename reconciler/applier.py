@@ -11,6 +11,11 @@
 - With ``verify=True`` (a saved plan), each project is read once more and its fingerprint
   compared with the plan's; a project that moved is refused, with what moved.
 - A project that fails or is refused does not stop the others.
+- Delete limits (``reconciler.limits``) are checked first, on the whole plan, with this run's
+  ``max_deletes``: a run over a limit is refused as a whole, before any write anywhere.
+- A move (``order: enforce``) is a DELETE of the source, then at once a POST of the desired
+  source, one source at a time: a run killed between the two leaves a managed source missing,
+  which the next plan simply creates again.
 - Interrupts (``stop``, set by :mod:`reconciler.interrupt` on SIGINT/SIGTERM): the stop event
   is checked before every write, so once it is set no new write starts; a write in flight is
   never cut off, and the client settles it. A project stopped part-way is ``interrupted``, one
@@ -31,7 +36,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from reconciler import spec
+from reconciler.api_errors import AccountWideError
 from reconciler.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncError
+from reconciler.limits import DEFAULT_MAX_DELETES, check_deletes
 from reconciler.plan import (
     Change,
     Plan,
@@ -44,6 +51,9 @@ from reconciler.redact import redact_known
 from reconciler.secrets import SecretResolver, resolve_plan
 
 DEFAULT_PARALLELISM = 8
+# A project stopped by an error that is not about it (a bad token, Sentry unreachable): the
+# command states that error once, below the table, rather than in every row.
+STOPPED = "stopped: Sentry could not be used (the error is below the table)"
 
 Status = Literal["applied", "unchanged", "failed", "refused", "interrupted", "not started"]
 
@@ -131,11 +141,13 @@ class Applier:
         parallelism: int = DEFAULT_PARALLELISM,
         env: Mapping[str, str] | None = None,
         on_event: Callable[[str], None] | None = None,
+        max_deletes: int = DEFAULT_MAX_DELETES,
         stop: StopFlag | None = None,
     ) -> None:
         self._client = client
         self.stop = stop
         self.verify = verify
+        self.max_deletes = max_deletes
         self.parallelism = max(1, parallelism)
         # The environment to resolve `{env: NAME}` in (with its SYMSYNC_SECRETS); None: ours.
         self.env = env
@@ -156,6 +168,9 @@ class Applier:
 
     def apply(self, plan: Plan, *, signal: Callable[[], int | None] | None = None) -> ApplyResult:
         """Every project of the plan; ``signal`` tells, at the end, which signal set ``stop``."""
+        limits = check_deletes(plan, self.max_deletes)
+        if limits.refused:
+            return self._refuse_all(plan, limits.lines())
         # Every value of every project first: a missing one raises, and nothing is written.
         self._secrets = resolve_plan(plan, SecretResolver(self.env))
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
@@ -165,6 +180,36 @@ class Applier:
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
+
+    @staticmethod
+    def _refuse_all(plan: Plan, reasons: list[str]) -> ApplyResult:
+        """The whole run refused by a delete limit: every project untouched, each told why."""
+        results: list[ProjectResult] = []
+        for project in plan.projects:
+            total = len(project.changes)
+            if project.error is not None:
+                results.append(
+                    ProjectResult(
+                        project.organization,
+                        project.project,
+                        "failed",
+                        total=total,
+                        message=f"not planned: {project.error}",
+                    )
+                )
+                continue
+            own = [r for r in reasons if r.startswith(f"{project.key}: ")]
+            why = "; ".join(own or reasons)
+            results.append(
+                ProjectResult(
+                    project.organization,
+                    project.project,
+                    "refused",
+                    total=total,
+                    message=f"delete limit: {why}; nothing was written anywhere",
+                )
+            )
+        return ApplyResult(projects=tuple(results))
 
     def _apply_project(self, project: ProjectPlan) -> ProjectResult:
         try:
@@ -201,6 +246,8 @@ class Applier:
         if self.verify:
             try:
                 remote = self.client.list_sources(org, name)
+            except AccountWideError:
+                return result("failed", message=STOPPED)
             except SymsyncError as exc:
                 return result("failed", message=f"could not read the remote state: {exc}")
             if fingerprint(remote) != project.fingerprint:
@@ -225,6 +272,9 @@ class Applier:
                 )  # fmt: skip
             try:
                 self._write(org, name, change, secrets)
+            except AccountWideError:
+                applied = f" ({done} earlier change(s) applied)" if done else ""
+                return result("failed", done, f"{STOPPED}{applied}")
             except SymsyncError as exc:
                 return result(
                     "failed",
@@ -237,13 +287,31 @@ class Applier:
         return ProjectResult(org, name, "applied", done, total, written=everything)
 
     def _write(self, org: str, name: str, change: Change, secrets: Mapping[str, str]) -> None:
-        if change.action == "create":
+        if change.action == "move":
+            self._move(org, name, change, secrets)
+        elif change.action == "create":
             self.client.create_source(org, name, request_body(change, secrets))
         elif change.action == "update":
             body = request_body(change, secrets)
             self.client.update_source(org, name, change.source_id, body)
         else:
             self.client.delete_source(org, name, change.source_id)
+
+    def _move(self, org: str, name: str, change: Change, secrets: Mapping[str, str]) -> None:
+        """DELETE, then at once POST the desired source: Sentry appends it at the end.
+
+        The body is built first, so a bad plan fails before the DELETE. A run that dies between
+        the two leaves the source missing, and the next plan creates it again.
+        """
+        body = request_body(change, secrets)
+        self.client.delete_source(org, name, change.source_id)
+        try:
+            self.client.create_source(org, name, body)
+        except SymsyncError as exc:
+            raise SymsyncError(
+                f"deleted to move it, then re-creating it failed: {exc}; "
+                "the next apply creates it again"
+            ) from None
 
 
 def _described(change: Change) -> str:
@@ -258,11 +326,18 @@ def apply_plan(
     parallelism: int = DEFAULT_PARALLELISM,
     env: Mapping[str, str] | None = None,
     on_event: Callable[[str], None] | None = None,
+    max_deletes: int = DEFAULT_MAX_DELETES,
     stop: StopFlag | None = None,
     signal: Callable[[], int | None] | None = None,
 ) -> ApplyResult:
     return Applier(
-        client, verify=verify, parallelism=parallelism, env=env, on_event=on_event, stop=stop
+        client,
+        verify=verify,
+        parallelism=parallelism,
+        env=env,
+        on_event=on_event,
+        max_deletes=max_deletes,
+        stop=stop,
     ).apply(plan, signal=signal)
 
 

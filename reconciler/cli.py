@@ -83,7 +83,7 @@ Exit codes:
   0  success; plan --detailed-exitcode: no changes
   1  error: invalid config, API failure, missing secret variable, a project failed
   2  plan --detailed-exitcode only: changes are pending
-  3  refused: a saved plan is stale, or a safety limit was hit
+  3  refused: a saved plan is stale, a delete limit was hit, or --expect differs
   130, 143  stopped by SIGINT, SIGTERM (apply first finishes the writes in flight)
 
 Run `symsync COMMAND --help` for a command's options.

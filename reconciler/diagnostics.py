@@ -310,6 +310,8 @@ def _describe(err: ErrorDetails, loc: Loc, tag: str | None, document: Document) 
             f"{prefix}`{name}` must name an environment variable (letters, digits and `_`, "
             "not starting with a digit), like `ACME_SYMBOLS_PASSWORD`"
         )
+    if kind in ("int_type", "greater_than", "greater_than_equal"):
+        return mark, prefix + _whole_number_message(name, rel, value, kind)
     if kind == "blank":
         return mark, f"{prefix}`{name}` must not be blank"
     if kind == "reserved_id":
@@ -338,7 +340,7 @@ def source_label(values: Any, index: str | int) -> str:
 def _field_name(rel: Loc) -> str:
     out = ""
     for position, part in enumerate(rel):
-        if position == 1 and rel[0] in spec.ALL_SECRET_FIELDS and part != "env":
+        if position == 1 and rel[0] in spec.ALL_SECRET_FIELDS and part not in ("env", "version"):
             return f"{out}.<key>"  # whatever was written under a secret field stays unshown
         if isinstance(part, int):
             out += f"[{part}]"
@@ -410,7 +412,8 @@ def _unknown_key_message(key: str, container: Loc, tag: str | None, in_source: b
             )
         # The key is not shown: a secret pasted as `password: {s3cr3t}` becomes a key.
         return (
-            f"`{part}` holds a key other than `env`: a secret reference holds only `env`, like "
+            f"`{part}` holds a key other than `env` and `version`: a secret reference holds only "
+            "`env` and optionally `version`, like "
             f"`{part}: {{env: NAME}}`"
         )
     return f"unknown key `{key}` in `{part}`" + (
@@ -458,6 +461,20 @@ def _value_kind(value: Any) -> str:
     if isinstance(value, bytes):
         return "binary data"
     return "a value of another kind"
+
+
+def _whole_number_message(name: str, rel: Loc, value: Any, kind: str) -> str:
+    """``max_deletes`` and a secret reference's ``version``: whole numbers with a lower bound.
+
+    A value under a secret field is never shown: a secret may have been pasted there."""
+    if rel[-1:] == ("version",):
+        what = "a whole number, 1 or more (raise it to rotate the secret)"
+        shown = "0 or less" if kind != "int_type" else _value_kind(value)
+    else:
+        what = "a whole number, 0 or more"
+        shown = str(value) if kind != "int_type" else _value_kind(value)
+    hint = ": write it without quotes" if isinstance(value, str) else ""
+    return f"`{name}` must be {what}, not {shown}{hint}"
 
 
 def _quote(value: Any) -> str:

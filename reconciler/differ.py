@@ -29,6 +29,15 @@ Remote sources the file does not name follow the file's ``unmanaged`` policy: ``
 them as unmanaged, ``report`` lists them as ``reported`` (drift that nothing writes), ``delete``
 plans their deletion.
 
+A secret set on both sides is sent again only when rotation asks for it (``--base REV`` saw its
+reference change, or ``--rotate``; ``reconciler.rotation``): the source is then an update whose
+secret field shows ``rotate`` with the reason.
+
+With ``order: enforce``, every existing source after the longest prefix of the file's order that
+Sentry holds in that order becomes a ``move`` (DELETE, then POST at the end), which replaces its
+update (``reconciler.ordering``). Without it, a predicted order that differs from the file's is a
+warning.
+
 A remote source whose id starts with ``sentry`` (Sentry's own prefix, which it refuses on every
 write) is never deleted, even with ``unmanaged: delete``: it is listed as unmanaged, with a
 warning. Nor is it reported with ``unmanaged: report``: it is listed as unmanaged.
@@ -42,7 +51,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler import spec
-from reconciler.model import AbsentSource, ProjectConfig
+from reconciler.model import AbsentSource, PresentSource, ProjectConfig
+from reconciler.ordering import order_after, plan_order
 from reconciler.plan import (
     REMOTE_SECRET_FIELDS,
     SECRET_NOT_SET,
@@ -86,8 +96,16 @@ class RemoteShapeError(ValueError):
 
 
 def desired_body(source: Any) -> dict[str, Any]:
-    """The API-shaped dict of a present desired source, secrets as ``{"env": NAME}``."""
+    """The API-shaped dict of a present desired source, secrets as ``{"env": NAME}``.
+
+    A reference's ``version`` is left out: it only decides rotation (``--base``), and a plan
+    names a secret by its variable alone.
+    """
     body: dict[str, Any] = source.model_dump(exclude={"state"}, exclude_none=True)
+    for name in spec.ALL_SECRET_FIELDS:
+        ref = body.get(name)
+        if isinstance(ref, dict):
+            body[name] = {"env": ref["env"]}
     return body
 
 
@@ -183,13 +201,22 @@ def _check_remote(remote: Sequence[Any]) -> list[Mapping[str, Any]]:
 
 
 def diff_project(
-    config: ProjectConfig, remote: Sequence[Any], *, file: str | None = None
+    config: ProjectConfig,
+    remote: Sequence[Any],
+    *,
+    file: str | None = None,
+    rotate: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ProjectPlan:
-    """Plan one project: ``remote`` is the list GET returned (redacted by Sentry)."""
-    base = {
+    """Plan one project: ``remote`` is the list GET returned (redacted by Sentry).
+
+    ``rotate``: source id -> secret field -> why (``reconciler.rotation``): a secret set on both
+    sides that must be sent again; it makes the source an update if nothing else does.
+    """
+    base: dict[str, Any] = {
         "organization": config.organization,
         "project": config.project,
         "file": file if file is not None else str(config.path),
+        "max_deletes": config.max_deletes,
     }
     try:
         remote_list = _check_remote(remote)
@@ -201,6 +228,8 @@ def diff_project(
     unchanged: list[str] = []
     mentioned: set[str] = set()
     present_order: list[str] = []
+    # Per present entry: the entry, the body apply sends, its comparable form, its file position.
+    wanted_by_id: dict[str, tuple[PresentSource, dict[str, Any], dict[str, Any], int]] = {}
     unknown_warnings: list[str] = []
 
     for position, entry in enumerate(config.sources):
@@ -213,6 +242,7 @@ def diff_project(
         present_order.append(entry.id)
         body = desired_body(entry)
         wanted = normalise(body)
+        wanted_by_id[entry.id] = (entry, body, wanted, position)
         if found is None:
             changes.append(
                 Change(
@@ -229,13 +259,21 @@ def diff_project(
         have_raw = found[1]
         have = normalise(have_raw)
         fields = field_changes(have, wanted)
+        same_type = have_raw.get("type") == entry.type
+        rotating = {
+            name: why
+            for name, why in (rotate or {}).get(entry.id, {}).items()
+            if same_type and name in have_raw and name in entry.secret_refs()
+        }
+        for name, why in rotating.items():
+            fields[name] = FieldChange(before=SECRET_SET, after=SECRET_SET, secret=True, rotate=why)
+        fields = dict(sorted(fields.items(), key=lambda item: _field_key(item[0])))
         unknown_warnings.extend(_unknown_field_warnings(entry.id, have_raw, bool(fields)))
         if not fields:
             unchanged.append(entry.id)
             continue
-        same_type = have_raw.get("type") == entry.type
         secrets: dict[str, SecretWrite] = {
-            name: ("keep" if same_type and name in have_raw else "send")
+            name: ("keep" if same_type and name in have_raw and name not in rotating else "send")
             for name in entry.secret_refs()
         }
         changes.append(
@@ -269,6 +307,11 @@ def diff_project(
         else:
             unmanaged.append(sid)
 
+    if config.order == "enforce":
+        changes, unchanged = _enforce_order(
+            changes, unchanged, present_order, remote_list, wanted_by_id
+        )
+
     return ProjectPlan(
         **base,
         changes=tuple(changes),
@@ -283,6 +326,43 @@ def diff_project(
         fingerprint=fingerprint(remote_list),
         remote_sources=remote_digests(remote_list),
     )
+
+
+def _enforce_order(
+    changes: list[Change],
+    unchanged: list[str],
+    present_order: Sequence[str],
+    remote: Sequence[Mapping[str, Any]],
+    wanted_by_id: Mapping[str, tuple[PresentSource, dict[str, Any], dict[str, Any], int]],
+) -> tuple[list[Change], list[str]]:
+    """``order: enforce``: every existing source after the longest prefix of the file's order
+    that Sentry holds in that order becomes a move (see ``reconciler.ordering``). A move
+    replaces the source's update, if any: the re-created source carries the new fields."""
+    remote_by_id = {str(s["id"]): s for s in remote}
+    reorder = plan_order(present_order, list(remote_by_id))
+    if not reorder.moved:
+        return changes, unchanged
+    moved = set(reorder.moved)
+    kept = [c for c in changes if c.source_id not in moved]
+    replaced = {c.source_id: c for c in changes if c.source_id in moved}
+    for sid in reorder.moved:
+        entry, body, wanted, position = wanted_by_id[sid]
+        fields = field_changes(normalise(remote_by_id[sid]), wanted)
+        if sid in replaced:  # a rotation the update carried still shows
+            fields.update({k: f for k, f in replaced[sid].fields.items() if f.rotate})
+        kept.append(
+            Change(
+                action="move",
+                source_id=sid,
+                source_type=entry.type,
+                fields=fields,
+                source=body,
+                # A POST cannot keep a stored secret: every secret is sent again.
+                secrets=dict.fromkeys(entry.secret_refs(), "send"),
+                position=position,
+            )
+        )
+    return kept, [sid for sid in unchanged if sid not in moved]
 
 
 def unknown_fields(source: Mapping[str, Any]) -> list[str]:
@@ -366,12 +446,15 @@ def _order_warnings(
     """Warn when, after apply, Sentry would query the file's sources in another order.
 
     Sentry keeps a source's position on update, appends new sources at the end and queries
-    sources in stored order. symsync does not reorder sources; it says so.
+    sources in stored order. Without ``order: enforce`` symsync does not reorder sources; it
+    says so. (With it, the moves make this prediction the file's order.)
     """
-    deleted = {c.source_id for c in changes if c.action == "delete"}
     ordered = sorted(changes, key=lambda c: c.sort_key)
-    created = [c.source_id for c in ordered if c.action == "create"]
-    after = [str(s["id"]) for s in remote if str(s["id"]) not in deleted] + created
+    after = order_after(
+        [str(s["id"]) for s in remote],
+        [c.source_id for c in ordered if c.action in ("delete", "move")],
+        [c.source_id for c in ordered if c.action in ("create", "move")],
+    )
     wanted = set(desired)
     predicted = [sid for sid in after if sid in wanted]
     if predicted == list(desired):
@@ -381,5 +464,6 @@ def _order_warnings(
         + ", ".join(predicted)
         + "; the file lists "
         + ", ".join(desired)
-        + ". symsync does not reorder existing sources (Sentry appends new ones at the end)."
+        + ". Sentry appends new sources at the end; add `order: enforce` to the file to have "
+        "apply re-create sources until the order is the file's."
     ]

@@ -124,7 +124,11 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class SecretRef(StrictModel):
-    """A secret named by the environment variable that holds it: ``{env: NAME}``."""
+    """A secret named by the environment variable that holds it: ``{env: NAME}``.
+
+    ``version`` (``{env: NAME, version: 2}``) declares a rotation in git: ``plan/apply --base
+    REV`` send the value again for a reference whose variable or version changed since REV.
+    """
 
     model_config = ConfigDict(
         title="SecretRef",
@@ -143,6 +147,19 @@ class SecretRef(StrictModel):
             description="Name of the environment variable, like `ACME_SYMBOLS_PASSWORD`.",
         ),
     ]
+    version: (
+        Annotated[
+            int,
+            Field(
+                gt=0,
+                description=(
+                    "Rotation counter: raise it when the secret changes, and `apply --base REV` "
+                    "sends the new value once. Ignored without `--base`."
+                ),
+            ),
+        ]
+        | None
+    ) = None
 
 
 def _secret_ref_only(value: Any) -> Any:
@@ -321,7 +338,24 @@ class ProjectFile(StrictModel):
         ),
     )
     sources: list[SourceEntry] = Field(
-        description="The project's symbol sources, in the order Sentry queries them."
+        description=(
+            "The project's symbol sources. Sentry queries sources in its stored order; with "
+            "`order: enforce`, apply makes that order the file's."
+        )
+    )
+    order: Literal["warn", "enforce"] = Field(
+        default="warn",
+        description=(
+            "`warn` (default): a plan warns when Sentry's order of these sources differs from "
+            "the file's. `enforce`: apply re-creates sources at the end until it matches."
+        ),
+    )
+    max_deletes: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description=(
+            "Most sources one apply may delete in this project, instead of the default rule "
+            "(at most half of a project holding 4 or more sources)."
+        ),
     )
 
     @model_validator(mode="after")
@@ -365,6 +399,14 @@ class ProjectConfig:
     @property
     def unmanaged(self) -> Unmanaged:
         return self.file.unmanaged
+
+    @property
+    def order(self) -> Literal["warn", "enforce"]:
+        return self.file.order
+
+    @property
+    def max_deletes(self) -> int | None:
+        return self.file.max_deletes
 
     @property
     def sources(self) -> list[HttpSource | S3Source | GcsSource | AbsentSource]:

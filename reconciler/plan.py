@@ -28,10 +28,12 @@ from reconciler.errors import SymsyncError
 
 FORMAT_VERSION: Final = 1
 
-Action = Literal["create", "update", "delete"]
+Action = Literal["create", "update", "delete", "move"]
 # The order changes are listed and applied in: new sources first (so nothing that symbolication
-# relies on disappears before its replacement exists), then updates, then deletions.
-ACTION_ORDER: Final[dict[str, int]] = {"create": 0, "update": 1, "delete": 2}
+# relies on disappears before its replacement exists), then updates, then deletions. A move
+# (``order: enforce``: delete a source and re-create it at the end) appends like a create, so
+# creates and moves go together, in the file's order.
+ACTION_ORDER: Final[dict[str, int]] = {"create": 0, "move": 0, "update": 1, "delete": 2}
 
 # Secret fields as they may appear in what Sentry returns: the three a file can set, plus the
 # legacy appStoreConnect source's key (reference section 3), which Sentry's list can still
@@ -66,19 +68,24 @@ class FieldChange(_Frozen):
     before: Any = None
     after: Any = None
     secret: bool = False
+    # A secret sent again although it is set on both sides: why, in words
+    # ("version 1 -> 2", "variable OLD -> NEW", "forced by --rotate"). Never a value.
+    rotate: str | None = None
 
 
 class Change(_Frozen):
-    """One write: a create (POST), update (PUT) or delete (DELETE) of one source."""
+    """One change to one source: a create (POST), update (PUT) or delete (DELETE), or a move
+    (``order: enforce``): DELETE, then POST of the desired source, which appends it at the end."""
 
     action: Action
     source_id: str = Field(min_length=1)
-    # Type after the change (create, update) or of the removed source (delete).
+    # Type after the change (create, update, move) or of the removed source (delete).
     source_type: str | None = None
     # Field-level before/after, by dotted path ("url", "layout.casing", "filters.filetypes").
     # A create lists every field it sets, a delete every field it removes.
     fields: dict[str, FieldChange] = Field(default_factory=dict)
     # The complete desired source as the file gives it, secrets as {"env": NAME}; None for delete.
+    # A move re-creates the source from it, so it sends every secret.
     source: dict[str, Any] | None = None
     # For every secret field of ``source``: keep the stored value, or send the variable's value.
     secrets: dict[str, SecretWrite] = Field(default_factory=dict)
@@ -120,10 +127,10 @@ class Change(_Frozen):
             raise ValueError(
                 f"`secrets` names {', '.join(unknown)}, not a secret field of the source"
             )
-        if self.action == "create" and "keep" in self.secrets.values():
+        if self.action in ("create", "move") and "keep" in self.secrets.values():
             # Sentry has no stored value to keep for a new source, and rejects a placeholder
             # in a POST.
-            raise ValueError("a create cannot keep a stored secret; it must send it")
+            raise ValueError(f"a {self.action} cannot keep a stored secret; it must send it")
         return self
 
     @property
@@ -140,6 +147,39 @@ class Change(_Frozen):
             if variable is not None and self.secrets.get(name, "send") == "send":
                 out[name] = variable
         return out
+
+
+class LimitBreach(_Frozen):
+    """One delete limit a plan goes over (see ``reconciler.limits``)."""
+
+    # The project whose own limit is broken; None for the run's total (--max-deletes).
+    project: str | None = None
+    # "run": --max-deletes; "file": the project file's max_deletes; "half": the default
+    # per-project rule (more than half of a project holding 4 or more sources).
+    rule: Literal["run", "file", "half"]
+    deletes: int
+    limit: int
+    # "12 deletes, more than --max-deletes 10"
+    message: str
+    # The exact flag or file key that would allow it: "--max-deletes 12",
+    # "max_deletes: 4 in configs/acme/ios.yaml".
+    allow: str
+
+
+class DeleteLimits(_Frozen):
+    """The verdict of the delete limits on a plan, for a run allowed ``max_deletes``."""
+
+    max_deletes: int
+    deletes: int = 0
+    breaches: tuple[LimitBreach, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.breaches)
+
+    def lines(self) -> list[str]:
+        """One line per breach: what is over the limit and what allows it."""
+        return [f"{b.message} (to allow it: {b.allow})" for b in self.breaches]
 
 
 class RemoteSource(_Frozen):
@@ -165,6 +205,8 @@ class ProjectPlan(_Frozen):
     fingerprint: str | None = None
     remote_sources: tuple[RemoteSource, ...] = ()
     error: str | None = None
+    # The project file's own delete limit (``max_deletes:``), replacing the half rule.
+    max_deletes: int | None = None
 
     @field_validator("changes")
     @classmethod
@@ -198,6 +240,7 @@ class Summary(_Frozen):
     create: int = 0
     update: int = 0
     delete: int = 0
+    move: int = 0
     unchanged: int = 0
     unmanaged: int = 0
     errors: int = 0
@@ -208,7 +251,7 @@ class Summary(_Frozen):
 
     @property
     def changes(self) -> int:
-        return self.create + self.update + self.delete
+        return self.create + self.update + self.delete + self.move
 
 
 class Plan(_Frozen):
@@ -216,6 +259,9 @@ class Plan(_Frozen):
     projects: tuple[ProjectPlan, ...] = ()
     # The Sentry the remote state was read from; a saved plan is applied only there.
     sentry_url: str | None = None
+    # What the delete limits say about this plan (``reconciler.limits``). Shown by every
+    # format; apply checks the limits again with its own settings, whatever a file says here.
+    limits: DeleteLimits | None = None
     # `plan --report-unfiled`: projects (`org/project`) that have sources in Sentry and no file,
     # and those whose sources could not be read (with the error); None when not looked for.
     unfiled: tuple[str, ...] | None = None
@@ -237,6 +283,7 @@ class Plan(_Frozen):
             create=sum(p.count("create") for p in self.projects),
             update=sum(p.count("update") for p in self.projects),
             delete=sum(p.count("delete") for p in self.projects),
+            move=sum(p.count("move") for p in self.projects),
             unchanged=sum(len(p.unchanged) for p in self.projects),
             unmanaged=sum(len(p.unmanaged) for p in self.projects),
             errors=sum(1 for p in self.projects if p.error is not None),
@@ -267,7 +314,7 @@ class Plan(_Frozen):
         wanted = set(keys)
         return Plan(
             projects=tuple(p for p in self.projects if p.key in wanted), sentry_url=self.sentry_url
-        )
+        )  # the limits' verdict was for the whole plan: it is computed again
 
     # --- JSON -------------------------------------------------------------------------------
 
@@ -289,6 +336,8 @@ class Plan(_Frozen):
             }
             if p.error is not None:
                 item["error"] = p.error
+            if p.max_deletes is not None:
+                item["max_deletes"] = p.max_deletes
             projects.append(item)
         document: dict[str, Any] = {"format_version": FORMAT_VERSION}
         if self.sentry_url is not None:
@@ -298,6 +347,11 @@ class Plan(_Frozen):
             document["unfiled"] = list(self.unfiled)
             document["unfiled_errors"] = dict(self.unfiled_errors)
         document["summary"] = self.summary.model_dump()
+        if self.limits is not None:
+            document["limits"] = {
+                **self.limits.model_dump(mode="json"),
+                "refused": self.limits.refused,
+            }
         return document
 
     def dumps(self) -> str:
@@ -341,14 +395,7 @@ def _change_json(change: Change) -> dict[str, Any]:
         "action": change.action,
         "source_id": change.source_id,
         "source_type": change.source_type,
-        "fields": {
-            name: (
-                {"before": f.before, "after": f.after, "secret": True}
-                if f.secret
-                else {"before": f.before, "after": f.after}
-            )
-            for name, f in change.fields.items()
-        },
+        "fields": {name: _field_json(f) for name, f in change.fields.items()},
     }
     if change.source is not None:
         out["source"] = change.source
@@ -356,6 +403,15 @@ def _change_json(change: Change) -> dict[str, Any]:
     if change.reason is not None:
         out["reason"] = change.reason
     out["position"] = change.position
+    return out
+
+
+def _field_json(change: FieldChange) -> dict[str, Any]:
+    out: dict[str, Any] = {"before": change.before, "after": change.after}
+    if change.secret:
+        out["secret"] = True
+    if change.rotate is not None:
+        out["rotate"] = change.rotate
     return out
 
 

@@ -1,20 +1,25 @@
 """Make a Plan from the desired-state tree and Sentry: the part ``plan`` and ``apply`` share.
 
 Only projects that have a file are read. Each project is read with exactly one GET; a project
-whose GET fails is kept in the plan with its ``error``, and the others are planned as usual.
+whose GET fails is kept in the plan with its ``error``, and the others are planned as usual;
+except for an ``AccountWideError`` (a bad token, Sentry unreachable, a URL that is not Sentry's
+API), which is about every project: it leaves ``make_plan`` and ends the run with one message,
+while the client's breaker fails the reads still queued at once.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.api_errors import AccountWideError
 from reconciler.differ import diff_project
 from reconciler.errors import ConfigError, SymsyncError
+from reconciler.limits import DEFAULT_MAX_DELETES, with_verdict
 from reconciler.model import ProjectConfig
 from reconciler.plan import Plan, ProjectPlan
 
@@ -99,10 +104,16 @@ def stops_the_run(exc: SymsyncError) -> bool:
     return exc.status is None and str(exc).startswith("could not connect")
 
 
-def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
+def plan_project(
+    client: SourceReader,
+    config: ProjectConfig,
+    rotate: Mapping[str, Mapping[str, str]] | None = None,
+) -> ProjectPlan:
     file = display_path(config.path)
     try:
         remote = client.list_sources(config.organization, config.project)
+    except AccountWideError:
+        raise  # not about this project: every other read fails the same way; one error stops
     except SymsyncError as exc:
         return ProjectPlan(
             organization=config.organization,
@@ -110,16 +121,26 @@ def plan_project(client: SourceReader, config: ProjectConfig) -> ProjectPlan:
             file=file,
             error=f"could not read the remote sources: {exc}",
         )
-    return diff_project(config, remote, file=file)
+    return diff_project(config, remote, file=file, rotate=rotate)
 
 
 def make_plan(
-    client: SourceReader, configs: Sequence[ProjectConfig], *, parallelism: int = 8
+    client: SourceReader,
+    configs: Sequence[ProjectConfig],
+    *,
+    parallelism: int = 8,
+    max_deletes: int = DEFAULT_MAX_DELETES,
+    rotations: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
 ) -> Plan:
-    """One GET per project, projects in parallel; the result does not depend on timing."""
+    """One GET per project, projects in parallel; the result does not depend on timing.
+
+    The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
+    ``rotations``: per project key, the secrets to send again (``reconciler.rotation``).
+    """
+    rotations = rotations or {}
     sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
     if not configs:
-        return Plan(projects=(), sentry_url=sentry_url)
+        return with_verdict(Plan(projects=(), sentry_url=sentry_url), max_deletes)
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(configs)))) as pool:
-        projects = list(pool.map(lambda c: plan_project(client, c), configs))
-    return Plan(projects=tuple(projects), sentry_url=sentry_url)
+        projects = list(pool.map(lambda c: plan_project(client, c, rotations.get(c.key)), configs))
+    return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)

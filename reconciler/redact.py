@@ -21,6 +21,7 @@ inside another word.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -268,8 +269,10 @@ class RedactingStream(io.TextIOBase):
             self.stream.flush()
 
     def close(self) -> None:
-        # The wrapped stream belongs to whoever opened it; only what is held back goes out.
-        self.flush()
+        # The wrapped stream belongs to whoever opened it; only what is held back goes out (if
+        # it still can: at exit the stream may be closed, or a pipe's reader gone).
+        with contextlib.suppress(ValueError, OSError):
+            self.flush()
 
 
 def _partial_secret_at_end(text: str) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
+from itertools import repeat
 from typing import Any, Final, Literal
 
 from rich.console import Console
@@ -26,8 +28,8 @@ FORMATS: Final[tuple[str, ...]] = ("text", "markdown", "json")
 # GitHub rejects issue and pull-request comments longer than this.
 GITHUB_COMMENT_LIMIT: Final = 65_535
 
-_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-_STYLE = {"create": "green", "update": "yellow", "delete": "red"}
+_SYMBOL = {"create": "+", "update": "~", "delete": "-", "move": "-/+"}
+_STYLE = {"create": "green", "update": "yellow", "delete": "red", "move": "magenta"}
 _REASON = {
     "absent": "the file says state: absent",
     "unmanaged": "not in the file, and the file says unmanaged: delete",
@@ -71,7 +73,8 @@ def summary_line(summary: Summary) -> str:
     else:
         text = (
             f"Plan: {summary.create} to create, {summary.update} to update, "
-            f"{summary.delete} to delete, {summary.unchanged} unchanged"
+            + (f"{summary.move} to move, " if summary.move else "")
+            + f"{summary.delete} to delete, {summary.unchanged} unchanged"
         )
         if summary.unmanaged:
             text += f", {summary.unmanaged} unmanaged kept"
@@ -87,6 +90,13 @@ def summary_line(summary: Summary) -> str:
     return text
 
 
+def verdict_lines(plan: Plan) -> list[str]:
+    """The delete limits' verdict: one line per limit the plan goes over, with what allows it."""
+    if plan.limits is None:
+        return []
+    return [f"apply would refuse: {line}" for line in plan.limits.lines()]
+
+
 REPORTED_HEAD: Final = "not in the file (unmanaged: report), kept"
 UNFILED_HEAD: Final = "Projects in Sentry with symbol sources and no file (--report-unfiled):"
 
@@ -94,7 +104,7 @@ UNFILED_HEAD: Final = "Projects in Sentry with symbol sources and no file (--rep
 def _project_summary(project: ProjectPlan) -> str:
     parts = [
         f"{project.count(action)} to {action}"
-        for action in ("create", "update", "delete")
+        for action in ("create", "update", "move", "delete")
         if project.count(action)
     ]
     if project.reported:
@@ -116,6 +126,13 @@ def _change_lines(change: Change) -> Iterator[Text]:
     head.append(f"{_SYMBOL[change.action]} {change.action} {change.source_id}{kind}", style=style)
     if change.action == "delete" and change.reason is not None:
         head.append(f": {_REASON[change.reason]}")
+    if change.action == "move":
+        head.append(": deleted and re-created at the end (order: enforce)")
+        sends = change.secret_variables()
+        if sends:
+            head.append(
+                "; sends " + ", ".join(f"{field} from {var}" for field, var in sends.items())
+            )
     yield head
     # The header already names the type of a created or deleted source.
     fields = {
@@ -125,16 +142,51 @@ def _change_lines(change: Change) -> Iterator[Text]:
     }
     width = max((len(name) for name in fields), default=0)
     for name, fc in fields.items():
+        if fc.rotate is not None:
+            yield Text(f"      rotate {name} ({fc.rotate})", style=style)
+            continue
         line = Text(f"      {name + ':':<{width + 1}} ")
         if change.action == "create":
             line.append(_field_value(fc, "after"), style="green")
         elif change.action == "delete":
             line.append(_field_value(fc, "before"), style="red")
+        elif (items := _list_items_changed(fc)) is not None:
+            added, removed = items
+            parts = [("+ " + format_value(v), "green") for v in added]
+            parts += [("- " + format_value(v), "red") for v in removed]
+            for i, (part, part_style) in enumerate(parts):
+                if i:
+                    line.append(", ")
+                line.append(part, style=part_style)
         else:
             line.append(_field_value(fc, "before"), style="red")
             line.append(" -> ")
             line.append(_field_value(fc, "after"), style="green")
         yield line
+
+
+def _list_items_changed(change: FieldChange) -> tuple[list[str], list[str]] | None:
+    """For a list that gains or loses items (``filters.path_patterns``, ``platforms``): the
+    strings added and removed, so a long list shows ``+ "*.so", - "*.dll"`` rather than twice
+    in full. None for anything else, or when only the order changed."""
+    before, after = change.before, change.after
+    if change.secret or not isinstance(before, list) or not isinstance(after, list):
+        return None
+    if not all(map(isinstance, before, repeat(str))) or not all(
+        map(isinstance, after, repeat(str))
+    ):
+        return None
+    have, want = set(before), set(after)
+    if len(have) == len(before) and len(want) == len(after):
+        added = [v for v in after if v not in have]
+        removed = [v for v in before if v not in want]
+    else:  # repeated items: count them
+        counted_have, counted_want = Counter(before), Counter(after)
+        added = list((counted_want - counted_have).elements())
+        removed = list((counted_have - counted_want).elements())
+    if not added and not removed:
+        return None
+    return added, removed
 
 
 def _project_lines(project: ProjectPlan) -> Iterator[Text]:
@@ -190,6 +242,7 @@ def text_lines(plan: Plan) -> list[Text]:
     if plan.needs_variables:
         lines.append(Text(needs_variables_line(plan)))
     lines.append(Text(summary_line(plan.summary), style="bold"))
+    lines.extend(Text(line, style="bold red") for line in verdict_lines(plan))
     return lines
 
 
@@ -324,6 +377,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """
     summary = plan.summary
     out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
+    for line in verdict_lines(plan):
+        out += [f"> **{md_escape(line)}**", ""]
     if plan.needs_variables:
         names = plan.needs_variables
         out += [
@@ -351,9 +406,12 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     reserve = size(note("999999999 more table rows and all projects' details")) + 256
 
     if changing:
+        moves = summary.move > 0  # a Move column only when some project reorders
         out += [
-            "| Project | Create | Update | Delete | Unmanaged | Status |",
-            "|---|---:|---:|---:|---:|---|",
+            "| Project | Create | Update | "
+            + ("Move | " if moves else "")
+            + "Delete | Unmanaged | Status |",
+            "|---|---:|---:|" + ("---:|" if moves else "") + "---:|---:|---|",
         ]
         for i, p in enumerate(changing):
             if p.error is not None:
@@ -364,7 +422,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
                 status = "sources not in the file"
             row = (
                 f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
-                f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
+                + (f"{p.count('move')} | " if moves else "")
+                + f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
             )
             if size([*out, row]) + reserve > limit:
                 out += note(f"{len(changing) - i} more table rows and all projects' details")

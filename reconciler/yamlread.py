@@ -343,7 +343,7 @@ class _Builder:
     def scalar(self, node: Node, loc: Loc) -> Any:
         tag = node.tag
         if tag == _NULL:
-            if under_secret(loc) and loc[3] != "env":
+            if under_secret(loc) and loc[3] not in ("env", "version"):
                 # `password: {s3cr3t}` is a key with a null value: report the key (without
                 # showing it), not the null.
                 return INVALID

@@ -6,6 +6,7 @@ so tests can check exactly what went over the wire: encoding, headers, retries, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -29,6 +30,8 @@ class Reply:
     reset: bool = False  # abort the connection (TCP RST) without answering
     delay: float = 0.0  # seconds to wait before answering
     cut: bool = False  # announce the whole body, send only part of it, then close
+    trickle: float = 0.0  # send the body one byte at a time, this many seconds apart
+    trickle_head: float = 0.0  # likewise from the status line on (headers never complete)
 
 
 @dataclass
@@ -101,6 +104,10 @@ def _handler(fake: FakeSentry) -> type[BaseHTTPRequestHandler]:
                 payload = b""
             else:
                 payload = json.dumps(reply.body).encode()
+            if reply.trickle_head:
+                self._trickle(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 50,
+                              reply.trickle_head)  # fmt: skip
+                return
             self.send_response(reply.status)
             if payload and "Content-Type" not in reply.headers:
                 self.send_header("Content-Type", "application/json")
@@ -112,9 +119,35 @@ def _handler(fake: FakeSentry) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload[: len(payload) // 2])
                 self.close_connection = True
                 return
+            if reply.trickle:
+                self.wfile.flush()
+                self._trickle(payload, reply.trickle)
+                return
             self.wfile.write(payload)
 
+        def _trickle(self, data: bytes, pause: float) -> None:
+            """One byte at a time until the client hangs up (or the data ends)."""
+            self.close_connection = True
+            try:
+                for index in range(len(data)):
+                    self.wfile.write(data[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(pause)
+            except OSError:
+                pass
+
         do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def handle_one_request(self) -> None:
+            # A client that hung up (cut off at its deadline) is no error of the server's.
+            try:
+                super().handle_one_request()
+            except OSError:
+                self.close_connection = True
+
+        def finish(self) -> None:
+            with contextlib.suppress(OSError):
+                super().finish()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -136,3 +169,36 @@ def fake_sentry() -> Iterator[FakeSentry]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+NOW = 1_000_000.0
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps: epoch and monotonic alike."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    monotonic = clock
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def jitter(self) -> float:
+        """No randomness in the exact waits tests check."""
+        return 0.0
+
+    def kwargs(self) -> dict[str, Any]:
+        """The client's clock arguments, all fake."""
+        return {
+            "sleep": self.sleep,
+            "clock": self.clock,
+            "monotonic": self.monotonic,
+            "jitter": self.jitter,
+        }

@@ -1,7 +1,8 @@
 """Shared by the soak suites (``make soak``): seed counts, the counts printed at the end, and
 killing the real CLI at a random moment.
 
-``SOAK_SEEDS`` (environment) sets how many seeds each suite runs; ``make soak`` sets it high.
+``SYMSYNC_SOAK_SEEDS`` (environment) sets how many seeds each suite runs; ``make soak`` sets it
+high.
 Every suite adds what it did to :data:`COUNTS`; tests/conftest.py prints them after the run:
 inputs tried, faults injected, kills, sources lost (must be 0) and leaks (must be 0).
 """
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-SEEDS_VARIABLE = "SOAK_SEEDS"
+SEEDS_VARIABLE = "SYMSYNC_SOAK_SEEDS"
 DEFAULT_SEEDS = 3
 
 # The keys, in the order they are printed.
@@ -33,7 +34,7 @@ _lock = threading.Lock()
 
 
 def seeds(salt: int = 0) -> list[int]:
-    """The seeds a suite runs: ``SOAK_SEEDS`` of them (default 3), the same on every run."""
+    """The seeds a suite runs: ``SYMSYNC_SOAK_SEEDS`` of them (default 3), the same each run."""
     count = int(os.environ.get(SEEDS_VARIABLE, "") or DEFAULT_SEEDS)
     return [salt * 1_000_003 + n for n in range(count)]
 

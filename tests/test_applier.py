@@ -235,3 +235,28 @@ def test_request_body_is_complete_and_holds_no_reference():
         "layout": {"type": "unified", "casing": "default"},
     }
     assert change.source["secret_key"] == {"env": "S3_SECRET"}  # the plan is untouched
+
+
+def test_a_move_deletes_then_recreates_with_its_secret():
+    fake = FakeSentry({"acme/ios": [http("b", password="old"), http("a")]})
+    config = project("acme", "ios", [http("a"), http("b", password={"env": "PW"})], order="enforce")
+    plan = _plan_for(fake, [config])
+    fake.calls.clear()
+    result = apply_plan(plan, fake, verify=False, env={"PW": "pw-from-env"})
+    assert result.exit_code == 0
+    assert [(m, sid) for m, _, sid, _ in fake.calls] == [("DELETE", "b"), ("POST", None)]
+    assert fake.calls[1][3]["password"] == "pw-from-env"
+    assert [s["id"] for s in fake.projects["acme/ios"]] == ["a", "b"]
+
+
+def test_a_move_whose_recreate_fails_says_the_next_apply_restores_it():
+    fake = FakeSentry({"acme/ios": [http("b"), http("a")]})
+    config = project("acme", "ios", [http("a"), http("b")], order="enforce")
+    plan = _plan_for(fake, [config])
+    fake.fail[("POST", "acme/ios")] = "Sentry said no"
+    (res,) = apply_plan(plan, fake, verify=False, env={}).projects
+    assert res.status == "failed"
+    assert "move `b` failed" in res.message and "the next apply creates it again" in res.message
+    del fake.fail[("POST", "acme/ios")]
+    again = _plan_for(fake, [config])
+    assert [(c.action, c.source_id) for c in again.projects[0].changes] == [("create", "b")]

@@ -4,7 +4,6 @@ error messages and secrecy. Time is faked: no test sleeps."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,15 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import __version__
-from reconciler.client import SentryAPIError, SentryClient
+from reconciler.client import AccountWideError, SentryAPIError, SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.redact import redact_data, redact_text, truncate
-from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
+from tests.fake_sentry import FakeSentry, FakeTime, Recorded, Reply, fake_sentry
 
 TOKEN = "sntryu_TOKENSENTINEL0123456789abcdef"
 SECRET = "PASSWORD-SENTINEL-42"
 BASE = "/api/0/projects/acme/ios/symbol-sources/"
-NOW = 1_000_000.0
 
 HTTP_SOURCE = {
     "id": "acme-symbols",
@@ -34,23 +32,6 @@ HTTP_SOURCE = {
     "password": SECRET,
 }
 HTTP_REDACTED = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = NOW
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def jitter(self) -> float:
-        """No randomness in the exact waits these tests check (see test_waits_are_jittered)."""
-        return 0.0
 
 
 @pytest.fixture
@@ -66,15 +47,7 @@ def ftime() -> FakeTime:
 
 @pytest.fixture
 def client(fake: FakeSentry, ftime: FakeTime) -> Iterator[SentryClient]:
-    with SentryClient(
-        fake.url,
-        TOKEN,
-        timeout=5,
-        sleep=ftime.sleep,
-        jitter=ftime.jitter,
-        clock=ftime.clock,
-        max_retries=5,
-    ) as c:
+    with SentryClient(fake.url, TOKEN, timeout=5, max_retries=5, **ftime.kwargs()) as c:
         yield c
 
 
@@ -183,224 +156,6 @@ def test_list_projects_follows_cursor_links(client, fake):
     assert [p["slug"] for p in projects] == ["a", "b", "c", "d"]
     assert [r.query.get("cursor") for r in fake.requests] == [None, ["0:2:0"], ["0:3:0"]]
     assert all(r.path == "/api/0/organizations/acme/projects/" for r in fake.requests)
-
-
-# ----------------------------------------------------------------------------------- retries
-
-
-def test_429_waits_until_sentry_rate_limit_reset(client, fake, ftime):
-    fake.add(
-        Reply(
-            429,
-            {"detail": "You are attempting to use this endpoint too frequently."},
-            {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 7)},
-        ),
-        Reply(200, []),
-    )
-    assert client.list_sources("acme", "ios") == []
-    assert ftime.sleeps == [7.0]
-
-
-def test_429_honours_retry_after_from_a_proxy(client, fake, ftime):
-    fake.add(Reply(429, None, {"Retry-After": "3"}), Reply(200, []))
-    client.list_sources("acme", "ios")
-    assert ftime.sleeps == [3.0]
-
-
-def test_retry_after_as_http_date(client, fake, ftime):
-    from email.utils import formatdate
-
-    fake.add(Reply(503, None, {"Retry-After": formatdate(NOW + 12, usegmt=True)}), Reply(200, []))
-    client.list_sources("acme", "ios")
-    assert ftime.sleeps == [12.0]
-
-
-def test_429_without_headers_backs_off_exponentially(client, fake, ftime):
-    fake.add(Reply(429), Reply(429), Reply(429), Reply(200, []))
-    client.list_sources("acme", "ios")
-    assert ftime.sleeps == [0.5, 1.0, 2.0]
-
-
-def test_rate_limit_reset_in_the_past_still_backs_off(client, fake, ftime):
-    fake.add(Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) - 30)}), Reply(200, []))
-    client.list_sources("acme", "ios")
-    assert ftime.sleeps == [0.5]
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_server_errors_are_retried(client, fake, ftime, status):
-    fake.add(Reply(status), Reply(status), Reply(200, [HTTP_REDACTED]))
-    assert client.list_sources("acme", "ios") == [HTTP_REDACTED]
-    assert ftime.sleeps == [0.5, 1.0]
-    assert len(fake.requests) == 3
-
-
-def test_dropped_connection_is_retried(client, fake, ftime):
-    fake.add(Reply(drop=True), Reply(200, []))
-    assert client.list_sources("acme", "ios") == []
-    assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
-
-
-@pytest.mark.parametrize(
-    ("failure", "reason"),
-    [
-        (Reply(reset=True), "connection reset"),
-        (Reply(200, [HTTP_REDACTED] * 20, cut=True), "the answer was cut off"),
-        (Reply(200, [], delay=1.0), "no answer within 0.3 s"),
-    ],
-    ids=["reset", "cut-off-body", "read-timeout"],
-)
-def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
-    caplog.set_level(logging.DEBUG, logger="reconciler.client")
-    fake.add(failure, Reply(200, [HTTP_REDACTED]))
-    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=ftime.sleep, jitter=ftime.jitter) as c:
-        assert c.list_sources("acme", "ios") == [HTTP_REDACTED]
-    assert len(fake.requests) == 2 and ftime.sleeps == [0.5]
-    assert f"-> {reason} (attempt 1" in caplog.text
-
-
-def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
-    fake.add(Reply(reset=True), Reply(reset=True), Reply(200, [HTTP_REDACTED]))
-    c = SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter)
-    with c:
-        assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
-    assert fake.methods() == ["POST", "POST", "GET"]
-
-
-def test_lost_connection_message(fake, ftime):
-    fake.default = Reply(reset=True)
-    c = SentryClient(fake.url, TOKEN, max_retries=2, sleep=ftime.sleep, jitter=ftime.jitter)
-    with c, pytest.raises(SentryAPIError) as info:
-        c.list_sources("acme", "ios")
-    assert info.value.status is None and info.value.attempts == 3
-    assert "lost the connection to 127.0.0.1" in str(info.value)
-    assert "(connection reset) after 3 attempts" in str(info.value)
-
-
-def test_retries_are_bounded(fake, ftime):
-    fake.default = Reply(503, {"detail": "down"})
-    c = SentryClient(
-        fake.url, TOKEN, max_retries=3, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
-    )
-    with c, pytest.raises(SentryAPIError) as info:
-        c.list_sources("acme", "ios")
-    assert len(fake.requests) == 4
-    assert info.value.status == 503 and info.value.attempts == 4
-    assert "503 after 4 attempts" in str(info.value)
-
-
-def test_backoff_steps_are_capped(fake, ftime):
-    fake.default = Reply(500)
-    c = SentryClient(fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock)
-    with c, pytest.raises(SentryAPIError) as info:
-        c.list_sources("acme", "ios")
-    assert ftime.sleeps == [0.5, 1, 2, 4, 8, 8, 8, 8]
-    assert "Sentry failed with 500 after 9 attempts" in str(info.value)
-
-
-def test_exhausted_429_says_rate_limited(client, fake):
-    fake.default = Reply(429)
-    with pytest.raises(SentryAPIError) as info:
-        client.list_sources("acme", "ios")
-    assert info.value.status == 429
-    assert "rate-limiting" in str(info.value)
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"X-Sentry-Rate-Limit-Reset": "nan"},
-        {"Retry-After": "nan"},
-        {"Retry-After": "inf", "X-Sentry-Rate-Limit-Reset": "-inf"},
-        # Milliseconds instead of seconds: 31,000 years away.
-        {"X-Sentry-Rate-Limit-Reset": str(int(NOW * 1000) + 5000)},
-        {"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"},
-    ],
-)
-def test_rate_limit_headers_that_are_not_plausible_fall_back_to_backoff(fake, ftime, headers):
-    fake.add(Reply(429, None, headers), Reply(200, []))
-    with SentryClient(
-        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock
-    ) as c:
-        assert c.list_sources("acme", "ios") == []
-    assert ftime.sleeps == [0.5]
-
-
-def test_waits_are_jittered(fake, ftime):
-    """Back-off steps are cut by up to half at random; a wait until Sentry's reset is spread
-    over up to a second after it, so threads limited together do not return together."""
-    draws = iter([1.0, 0.5, 0.0, 1.0])
-    fake.add(
-        Reply(503), Reply(503), Reply(503),
-        Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 10)}),
-        Reply(200, []),
-    )  # fmt: skip
-    c = SentryClient(
-        fake.url, TOKEN, sleep=ftime.sleep, clock=ftime.clock, jitter=lambda: next(draws)
-    )
-    with c:
-        assert c.list_sources("acme", "ios") == []
-    # 0.5 s halved, 1 s cut by a quarter, 2 s whole; then until the reset (7 s away after 3 s
-    # of back-off) plus a full second of spread.
-    assert ftime.sleeps == [0.25, 0.75, 2.0, 8.0]
-
-
-def test_long_waits_are_capped(fake, ftime):
-    fake.add(Reply(429, None, {"X-Sentry-Rate-Limit-Reset": str(int(NOW) + 3600)}), Reply(200, []))
-    with SentryClient(
-        fake.url, TOKEN, sleep=ftime.sleep, jitter=ftime.jitter, clock=ftime.clock, max_wait=20
-    ) as c:
-        c.list_sources("acme", "ios")
-    assert ftime.sleeps == [20]
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_unreachable_server_names_host_and_says_could_not_connect(ftime):
-    port = _closed_port()
-    c = SentryClient(
-        f"http://127.0.0.1:{port}", TOKEN, max_retries=2, sleep=ftime.sleep, jitter=ftime.jitter
-    )
-    with c, pytest.raises(SentryAPIError) as info:
-        c.list_sources("acme", "ios")
-    message = str(info.value)
-    assert info.value.status is None
-    assert f"could not connect to 127.0.0.1:{port}" in message
-    assert "connection refused" in message
-    assert "Traceback" not in message and TOKEN not in message
-    assert ftime.sleeps == [0.5, 1.0]
-
-
-def test_unreachable_server_through_the_cli_is_one_clear_line(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    port = _closed_port()
-    env = {**os.environ, "SENTRY_AUTH_TOKEN": TOKEN, "SENTRY_URL": f"http://127.0.0.1:{port}"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "import",
-            "--org",
-            "acme",
-            "--config-dir",
-            str(tmp_path / "configs"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert proc.returncode == 1
-    assert "could not connect to 127.0.0.1" in proc.stderr
-    assert "Traceback" not in proc.stderr and TOKEN not in proc.stderr + proc.stdout
 
 
 # ------------------------------------------------------------------- confirmed uncertain writes
@@ -622,11 +377,103 @@ def test_404_on_organization_projects(client, fake):
     assert "organization `nope` was not found" in str(info.value)
 
 
-def test_success_that_is_not_json_is_an_error(client, fake):
+def test_success_that_is_not_json_is_not_sentry(client, fake):
     fake.default = Reply(200, b"<html>login</html>", {"Content-Type": "text/html"})
+    with pytest.raises(AccountWideError) as info:
+        client.list_sources("acme", "ios")
+    assert "does not answer like Sentry's API: it sent an HTML page" in str(info.value)
+    assert "check SENTRY_URL or --url" in str(info.value)
+
+
+def test_json_of_another_shape_is_reported_for_its_project(client, fake):
+    fake.default = Reply(200, {"sources": []})
     with pytest.raises(SentryAPIError) as info:
         client.list_sources("acme", "ios")
-    assert "something other than" in str(info.value)
+    assert not isinstance(info.value, AccountWideError)
+    assert "with something other than a list of sources" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("reply", "came"),
+    [
+        (
+            Reply(404, b"<html><h1>Not Found</h1></html>", {"Content-Type": "text/html"}),
+            "an HTML page",
+        ),
+        (Reply(404, b"no such page", {"Content-Type": "text/plain"}), "an answer that is not JSON"),
+        (Reply(404), "an empty answer"),
+        (Reply(404, {"message": "not found"}), "JSON that is not Sentry's"),
+    ],
+    ids=["html", "text", "empty", "other-json"],
+)
+def test_a_404_without_sentrys_error_body_means_the_url_is_not_sentrys_api(
+    client, fake, reply, came
+):
+    fake.default = reply
+    with pytest.raises(AccountWideError) as info:
+        client.list_sources("acme", "ios")
+    assert f"does not answer like Sentry's API: it sent {came}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "body", [{"detail": "The requested resource does not exist"}, {"error": "nope"}]
+)
+def test_a_404_from_sentry_is_about_its_project(client, fake, body):
+    fake.default = Reply(404, body)
+    with pytest.raises(SentryAPIError) as info:
+        client.list_sources("acme", "ios")
+    assert not isinstance(info.value, AccountWideError)
+    assert "organization `acme` or project `ios` was not found" in str(info.value)
+
+
+def test_a_403_on_a_project_is_about_that_project_and_on_the_organization_about_all(client, fake):
+    fake.default = Reply(403, {"detail": "You do not have permission to perform this action."})
+    with pytest.raises(SentryAPIError) as info:
+        client.list_sources("acme", "ios")
+    assert not isinstance(info.value, AccountWideError)
+    with pytest.raises(AccountWideError) as org:
+        client.list_projects("acme")
+    assert "org:read" in str(org.value)
+
+
+def test_a_404_on_a_create_names_the_endpoint_not_a_source(client, fake):
+    fake.default = Reply(404, {"error": "Not found"})
+    with pytest.raises(SentryAPIError) as info:
+        client.create_source("acme", "ios", HTTP_SOURCE)
+    message = str(info.value)
+    assert "Sentry has no symbol-sources endpoint for project acme/ios" in message
+    assert "does not exist" not in message and "source `" not in message
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_says_so(client, fake):
+    location = f"https://elsewhere.example/api/0/projects/acme/ios/symbol-sources/?t={TOKEN}"
+    fake.default = Reply(302, {"slug": "ios"}, {"Location": location})
+    with pytest.raises(AccountWideError) as info:
+        client.list_sources("acme", "ios")
+    message = str(info.value)
+    assert "redirected the request to another host, https://elsewhere.example" in message
+    assert "renamed" not in message and TOKEN not in message
+    assert len(fake.requests) == 1
+
+
+def test_a_same_host_redirect_of_a_renamed_project_keeps_its_message(client, fake):
+    location = f"{fake.url}/api/0/projects/acme/ios-new/symbol-sources/"
+    fake.default = Reply(302, {"slug": "ios-new", "detail": {"extra": {"slug": "ios-new"}}},
+                         {"Location": location})  # fmt: skip
+    with pytest.raises(SentryAPIError) as info:
+        client.list_sources("acme", "ios")
+    assert not isinstance(info.value, AccountWideError)
+    assert "project `acme/ios` was renamed in Sentry to `ios-new`" in str(info.value)
+
+
+def test_an_account_wide_error_stops_every_later_request(client, fake):
+    fake.default = Reply(401, {"detail": "Invalid token"})
+    with pytest.raises(AccountWideError) as first:
+        client.list_sources("acme", "ios")
+    with pytest.raises(AccountWideError) as later:
+        client.create_source("acme", "web", HTTP_SOURCE)
+    assert str(later.value) == str(first.value)
+    assert len(fake.requests) == 1
 
 
 def test_missing_token_and_bad_url(monkeypatch):
@@ -992,40 +839,3 @@ def test_renamed_project_is_not_followed_but_explained():
     assert info.value.status == 302
     assert "project `acme/iphone` was renamed in Sentry to `ios`" in str(info.value)
     assert [(r["method"], r["status"]) for r in log] == [("DELETE", 302), ("GET", 200)]
-
-
-@pytest.mark.e2e
-def test_eight_threads_share_one_client_through_the_emulator_rate_limit():
-    """`--rate-limit 5/1`: the client waits until Sentry's reset and every write lands once."""
-    import time
-
-    from reconciler.emulator.server import RateLimit
-    from reconciler.emulator.testing import serving_emulator
-
-    projects = [f"p{i}" for i in range(8)]
-    state = {"organizations": {"acme": {"projects": {p: {"symbol_sources": []} for p in projects}}}}
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        time.sleep(seconds)
-
-    with serving_emulator(state, rate_limit=RateLimit(5, 1.0), generation="b") as emulator:
-        with SentryClient(emulator.url, EMULATOR_TOKEN, sleep=sleep, pool_size=8) as c:
-
-            def work(project: str) -> list:
-                c.create_source("acme", project, {**HTTP_SOURCE, "id": f"src-{project}"})
-                return c.list_sources("acme", project)
-
-            with ThreadPoolExecutor(8) as pool:
-                listed = list(pool.map(work, projects))
-        final = emulator.state()["organizations"]["acme"]["projects"]
-        log = emulator.requests()
-    assert [[s["id"] for s in sources] for sources in listed] == [[f"src-{p}"] for p in projects]
-    assert {p: [s["id"] for s in final[p]["symbol_sources"]] for p in projects} == {
-        p: [f"src-{p}"] for p in projects
-    }
-    assert [r["status"] for r in log].count(201) == 8
-    assert 429 in [r["status"] for r in log]
-    # Waits come from X-Sentry-Rate-Limit-Reset (at most the 1 s window, rounded to seconds).
-    assert waits and max(waits) <= 2.0

@@ -261,6 +261,37 @@ def test_a_legacy_app_store_connect_secret_never_reaches_the_plan():
     assert Plan.loads(everything.dumps()) == everything
 
 
+def test_order_enforce_moves_what_follows_the_longest_prefix():
+    remote = [http("b"), http("hand"), s3("a", secret_key="stored"), http("c", password="pw")]
+    desired = [s3("a"), http("b", name="renamed"), http("new"), http("c", password={"env": "PW"})]
+    plan = diff_project(
+        project("acme", "ios", desired, order="enforce"), [redacted(s) for s in remote]
+    )
+    # a is first in the file and in Sentry (hand is unmanaged): a stays, b follows it in the
+    # file but precedes it in Sentry, so b moves; new ends the prefix anyway, and c moves.
+    assert [(c.action, c.source_id) for c in plan.changes] == [
+        ("move", "b"), ("create", "new"), ("move", "c"),
+    ]  # fmt: skip
+    move_b, _, move_c = plan.changes
+    assert move_b.fields["name"].after == "renamed"  # the update rides on the re-create
+    assert move_c.secrets == {"password": "send"}  # a POST cannot keep a stored secret
+    assert move_c.secret_variables() == {"password": "PW"}
+    assert plan.unchanged == ("a",)
+    assert plan.warnings == ()
+    assert plan.unmanaged == ("hand",)
+
+
+def test_order_warn_keeps_the_warning_and_names_enforce():
+    remote = [http("b"), http("a")]
+    plan = diff_project(
+        project("acme", "ios", [http("a"), http("b")]), [redacted(s) for s in remote]
+    )
+    assert plan.changes == ()
+    (warning,) = plan.warnings
+    assert warning.startswith("source order differs from the file")
+    assert "order: enforce" in warning
+
+
 def test_unmanaged_report_lists_remote_additions_as_drift_and_writes_nothing():
     remote = _remote(http("a"), http("hand-made"), http("sentry:own"), http("other"))
     plan = diff_project(project("acme", "ios", [http("a")], unmanaged="report"), remote)

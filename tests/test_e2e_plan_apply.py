@@ -125,8 +125,8 @@ def test_plan_of_a_mixed_scenario(generation, configs, tmp_path):
     assert by_key["acme/android"]["unmanaged"] == []
     assert _changes(by_key["acme/web"]) == []
     assert plan["summary"] == {
-        "create": 1, "update": 2, "delete": 2, "unchanged": 2, "unmanaged": 1, "errors": 0,
-        "reported": 0, "unfiled": 0,
+        "create": 1, "update": 2, "delete": 2, "move": 0, "unchanged": 2, "unmanaged": 1,
+        "errors": 0, "reported": 0, "unfiled": 0,
     }  # fmt: skip
     assert "error" not in json.dumps(plan["projects"])
     # one GET per managed project, nothing else; the project without a file is never read

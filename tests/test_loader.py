@@ -96,7 +96,7 @@ def test_broken_tree_reports_every_error_of_every_file(monkeypatch: pytest.Monke
         "broken/acme/top-level-list.yaml:1:1: a project file must be a mapping with `sources:` "
         "at the top, not a list",
         "broken/acme/unknown-keys.yaml:2:1: unknown top-level key `source`: a project file "
-        "holds only `sources` and `unmanaged`; did you mean `sources`?",
+        f"holds only {TOP_KEYS}; did you mean `sources`?",
         "broken/acme/unknown-keys.yaml:7:5: source `acme-symbols`: unknown key `urll` in an "
         "http source; did you mean `url`?",
         "broken/acme/unknown-keys.yaml:9:5: source `acme-symbols`: `bucket` is not a field of "
@@ -473,15 +473,17 @@ def test_yaml_11_booleans_are_not_strings(configs: Path) -> None:
 # Every rule of contract section 1: one valid and one invalid case each
 
 
+TOP_KEYS = "`sources`, `unmanaged`, `order` and `max_deletes`"
+
+
 def test_top_level_only_sources_and_unmanaged(configs: Path) -> None:
     valid(configs, "unmanaged: delete\nsources: []\n")
     assert check(configs, "sources: []\nunmanage: delete\n") == [
-        f"{F}:2:1: unknown top-level key `unmanage`: a project file holds only `sources` and "
-        "`unmanaged`; did you mean `unmanaged`?"
+        f"{F}:2:1: unknown top-level key `unmanage`: a project file holds only {TOP_KEYS}; "
+        "did you mean `unmanaged`?"
     ]
-    assert check(configs, "sources: []\nowner: team-ios\n") == [
-        f"{F}:2:1: unknown top-level key `owner`: a project file holds only `sources` and "
-        "`unmanaged`"
+    assert check(configs, "sources: []\nowners: team-ios\n") == [
+        f"{F}:2:1: unknown top-level key `owners`: a project file holds only {TOP_KEYS}"
     ]
 
 
@@ -945,7 +947,8 @@ def test_secrets_by_reference_only(configs: Path, base: str, field: str) -> None
     ]
     assert errors(f"{{env: X, value: {SECRET_SENTINEL}}}") == [
         f"{F}:{line}:{len(field) + 16}: source `{source_id}`: `{field}` holds a key other than "
-        f"`env`: a secret reference holds only `env`, like `{field}: {{env: NAME}}`"
+        f"`env` and `version`: a secret reference holds only `env` and optionally `version`, "
+        f"like `{field}: {{env: NAME}}`"
     ]
     # A secret pasted inside braces becomes a key; it is not shown either.
     for value in (
@@ -1111,6 +1114,34 @@ def test_random_documents_never_raise(document: object) -> None:
     result = load_bytes(text.encode(), "f.yaml", "acme", "ios")
     if result.config is None:
         assert any(d.severity == "error" for d in result.diagnostics)
+
+
+def test_order_max_deletes_and_secret_versions(configs: Path) -> None:
+    valid(configs, "order: enforce\nmax_deletes: 0\nsources: []\n")
+    assert check(configs, "order: enforced\nmax_deletes: -1\nsources: []\n") == [
+        f"{F}:1:8: `order` must be `warn` or `enforce`, not `enforced`; did you mean `enforce`?",
+        f"{F}:2:14: `max_deletes` must be a whole number, 0 or more, not -1",
+    ]
+    assert check(configs, 'max_deletes: "5"\nsources: []\n') == [
+        f"{F}:1:14: `max_deletes` must be a whole number, 0 or more, not a string: write it "
+        "without quotes"
+    ]
+    source = "sources:\n  - {id: a, type: http, name: A, url: u, layout: {type: native}, "
+    valid(configs, source + "password: {env: PW, version: 3}}\n")
+    bad = [
+        source + "password: {env: PW, version: 0}}\n",
+        source + "password: {env: PW, version: s3cr3t-value}}\n",
+    ]
+    assert [check(configs, text) for text in bad] == [
+        [
+            f"{F}:2:95: source `a`: `password.version` must be a whole number, 1 or more "
+            "(raise it to rotate the secret), not 0 or less"
+        ],
+        [
+            f"{F}:2:95: source `a`: `password.version` must be a whole number, 1 or more "
+            "(raise it to rotate the secret), not a string: write it without quotes"
+        ],
+    ]
 
 
 def test_blank_path_pattern_is_refused_as_sentry_refuses_it(configs: Path) -> None:

@@ -130,8 +130,9 @@ def test_secret_pasted_as_a_key_gives_one_message_and_is_not_shown(
 ) -> None:
     text = "sources:\n" + S3.replace("{env: ACME_S3_SECRET}", value)
     assert check(configs, text) == [
-        f"{F}:8:{column}: source `acme-releases`: `secret_key` holds a key other than `env`: a "
-        "secret reference holds only `env`, like `secret_key: {env: NAME}`"
+        f"{F}:8:{column}: source `acme-releases`: `secret_key` holds a key other than `env` and "
+        "`version`: a secret reference holds only `env` and optionally `version`, like "
+        "`secret_key: {env: NAME}`"
     ]
 
 
@@ -256,8 +257,8 @@ def test_nul_character_in_a_string_is_refused(configs: Path) -> None:
 def test_invisible_and_bidirectional_characters_are_shown_escaped(configs: Path) -> None:
     text = 'sources\u200b: []\nunmanaged: "kee\u202ep"\n'
     assert check(configs, text) == [
-        f"{F}:1:1: unknown top-level key `sources\\u200b`: a project file holds only `sources` "
-        "and `unmanaged`; did you mean `sources`?",
+        f"{F}:1:1: unknown top-level key `sources\\u200b`: a project file holds only `sources`, "
+        "`unmanaged`, `order` and `max_deletes`; did you mean `sources`?",
         f"{F}:2:12: `unmanaged` must be `keep`, `report` or `delete`, not `kee\\u202ep`; did "
         "you mean `keep`?",
     ]

@@ -60,6 +60,7 @@ def test_json_has_the_contract_keys():
         "create": 1,
         "update": 1,
         "delete": 1,
+        "move": 0,
         "unchanged": 1,
         "unmanaged": 1,
         "errors": 1,

@@ -177,6 +177,26 @@ def test_no_changes_is_not_an_all_clear_when_a_project_could_not_be_planned():
     )
 
 
+def test_a_move_in_every_format():
+    remote = [redacted(http("b", password="stored")), redacted(http("a"))]
+    desired = [http("a"), http("b", password={"env": "PW"})]
+    plan = Plan(projects=(diff_project(project("acme", "ios", desired, order="enforce"), remote),))
+    text = render_text(plan)
+    assert (
+        "  -/+ move b (http): deleted and re-created at the end (order: enforce); "
+        "sends password from PW"
+    ) in text.splitlines()
+    assert "Plan: 0 to create, 0 to update, 1 to move, 0 to delete, 1 unchanged." in text
+    markdown = render_markdown(plan)
+    assert "| Project | Create | Update | Move | Delete | Unmanaged | Status |" in markdown
+    assert "| `acme/ios` | 0 | 0 | 1 | 0 | 0 | changes pending |" in markdown
+    (change,) = json.loads(render(plan, "json"))["projects"][0]["changes"]
+    assert (change["action"], change["source_id"], change["secrets"]) == (
+        "move", "b", {"password": "send"},
+    )  # fmt: skip
+    assert json.loads(render(plan, "json"))["summary"]["move"] == 1
+
+
 def test_sources_reported_as_not_in_the_file_show_in_every_format():
     remote = [redacted(http("a")), redacted(http("hand-made"))]
     plan = Plan(
@@ -194,3 +214,20 @@ def test_sources_reported_as_not_in_the_file_show_in_every_format():
     document = json.loads(render(plan, "json"))
     assert document["projects"][0]["reported"] == ["hand-made"]
     assert document["summary"]["reported"] == 1
+
+
+def test_a_list_that_gains_or_loses_items_shows_only_those_items():
+    patterns = [f"*.{i}" for i in range(12)]
+    remote = [redacted(http("a", filters={"path_patterns": [*patterns, "*.dll"]},
+                            platforms=["ios", "macos"]))]  # fmt: skip
+    desired = [http("a", filters={"path_patterns": [*patterns, "*.so", "*.pdb"]},
+                    platforms=["macos", "ios"])]  # fmt: skip
+    plan = Plan(projects=(diff_project(project("o", "p", desired), remote),))
+    text = render_text(plan)
+    assert '      filters.path_patterns: + "*.so", + "*.pdb", - "*.dll"\n' in text
+    # only the order changed: both lists, in full
+    assert '      platforms:             ["ios", "macos"] -> ["macos", "ios"]\n' in text
+    assert '"*.0"' not in text
+    document = json.loads(render(plan, "json"))
+    fields = document["projects"][0]["changes"][0]["fields"]
+    assert fields["filters.path_patterns"]["after"] == [*patterns, "*.so", "*.pdb"]

@@ -167,7 +167,8 @@ def test_any_state_gen_b_accepts_round_trips_to_an_empty_plan(org):
 
 
 @pytest.mark.soak
-@settings(max_examples=1500, **{**_settings, "derandomize": False})
+@pytest.mark.timeout(1800)
+@settings(max_examples=1000, **{**_settings, "derandomize": False})
 @given(projects())
 def test_soak_any_state_gen_b_accepts_round_trips_to_an_empty_plan(org):
     check_round_trip(org)

@@ -123,7 +123,8 @@ def test_secrets_are_env_references_only(schema: dict[str, Any]) -> None:
     defs = schema["$defs"]
     assert defs["SecretRef"]["required"] == ["env"]
     assert defs["SecretRef"]["additionalProperties"] is False
-    assert set(defs["SecretRef"]["properties"]) == {"env"}
+    assert set(defs["SecretRef"]["properties"]) == {"env", "version"}
+    assert defs["SecretRef"]["properties"]["version"]["type"] == "integer"
     for source_type, name in (("http", "HttpSource"), ("s3", "S3Source"), ("gcs", "GcsSource")):
         for field in spec.SECRET_FIELDS[source_type]:
             prop = defs[name]["properties"][field]
@@ -145,6 +146,9 @@ VALID: list[dict[str, Any]] = [
     {"sources": [s3(region="cn-north-1")]},
     {"sources": [http(id="a"), http(id="A")]},
     {"sources": [http(filters={})]},
+    {"sources": [http(password={"env": "P", "version": 2})], "order": "enforce"},
+    {"sources": [], "order": "warn", "max_deletes": 0},
+    {"sources": [], "max_deletes": 25},
     {"unmanaged": "report", "sources": []},
     {"sources": [http(name=...), s3(name=""), gcs(name=" ")]},
     {"sources": [http(is_public=True, has_index=False, platforms=["ios", "macos"])]},
@@ -215,6 +219,14 @@ INVALID: list[dict[str, Any]] = [
     {"sources": [{"id": "sentry-old", "state": "absent"}]},
     {"sources": [{"state": "absent"}]},
     {"sources": ["acme"]},
+    {"sources": [http(password={"env": "P", "version": 0})]},
+    {"sources": [http(password={"env": "P", "version": "2"})]},
+    {"sources": [http(password={"env": "P", "version": True})]},
+    {"sources": [http(password={"version": 2})]},
+    {"sources": [], "order": "strict"},
+    {"sources": [], "max_deletes": -1},
+    {"sources": [], "max_deletes": "5"},
+    {"sources": [], "max_deletes": 2.5},
 ]
 
 

@@ -1,4 +1,4 @@
-"""Soak suites (``make soak``; ``SOAK_SEEDS`` seeds each): faults, kills and hostile answers.
+"""Soak suites (``make soak``, ``SYMSYNC_SOAK_SEEDS`` seeds each): faults, kills, hostile answers.
 
 - **fault**: apply under the emulator's ``--fault-rate`` (500 before or after the write, 502/503,
   dropped connections) converges, re-run as a CI job would, with no duplicate and no lost

@@ -171,9 +171,11 @@ def test_secret_values_never_appear(tmp_path: Path) -> None:
         "`{env: NAME}`, not a literal: secrets never go into git; put the secret in an "
         "environment variable and name it",
         "configs/acme/ios.yaml:14:18: source `acme-releases`: `secret_key` holds a key other "
-        "than `env`: a secret reference holds only `env`, like `secret_key: {env: NAME}`",
+        "than `env` and `version`: a secret reference holds only `env` and optionally "
+        "`version`, like `secret_key: {env: NAME}`",
         "configs/acme/ios.yaml:21:27: source `acme-nightly`: `private_key` holds a key other "
-        "than `env`: a secret reference holds only `env`, like `private_key: {env: NAME}`",
+        "than `env` and `version`: a secret reference holds only `env` and optionally "
+        "`version`, like `private_key: {env: NAME}`",
         "3 errors in 1 file",
     ]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -11,9 +13,12 @@ from rich.console import Console
 from reconciler import interrupt
 from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
 from reconciler.commands.options import (
+    base_option,
     format_option,
     log_requests,
+    max_deletes_option,
     project_option,
+    rotate_option,
     url_option,
     verbose_option,
 )
@@ -24,8 +29,10 @@ from reconciler.commands.plan import (
     report_problems,
     stdout_color,
 )
-from reconciler.errors import EXIT_ERROR, RefusedError, SymsyncError
+from reconciler.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
+from reconciler.expect import differences
 from reconciler.github_actions import append_plan_summary
+from reconciler.limits import with_verdict
 from reconciler.plan import Plan
 from reconciler.planner import display_path, load_desired, make_plan, match_projects
 from reconciler.render import render
@@ -48,6 +55,22 @@ def read_plan_file(path: Path) -> Plan:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise SymsyncError(f"{path}: cannot read the plan file: {reason}") from None
     return Plan.loads(text, where=display_path(path))
+
+
+def _reviewed_keys(reviewed: Plan, fresh: Plan, patterns: Sequence[str]) -> list[str]:
+    """The reviewed plan's projects to compare: all of them, or with --project the ones the
+    patterns select (a project whose file is gone is still compared)."""
+    keys = [p.key for p in reviewed.projects]
+    if not patterns:
+        return keys
+    planned = {p.key for p in fresh.projects}
+    return [k for k in keys if k in planned or any(_matches(k, p) for p in patterns)]
+
+
+def _matches(key: str, pattern: str) -> bool:
+    org, _, project = key.partition("/")
+    org_pattern, _, project_pattern = pattern.partition("/")
+    return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(project, project_pattern)
 
 
 def confirm(yes: bool) -> bool:
@@ -85,6 +108,21 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     "--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal)."
 )
 @format_option("How stdout shows the plan before applying it.")
+@max_deletes_option(
+    "Refuse the whole run (exit 3, nothing written) when it would delete more than N sources "
+    "in total. A project's own limit is `max_deletes:` in its file."
+)
+@base_option
+@rotate_option
+@click.option(
+    "--expect",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PLANFILE",
+    help=(
+        "Make a fresh plan and apply it only if its changes are exactly those of this reviewed "
+        "plan (`symsync plan --out`); otherwise write nothing, show what differs, exit 3."
+    ),
+)
 @url_option
 @click.option(
     "--parallelism",
@@ -101,6 +139,10 @@ def command(
     patterns: tuple[str, ...],
     yes: bool,
     fmt: str,
+    max_deletes: int,
+    base: str | None,
+    rotate_patterns: tuple[str, ...],
+    expect: Path | None,
     url: str | None,
     parallelism: int,
     verbose: bool,
@@ -118,6 +160,18 @@ def command(
     """
     if verbose:
         log_requests()
+    if planfile is not None and expect is not None:
+        raise SymsyncError(
+            "give either PLANFILE (apply that saved plan) or --expect PLANFILE (apply a fresh "
+            "plan if it equals the reviewed one), not both"
+        )
+    reviewed = read_plan_file(expect) if expect is not None else None
+    if planfile is not None and (base is not None or rotate_patterns):
+        flag = "--base" if base is not None else "--rotate"
+        raise SymsyncError(
+            f"{flag} decides what a fresh plan sends; a saved plan already says it. "
+            f"Give {flag} to `symsync plan --out`, or apply without PLANFILE"
+        )
     # A malformed SYMSYNC_SECRETS stops apply here, before anything is read or written.
     secrets = SecretResolver()
     if planfile is not None:
@@ -131,9 +185,20 @@ def command(
         if client is not None:
             check_same_sentry(plan, client.base_url, planfile)
     else:
-        configs = load_desired(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
+        from reconciler.rotation import collect
+
+        directory = config_dir or DEFAULT_CONFIG_DIR
+        configs = load_desired(directory, patterns, echo=echo_err)
+        rotations = collect(configs, directory, base=base, patterns=rotate_patterns)
         client = connect(url)
-        plan = make_plan(client, configs, parallelism=parallelism)
+        plan = make_plan(client, configs, parallelism=parallelism, rotations=rotations)
+        if reviewed is not None and expect is not None:
+            check_same_sentry(reviewed, client.base_url, expect)
+            reviewed = reviewed.select(_reviewed_keys(reviewed, plan, patterns))
+    # The verdict of this run's limits, whatever a saved plan says (it may have been made
+    # with other settings); the applier checks the same again before its first write.
+    plan = with_verdict(plan, max_deletes)
+    refused = plan.limits is not None and plan.limits.refused
 
     try:
         remember_values(plan)
@@ -141,9 +206,21 @@ def command(
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
         append_plan_summary(plan)
         report_problems(plan, errors=False)  # errors are in the result table
-        # Every variable of every project, before asking: a missing one stops it all here.
-        resolve_plan(plan, secrets)
-        if plan.has_changes and not confirm(yes):
+        if reviewed is not None:
+            differ = differences(reviewed, plan)
+            if differ:
+                echo_err(
+                    f"apply --expect: the fresh plan differs from {expect}; nothing was "
+                    "written anywhere:"
+                )
+                for line in differ:
+                    echo_err(f"  {line}")
+                echo_err("Review the fresh plan (`symsync plan`) and apply that one.")
+                return EXIT_REFUSED
+        if not refused:
+            # Every variable of every project, before asking: a missing one stops it all here.
+            resolve_plan(plan, secrets)
+        if plan.has_changes and not refused and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR
         result = apply_plan(
@@ -152,6 +229,7 @@ def command(
             verify=planfile is not None,
             parallelism=parallelism,
             on_event=echo_err,
+            max_deletes=max_deletes,
             # From here on a signal stops new writes instead of ending the process.
             stop=interrupt.begin_writes(),
             signal=interrupt.received,
@@ -166,5 +244,8 @@ def command(
         console = Console(stderr=True, highlight=False, width=120)
     console.print(results_table(result))
     console.print(results_summary(result), markup=False)
+    stopped_by = client.stopped_by if client is not None else None
+    if stopped_by is not None:
+        echo_err(f"error: {stopped_by}")
     # A signal that came after the last write still ends the run as interrupted.
     return interrupt.exit_code() or result.exit_code

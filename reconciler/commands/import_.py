@@ -9,7 +9,12 @@ import click
 
 from reconciler import interrupt
 from reconciler.client import SentryClient
-from reconciler.commands.options import log_requests, url_option, verbose_option
+from reconciler.commands.options import (
+    client_options,
+    log_requests,
+    url_option,
+    verbose_option,
+)
 from reconciler.errors import EXIT_ERROR, EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
 from reconciler.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
@@ -72,7 +77,7 @@ def command(
     if verbose:
         log_requests()
     template = SecretNameTemplate.parse(secret_name)  # a bad template fails before any request
-    with SentryClient.from_env(url) as client:
+    with SentryClient.from_env(url, **client_options()) as client:
         result = import_organization(
             client,
             org,

@@ -12,9 +12,12 @@ import click
 from reconciler import interrupt
 from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
+    base_option,
     format_option,
     log_requests,
+    max_deletes_option,
     project_option,
+    rotate_option,
     url_option,
     verbose_option,
 )
@@ -54,6 +57,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"error: {project.key}: {project.error}")
         for warning in project.warnings:
             echo_err(f"warning: {project.key}: {warning}")
+    if plan.limits is not None:
+        for line in plan.limits.lines():
+            echo_err(f"warning: apply would refuse: {line}")
     if errors:
         for key, error in plan.unfiled_errors.items():
             echo_err(f"error: {key}: {error}")
@@ -61,8 +67,9 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
 
 def connect(url: str | None) -> SentryClient:
     from reconciler.client import SentryClient
+    from reconciler.commands.options import client_options
 
-    return SentryClient.from_env(url=url)
+    return SentryClient.from_env(url=url, **client_options())
 
 
 @click.command("plan")
@@ -85,6 +92,11 @@ def connect(url: str | None) -> SentryClient:
     is_flag=True,
     help="Exit 2 when changes are pending, 0 when there are none (1 on any error).",
 )
+@max_deletes_option(
+    "The delete limit of the run whose verdict the plan shows (as `apply --max-deletes`)."
+)
+@base_option
+@rotate_option
 @click.option(
     "--report-unfiled",
     is_flag=True,
@@ -107,6 +119,9 @@ def command(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    max_deletes: int,
+    base: str | None,
+    rotate_patterns: tuple[str, ...],
     report_unfiled: bool,
     url: str | None,
     parallelism: int,
@@ -119,14 +134,22 @@ def command(
     if verbose:
         log_requests()
     from reconciler.planner import load_desired, make_plan
+    from reconciler.rotation import collect
     from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
 
     if (problem := bundle_problem()) is not None:
         echo_err(f"warning: {problem}. apply will refuse it")
 
     configs = load_desired(config_dir, patterns, echo=echo_err)
+    rotations = collect(configs, config_dir, base=base, patterns=rotate_patterns)
     with connect(url) as client:
-        plan = make_plan(client, configs, parallelism=parallelism)
+        plan = make_plan(
+            client,
+            configs,
+            parallelism=parallelism,
+            max_deletes=max_deletes,
+            rotations=rotations,
+        )
         if report_unfiled:
             from reconciler.unfiled import find_unfiled
 

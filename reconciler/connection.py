@@ -1,0 +1,420 @@
+"""One attempt over the wire to one Sentry: the connection pool, and a deadline for the whole
+answer.
+
+- **Set up once.** Requests go straight to ``requests``' adapter (its urllib3 pool, its error
+  types) with a request prepared here: a ``Session`` would merge its settings, read the
+  environment (proxy variables, ``NO_PROXY``, CA bundles, ``~/.netrc``: twice per request), and
+  look for cookies and redirects on every request. Here the environment is read once for the
+  Sentry URL, no cookie is kept, the token is the ``Authorization`` header (no ``.netrc`` entry
+  can replace it), and redirects are never followed.
+- **A deadline for the whole answer.** ``requests``' timeout bounds each socket read, so a
+  server that sends a byte now and then is never cut off by it. Every connection of the pool
+  knows the attempt it serves (a thread-local :class:`Guard`), and one watchdog thread shuts the
+  socket of an attempt still going at its deadline: the blocked read then ends and the attempt
+  fails with the deadline as its reason. A connection already serving another attempt is never
+  touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import requests
+import requests.utils
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from reconciler import __version__
+
+USER_AGENT: Final = f"symsync/{__version__}"
+# The largest answer read (a list of sources is a few KiB; a page of projects tens of KiB).
+MAX_BODY: Final = 32 * 1024 * 1024
+CHUNK: Final = 64 * 1024
+
+
+class Secret:
+    """A value that never shows in a repr, a str or a debugger's dump of the client."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an attempt got no answer."""
+
+    reason: str
+    reached_server: bool  # the request may have been received (a write may have happened)
+    retryable: bool = True
+    timed_out: bool = False
+
+
+# ------------------------------------------------------------------------- whole-answer deadline
+
+
+class Guard:
+    """The deadline of one attempt; the connection(s) it used, for the watchdog to shut."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self.done = False
+        self.lock = threading.Lock()
+        self.connections: list[HTTPConnection] = []
+
+    def attach(self, connection: HTTPConnection) -> None:
+        with self.lock:
+            connection._symsync_guard = self  # type: ignore[attr-defined]
+            if connection not in self.connections:
+                self.connections.append(connection)
+
+    def fire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.fired = True
+            for connection in self.connections:
+                if getattr(connection, "_symsync_guard", None) is not self:
+                    continue  # already serving another attempt
+                sock = getattr(connection, "sock", None)
+                if sock is None:
+                    continue
+                # The plain socket's shutdown, also under TLS: it wakes a thread blocked in a
+                # read on it, which then sees the end of the stream.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        with self.lock:
+            self.done = True
+
+
+_current = threading.local()
+
+
+def _attach_current(connection: HTTPConnection) -> None:
+    guard = getattr(_current, "guard", None)
+    if isinstance(guard, Guard):
+        guard.attach(connection)
+
+
+class GuardedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        _attach_current(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach_current(self)
+        super().request(*args, **kwargs)
+
+
+class GuardedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        _attach_current(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach_current(self)
+        super().request(*args, **kwargs)
+
+
+class GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+_POOL_CLASSES: Final = {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
+
+
+class GuardedAdapter(HTTPAdapter):
+    """Connections that the watchdog can shut, also through an HTTP(S) proxy."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOL_CLASSES)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
+        return manager
+
+
+class Watchdog:
+    """One thread that fires each guard at its deadline (real monotonic time). It is woken only
+    when a deadline comes before the one it sleeps towards: with equal timeouts, once per
+    timeout, not once per request."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._guards: set[Guard] = set()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._wake_at = math.inf
+
+    @staticmethod
+    def now() -> float:
+        return time.monotonic()
+
+    def watch(self, guard: Guard) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._guards.add(guard)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="symsync-deadlines", daemon=True
+                )
+                self._thread.start()
+            if guard.deadline < self._wake_at:
+                self._wake_at = guard.deadline
+                self._cond.notify()
+
+    def unwatch(self, guard: Guard) -> None:
+        guard.finish()
+        with self._cond:
+            self._guards.discard(guard)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                now = self.now()
+                for guard in [g for g in self._guards if g.deadline <= now]:
+                    self._guards.discard(guard)
+                    guard.fire()
+                self._wake_at = min((g.deadline for g in self._guards), default=math.inf)
+                timeout = None if self._wake_at == math.inf else max(self._wake_at - now, 0.0)
+                self._cond.wait(timeout)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    @contextlib.contextmanager
+    def guarding(self, deadline: float) -> Iterator[Guard]:
+        """Within the block, this thread's connections are shut at ``deadline``
+        (``Watchdog.now()`` time); ``guard.fired`` tells afterwards whether they were."""
+        guard = Guard(deadline)
+        self.watch(guard)
+        _current.guard = guard
+        try:
+            yield guard
+        finally:
+            _current.guard = None
+            self.unwatch(guard)
+
+
+# --------------------------------------------------------------------------------- the pool
+
+
+def resolved_proxies(url: str) -> dict[str, str]:
+    """The proxies the environment sets for ``url`` (``*_PROXY``, honouring ``NO_PROXY``)."""
+    return dict(requests.utils.get_environ_proxies(url))
+
+
+def resolved_verify() -> bool | str:
+    """Certificate verification as ``requests`` reads it from the environment."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
+class Connection:
+    """The connection settings of one Sentry, fixed when the client is made.
+
+    Requests go straight to ``requests``' adapter (its urllib3 pool, its error types) with a
+    request prepared here: a ``Session`` would merge its settings, read the environment (proxy
+    variables, ``NO_PROXY``, CA bundles, ``~/.netrc``: twice per request), look for cookies and
+    redirects on every request. Here the environment is read once, no cookie is kept, the token
+    is the ``Authorization`` header (no ``.netrc`` entry can replace it), and redirects are
+    never followed.
+    """
+
+    def __init__(self, base_url: str, token: Secret, pool_size: int, timeout: float) -> None:
+        self.timeout = timeout
+        self.watchdog = Watchdog()
+        self.proxies = resolved_proxies(base_url)
+        self.verify = resolved_verify()
+        self.adapter = GuardedAdapter(
+            pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0, pool_block=False
+        )
+        self._token = token
+        self.headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": requests.utils.DEFAULT_ACCEPT_ENCODING,
+            "Connection": "keep-alive",
+        }
+
+    def _request(self, method: str, url: str, data: bytes | None) -> requests.Response:
+        timeout = self.timeout
+        prepared = requests.PreparedRequest()
+        prepared.method = method
+        prepared.url = url
+        headers = CaseInsensitiveDict(self.headers)
+        headers["Authorization"] = f"Bearer {self._token.value}"
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(data))
+        elif method not in ("GET", "HEAD"):
+            headers["Content-Length"] = "0"
+        prepared.headers = headers
+        prepared.body = data
+        prepared.hooks = {"response": []}
+        return self.adapter.send(
+            prepared,
+            stream=True,
+            timeout=(timeout, timeout),
+            verify=self.verify,
+            cert=None,
+            proxies=self.proxies,
+        )
+
+    def attempt(
+        self, method: str, url: str, data: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One attempt, answered whole within ``timeout`` seconds."""
+        deadline = Watchdog.now() + self.timeout
+        got_headers = False
+        with self.watchdog.guarding(deadline) as guard:
+            try:
+                response = self._request(method, url, data)
+                got_headers = True
+                try:
+                    content = _read_body(response, deadline)
+                finally:
+                    response.close()
+            except _FAILURES as exc:
+                if guard.fired or isinstance(exc, _DeadlinePassed):
+                    raise AttemptFailed(self._deadline_failure(exc, got_headers)) from None
+                raise AttemptFailed(describe_failure(exc, self.timeout)) from None
+        if guard.fired:
+            raise AttemptFailed(self._deadline_failure(None, got_headers))
+        return response.status_code, response.headers, content
+
+    def _deadline_failure(self, exc: BaseException | None, got_headers: bool) -> Failure:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return Failure(
+                f"no connection within {self.timeout:g} s", reached_server=False, timed_out=True
+            )
+        if got_headers:
+            return Failure(
+                f"the answer did not complete within {self.timeout:g} s",
+                reached_server=True,
+                timed_out=True,
+            )
+        return Failure(f"no answer within {self.timeout:g} s", reached_server=True, timed_out=True)
+
+    def close(self) -> None:
+        self.watchdog.close()
+        self.adapter.close()
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
+_FAILURES: Final = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    _BodyTooLarge,
+    _DeadlinePassed,
+    OSError,
+)
+
+
+class AttemptFailed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(CHUNK):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise _DeadlinePassed
+    return b"".join(chunks)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps (requests -> urllib3 -> socket errors)."""
+    stack: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for attr in ("reason", "__cause__", "__context__"):
+            nested = getattr(current, attr, None)
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+
+
+def describe_failure(exc: BaseException, timeout: float) -> Failure:
+    if isinstance(exc, _BodyTooLarge):
+        return Failure(
+            f"the answer was larger than {MAX_BODY // (1024 * 1024)} MiB",
+            reached_server=True,
+            retryable=False,
+        )
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Failure("timed out while connecting", reached_server=False, timed_out=True)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return Failure(f"no answer within {timeout:g} s", reached_server=True, timed_out=True)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Failure("TLS handshake failed", reached_server=False, retryable=False)
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidHeader):
+        return Failure("invalid request", reached_server=False, retryable=False)
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return Failure("the answer could not be decoded", reached_server=True)
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return Failure("connection refused", reached_server=False)
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return Failure("the host name could not be resolved", reached_server=False)
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            return Failure("connection reset", reached_server=True)
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return Failure("connection closed without an answer", reached_server=True)
+        if isinstance(cause, http.client.IncompleteRead):
+            return Failure("the answer was cut off", reached_server=True)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return Failure("the answer was cut off", reached_server=True)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return Failure("connection failed", reached_server=True)
+    return Failure(type(exc).__name__, reached_server=True)
