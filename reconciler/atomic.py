@@ -1,11 +1,11 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never a part.
 
-The text goes to a temporary file beside the target (same folder, so the rename stays on one
-file system), is flushed to disk, gets its mode, and is renamed over the target. The temporary
-name starts with a dot, so the loader ignores one left behind by a crash.
+The data (text, or bytes) goes to a temporary file beside the target (same folder, so the rename
+stays on one file system), is flushed to disk, gets its mode, and is renamed over the target.
+The temporary name starts with a dot, so the loader ignores one left behind by a crash.
 
-- ``write_atomic(path, text)``: one file.
-- ``stage(path, text)`` then ``os.replace(tmp, path)``: for a caller that writes several files
+- ``write_atomic(path, data)``: one file.
+- ``stage(path, data)`` then ``os.replace(tmp, path)``: for a caller that writes several files
   and renames them only once all of them are staged (``symsync import``).
 """
 
@@ -26,16 +26,16 @@ def default_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def stage(path: Path, text: str, *, mode: int | None = None) -> Path:
-    """``text`` (UTF-8, ``\\n`` line ends) in a new temporary file beside ``path``, flushed to
-    disk, with ``mode`` (default: the mode ``path`` has or would get). Returns the temporary
-    file; the caller renames it over ``path`` or removes it. Raises ``OSError``, leaving nothing
-    behind."""
+def stage(path: Path, data: str | bytes, *, mode: int | None = None) -> Path:
+    """``data`` (text as UTF-8, line ends as given) in a new temporary file beside ``path``,
+    flushed to disk, with ``mode`` (default: the mode ``path`` has or would get). Returns the
+    temporary file; the caller renames it over ``path`` or removes it. Raises ``OSError``,
+    leaving nothing behind."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, default_mode(path) if mode is None else mode)
@@ -45,10 +45,10 @@ def stage(path: Path, text: str, *, mode: int | None = None) -> Path:
     return Path(tmp)
 
 
-def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``text`` atomically. Raises ``OSError``, leaving nothing behind and
+def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically. Raises ``OSError``, leaving nothing behind and
     ``path`` as it was."""
-    tmp = stage(path, text, mode=mode)
+    tmp = stage(path, data, mode=mode)
     try:
         os.replace(tmp, path)
     except BaseException:

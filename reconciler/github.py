@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -42,6 +43,10 @@ BODY_LIMIT: Final = 65_535
 DRIFT_LABEL: Final = "symsync-drift"
 DRIFT_TITLE: Final = "symsync: Sentry differs from configs/"
 TIMEOUT: Final = (10.0, 60.0)  # connect, read
+# A GET that GitHub could not answer (a dropped connection, 502, 503, 504) is tried again after
+# these pauses; a write is never repeated, so a comment or an issue is never made twice.
+GET_RETRY_PAUSES: Final = (1.0, 3.0)
+_TRANSIENT: Final = frozenset({502, 503, 504})
 _REPOSITORY: Final = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -76,7 +81,7 @@ class GitHubEnv:
             )
         repository = env.get("GITHUB_REPOSITORY", "")
         if not _REPOSITORY.match(repository):
-            shown = f"`{truncate(repository, 100)}`" if repository else "not set"
+            shown = f"`{truncate(redact_text(repository), 100)}`" if repository else "not set"
             raise GitHubError(
                 f"GITHUB_REPOSITORY is {shown}: it must be OWNER/NAME, as GitHub Actions sets it"
             )
@@ -147,8 +152,8 @@ def _http_url(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise GitHubError(
-            f"{name} is `{truncate(value, 100)}`: it must be an http(s) URL, as GitHub Actions "
-            "sets it"
+            f"{name} is `{truncate(redact_text(value), 100)}`: it must be an http(s) URL, "
+            "as GitHub Actions sets it"
         )
     return value.rstrip("/")
 
@@ -157,8 +162,15 @@ class GitHubAPI:
     """GitHub's REST API for one repository: one method for every request, which owns the
     headers, the timeouts and the wording of errors."""
 
-    def __init__(self, env: GitHubEnv, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        env: GitHubEnv,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.env = env
+        self._sleep = sleep
         self.repo_path = f"/repos/{env.repository}"
         self._origin = _origin(env.api_url)
         self._session = session or requests.Session()
@@ -196,22 +208,33 @@ class GitHubAPI:
                 f"outside {self.env.api_url}; not sending the token there"
             )
         what = f"{method} {urlsplit(url).path}"
-        try:
-            response = self._session.request(
-                method,
-                url,
-                json=json_body,
-                params=params,
-                headers={"Authorization": f"Bearer {self.env.token}"},
-                timeout=TIMEOUT,
-                stream=stream,
-            )
-        except requests.RequestException as exc:
-            reason = redact_text(str(exc), [self.env.token])
-            raise GitHubError(f"GitHub did not answer {what}: {truncate(reason, 300)}") from None
-        if response.status_code >= 400:
-            raise GitHubError(self._describe_failure(what, response))
-        return response
+        pauses = list(GET_RETRY_PAUSES) if method == "GET" else []
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self.env.token}"},
+                    timeout=TIMEOUT,
+                    stream=stream,
+                )
+            except requests.RequestException as exc:
+                if pauses:
+                    self._sleep(pauses.pop(0))
+                    continue
+                reason = redact_text(str(exc), [self.env.token])
+                raise GitHubError(
+                    f"GitHub did not answer {what}: {truncate(reason, 300)}"
+                ) from None
+            if response.status_code in _TRANSIENT and pauses:
+                response.close()
+                self._sleep(pauses.pop(0))
+                continue
+            if response.status_code >= 400:
+                raise GitHubError(self._describe_failure(what, response))
+            return response
 
     def json(
         self,

@@ -46,6 +46,7 @@ class FakeGitHub:
     blobs: dict[int, bytes] = field(default_factory=dict)  # artifact id -> zip
     requests: list[Recorded] = field(default_factory=list)
     fail_with: tuple[int, str] | None = None  # every API request answers this
+    fail_next: list[int] = field(default_factory=list)  # the next API requests answer these
     _next_id: int = 1000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -138,6 +139,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return
             if not authorized:
                 self._send(401, {"message": "Bad credentials"})
+                return
+            if fake.fail_next:
+                self._send(fake.fail_next.pop(0), {"message": "Server Error"})
                 return
             if fake.fail_with is not None:
                 self._send(fake.fail_with[0], {"message": fake.fail_with[1]})

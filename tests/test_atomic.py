@@ -68,3 +68,9 @@ def test_a_missing_folder_is_an_oserror(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_atomic(tmp_path / "nowhere" / "plan.json", "{}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bytes_are_written_as_they_are(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    write_atomic(target, b'{"a": "\xc3\xa9"}\r\n')
+    assert target.read_bytes() == b'{"a": "\xc3\xa9"}\r\n'

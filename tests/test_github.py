@@ -252,7 +252,10 @@ def test_http_failures_are_clear_and_never_show_the_token(github, tmp_path: Path
     assert run.returncode == 1 and "401" in run.stderr and "ghs_wrong_SENTINEL" not in run.stderr
 
 
-def test_an_unreachable_github_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_unreachable_github_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    import reconciler.github
+
+    monkeypatch.setattr(reconciler.github, "GET_RETRY_PAUSES", (0.0, 0.0))  # no real waiting
     with running_fake_github(TOKEN) as fake:
         env = gh_env(fake, tmp_path)
     run = github_cli("comment", "--body-file", str(write(tmp_path, "a.md", "x")), env=env)
@@ -396,3 +399,22 @@ def test_with_a_sentry_token_the_job_goes_on(tmp_path: Path) -> None:
     assert not summary.exists()
     bad = run_in_process(["github", "check-token", "--command", "deploy"], env)
     assert bad.returncode == 1 and "deploy" in bad.stderr
+
+
+def test_a_read_github_could_not_answer_is_tried_again_a_write_never(github, tmp_path) -> None:
+    from reconciler.github import GET_RETRY_PAUSES, GitHubAPI, find_comment
+
+    env = GitHubEnv.from_environ(gh_env(github, tmp_path))
+    github.add_comment(7, f"{PLAN_MARKER}\nold")
+    slept: list[float] = []
+    github.fail_next = [502, 503]
+    with GitHubAPI(env, sleep=slept.append) as api:
+        assert find_comment(api, 7, "plan") is not None
+        assert slept == list(GET_RETRY_PAUSES)
+        github.fail_next = [502, 502, 502]
+        with pytest.raises(GitHubError, match="GitHub answered 502 to GET"):
+            find_comment(api, 7, "plan")
+        github.fail_next = [503]
+        with pytest.raises(GitHubError, match="GitHub answered 503 to POST"):
+            api.json("POST", f"{api.repo_path}/issues/7/comments", json_body={"body": "x"})
+    assert len(github.comments[7]) == 1
