@@ -12,13 +12,16 @@ with ``SYMSYNC_SOAK_ORDER_SEEDS`` (default 3000) and ``SYMSYNC_SOAK_KILL_SEEDS``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,9 +275,48 @@ def _kill_when(
     return _writes(emu.requests(), key)
 
 
+class MoveGate:
+    """Holds the first POST that follows a DELETE in one project (the second half of a move)
+    until the test has killed apply, then drops it unanswered: a kill exactly between a move's
+    DELETE and its POST, whatever the machine's load."""
+
+    def __init__(self, key: str) -> None:
+        org, name = key.split("/")
+        self.prefix = f"/api/0/projects/{org}/{name}/"
+        self.deleted = False
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    @contextmanager
+    def installed(self) -> Iterator[MoveGate]:
+        from reconciler.emulator import server
+
+        original = server.Emulator.serve_api
+        gate = self
+
+        def serve_api(emulator: Any, method: str, path: str, *args: Any) -> Any:
+            if path.startswith(gate.prefix) and not gate.reached.is_set():
+                if method == "POST" and gate.deleted:
+                    gate.reached.set()
+                    gate.release.wait(60)
+                    return server.DROP, None
+                answer = original(emulator, method, path, *args)
+                gate.deleted = gate.deleted or method == "DELETE"
+                return answer
+            return original(emulator, method, path, *args)
+
+        server.Emulator.serve_api = serve_api  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            self.release.set()
+            server.Emulator.serve_api = original  # type: ignore[method-assign]
+
+
 def run_kill_case(seed: int, generation: str, root: Path) -> tuple[int, bool]:
-    """Kill apply at a random point of one scenario's writes (every other seed: right after
-    the DELETE of a move, before its POST), apply again, check nothing was lost or doubled.
+    """Kill apply at a random point of one scenario's writes (even seeds: between a move's
+    DELETE and its POST, held there by ``MoveGate``), apply again, check nothing was lost or
+    doubled.
 
     Returns the writes done before the kill, and whether a source was missing after it."""
     rng = random.Random(seed)
@@ -283,6 +325,7 @@ def run_kill_case(seed: int, generation: str, root: Path) -> tuple[int, bool]:
         seed += 10_000
         s = scenario(seed, f"kill/p{seed}", secrets=True)
     _tree(root, [s])
+    gate = MoveGate(s.key)
     if seed % 2:
         point = rng.randint(1, s.expected_writes())
 
@@ -291,16 +334,20 @@ def run_kill_case(seed: int, generation: str, root: Path) -> tuple[int, bool]:
     else:
 
         def when(writes: list[tuple[str, str]]) -> bool:
-            return bool(writes) and writes[-1][0] == "DELETE"
+            return gate.reached.is_set()
 
-    # Each request takes a while, so the kill lands where it was aimed (a DELETE-aimed kill
-    # has a whole request's latency before the POST that follows).
-    latency = 20 if seed % 2 else 250
-    with serving_emulator(
-        state_doc({s.key: s.remote}), generation=generation, latency_ms=latency
-    ) as emu:
+    # Requests take a while, so a kill after the k-th write lands close to it.
+    with contextlib.ExitStack() as stack:
+        if not seed % 2:
+            stack.enter_context(gate.installed())
+        emu = stack.enter_context(
+            serving_emulator(
+                state_doc({s.key: s.remote}), generation=generation, latency_ms=20 * (seed % 2)
+            )
+        )
         env = _env(emu.url, s.env)
         done = _kill_when(emu, s.key, root, env, when)
+        gate.release.set()
         held = {x["id"] for x in sources_in(emu.state(), s.key)}
         missing = any(x["id"] not in held for x in s.remote)
         run = symsync("apply", "--yes", env=env, cwd=root)
@@ -334,4 +381,5 @@ def test_soak_apply_killed_at_random_points(generation, tmp_path):
         root = tmp_path / f"seed{seed}"
         root.mkdir()
         outcomes.append(run_kill_case(20_000 + seed, generation, root))
-    assert sum(missing for _, missing in outcomes) >= seeds // 4
+    # every even seed was killed between a move's DELETE and its POST
+    assert all(missing for _, missing in outcomes[::2])
