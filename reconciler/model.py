@@ -436,9 +436,42 @@ class _ProjectFileSchema(GenerateJsonSchema):
         return super().default_schema(schema)
 
 
+# Sentry refuses a NUL character in any string (the loader checks it: reconciler.loader).
+_NUL_PATTERN = "\\u0000"
+
+
+def _as_validators_read_it(node: Any) -> None:
+    """Make each string rule of the schema mean what the loader checks, in every validator.
+
+    - A pattern anchored with ``$`` also matches before a final newline in Python's ``re`` (the
+      ``jsonschema`` package searches with it), so ``"us-east-1\\n"`` would pass: ``(?!\\n)``
+      after the ``$`` refuses it there and changes nothing in ECMA-262 regexes (editors).
+    - No string may hold a NUL character (the anchored patterns already leave it out).
+    """
+    if isinstance(node, list):
+        for item in node:
+            _as_validators_read_it(item)
+        return
+    if not isinstance(node, dict):
+        return
+    pattern = node.get("pattern")
+    anchored = isinstance(pattern, str) and pattern.startswith("^") and pattern.endswith("$")
+    if anchored:  # its character classes already leave out NUL
+        node["pattern"] = f"{pattern}(?!\\n)"
+    elif node.get("type") == "string" and "enum" not in node and "const" not in node:
+        nul = {"pattern": _NUL_PATTERN}
+        if "not" not in node:
+            node["not"] = nul
+        elif nul not in node["not"].get("anyOf", []):
+            node["not"] = {"anyOf": [node["not"], nul]}
+    for value in node.values():
+        _as_validators_read_it(value)
+
+
 def project_file_json_schema() -> dict[str, Any]:
     """The JSON Schema of a project file, generated from ``ProjectFile``."""
     schema = ProjectFile.model_json_schema(schema_generator=_ProjectFileSchema)
+    _as_validators_read_it(schema)
     return {
         "$schema": SCHEMA_DIALECT,
         **schema,

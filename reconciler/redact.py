@@ -28,7 +28,7 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import IO, Any, Final
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 from reconciler import spec
 
@@ -104,6 +104,9 @@ def _forms(value: str) -> set[str]:
     }
     if "\n" in value:
         forms.update(line.strip() for line in value.splitlines())
+    # URL parsers lowercase the host name: a token put there (`https://TOKEN.example/`) comes
+    # back lowercased in a connection error.
+    forms.update([f.lower() for f in forms])
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 
@@ -136,18 +139,57 @@ def known_secrets() -> tuple[str, ...]:
     return _ordered
 
 
-def redact_known(text: str) -> str:
-    """``text`` with every known secret value masked, and nothing else changed (the pattern
-    rules of :func:`redact_text` would alter data such as a JSON plan)."""
+# A run of characters that may hold percent-encoding (a URL, a path, a query), up to a space,
+# a quote or a bracket of the text around it. No backtracking: one pass over the text.
+_RUN: Final = re.compile(r"[^\s\"'<>()\[\]{}`|\\^]+")
+
+
+def _replace_known(text: str) -> str:
     for secret in _ordered:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
 
 
+def _encoded_hits(text: str) -> list[tuple[re.Match[str], str]]:
+    """The percent-encoded runs of ``text`` that hold a known value once decoded, each with its
+    decoded text: a value may be encoded in any mix of ways (`%54oken`), not only in the ones
+    :func:`_forms` lists."""
+    if "%" not in text or not _ordered:
+        return []
+    hits = []
+    for match in _RUN.finditer(text):
+        run = match.group()
+        if "%" in run:
+            decoded = unquote(run)
+            if decoded != run and _replace_known(decoded) != decoded:
+                hits.append((match, decoded))
+    return hits
+
+
+def redact_known(text: str) -> str:
+    """``text`` with every known secret value masked, and nothing else changed (the pattern
+    rules of :func:`redact_text` would alter data such as a JSON plan); a percent-encoded run
+    that holds one is shown decoded, with the value masked."""
+    text = _replace_known(text)
+    hits = _encoded_hits(text)
+    if hits:
+        parts: list[str] = []
+        end = 0
+        for match, decoded in hits:
+            parts.append(text[end : match.start()])
+            parts.append(_replace_known(decoded))
+            end = match.end()
+        parts.append(text[end:])
+        text = "".join(parts)
+    return text
+
+
 def find_known(text: str) -> list[str]:
     """Where each known value found in ``text`` came from (its origin, never the value)."""
     found = [_known.get(secret, "a secret") for secret in _ordered if secret in text]
+    for _, decoded in _encoded_hits(text):
+        found.extend(_known.get(secret, "a secret") for secret in _ordered if secret in decoded)
     return sorted(set(found))
 
 

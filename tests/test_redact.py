@@ -124,3 +124,24 @@ def test_comments_issue_bodies_and_the_step_summary_carry_no_known_value(
     for body in bodies:
         assert "SENTINEL" not in body
         assert body.count(MASK) == 2
+
+
+def test_a_value_is_masked_however_it_is_percent_encoded_and_when_lowercased() -> None:
+    token = "TokSentinel9Qx7ZzAbC"
+    register_secret(token, "SENTRY_AUTH_TOKEN")
+    carriers = [
+        # encoded in part, as a user may write it in --url; quote() encodes none of it
+        "cannot reach http://127.0.0.1:9/%54okSentinel9Qx7Zz%41bC/api/0/",
+        "GET /x?t=%54%6f%6bSentinel9Qx7ZzAbC&y=1 -> 404",
+        # a URL parser lowercases the host: https://TOKEN.example/
+        "could not connect to toksentinel9qx7zzabc.invalid (the host name could not be resolved)",
+    ]
+    for text in carriers:
+        for shown in (redact_known(text), redact_text(text)):
+            assert "sentinel9qx7zz" not in shown.lower(), (text, shown)
+            assert MASK in shown
+        assert find_known(text) == ["SENTRY_AUTH_TOKEN"]
+    # text without a known value, percent-encoded or not, is left as it was
+    plain = "GET /a%20b/%zz?q=100% -> 200"
+    assert redact_known(plain) == plain
+    assert find_known(plain) == []

@@ -251,3 +251,74 @@ def test_schema_agrees_with_the_loader_on_every_example(tmp_path: Path) -> None:
     for document in INVALID:
         with pytest.raises(ValidationError):
             ProjectFile.model_validate(document)
+
+
+# Documents the Python `jsonschema` package and the loader once disagreed on: Python's `$`
+# matches before a final newline, and the loader refuses NUL characters anywhere.
+LOADER_INVALID: list[dict[str, Any]] = [
+    {"sources": [s3(region="us-east-1\n")]},
+    {"sources": [http(password={"env": "P\n"})]},
+    {"sources": [http(url="https://x/\x00")]},
+    {"sources": [http(id="a\x00b")]},
+    {"sources": [http(platforms=["ios\x00"])]},
+    {"sources": [http(filters={"path_patterns": ["*.so\x00"]})]},
+    {"sources": [gcs(name="\x00", prefix="p")]},
+]
+
+
+def _loads(document: dict[str, Any]) -> bool:
+    from reconciler.loader import load_bytes
+
+    text = yaml.safe_dump(document, allow_unicode=True).encode()
+    return load_bytes(text, "p.yaml", "acme", "p").config is not None
+
+
+@pytest.mark.parametrize("document", LOADER_INVALID)
+def test_schema_refuses_what_the_loader_refuses(
+    validator: jsonschema.Draft202012Validator, document: dict[str, Any]
+) -> None:
+    assert not _loads(document)
+    assert list(validator.iter_errors(document)) != []
+
+
+def test_schema_and_loader_agree_on_generated_strings(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    """Any text in every string field: the schema accepts a document exactly when the loader
+    does (duplicate ids aside, which a schema cannot express)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    text = st.one_of(
+        st.text(max_size=5),
+        st.sampled_from(["us-east-1", "us-east-1\n", "A_1", "sentry:x", "yes", "~", " ", ""]),
+    )
+
+    @st.composite
+    def source(draw: st.DrawFn) -> dict[str, Any]:
+        kind = draw(st.sampled_from(["http", "s3", "gcs"]))
+        fields = {"http": ["url"], "s3": ["bucket", "region", "access_key"], "gcs": ["bucket"]}
+        extra = {"http": ["name", "username"], "s3": ["name", "prefix"], "gcs": ["client_email"]}
+        made = {"http": http, "s3": s3, "gcs": gcs}[kind](id=draw(text))
+        for name in fields[kind] + draw(st.lists(st.sampled_from(extra[kind]), max_size=2)):
+            made[name] = draw(text)
+        secret = next(iter(spec.SECRET_FIELDS[kind]))
+        made[secret] = {"env": draw(text)}
+        if draw(st.booleans()):
+            made["platforms"] = draw(st.lists(text, max_size=2))
+        if draw(st.booleans()):
+            made["filters"] = {"path_patterns": draw(st.lists(text, max_size=2))}
+        return made
+
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(st.lists(source(), max_size=2))
+    def check(sources: list[dict[str, Any]]) -> None:
+        ids = [entry["id"] for entry in sources]
+        if len(set(ids)) != len(ids):
+            return
+        document = {"sources": sources}
+        assert validator.is_valid(document) == _loads(document), document
+
+    check()
