@@ -144,8 +144,10 @@ class Applier:
         on_event: Callable[[str], None] | None = None,
         max_deletes: int = DEFAULT_MAX_DELETES,
         stop: StopFlag | None = None,
+        on_project: Callable[[ProjectResult], None] | None = None,
     ) -> None:
         self._client = client
+        self._on_project = on_project
         self.stop = stop
         self.verify = verify
         self.max_deletes = max_deletes
@@ -222,15 +224,18 @@ class Applier:
 
     def _apply_project(self, project: ProjectPlan) -> ProjectResult:
         try:
-            return self._apply_project_unguarded(project)
+            result = self._apply_project_unguarded(project)
         except Exception as exc:  # a bug must not stop the other projects, nor show a value
-            return ProjectResult(
+            result = ProjectResult(
                 project.organization,
                 project.project,
                 "failed",
                 total=len(project.changes),
                 message=f"internal error: {type(exc).__name__} (a bug in symsync)",
             )
+        if self._on_project is not None:
+            self._on_project(result)
+        return result
 
     def _apply_project_unguarded(self, project: ProjectPlan) -> ProjectResult:
         org, name = project.organization, project.project
@@ -338,6 +343,7 @@ def apply_plan(
     max_deletes: int = DEFAULT_MAX_DELETES,
     stop: StopFlag | None = None,
     signal: Callable[[], int | None] | None = None,
+    on_project: Callable[[ProjectResult], None] | None = None,
 ) -> ApplyResult:
     return Applier(
         client,
@@ -347,6 +353,7 @@ def apply_plan(
         on_event=on_event,
         max_deletes=max_deletes,
         stop=stop,
+        on_project=on_project,
     ).apply(plan, signal=signal)
 
 

@@ -379,6 +379,8 @@ def drift_reasons(plan: Mapping[str, Any]) -> list[str]:
             errors += 1
     unfiled = plan.get("unfiled")
     unfiled_count = len(unfiled) if isinstance(unfiled, list | dict) else 0
+    unreadable = plan.get("unfiled_errors")  # projects whose sources could not be read
+    errors += len(unreadable) if isinstance(unreadable, list | dict) else 0
     if changes:
         reasons.append(f"{changes} pending change{'s' if changes != 1 else ''}")
     if reported:

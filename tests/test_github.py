@@ -334,6 +334,7 @@ def test_a_pull_request_with_the_label_is_left_alone(github, tmp_path: Path) -> 
     ("extra", "reason"),
     [
         ({"unfiled": ["acme/legacy"]}, "1 project with sources and no file"),
+        ({"unfiled_errors": {"acme/old": "GET failed: 500"}}, "1 project could not be planned"),
         ({"project_key": ("report", ["by-hand"])}, "1 unlisted source reported"),
         ({"project_key": ("unmanaged_report", ["a", "b"])}, "2 unlisted sources reported"),
         ({"project_key": ("error", "GET failed: 500")}, "1 project could not be planned"),
@@ -418,3 +419,25 @@ def test_a_read_github_could_not_answer_is_tried_again_a_write_never(github, tmp
         with pytest.raises(GitHubError, match="GitHub answered 503 to POST"):
             api.json("POST", f"{api.repo_path}/issues/7/comments", json_body={"body": "x"})
     assert len(github.comments[7]) == 1
+
+
+@pytest.mark.e2e
+def test_a_real_plan_with_an_unfiled_project_opens_the_drift_issue(github, tmp_path: Path) -> None:
+    from reconciler.emulator.testing import running_emulator
+    from tests.e2e_helpers import EMULATOR_TOKEN, state_doc, symsync, write_tree
+
+    source = {"id": "a", "type": "http", "name": "a", "url": "https://a.example/",
+              "layout": {"type": "native"}}  # fmt: skip
+    configs = write_tree(tmp_path, {"acme/ios": {"sources": [source]}})
+    planfile = tmp_path / "drift.json"
+    remote = {"acme/ios": [source], "acme/legacy": [{**source, "id": "old"}]}
+    with running_emulator(state=state_doc(remote)) as emu:
+        env = gh_env(github, tmp_path, event={}, SENTRY_URL=emu.url,
+                     SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)  # fmt: skip
+        planned = symsync("plan", "--config-dir", str(configs), "--report-unfiled",
+                          "--out", str(planfile), env=env)  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    run = github_cli("drift", "--plan", str(planfile), env=env)
+    assert run.returncode == 0, run.stderr
+    (issue,) = drift_issues(github)
+    assert "1 project with sources and no file" in issue["body"]

@@ -24,6 +24,10 @@ def test_the_apply_command_line_is_the_one_the_issue_names() -> None:
     assert args[1:] == ["-m", "reconciler", "apply", "--expect", "plan.json", "--base", "abc123",
                         "--yes", "--format", "markdown", "--config-dir", "configs"]  # fmt: skip
     assert "--base" not in apply_command("p.json", base=None, config_dir=None, url="http://x")
+    apply = cli.get_command(click.Context(cli), "apply")
+    assert apply is not None
+    with apply.make_context("symsync apply", args[4:]) as ctx:  # symsync accepts it
+        assert ctx.params["expect"] is not None and ctx.params["yes"] is True
 
 
 def test_apply_runs_without_the_github_token_and_its_stderr_is_shown_and_kept(

@@ -457,3 +457,14 @@ def test_unreachable_server_through_the_cli_is_one_clear_line(tmp_path):
     assert proc.returncode == 1
     assert "could not connect to 127.0.0.1" in proc.stderr
     assert "Traceback" not in proc.stderr and TOKEN not in proc.stderr + proc.stdout
+
+
+def test_the_command_line_defaults_are_the_clients():
+    """--help states the defaults without importing the HTTP stack: they must not drift."""
+    from reconciler.commands import options
+    from reconciler.transport import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT
+
+    assert (options.DEFAULT_TIMEOUT, options.DEFAULT_RETRY_BUDGET) == (
+        DEFAULT_TIMEOUT,
+        DEFAULT_RETRY_BUDGET,
+    )
