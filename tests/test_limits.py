@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from reconciler.applier import apply_plan
@@ -121,6 +123,8 @@ def test_every_format_shows_the_verdict():
     )
     assert line in render(plan, "text").splitlines()
     assert "apply would refuse: acme/ios: 4 of its 6 sources deleted" in render(plan, "markdown")
+    # the JSON plan says it in the same words, with what allows it
+    assert json.loads(render(plan, "json"))["limits"]["verdict"] == [line]
     limits = Plan.loads(render(plan, "json")).limits
     assert limits is not None and limits.refused
     assert limits.breaches[0].allow == "max_deletes: 4 in configs/acme/ios.yaml"
