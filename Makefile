@@ -27,9 +27,11 @@ lint: $(BIN)/symsync
 test: lint
 	$(BIN)/pytest -n auto
 
-# Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_* variables.
+# Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_*
+# variables: SYMSYNC_SOAK_SEEDS for the fault, kill and fuzz suites (50 here). Prints counts.
+SYMSYNC_SOAK_SEEDS ?= 50
 soak: $(BIN)/symsync
-	$(BIN)/pytest -m soak
+	SYMSYNC_SOAK_SEEDS=$(SYMSYNC_SOAK_SEEDS) $(BIN)/pytest -m soak -q
 
 demo: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

@@ -41,6 +41,7 @@ from reconciler.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncError
 from reconciler.limits import DEFAULT_MAX_DELETES, check_deletes
 from reconciler.plan import (
     Change,
+    DeleteLimits,
     Plan,
     ProjectPlan,
     describe_drift,
@@ -143,8 +144,10 @@ class Applier:
         on_event: Callable[[str], None] | None = None,
         max_deletes: int = DEFAULT_MAX_DELETES,
         stop: StopFlag | None = None,
+        on_project: Callable[[ProjectResult], None] | None = None,
     ) -> None:
         self._client = client
+        self._on_project = on_project
         self.stop = stop
         self.verify = verify
         self.max_deletes = max_deletes
@@ -170,7 +173,7 @@ class Applier:
         """Every project of the plan; ``signal`` tells, at the end, which signal set ``stop``."""
         limits = check_deletes(plan, self.max_deletes)
         if limits.refused:
-            return self._refuse_all(plan, limits.lines())
+            return self._refuse_all(plan, limits)
         # Every value of every project first: a missing one raises, and nothing is written.
         self._secrets = resolve_plan(plan, SecretResolver(self.env))
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
@@ -182,8 +185,14 @@ class Applier:
         return self.stop is not None and self.stop.is_set()
 
     @staticmethod
-    def _refuse_all(plan: Plan, reasons: list[str]) -> ApplyResult:
-        """The whole run refused by a delete limit: every project untouched, each told why."""
+    def _refuse_all(plan: Plan, limits: DeleteLimits) -> ApplyResult:
+        """The whole run refused by a delete limit: every project untouched, each told why.
+
+        A project over its own limit is told that one, and the run's total when that is over
+        too (raising only its own limit would not let it through); any other project is told
+        every reason."""
+        reasons = limits.lines()
+        run_wide = [r for b, r in zip(limits.breaches, reasons, strict=True) if b.project is None]
         results: list[ProjectResult] = []
         for project in plan.projects:
             total = len(project.changes)
@@ -198,8 +207,10 @@ class Applier:
                     )
                 )
                 continue
-            own = [r for r in reasons if r.startswith(f"{project.key}: ")]
-            why = "; ".join(own or reasons)
+            own = [
+                r for b, r in zip(limits.breaches, reasons, strict=True) if b.project == project.key
+            ]
+            why = "; ".join([*run_wide, *own] if own else reasons)
             results.append(
                 ProjectResult(
                     project.organization,
@@ -213,15 +224,18 @@ class Applier:
 
     def _apply_project(self, project: ProjectPlan) -> ProjectResult:
         try:
-            return self._apply_project_unguarded(project)
+            result = self._apply_project_unguarded(project)
         except Exception as exc:  # a bug must not stop the other projects, nor show a value
-            return ProjectResult(
+            result = ProjectResult(
                 project.organization,
                 project.project,
                 "failed",
                 total=len(project.changes),
                 message=f"internal error: {type(exc).__name__} (a bug in symsync)",
             )
+        if self._on_project is not None:
+            self._on_project(result)
+        return result
 
     def _apply_project_unguarded(self, project: ProjectPlan) -> ProjectResult:
         org, name = project.organization, project.project
@@ -329,6 +343,7 @@ def apply_plan(
     max_deletes: int = DEFAULT_MAX_DELETES,
     stop: StopFlag | None = None,
     signal: Callable[[], int | None] | None = None,
+    on_project: Callable[[ProjectResult], None] | None = None,
 ) -> ApplyResult:
     return Applier(
         client,
@@ -338,6 +353,7 @@ def apply_plan(
         on_event=on_event,
         max_deletes=max_deletes,
         stop=stop,
+        on_project=on_project,
     ).apply(plan, signal=signal)
 
 

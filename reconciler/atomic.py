@@ -13,9 +13,12 @@ The temporary name starts with a dot, so the loader ignores one left behind by a
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 
 def default_mode(path: Path) -> int:
@@ -28,16 +31,27 @@ def default_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def stage(path: Path, data: str | bytes, *, mode: int | None = None) -> Path:
+# Writes the text of a file to the stream it is given, for a text too large to build in memory.
+Writer = Callable[[IO[str]], None]
+
+
+def stage(path: Path, data: str | bytes | Writer, *, mode: int | None = None) -> Path:
     """``data`` (text as UTF-8, line ends as given) in a new temporary file beside ``path``,
     flushed to disk, with ``mode`` (default: the mode ``path`` has or would get). Returns the
     temporary file; the caller renames it over ``path`` or removes it. Raises ``OSError``,
-    leaving nothing behind."""
+    leaving nothing behind. ``data`` may also be a function that writes the text to the (UTF-8)
+    stream it is given."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if isinstance(data, (str, bytes)):
+                handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            else:
+                text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+                data(text)
+                text.flush()
+                text.detach()
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, default_mode(path) if mode is None else mode)
@@ -47,7 +61,7 @@ def stage(path: Path, data: str | bytes, *, mode: int | None = None) -> Path:
     return Path(tmp)
 
 
-def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+def write_atomic(path: Path, data: str | bytes | Writer, *, mode: int | None = None) -> None:
     """Replace ``path`` with ``data`` atomically. Raises ``OSError``, leaving nothing behind and
     ``path`` as it was."""
     tmp = stage(path, data, mode=mode)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ from reconciler.diagnostics import (
     value_where,
 )
 from reconciler.model import ProjectConfig, ProjectFile
-from reconciler.tree import FoundTree, find_project_files
+from reconciler.tree import FoundFile, FoundTree, find_project_files
 from reconciler.yamlread import Document, Loc, Origins
 
 __all__ = [
@@ -53,8 +55,10 @@ __all__ = [
     "FileResult",
     "LoadResult",
     "Origins",
+    "collector_paused",
     "load_bytes",
     "load_file",
+    "load_found",
     "load_tree",
 ]
 
@@ -94,31 +98,45 @@ class FileResult:
     diagnostics: list[Diagnostic]
 
 
-def load_tree(config_dir: Path) -> LoadResult:
+def load_tree(config_dir: Path, *, keep_origins: bool = True) -> LoadResult:
     """Read and validate every project file under ``config_dir``.
 
     Never raises for bad content: every problem becomes a diagnostic. A missing or unreadable
-    ``config_dir`` raises ``ConfigError``.
+    ``config_dir`` raises ``ConfigError``. ``keep_origins=False``: see ``load_found``.
     """
-    # The walk allocates many small, acyclic, long-lived objects (values, positions, models);
-    # with the cyclic garbage collector on, its full collections rescan all of them again and
-    # again, which made a 10,000-file tree about 1.5x slower (benchmarks/bench_validate.py).
+    with collector_paused():
+        return _load_found(find_project_files(config_dir), keep_origins=keep_origins)
+
+
+@contextmanager
+def collector_paused(*, freeze: bool = False) -> Iterator[None]:
+    """The cyclic garbage collector off while a tree is loaded.
+
+    Loading allocates many small, acyclic, long-lived objects (values, positions, models); with
+    the collector on, its full collections rescan all of them again and again, which made a
+    10,000-file tree about 1.5x slower (benchmarks/bench_scale.py measures validate).
+
+    ``freeze=True``, for a command's one run: what is alive at the end is moved out of the
+    collector's sight for the rest of the process (``gc.freeze``), instead of being rescanned
+    by the full collection that so many new objects trigger as soon as the collector is back
+    on (tenths of a second holding the GIL, while the readers wait for it). Objects are still
+    freed as usual when no longer referenced.
+    """
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_found(find_project_files(config_dir))
+        yield
     finally:
+        if freeze:
+            gc.freeze()
         if gc_was_enabled:
             gc.enable()
 
 
-def _load_found(found: FoundTree) -> LoadResult:
+def _load_found(found: FoundTree, *, keep_origins: bool) -> LoadResult:
     result = LoadResult(diagnostics=found.diagnostics, files=len(found.files))
     diagnostics = result.diagnostics
-    for file in found.files:
-        if not file.readable:
-            continue
-        loaded = load_file(Path(file.path), file.shown, file.organization, file.project)
+    for file, loaded in load_found(found, keep_origins=keep_origins):
         diagnostics.extend(loaded.diagnostics)
         if loaded.config is not None and file.well_named:
             result.projects.append(loaded.config)
@@ -127,7 +145,32 @@ def _load_found(found: FoundTree) -> LoadResult:
     return result
 
 
-def load_file(path: Path, shown: str, organization: str, project: str) -> FileResult:
+def load_found(
+    found: FoundTree, *, keep_origins: bool = True
+) -> Iterator[tuple[FoundFile, FileResult]]:
+    """Each readable file of a found tree with what it holds, one at a time, in tree order.
+
+    A caller that only needs the values (``plan``, ``apply``) passes ``keep_origins=False``: the
+    positions of a file's values are then dropped once the file has validated, which is most of
+    what a loaded file costs in memory. The tree's own diagnostics stay in ``found``.
+    """
+    for file in found.files:
+        if file.readable:
+            yield (
+                file,
+                load_file(
+                    Path(file.path),
+                    file.shown,
+                    file.organization,
+                    file.project,
+                    keep_origins=keep_origins,
+                ),
+            )
+
+
+def load_file(
+    path: Path, shown: str, organization: str, project: str, *, keep_origins: bool = True
+) -> FileResult:
     """Read, parse and validate one project file. ``shown`` is the path used in messages."""
     try:
         with path.open("rb") as stream:
@@ -136,7 +179,7 @@ def load_file(path: Path, shown: str, organization: str, project: str) -> FileRe
             data = stream.read()
     except OSError as exc:
         return FileResult(None, [diagnostic(shown, 1, 1, f"cannot read file: {exc.strerror}")])
-    return load_bytes(data, shown, organization, project, path)
+    return load_bytes(data, shown, organization, project, path, keep_origins=keep_origins)
 
 
 def _too_large(shown: str) -> Diagnostic:
@@ -150,9 +193,18 @@ def _too_large(shown: str) -> Diagnostic:
 
 
 def load_bytes(
-    data: bytes, shown: str, organization: str, project: str, path: Path | None = None
+    data: bytes,
+    shown: str,
+    organization: str,
+    project: str,
+    path: Path | None = None,
+    *,
+    keep_origins: bool = True,
 ) -> FileResult:
-    """Parse and validate the content of one project file. Never raises for bad content."""
+    """Parse and validate the content of one project file. Never raises for bad content.
+
+    With ``keep_origins=False`` the config carries no origins (see ``load_found``).
+    """
     if len(data) > MAX_FILE_BYTES:
         return FileResult(None, [_too_large(shown)])
     try:
@@ -174,10 +226,11 @@ def load_bytes(
         )
 
     try:
-        root = yamlread.compose(text)
+        composed = yamlread.compose_document(text)
     except yamlread.YamlError as exc:
         return FileResult(None, [diagnostic(shown, *exc.problem)])
 
+    root = composed.root
     if root is None or yamlread.is_empty(root):
         return FileResult(
             None,
@@ -207,7 +260,7 @@ def load_bytes(
             ],
         )
 
-    document = yamlread.read_values(root, len(text))
+    document = yamlread.read_values(root, len(text), composed)
     diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
     if document.refused:
         return FileResult(None, diagnostics)
@@ -233,7 +286,7 @@ def load_bytes(
         project=project,
         path=path if path is not None else Path(shown),
         file=model,
-        origins=Origins(shown, document.positions),
+        origins=Origins(shown, document.positions) if keep_origins else {},
     )
     return FileResult(config, diagnostics)
 

@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -27,6 +27,9 @@ from reconciler import spec
 from reconciler.errors import SymsyncError
 
 FORMAT_VERSION: Final = 1
+
+# Stands for the list of projects while the document around it is written (Plan.write_json).
+_PROJECTS_MARK: Final = "\x00projects\x00"
 
 Action = Literal["create", "update", "delete", "move"]
 # The order changes are listed and applied in: new sources first (so nothing that symbolication
@@ -356,6 +359,33 @@ class Plan(_Frozen):
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    def write_json(self, stream: IO[str]) -> None:
+        """Write ``dumps()``'s text to ``stream`` one project at a time.
+
+        The same characters, without holding the whole document (or its dicts) in memory at
+        once: a 10,000-project plan is tens of megabytes of JSON. Each project's entry is what
+        ``to_json`` makes of a plan holding that project alone, and the document around them
+        what it makes of the plan without its projects, apart from the summary, which counts
+        them all; so a key added to ``to_json`` is written here too.
+        """
+        shell = self.model_copy(update={"projects": ()}).to_json()
+        shell["summary"] = self.summary.model_dump()
+        shell["projects"] = _PROJECTS_MARK
+        head, tail = json.dumps(shell, indent=2, ensure_ascii=False).split(
+            json.dumps(_PROJECTS_MARK), 1
+        )
+        stream.write(head)
+        if not self.projects:
+            stream.write("[]")
+        else:
+            stream.write("[\n")
+            for index, project in enumerate(self.projects):
+                (item,) = self.model_copy(update={"projects": (project,)}).to_json()["projects"]
+                text = json.dumps(item, indent=2, ensure_ascii=False)
+                stream.write(("    " if index == 0 else ",\n    ") + text.replace("\n", "\n    "))
+            stream.write("\n  ]")
+        stream.write(tail + "\n")
 
     @classmethod
     def from_json(cls, data: Any, *, where: str = "plan") -> Plan:

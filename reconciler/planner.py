@@ -5,14 +5,23 @@ whose GET fails is kept in the plan with its ``error``, and the others are plann
 except for an ``AccountWideError`` (a bad token, Sentry unreachable, a URL that is not Sentry's
 API), which is about every project: it leaves ``make_plan`` and ends the run with one message,
 while the client's breaker fails the reads still queued at once.
+
+A pipeline, not phases: the tree's files are found first (names only, which is what
+``--project`` selects by), then loaded one by one, and each selected project's GET is handed to
+the read pool as soon as its file has validated, so the reads overlap the loading of the rest.
+The contract is unchanged: an invalid file anywhere means nothing is planned (``ConfigError``,
+exit 1, every diagnostic printed). Reads may start before the last file is checked because they
+are side-effect free: a read that turns out not to be needed changes nothing in Sentry, and its
+answer is dropped with the plan that is never made.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +31,9 @@ from reconciler.errors import ConfigError, SymsyncError
 from reconciler.limits import DEFAULT_MAX_DELETES, with_verdict
 from reconciler.model import ProjectConfig
 from reconciler.plan import Plan, ProjectPlan
+
+# Seconds a thread may hold the GIL while others wait, during the loading of the tree.
+LOADING_SWITCH_INTERVAL = 0.0005
 
 
 class SourceReader(Protocol):
@@ -68,24 +80,102 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+class DesiredTree:
+    """The project files of a tree that ``--project`` selects, loaded as they are iterated.
+
+    Making one finds the files (a missing config directory raises ``ConfigError`` here) and
+    matches the patterns against their names; nothing is read yet. ``load()`` then yields each
+    selected project as soon as its file has validated, and once every file of the tree has been
+    read, prints the tree's diagnostics and raises ``ConfigError`` if any is an error, or the
+    ``--project`` error when a pattern matched nothing: whatever was yielded before that must
+    then be thrown away.
+    """
+
+    def __init__(
+        self, config_dir: Path, patterns: Sequence[str], *, echo: Callable[[str], None]
+    ) -> None:
+        from reconciler.tree import find_project_files
+
+        self.config_dir = config_dir
+        self.echo = echo
+        self._found = find_project_files(config_dir)
+        names = sorted(
+            f"{f.organization}/{f.project}"
+            for f in self._found.files
+            if f.well_named and f.readable
+        )
+        self._selection_error: SymsyncError | None = None
+        try:
+            self.selected = set(match_projects(names, patterns, where=display_path(config_dir)))
+        except SymsyncError as exc:  # raised once the tree's own diagnostics are printed
+            self._selection_error = exc
+            self.selected = set()
+        self._checked = False
+
+    def __len__(self) -> int:
+        """How many projects ``load()`` yields when the tree is valid."""
+        return len(self.selected)
+
+    def load(self) -> Iterator[ProjectConfig]:
+        from reconciler.diagnostics import diagnostic_order
+        from reconciler.loader import collector_paused, load_found
+
+        found = self._found
+        diagnostics = list(found.diagnostics)
+        with collector_paused(freeze=True):
+            # Positions are only needed to word diagnostics, which is done file by file.
+            for file, loaded in load_found(found, keep_origins=False):
+                diagnostics.extend(loaded.diagnostics)
+                config = loaded.config
+                if config is not None and file.well_named and config.key in self.selected:
+                    yield config
+        diagnostics.sort(key=diagnostic_order)
+        self._finish(diagnostics)
+
+    def check(self) -> None:
+        """Load the whole tree only to report it: raises as ``load()`` does at its end."""
+        for _ in self.load():
+            pass
+
+    def _finish(self, diagnostics: Sequence[Any]) -> None:
+        if self._checked:
+            return
+        self._checked = True
+        for diagnostic in diagnostics:
+            self.echo(str(diagnostic))
+        errors = sum(1 for d in diagnostics if d.severity == "error")
+        if errors:
+            raise ConfigError(
+                f"{errors} error(s) in {display_path(self.config_dir)}; nothing was planned. "
+                "Fix them (`symsync validate` lists them) and run again."
+            )
+        if self._selection_error is not None:
+            raise self._selection_error
+
+
+def with_rotations(
+    desired: DesiredTree, *, base: str | None, rotate_patterns: Sequence[str]
+) -> tuple[Iterable[ProjectConfig], dict[str, Any]]:
+    """The configs to plan, and the secrets to send again (``--base``, ``--rotate``).
+
+    Without either, the configs stream from the tree as it loads (nothing to collect); with one,
+    the whole tree is loaded first, since what to send again is decided over all of it (and its
+    files at ``--base``).
+    """
+    if base is None and not rotate_patterns:
+        return desired.load(), {}
+    from reconciler.rotation import collect
+
+    configs = list(desired.load())
+    return configs, collect(configs, desired.config_dir, base=base, patterns=rotate_patterns)
+
+
 def load_desired(
     config_dir: Path, patterns: Sequence[str], *, echo: Callable[[str], None]
 ) -> list[ProjectConfig]:
     """Load and validate the tree; print its diagnostics; refuse to go on if any is an error."""
-    from reconciler.loader import load_tree
-
-    result = load_tree(config_dir)
-    for diagnostic in result.diagnostics:
-        echo(str(diagnostic))
-    if result.errors:
-        raise ConfigError(
-            f"{len(result.errors)} error(s) in {display_path(config_dir)}; nothing was planned. "
-            "Fix them (`symsync validate` lists them) and run again."
-        )
-    configs = sorted(result.projects, key=lambda c: (c.organization, c.project))
-    keys = match_projects([c.key for c in configs], patterns, where=display_path(config_dir))
-    wanted = set(keys)
-    return [c for c in configs if c.key in wanted]
+    configs = list(DesiredTree(config_dir, patterns, echo=echo).load())
+    return sorted(configs, key=lambda c: (c.organization, c.project))
 
 
 def stops_the_run(exc: SymsyncError) -> bool:
@@ -126,21 +216,48 @@ def plan_project(
 
 def make_plan(
     client: SourceReader,
-    configs: Sequence[ProjectConfig],
+    configs: Iterable[ProjectConfig],
     *,
     parallelism: int = 8,
     max_deletes: int = DEFAULT_MAX_DELETES,
     rotations: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
+    on_project: Callable[[ProjectPlan], None] | None = None,
 ) -> Plan:
     """One GET per project, projects in parallel; the result does not depend on timing.
+
+    ``configs`` may be a ``DesiredTree``'s ``load()``: each project is read as soon as it is
+    yielded. If the iteration raises (an invalid tree), the reads not yet started are dropped and
+    the error goes on; no plan is made. ``on_project`` is called (from a worker thread) with each
+    project's plan as it is made, for a progress display.
 
     The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
     ``rotations``: per project key, the secrets to send again (``reconciler.rotation``).
     """
     rotations = rotations or {}
     sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
-    if not configs:
-        return with_verdict(Plan(projects=(), sentry_url=sentry_url), max_deletes)
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(configs)))) as pool:
-        projects = list(pool.map(lambda c: plan_project(client, c, rotations.get(c.key)), configs))
+
+    def plan_one(config: ProjectConfig) -> ProjectPlan:
+        project = plan_project(client, config, rotations.get(config.key))
+        if on_project is not None:
+            on_project(project)
+        return project
+
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
+    futures: list[Future[ProjectPlan]] = []
+    # While this thread loads files (pure Python, holding the GIL), a reader whose answer has
+    # arrived would wait up to the switch interval (5 ms) for the GIL on every request.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
+    try:
+        for config in configs:
+            futures.append(pool.submit(plan_one, config))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        sys.setswitchinterval(switch_interval)
+    try:
+        projects = [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)

@@ -1,4 +1,4 @@
-"""Shared fixtures for every test module."""
+"""Shared fixtures and hooks for every test module."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from reconciler.redact import forget_secrets
+from tests.soak_support import summary_lines
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +16,12 @@ def _no_secret_outlives_its_test() -> Iterator[None]:
     another test's output."""
     yield
     forget_secrets()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After a run that included the seeded soak suites, what they did (``make soak``)."""
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("soak counts")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -143,7 +143,7 @@ def test_a_signal_mid_apply_finishes_the_writes_in_flight_and_starts_no_other(
     state = state_doc({key: [] for key in PROJECTS})
     with running_emulator("--latency-ms", str(LATENCY_MS), state=state) as emu:
         env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
-        run = Running("apply", "--yes", "--config-dir", str(configs), env=env)
+        run = Running("apply", "--yes", "--verbose", "--config-dir", str(configs), env=env)
         try:
             run.wait_for(": created `s1`")  # one write done; the others' are in flight
             sent = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -152,6 +153,22 @@ def test_describe_drift_names_what_moved():
     assert "added `d`" in text
     assert "removed `c`" in text
     assert "reordered" in text
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        _mixed_plan(),
+        Plan(),
+        Plan(sentry_url="https://sentry.example"),
+        Plan(projects=(diff_project(project("ü", "ïos", [http("ñ", name="“x”")]), []),)),
+    ],
+    ids=["mixed", "empty", "empty-with-url", "non-ascii"],
+)
+def test_streamed_json_is_the_same_text(plan):
+    out = io.StringIO()
+    plan.write_json(out)
+    assert out.getvalue() == plan.dumps()
 
 
 _ids = st.text(alphabet="abcdefghij-", min_size=1, max_size=6)

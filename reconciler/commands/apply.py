@@ -30,11 +30,18 @@ from reconciler.commands.plan import (
     stdout_color,
 )
 from reconciler.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
-from reconciler.expect import differences
+from reconciler.expect import differences, unplanned
 from reconciler.github_actions import append_plan_summary
 from reconciler.limits import with_verdict
 from reconciler.plan import Plan
-from reconciler.planner import display_path, load_desired, make_plan, match_projects
+from reconciler.planner import (
+    DesiredTree,
+    display_path,
+    make_plan,
+    match_projects,
+    with_rotations,
+)
+from reconciler.progress import RunProgress, client_stats
 from reconciler.render import render
 from reconciler.secrets import (
     SecretResolver,
@@ -160,6 +167,7 @@ def command(
     """
     if verbose:
         log_requests()
+    progress = RunProgress("apply", verbose=verbose)
     if planfile is not None and expect is not None:
         raise SymsyncError(
             "give either PLANFILE (apply that saved plan) or --expect PLANFILE (apply a fresh "
@@ -183,15 +191,26 @@ def command(
             plan = plan.select(match_projects(keys, patterns, where=display_path(planfile)))
         client = connect(url) if plan.has_changes else None
         if client is not None:
+            progress.attach(client_stats(client))
             check_same_sentry(plan, client.base_url, planfile)
     else:
-        from reconciler.rotation import collect
-
-        directory = config_dir or DEFAULT_CONFIG_DIR
-        configs = load_desired(directory, patterns, echo=echo_err)
-        rotations = collect(configs, directory, base=base, patterns=rotate_patterns)
-        client = connect(url)
-        plan = make_plan(client, configs, parallelism=parallelism, rotations=rotations)
+        desired = DesiredTree(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
+        configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
+        client = connect(url, desired)
+        progress.attach(client_stats(client))
+        try:
+            with progress:
+                progress.phase("plan", len(desired))
+                plan = make_plan(
+                    client,
+                    configs,
+                    parallelism=parallelism,
+                    rotations=rotations,
+                    on_project=progress.advance,
+                )
+        except BaseException:
+            client.close()
+            raise
         if reviewed is not None and expect is not None:
             check_same_sentry(reviewed, client.base_url, expect)
             reviewed = reviewed.select(_reviewed_keys(reviewed, plan, patterns))
@@ -207,6 +226,19 @@ def command(
         append_plan_summary(plan)
         report_problems(plan, errors=False)  # errors are in the result table
         if reviewed is not None:
+            broken = unplanned(plan)
+            if broken:
+                # Not a difference: the changes of these projects are unknown, so the fresh
+                # plan cannot be compared with the reviewed one. An API failure: exit 1.
+                echo_err(
+                    f"error: apply --expect: the fresh plan could not read "
+                    f"{len(broken)} project(s), so it cannot be compared with {expect}; "
+                    "nothing was written anywhere:"
+                )
+                for line in broken:
+                    echo_err(f"  {line}")
+                echo_err("Run apply --expect again once Sentry answers for them.")
+                return EXIT_ERROR
             differ = differences(reviewed, plan)
             if differ:
                 echo_err(
@@ -223,18 +255,22 @@ def command(
         if plan.has_changes and not refused and not confirm(yes):
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR
+        progress.phase("apply", len(plan.projects))
         result = apply_plan(
             plan,
             client,
             verify=planfile is not None,
             parallelism=parallelism,
-            on_event=echo_err,
+            # A line per write on a terminal or with --verbose; a CI log gets the table below.
+            on_event=progress.event,
+            on_project=progress.advance,
             max_deletes=max_deletes,
             # From here on a signal stops new writes instead of ending the process.
             stop=interrupt.begin_writes(),
             signal=interrupt.received,
         )
     finally:
+        progress.stop()
         if client is not None:
             client.close()
 
@@ -247,5 +283,6 @@ def command(
     stopped_by = client.stopped_by if client is not None else None
     if stopped_by is not None:
         echo_err(f"error: {stopped_by}")
+    progress.finish(len(plan.projects))
     # A signal that came after the last write still ends the run as interrupted.
     return interrupt.exit_code() or result.exit_code

@@ -28,6 +28,7 @@ from reconciler.render import render
 
 if TYPE_CHECKING:
     from reconciler.client import SentryClient
+    from reconciler.planner import DesiredTree
 
 DEFAULT_CONFIG_DIR = Path("configs")
 
@@ -44,7 +45,7 @@ def echo_err(message: str) -> None:
 def write_plan_file(plan: Plan, path: Path) -> None:
     """Save the JSON plan atomically: the file is either the old one or the whole new one."""
     try:
-        write_atomic(path, plan.dumps(), mode=0o644)
+        write_atomic(path, plan.write_json, mode=0o644)
     except OSError as exc:
         raise SymsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
@@ -65,11 +66,18 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"error: {key}: {error}")
 
 
-def connect(url: str | None) -> SentryClient:
+def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient:
+    """The client. When it cannot be made (no token, a bad URL) and ``desired`` is given, the
+    tree's own errors are reported first: they are what the user must fix anyway."""
     from reconciler.client import SentryClient
     from reconciler.commands.options import client_options
 
-    return SentryClient.from_env(url=url, **client_options())
+    try:
+        return SentryClient.from_env(url=url, **client_options())
+    except SymsyncError:
+        if desired is not None:
+            desired.check()
+        raise
 
 
 @click.command("plan")
@@ -133,22 +141,26 @@ def command(
     """
     if verbose:
         log_requests()
-    from reconciler.planner import load_desired, make_plan
-    from reconciler.rotation import collect
+    from reconciler.planner import DesiredTree, make_plan, with_rotations
+    from reconciler.progress import RunProgress, client_stats
     from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
 
     if (problem := bundle_problem()) is not None:
         echo_err(f"warning: {problem}. apply will refuse it")
 
-    configs = load_desired(config_dir, patterns, echo=echo_err)
-    rotations = collect(configs, config_dir, base=base, patterns=rotate_patterns)
-    with connect(url) as client:
+    progress = RunProgress("plan", verbose=verbose)
+    desired = DesiredTree(config_dir, patterns, echo=echo_err)
+    configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
+    with connect(url, desired) as client, progress:
+        progress.attach(client_stats(client))
+        progress.phase("plan", len(desired))
         plan = make_plan(
             client,
             configs,
             parallelism=parallelism,
             max_deletes=max_deletes,
             rotations=rotations,
+            on_project=progress.advance,
         )
         if report_unfiled:
             from reconciler.unfiled import find_unfiled
@@ -162,11 +174,15 @@ def command(
     if out is not None:
         with interrupt.deferred("the plan file was written"):
             write_plan_file(plan, out)
-    click.echo(render(plan, fmt, color=stdout_color()), nl=False)
+    if fmt == "json":  # written as it is made: a large plan is never one string in memory
+        plan.write_json(sys.stdout)
+    else:
+        click.echo(render(plan, fmt, color=stdout_color()), nl=False)
     append_plan_summary(plan)
     report_problems(plan)
     if out is not None:
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
+    progress.finish(len(plan.projects))
     if plan.has_errors:
         return EXIT_ERROR
     if detailed_exitcode and plan.has_drift:

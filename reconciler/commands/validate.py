@@ -19,7 +19,7 @@ import click
 
 from reconciler.errors import EXIT_ERROR, EXIT_OK
 from reconciler.github_actions import annotation
-from reconciler.loader import Diagnostic, LoadResult, load_tree
+from reconciler.loader import Diagnostic, LoadResult, collector_paused, load_tree
 
 FORMATS = ("text", "github", "json")
 
@@ -64,7 +64,10 @@ def summary(result: LoadResult) -> str:
 )
 def command(config_dir: Path, fmt: str) -> int:
     """Check every project file offline (no token, no secrets needed)."""
-    result = load_tree(config_dir)
+    # What is loaded stays alive to the end of the run: out of the collector's sight (see
+    # loader.collector_paused). Positions are not kept: diagnostics are worded file by file.
+    with collector_paused(freeze=True):
+        result = load_tree(config_dir, keep_origins=False)
     lines: list[str] = []
     if fmt == "text":
         lines = [str(d) for d in result.diagnostics]

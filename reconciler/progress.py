@@ -1,0 +1,194 @@
+"""How a run over many projects tells its progress, on stderr.
+
+- On a terminal: a live display (rich) of the projects done out of the total, the requests sent,
+  the 429 answers seen and the time spent waiting for Sentry's rate limit; the per-write lines
+  of apply scroll above it. Colour follows rich's rules, so ``NO_COLOR`` turns it off.
+- In a CI log (stderr is not a terminal): nothing while the run goes, no line per request and
+  none per write (``--verbose`` brings both back), so a run over thousands of projects stays
+  readable; the command's own results (apply's table, warnings, errors) are printed as before.
+- Either way, at the end: one line with the totals, in a fixed form a log search can rely on::
+
+      plan: 1000 projects, 1000 requests, 0 answered 429, 0.0 s waiting for the rate limit, 7.1 s
+
+The counters come from the client (``SentryClient.stats``); a run that never needed a client
+(a saved plan with nothing to change) counts no request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from rich.console import Console
+
+if TYPE_CHECKING:  # rich.progress is imported only when a live display is drawn
+    from rich.progress import Progress, TaskID
+
+    from reconciler.client import SentryClient
+
+# Fewer projects than this finish before a live display would be worth drawing.
+LIVE_FROM_PROJECTS = 10
+
+
+class Counters(Protocol):
+    """What the client counts (``reconciler.transport.TransportStats``)."""
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def rate_limited(self) -> int: ...
+
+    @property
+    def rate_limit_wait(self) -> float: ...
+
+
+class _NoCounters:
+    requests = 0
+    rate_limited = 0
+    rate_limit_wait = 0.0
+
+
+Stats = Callable[[], Counters]
+
+
+def client_stats(client: SentryClient) -> Stats:
+    """The counters of a client (``SentryClient.stats``), read each time they are shown."""
+    return lambda: client.stats
+
+
+def totals_line(verb: str, projects: int, counters: Counters, seconds: float) -> str:
+    """The final line of a run."""
+    return (
+        f"{verb}: {projects} project{'s' if projects != 1 else ''}, "
+        f"{counters.requests} request{'s' if counters.requests != 1 else ''}, "
+        f"{counters.rate_limited} answered 429, "
+        f"{counters.rate_limit_wait:.1f} s waiting for the rate limit, {seconds:.1f} s"
+    )
+
+
+def _live_display(console: Console, stats: Stats) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.text import Text
+
+    class CountersColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            c = stats()
+            return Text(
+                f"{c.requests} requests, {c.rate_limited} x 429, "
+                f"{c.rate_limit_wait:.1f} s waited for the limit",
+                style="progress.data.speed",
+                no_wrap=True,
+            )
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("projects"),
+        CountersColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+class RunProgress:
+    """The progress of one command's run. Thread-safe: workers call ``advance`` and ``event``.
+
+    ``stats`` is set once the client exists (``attach``); ``clock`` is for tests.
+    """
+
+    def __init__(
+        self,
+        verb: str,
+        *,
+        verbose: bool = False,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.verb = verb
+        self.verbose = verbose
+        self.console = console if console is not None else Console(stderr=True, highlight=False)
+        self._clock = clock
+        self._started = clock()
+        self._stats: Stats = _NoCounters
+        self._lock = threading.Lock()
+        self._display: Progress | None = None
+        self._task: TaskID | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether stderr is a terminal that a live display may be drawn on."""
+        return self.console.is_terminal and not self.console.is_dumb_terminal
+
+    def attach(self, stats: Stats) -> None:
+        """Where the request counters come from (the client's ``stats``)."""
+        self._stats = stats
+
+    def counters(self) -> Counters:
+        return self._stats()
+
+    def phase(self, description: str, total: int) -> None:
+        """Start counting ``total`` projects (a new line of the display on a terminal)."""
+        with self._lock:
+            if not self.live or total < LIVE_FROM_PROJECTS:
+                self._task = None
+                return
+            if self._display is None:
+                self._display = _live_display(self.console, self.counters)
+                self._display.start()
+            elif self._task is not None:
+                self._display.update(self._task, visible=False)
+            self._task = self._display.add_task(description, total=total)
+
+    def advance(self, *_: object) -> None:
+        """One more project done (whatever the caller passes, its result, is not needed)."""
+        with self._lock:
+            if self._display is not None and self._task is not None:
+                self._display.advance(self._task)
+
+    def event(self, message: str) -> None:
+        """A line about one write: shown on a terminal or with ``--verbose``, never in a CI log
+        otherwise (a thousand-project apply would print a thousand of them)."""
+        if not (self.live or self.verbose):
+            return
+        with self._lock:
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        """Take the live display down (before printing results under it)."""
+        with self._lock:
+            if self._display is not None:
+                self._display.stop()
+                self._display = None
+                self._task = None
+
+    def finish(self, projects: int) -> str:
+        """Stop the display and print the totals line; returns it."""
+        self.stop()
+        line = totals_line(self.verb, projects, self.counters(), self._clock() - self._started)
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return line
+
+    def __enter__(self) -> RunProgress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,97 @@
+"""The planner: reads start while the tree is still loading; an invalid tree plans nothing."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ConfigError, SymsyncError
+from reconciler.planner import DesiredTree, make_plan
+from tests.plan_helpers import FakeSentry, http, project
+from tests.yaml_snippets import HTTP
+
+VALID = "sources:\n" + HTTP
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / "configs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root / "configs"
+
+
+class _ReadSignal(FakeSentry):
+    """Sets ``started`` on the first read."""
+
+    def __init__(self, projects: dict[str, list[dict[str, object]]]) -> None:
+        super().__init__(projects)
+        self.started = threading.Event()
+
+    def list_sources(self, org: str, project: str) -> list[dict[str, object]]:
+        self.started.set()
+        return super().list_sources(org, project)
+
+
+def test_a_project_is_read_before_the_next_file_is_loaded():
+    fake = _ReadSignal({"a/x": [], "a/y": []})
+
+    def configs():
+        yield project("a", "x", [http("p")])
+        # Phases would read nothing until this generator is exhausted: the wait would time out.
+        assert fake.started.wait(10), "no read started while the tree was still loading"
+        yield project("a", "y", [http("q")])
+
+    plan = make_plan(fake, configs(), parallelism=2)
+    assert [p.key for p in plan.projects] == ["a/x", "a/y"]
+    assert all(p.count("create") == 1 for p in plan.projects)
+
+
+def test_an_invalid_file_after_valid_ones_plans_nothing_and_reports_it(tmp_path):
+    config_dir = _tree(
+        tmp_path,
+        {"a/x.yaml": VALID, "a/y.yaml": VALID, "z/broken.yaml": "sources:\n  - id: [\n"},
+    )
+    fake = FakeSentry({"a/x": [], "a/y": []})
+    said: list[str] = []
+    desired = DesiredTree(config_dir, (), echo=said.append)
+    assert len(desired) == 3
+    with pytest.raises(ConfigError, match="1 error"):
+        make_plan(fake, desired.load(), parallelism=2)
+    assert any("broken.yaml:" in line for line in said), said
+    # Reads may have started; nothing but reads did.
+    assert {method for method, *_ in fake.calls} <= {"GET"}
+
+
+def test_project_selection_by_file_name_and_only_selected_projects_are_read(tmp_path):
+    config_dir = _tree(tmp_path, {"a/x.yaml": VALID, "a/y.yaml": VALID, "b/x.yaml": VALID})
+    fake = FakeSentry({"a/x": [], "a/y": [], "b/x": []})
+    desired = DesiredTree(config_dir, ("*/x",), echo=lambda _: None)
+    assert len(desired) == 2
+    plan = make_plan(fake, desired.load())
+    assert [p.key for p in plan.projects] == ["a/x", "b/x"]
+    assert sorted(call[1] for call in fake.calls) == ["a/x", "b/x"]
+
+
+def test_a_pattern_matching_nothing_is_refused_after_the_trees_diagnostics(tmp_path):
+    config_dir = _tree(tmp_path, {"a/x.yaml": VALID})
+    fake = FakeSentry({"a/x": []})
+    desired = DesiredTree(config_dir, ("nope/*",), echo=lambda _: None)
+    with pytest.raises(SymsyncError, match="matches no project"):
+        make_plan(fake, desired.load())
+    assert fake.calls == []
+
+    broken = _tree(tmp_path / "second", {"a/x.yaml": "sources: 3\n"})
+    said: list[str] = []
+    with pytest.raises(ConfigError):
+        DesiredTree(broken, ("nope/*",), echo=said.append).check()
+    assert said and "x.yaml:1:" in said[0]
+
+
+def test_loaded_projects_keep_no_positions(tmp_path):
+    config_dir = _tree(tmp_path, {"a/x.yaml": VALID})
+    (config,) = DesiredTree(config_dir, (), echo=lambda _: None).load()
+    assert config.key == "a/x"
+    assert len(config.origins) == 0

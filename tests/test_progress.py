@@ -1,0 +1,164 @@
+"""Progress: a live display on a terminal only; in a CI log no per-write line and one totals line.
+
+The CI-log behaviour is checked through the real CLI against the emulator (stderr is a pipe
+there, as in CI); the terminal behaviour with a console that says it is one, and a fake clock.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from reconciler.emulator.testing import serving_emulator
+from reconciler.progress import RunProgress, totals_line
+from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
+
+TOTALS = re.compile(
+    r"^(plan|apply): (\d+) projects?, (\d+) requests?, (\d+) answered 429, "
+    r"(\d+\.\d) s waiting for the rate limit, (\d+\.\d) s$",
+    re.MULTILINE,
+)
+
+
+@dataclass
+class _Counters:
+    requests: int = 0
+    rate_limited: int = 0
+    rate_limit_wait: float = 0.0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _console(terminal: bool) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, force_terminal=terminal, width=120, no_color=True), out
+
+
+def test_totals_line_names_every_figure():
+    line = totals_line("plan", 1000, _Counters(1003, 3, 2.04), 7.25)
+    assert line == (
+        "plan: 1000 projects, 1003 requests, 3 answered 429, "
+        "2.0 s waiting for the rate limit, 7.2 s"
+    )
+    assert totals_line("apply", 1, _Counters(1, 0, 0.0), 0.04).startswith(
+        "apply: 1 project, 1 request, "
+    )
+
+
+def test_in_a_ci_log_writes_are_not_listed_and_the_totals_come_last():
+    console, out = _console(terminal=False)
+    clock = _Clock()
+    progress = RunProgress("apply", console=console, clock=clock)
+    counters = _Counters()
+    progress.attach(lambda: counters)
+    progress.phase("apply", 500)
+    for n in range(500):
+        progress.event(f"acme/p{n}: created `s1`")
+        progress.advance()
+    counters.requests, counters.rate_limited, counters.rate_limit_wait = 1000, 2, 1.5
+    clock.now += 12.34
+    progress.finish(500)
+    assert out.getvalue() == (
+        "apply: 500 projects, 1000 requests, 2 answered 429, "
+        "1.5 s waiting for the rate limit, 12.3 s\n"
+    )
+
+
+def test_verbose_lists_writes_in_a_ci_log_too():
+    console, out = _console(terminal=False)
+    progress = RunProgress("apply", console=console, verbose=True, clock=_Clock())
+    progress.event("acme/ios: created `s1`")
+    assert out.getvalue() == "acme/ios: created `s1`\n"
+
+
+def test_on_a_terminal_the_display_shows_projects_and_requests_then_goes():
+    console, out = _console(terminal=True)
+    progress = RunProgress("plan", console=console, clock=_Clock())
+    counters = _Counters(requests=7, rate_limited=1, rate_limit_wait=0.5)
+    progress.attach(lambda: counters)
+    progress.phase("plan", 20)
+    for _ in range(5):
+        progress.advance()
+    progress.event("acme/ios: created `s1`")
+    assert progress._display is not None
+    progress._display.refresh()
+    shown = out.getvalue()
+    assert "5/20" in shown
+    assert "7 requests, 1 x 429, 0.5 s waited for the limit" in shown
+    assert "acme/ios: created `s1`" in shown
+    progress.finish(20)
+    assert progress._display is None
+    assert out.getvalue().endswith(
+        "plan: 20 projects, 7 requests, 1 answered 429, 0.5 s waiting for the rate limit, 0.0 s\n"
+    )
+
+
+def test_few_projects_get_no_live_display():
+    console, _ = _console(terminal=True)
+    progress = RunProgress("plan", console=console, clock=_Clock())
+    progress.phase("plan", 3)
+    assert progress._display is None
+
+
+# --- through the real CLI -------------------------------------------------------------------
+
+
+def _http(sid: str, name: str) -> dict[str, object]:
+    return {"id": sid, "type": "http", "name": name, "url": f"https://{sid}.example/",
+            "layout": {"type": "native", "casing": "default"}}  # fmt: skip
+
+
+PROJECTS = [f"acme/p{n}" for n in range(12)]
+
+
+@pytest.mark.e2e
+def test_cli_in_a_ci_log_prints_results_and_one_totals_line_per_run(tmp_path: Path):
+    configs = write_tree(
+        tmp_path, {key: {"sources": [_http("a", "new"), _http("b", "b")]} for key in PROJECTS}
+    )
+    remote = state_doc({key: [_http("a", "old")] for key in PROJECTS})
+    with serving_emulator(remote) as emu:
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        plan = symsync("plan", "--config-dir", str(configs), env=env)
+        planned = len(emu.requests())
+        applied = symsync("apply", "--yes", "--config-dir", str(configs), env=env)
+        log = emu.requests()
+
+    assert plan.returncode == 0, plan.stderr
+    # projects, requests (as the emulator counted them), 429s
+    assert [m.group(1, 2, 3, 4) for m in TOTALS.finditer(plan.stderr)] == [
+        ("plan", "12", str(planned), "0")
+    ]
+    assert plan.stderr.strip().splitlines()[-1].startswith("plan: 12 projects")
+
+    assert applied.returncode == 0, applied.stderr
+    assert [m.group(1, 2, 3, 4) for m in TOTALS.finditer(applied.stderr)] == [
+        ("apply", "12", str(len(log) - planned), "0")
+    ]
+    # No line per write or per request: 24 writes went out, the table tells the outcome.
+    assert "created `" not in applied.stderr and "updated `" not in applied.stderr
+    assert "GET /api" not in applied.stderr and "reconciler.client" not in applied.stderr
+    assert applied.stderr.count("│ applied") == 12
+    assert len([e for e in log if e["method"] != "GET"]) == 24
+    assert applied.stderr.strip().splitlines()[-1].startswith("apply: 12 projects")
+
+
+@pytest.mark.e2e
+def test_cli_verbose_lists_each_write(tmp_path: Path):
+    configs = write_tree(tmp_path, {"acme/ios": {"sources": [_http("a", "new")]}})
+    with serving_emulator(state_doc({"acme/ios": []})) as emu:
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        applied = symsync("apply", "--yes", "--verbose", "--config-dir", str(configs), env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert "acme/ios: created `a`" in applied.stderr
