@@ -226,10 +226,11 @@ def load_bytes(
         )
 
     try:
-        root = yamlread.compose(text)
+        composed = yamlread.compose_document(text)
     except yamlread.YamlError as exc:
         return FileResult(None, [diagnostic(shown, *exc.problem)])
 
+    root = composed.root
     if root is None or yamlread.is_empty(root):
         return FileResult(
             None,
@@ -259,7 +260,7 @@ def load_bytes(
             ],
         )
 
-    document = yamlread.read_values(root, len(text))
+    document = yamlread.read_values(root, len(text), composed)
     diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
     if document.refused:
         return FileResult(None, diagnostics)
