@@ -256,6 +256,10 @@ def command(
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR
         progress.phase("apply", len(plan.projects))
+        # From here on a signal stops new writes (and retries) instead of ending the process.
+        stop = interrupt.begin_writes()
+        if client is not None:
+            client.stop_retrying_on(stop)
         result = apply_plan(
             plan,
             client,
@@ -265,8 +269,7 @@ def command(
             on_event=progress.event,
             on_project=progress.advance,
             max_deletes=max_deletes,
-            # From here on a signal stops new writes instead of ending the process.
-            stop=interrupt.begin_writes(),
+            stop=stop,
             signal=interrupt.received,
         )
     finally:
