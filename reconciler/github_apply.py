@@ -23,7 +23,9 @@ LOG_LIMIT: Final = 20_000
 
 OUTCOMES: Final[dict[int, str]] = {
     0: "applied",
-    1: "failed: see the log below; projects not named there were applied",
+    # An error before any write (a bad config, a missing secret, a project --expect could not
+    # plan) writes nothing; a project failing while writing leaves the others applied.
+    1: "failed: the log below says what was written, if anything",
     2: "failed",
     3: "refused: nothing was written for the refused projects (see the log below)",
     130: "interrupted (SIGINT) after finishing the writes in flight",

@@ -62,6 +62,11 @@ def test_the_report_says_the_outcome_first_then_the_log_then_the_plan() -> None:
     assert report(ApplyRun(0, "", ""), sha=None, run_url=None, plan_run_url=None).startswith(
         "### symsync apply: applied\n"
     )
+    # exit 1 may mean nothing was written (a project --expect could not plan, a missing
+    # secret): the first line does not claim that other projects were applied
+    failed = report(ApplyRun(1, "", ""), sha=None, run_url=None, plan_run_url=None)
+    assert failed.startswith("### symsync apply: failed: the log below says what was written")
+    assert "were applied" not in failed.splitlines()[0]
 
 
 def test_a_long_log_keeps_its_end_and_a_log_with_fences_stays_in_its_block() -> None:
