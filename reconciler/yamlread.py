@@ -254,7 +254,11 @@ def read_values(root: Node, text_length: int, *, lazy_positions: bool = False) -
         values = plain_values(root, text_length)
         if values is not _NOT_PLAIN:
             marks = _LazyMarks(root, text_length)
-            return Document(values, marks.values, marks.keys, [], [], set())
+            positions, keys = (
+                _LazyPositions(marks, "positions"),
+                _LazyPositions(marks, "key_positions"),
+            )
+            return Document(values, positions, keys, [], [], set())
     builder = _Builder(text_length)
     try:
         values = builder.build(root, (), 0)
@@ -333,15 +337,18 @@ def plain_values(root: Node, text_length: int) -> Any:
 
 
 class _LazyMarks:
-    """Positions of a plain document's values and keys, recorded on first use."""
+    """Positions of a plain document's values and keys, recorded on first use.
 
-    __slots__ = ("_builder", "_root", "keys", "values")
+    It holds the composed document until then, and nothing that refers back to it: no cycle, so
+    it is freed with the ``Document`` even while the garbage collector is off (as it is while a
+    tree loads).
+    """
+
+    __slots__ = ("_builder", "_root")
 
     def __init__(self, root: Node, text_length: int) -> None:
         self._root: Node | None = root
         self._builder = _Builder(text_length)
-        self.values = _LazyPositions(self, "positions")
-        self.keys = _LazyPositions(self, "key_positions")
 
     def table(self, name: str) -> dict[Loc, int]:
         if self._root is not None:

@@ -139,9 +139,10 @@ def test_lazy_positions_give_the_same_values_and_positions() -> None:
         "sources: !!set {a}\n",  # a tag
         "sources:\n  - {1: a}\n",  # a key that is not a string
         "sources:\n  - !!int nope\n",  # a value its tag refuses
-        "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
             f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
-            for p, c in zip("abcdefg", "bcdefgh")
+            for p, c in zip("abcdefg", "bcdefgh", strict=True)
         ),  # an alias bomb
     ],
 )
@@ -155,3 +156,22 @@ def test_anything_unusual_is_walked_in_full_at_once(text: str) -> None:
     )
     assert lazy.values == full.values
     assert isinstance(lazy.positions, dict) and lazy.positions == full.positions
+
+
+def test_a_lazily_walked_document_is_freed_without_the_garbage_collector() -> None:
+    import gc
+    import weakref
+
+    root = yamlread.compose(PLAIN)
+    assert root is not None
+    document = yamlread.read_values(root, len(PLAIN), lazy_positions=True)
+    node = weakref.ref(root.value[0][0])
+    del root
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del document
+        assert node() is None, "the composed document outlived its Document"
+    finally:
+        if was_enabled:
+            gc.enable()
