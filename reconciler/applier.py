@@ -41,6 +41,7 @@ from reconciler.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncError
 from reconciler.limits import DEFAULT_MAX_DELETES, check_deletes
 from reconciler.plan import (
     Change,
+    DeleteLimits,
     Plan,
     ProjectPlan,
     describe_drift,
@@ -172,7 +173,7 @@ class Applier:
         """Every project of the plan; ``signal`` tells, at the end, which signal set ``stop``."""
         limits = check_deletes(plan, self.max_deletes)
         if limits.refused:
-            return self._refuse_all(plan, limits.lines())
+            return self._refuse_all(plan, limits)
         # Every value of every project first: a missing one raises, and nothing is written.
         self._secrets = resolve_plan(plan, SecretResolver(self.env))
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
@@ -184,8 +185,14 @@ class Applier:
         return self.stop is not None and self.stop.is_set()
 
     @staticmethod
-    def _refuse_all(plan: Plan, reasons: list[str]) -> ApplyResult:
-        """The whole run refused by a delete limit: every project untouched, each told why."""
+    def _refuse_all(plan: Plan, limits: DeleteLimits) -> ApplyResult:
+        """The whole run refused by a delete limit: every project untouched, each told why.
+
+        A project over its own limit is told that one, and the run's total when that is over
+        too (raising only its own limit would not let it through); any other project is told
+        every reason."""
+        reasons = limits.lines()
+        run_wide = [r for b, r in zip(limits.breaches, reasons, strict=True) if b.project is None]
         results: list[ProjectResult] = []
         for project in plan.projects:
             total = len(project.changes)
@@ -200,8 +207,10 @@ class Applier:
                     )
                 )
                 continue
-            own = [r for r in reasons if r.startswith(f"{project.key}: ")]
-            why = "; ".join(own or reasons)
+            own = [
+                r for b, r in zip(limits.breaches, reasons, strict=True) if b.project == project.key
+            ]
+            why = "; ".join([*run_wide, *own] if own else reasons)
             results.append(
                 ProjectResult(
                     project.organization,

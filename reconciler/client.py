@@ -23,6 +23,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -176,6 +177,11 @@ class SentryClient:
     def stopped_by(self) -> AccountWideError | None:
         """The account-wide error that stopped this client's requests, if any."""
         return self._transport.tripped
+
+    def stop_retrying_on(self, stop: threading.Event) -> None:
+        """Once ``stop`` is set (an interrupted apply), no request is retried and a wait before
+        a retry ends at once; an uncertain write is still settled, with one read."""
+        self._transport.stop = stop
 
     def close(self) -> None:
         self._transport.close()

@@ -46,17 +46,25 @@ def _field_differences(where: str, reviewed: Change, fresh: Change) -> Iterable[
         yield f"{where} field `{name}`: reviewed {shown_old}; now {shown_new}"
 
 
+def unplanned(fresh: Plan) -> list[str]:
+    """The projects the fresh plan could not read, each with why: their changes are unknown,
+    so they cannot be compared with the reviewed plan (an error, not a difference)."""
+    return [f"{p.key}: {p.error}" for p in fresh.projects if p.error is not None]
+
+
 def differences(reviewed: Plan, fresh: Plan) -> list[str]:
     """What differs between the changes of the reviewed plan and of the fresh one, in words
-    naming each project and source; empty when they make exactly the same changes."""
+    naming each project and source; empty when they make exactly the same changes.
+
+    A project the fresh plan could not read is left to ``unplanned``, which the caller checks
+    first."""
     out: list[str] = []
     old_projects = {p.key: p for p in reviewed.projects}
     new_projects = {p.key: p for p in fresh.projects}
     for key in sorted(set(old_projects) | set(new_projects)):
         old, new = old_projects.get(key), new_projects.get(key)
         if new is not None and new.error is not None:
-            out.append(f"{key}: could not be planned now ({new.error}), so its changes are unknown")
-            continue
+            continue  # not comparable: see unplanned()
         if new is None and old is not None and old.has_changes:
             out.append(f"{key}: has changes in the reviewed plan, but no project file now")
             continue

@@ -226,10 +226,11 @@ def load_bytes(
         )
 
     try:
-        root = yamlread.compose(text)
+        composed = yamlread.compose_document(text)
     except yamlread.YamlError as exc:
         return FileResult(None, [diagnostic(shown, *exc.problem)])
 
+    root = composed.root
     if root is None or yamlread.is_empty(root):
         return FileResult(
             None,
@@ -260,7 +261,7 @@ def load_bytes(
         )
 
     # Positions are recorded only when asked for: to word a problem, or to keep origins.
-    document = yamlread.read_values(root, len(text), lazy_positions=not keep_origins)
+    document = yamlread.read_values(root, len(text), composed, lazy_positions=not keep_origins)
     diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
     if document.refused:
         return FileResult(None, diagnostics)

@@ -175,9 +175,14 @@ def collect(
 
     found: dict[str, Rotations] = {}
     if base is not None:
-        texts = files_at(base, config_dir, [c.path for c in configs])
+        # A file renamed between .yml and .yaml is the same project (org and project come from
+        # the path, not the extension): where the name is missing at REV, its other one is read.
+        others = {c.path: _other_extension(c.path) for c in configs}
+        texts = files_at(base, config_dir, [*others, *others.values()])
         for config in configs:
             text = texts[config.path]
+            if text is None:
+                text = texts[others[config.path]]
             before = (
                 None
                 if text is None
@@ -187,3 +192,8 @@ def collect(
             if rotations:
                 found[config.key] = rotations
     return merge(found, forced(configs, patterns))
+
+
+def _other_extension(path: Path) -> Path:
+    """``ios.yaml`` -> ``ios.yml`` and back."""
+    return path.with_suffix(".yml" if path.suffix == ".yaml" else ".yaml")

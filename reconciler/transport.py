@@ -190,6 +190,9 @@ class Transport:
         self._breaker: AccountWideError | None = None
         self._last_answer: float | None = None
         self._sequence = itertools.count(1)
+        # Set by an interrupted apply (reconciler.interrupt): no request is retried any more,
+        # and a wait before a retry ends at once; the last answer or failure stands.
+        self.stop: threading.Event | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -278,6 +281,7 @@ class Transport:
                     not failure.retryable
                     or failures >= last
                     or self._monotonic() + delay > budget_end
+                    or not self._wait_to_retry(delay, method, full_path, failure.reason)
                 ):
                     raise NoAnswer(
                         method,
@@ -288,8 +292,6 @@ class Transport:
                         secrets=secrets,
                         server_silent=self._silent_since(started),
                     ) from None
-                log.debug("retrying %s %s in %.1f s (%s)", method, full_path, delay, failure.reason)
-                self._sleep(delay)
                 continue
             self._pacer.answered(permit, status, answer_headers)
             with self._lock:
@@ -327,15 +329,28 @@ class Transport:
                     nothing = granted is None or granted < started_clock
                     return dataclasses.replace(answer, nothing_granted=nothing)
                 return answer
-            log.debug(
-                "retrying %s %s in %.1f s (status %d)",
-                method,
-                full_path,
-                delay + waited_by_pacer,
-                status,
-            )
-            if delay > 0:
+            shown = delay + waited_by_pacer
+            if not self._wait_to_retry(delay, method, full_path, f"status {status}", shown):
+                # Stopped: this answer stands, and a write it may hide is settled by the caller.
+                return dataclasses.replace(answer, uncertain=uncertain)
+
+    def _wait_to_retry(
+        self, delay: float, method: str, path: str, reason: str, shown: float | None = None
+    ) -> bool:
+        """Wait ``delay`` seconds before retrying; ``False`` (retry nothing) when ``stop`` is
+        set before or during the wait."""
+        stop = self.stop
+        if stop is not None and stop.is_set():
+            return False
+        log.debug(
+            "retrying %s %s in %.1f s (%s)", method, path, delay if shown is None else shown, reason
+        )
+        if delay > 0:
+            if stop is None:
                 self._sleep(delay)
+            elif stop.wait(delay):
+                return False
+        return True
 
     def _silent_since(self, started: float | None) -> bool:
         with self._lock:

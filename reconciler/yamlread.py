@@ -18,9 +18,10 @@ are worded, is ``reconciler.diagnostics``'s job; ``reconciler.loader`` puts the 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -97,14 +98,91 @@ class YamlError(Exception):
         self.problem = problem
 
 
+# YAML 1.1 (PyYAML) takes NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR for line breaks; YAML
+# 1.2 (editors, JSON) takes them for ordinary characters. They are swapped for private-use
+# stand-ins while composing, so that a value holding one reads as written, and line numbers
+# agree with the editor's; the stand-ins are swapped back in every string.
+_YAML11_BREAKS: Final = "\x85\u2028\u2029"
+_STANDINS: Final = "\ue085\ue028\ue029"
+_TO_STANDINS: Final = str.maketrans(_YAML11_BREAKS, _STANDINS)
+_FROM_STANDINS: Final = str.maketrans(_STANDINS, _YAML11_BREAKS)
+# A character outside the BMP written as a JSON-style surrogate pair (`"\ud83d\ude00"`, as
+# json.dumps writes it): valid YAML 1.2, refused by PyYAML, which wants `\U0001f600`.
+_SURROGATE_PAIR: Final = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
+_MAX_PAIRS: Final = 10_000
+
+
+@dataclass(slots=True)
+class Composed:
+    """A composed document (None when empty) and what reading it must undo."""
+
+    root: Node | None
+    # Strings hold stand-ins for NEL, LS and PS (see ``_YAML11_BREAKS``).
+    standins: bool = False
+    # (0-based line, 0-based column after which positions on that line move right, by how
+    # much): each surrogate pair rewritten as one shorter escape.
+    shifts: tuple[tuple[int, int, int], ...] = ()
+
+
 def compose(text: str) -> Node | None:
     """The document's root node (None for an empty text). Raises ``YamlError``."""
-    try:
-        return yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        raise YamlError(_yaml_error(exc, text)) from None
-    except yaml.YAMLError as exc:  # reader errors: control characters and the like
-        raise YamlError(_reader_error(exc, text)) from None
+    return compose_document(text).root
+
+
+def compose_document(text: str) -> Composed:
+    """Compose ``text`` as YAML 1.2 reads it where PyYAML (YAML 1.1) differs: NEL, LS and PS
+    are characters, not line breaks, and a surrogate pair escape is one character. Raises
+    ``YamlError`` with the position in ``text``."""
+    standins = any(c in text for c in _YAML11_BREAKS) and not any(c in text for c in _STANDINS)
+    if standins:
+        text = text.translate(_TO_STANDINS)
+    original = text
+    shifts: list[tuple[int, int, int]] = []
+    while True:
+        try:
+            return Composed(yaml.compose(text, Loader=_Loader), standins, tuple(shifts))
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            pair = (
+                _pair_at(text, mark.index)
+                if mark is not None and len(shifts) < _MAX_PAIRS
+                else None
+            )
+            if pair is None:
+                raise YamlError(_shifted(_yaml_error(exc, text), shifts)) from None
+            start, end, escape = pair
+            assert mark is not None
+            shifts.append((mark.line, mark.column - 2 + len(escape), end - start - len(escape)))
+            text = text[:start] + escape + text[end:]
+        except yaml.YAMLError as exc:  # reader errors: control characters and the like
+            raise YamlError(_reader_error(exc, original)) from None
+
+
+def _pair_at(text: str, index: int) -> tuple[int, int, str] | None:
+    """The surrogate pair escape whose hex digits start at ``index`` (where PyYAML stops), as
+    (start, end, the `\\U` escape that replaces it)."""
+    match = _SURROGATE_PAIR.match(text, index - 2)
+    if match is None:
+        return None
+    high, low = int(match.group(1), 16), int(match.group(2), 16)
+    code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+    return match.start(), match.end(), f"\\U{code:08x}"
+
+
+def _shifted(problem: Problem, shifts: Iterable[tuple[int, int, int]]) -> Problem:
+    return Problem(
+        problem.line,
+        _column_in_text(problem.line - 1, problem.column - 1, shifts) + 1,
+        problem.message,
+    )
+
+
+def _column_in_text(line: int, column: int, shifts: Iterable[tuple[int, int, int]]) -> int:
+    """A 0-based column of the rewritten text, in the text as written."""
+    for shift_line, after, by in reversed(tuple(shifts)):
+        if shift_line == line and column >= after:
+            column += by
+    return column
 
 
 def is_empty(root: Node | None) -> bool:
@@ -242,15 +320,19 @@ class Document:
     refused: bool = False
 
 
-def read_values(root: Node, text_length: int, *, lazy_positions: bool = False) -> Document:
+def read_values(
+    root: Node, text_length: int, composed: Composed | None = None, *, lazy_positions: bool = False
+) -> Document:
     """Walk a composed document once: plain values, positions of values and keys, problems.
+    ``composed`` (from ``compose_document``) says what composing changed, to undo it.
 
-    With ``lazy_positions``, a document with nothing unusual in it (see ``plain_values``) is
-    walked without recording positions; they are recorded by a second walk only if something
-    asks for one (a diagnostic to word, origins to keep). Most files of a tree are valid and
-    never need them: this is a good part of what ``validate`` and ``plan`` spend per file.
+    With ``lazy_positions``, a document with nothing unusual in it (see ``plain_values``) and
+    nothing that composing changed is walked without recording positions; they are recorded by
+    a second walk only if something asks for one (a diagnostic to word, origins to keep). Most
+    files of a tree are valid and never need them: this is a good part of what ``validate`` and
+    ``plan`` spend per file.
     """
-    if lazy_positions:
+    if lazy_positions and (composed is None or not (composed.standins or composed.shifts)):
         values = plain_values(root, text_length)
         if values is not _NOT_PLAIN:
             marks = _LazyMarks(root, text_length)
@@ -260,9 +342,15 @@ def read_values(root: Node, text_length: int, *, lazy_positions: bool = False) -
             )
             return Document(values, positions, keys, [], [], set())
     builder = _Builder(text_length)
+    if composed is not None:
+        builder.standins = composed.standins
     try:
         values = builder.build(root, (), 0)
     except _Refused:
+        values = None
+    if composed is not None and composed.shifts:
+        _unshift(builder, composed.shifts)
+    if values is None:
         return Document(
             None, builder.positions, builder.key_positions, builder.problems, [], set(), True
         )
@@ -274,6 +362,26 @@ def read_values(root: Node, text_length: int, *, lazy_positions: bool = False) -
         builder.rejected,
         builder.invalid,
     )
+
+
+def _unshift(builder: _Builder, shifts: tuple[tuple[int, int, int], ...]) -> None:
+    """Positions in the text as written, where surrogate pair escapes were rewritten."""
+    lines = {line for line, _, _ in shifts}
+
+    def move(position: int) -> int:
+        line = position >> 32
+        if line not in lines:
+            return position
+        return line << 32 | _column_in_text(line, position & 0xFFFFFFFF, shifts)
+
+    for marks in (builder.positions, builder.key_positions):
+        for loc, position in marks.items():
+            marks[loc] = move(position)
+    builder.rejected = [(loc, move(position), text) for loc, position, text in builder.rejected]
+    builder.problems = [
+        Problem(p.line, _column_in_text(p.line - 1, p.column - 1, shifts) + 1, p.message)
+        for p in builder.problems
+    ]
 
 
 class _Refused(Exception):
@@ -397,9 +505,11 @@ class _Builder:
         "positions",
         "problems",
         "rejected",
+        "standins",
     )
 
     def __init__(self, text_length: int) -> None:
+        self.standins = False
         # Without aliases a document has fewer nodes than characters; aliases may add a bounded
         # number of values on top.
         self.budget = 2 * text_length + ALIAS_ALLOWANCE
@@ -432,7 +542,7 @@ class _Builder:
         cls = node.__class__
         if cls is ScalarNode:
             if node.tag == _STR:
-                return node.value
+                return node.value.translate(_FROM_STANDINS) if self.standins else node.value
             return self.scalar(node, loc)
         if depth >= MAX_DEPTH:
             self.error(
@@ -488,6 +598,8 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.__class__ is ScalarNode and key_node.tag == _STR:
                 key = key_node.value
+                if self.standins:
+                    key = key.translate(_FROM_STANDINS)
                 key_loc = (*loc, key)
                 if key in result:
                     first = line_of(positions[key_loc])

@@ -66,3 +66,30 @@ def test_expect_equal_applies_and_different_refuses(generation, tmp_path: Path):
         assert "acme/ios: create `b`: in the reviewed plan, not in the fresh one" in run.stderr
         both = symsync("apply", "reviewed.json", "--expect", "reviewed.json", env=env, cwd=tmp_path)
         assert both.returncode == 1 and "not both" in both.stderr
+
+
+def test_a_project_the_fresh_plan_cannot_read_is_an_error_not_a_difference(
+    generation, tmp_path: Path
+):
+    # acme/ios makes exactly the reviewed change, but acme/gone's project does not answer:
+    # its changes are unknown, so nothing can be compared; an API failure is exit 1, not 3
+    write_tree(tmp_path, {
+        "acme/ios": {"sources": [http("a", name="reviewed name")]},
+        "acme/gone": {"sources": [http("g")]},
+    })  # fmt: skip
+    remote = state_doc({"acme/ios": [http("a")]})
+    with running_emulator("--api-generation", generation, state=remote) as emu:
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        plan = symsync("plan", "--out", "reviewed.json", env=env, cwd=tmp_path)
+        assert plan.returncode == 1, plan.stderr  # acme/gone could not be planned
+        mark = len(emu.requests())
+        run = symsync("apply", "--expect", "reviewed.json", "--yes", env=env, cwd=tmp_path)
+        assert run.returncode == 1, run.stderr
+        assert "could not read 1 project(s), so it cannot be compared with reviewed.json" in (
+            run.stderr
+        )
+        assert "nothing was written anywhere" in run.stderr
+        assert "  acme/gone: " in run.stderr
+        assert "differs" not in run.stderr
+        assert _writes(emu.requests(), mark) == []
+        assert [s.get("name") for s in sources_in(emu.state(), "acme/ios")] == ["a server"]

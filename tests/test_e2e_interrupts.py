@@ -245,3 +245,43 @@ def test_plan_and_import_stop_promptly_on_sigint(command, tmp_path: Path):
     assert f"SIGINT: {command} stopped; nothing was written." in stderr
     assert "Traceback" not in stderr and "Aborted" not in stderr
     assert not (tmp_path / "imported").exists()
+
+
+def test_a_retrying_write_stops_retrying_at_the_signal_and_is_settled_with_one_read(
+    tmp_path: Path,
+):
+    configs = write_tree(tmp_path, {"acme/one": {"sources": [_http("s1"), _http("s2")]}})
+    rules = [
+        Rule("GET", "/symbol-sources/$", json_reply(200, [])),
+        # Every answer to the write is a 503, after which it may or may not have been written:
+        # the client retries it for the whole (long) budget unless told to stop.
+        Rule("POST", ".", json_reply(503, {"detail": "Service Unavailable"})),
+    ]
+    with HostileSentry(rules) as server:
+        env = clean_env(SENTRY_URL=server.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        run = Running(
+            "apply", "--yes", "--config-dir", str(configs), "--retry-budget", "120", env=env
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while len(server.writes()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)  # retrying now
+            sent = time.monotonic()
+            run.process.send_signal(signal.SIGINT)
+            rc, _, stderr = run.finish(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            run.kill()
+        late_writes = [r for r in server.writes() if r.at > sent + IN_FLIGHT_MARGIN]
+        reads_after = [
+            (r.method, r.query) for r in server.requests() if r.at > sent and not r.is_write
+        ]
+    assert rc == 130, stderr
+    assert took < 5, f"{took:.1f} s: the retries went on"
+    assert "Traceback" not in stderr
+    # No retry after the signal, and the uncertain write settled with one read of the source.
+    assert late_writes == []
+    assert reads_after == [("GET", "id=s1")]
+    cells = result_row(stderr, "acme/one")
+    assert cells[1] == "failed" and cells[2] == "0/2"
+    assert not any(b'"s2"' in r.body for r in server.writes())

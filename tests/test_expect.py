@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.differ import diff_project
-from reconciler.expect import differences
+from reconciler.expect import differences, unplanned
 from reconciler.plan import Plan, ProjectPlan
 from tests.plan_helpers import http, project, redacted
 
@@ -38,7 +38,7 @@ def test_each_difference_names_project_source_and_field():
     ]
 
 
-def test_a_rotation_or_an_unreadable_project_differs():
+def test_a_rotation_differs_an_unreadable_project_is_not_compared():
     config = project("acme", "ios", [http("a", password={"env": "PW"})])
     remote = [redacted(http("a", password="x"))]
     plain = Plan(projects=(diff_project(config, remote),))
@@ -46,9 +46,10 @@ def test_a_rotation_or_an_unreadable_project_differs():
     (line,) = differences(plain, rotated)
     assert line.startswith("acme/ios: update `a`: in the fresh plan")
     broken = Plan(projects=(ProjectPlan(organization="acme", project="ios", error="HTTP 500"),))
-    assert differences(plain, broken) == [
-        "acme/ios: could not be planned now (HTTP 500), so its changes are unknown"
-    ]
+    # unknown changes are not a difference (exit 3) but an error (exit 1): unplanned() says so
+    assert differences(plain, broken) == []
+    assert unplanned(broken) == ["acme/ios: HTTP 500"]
+    assert unplanned(plain) == []
     assert differences(plain, Plan()) == []  # nothing to do was reviewed, nothing is planned
     assert differences(rotated, Plan()) == [
         "acme/ios: has changes in the reviewed plan, but no project file now"

@@ -3,7 +3,9 @@
 Each hostile answer (HTML pages, malformed JSON, wrong shapes, redirects to another host,
 401/403/404, error pages that echo the request) must end the command with exit 1, no
 traceback, the project named, no token or secret value anywhere in the output, nothing written,
-in bounded time.
+in bounded time. The answers that only a request deadline and a retry budget bound (hangs,
+trickles, cut answers, 5xx and 429 forever, huge bodies) run with a small --timeout and
+--retry-budget, and must end within a few of them.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from tests.hostile_sentry import (
     Behaviour,
     HostileSentry,
     Rule,
+    cut_reply,
     echo_reply,
+    hang,
     html_reply,
+    huge_reply,
     json_reply,
     raw_reply,
     redirect_to,
+    trickle,
 )
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +65,7 @@ def _source_without_id() -> dict[str, Any]:
 class Case:
     name: str
     behaviour: Behaviour
+    timed: bool = False  # bounded by the request deadline and the retry budget
 
     def __repr__(self) -> str:
         return self.name
@@ -67,10 +74,17 @@ class Case:
 HTML_PAGE = html_reply(200)
 CASES = [
     Case("html-200", HTML_PAGE),
+    Case("html-502", html_reply(502), timed=True),
+    Case("json-cut-short", cut_reply(), timed=True),
     Case("json-malformed", raw_reply(200, b'[{"id": "a", "type": "ht')),
     Case("object-not-list", json_reply(200, {"id": "x", "type": "http"})),
     Case("list-of-non-objects", json_reply(200, [1, "two", None])),
     Case("sources-without-ids", json_reply(200, [_source_without_id()])),
+    Case("huge-50mb", huge_reply(50), timed=True),
+    Case("hang", hang, timed=True),
+    Case("trickle", trickle(0.5), timed=True),
+    Case("429-no-headers", json_reply(429, {"detail": "slow down"}), timed=True),
+    Case("500-forever", json_reply(500, {"detail": "Internal Error"}), timed=True),
     Case("401", json_reply(401, {"detail": "Invalid token"})),
     Case("403", json_reply(403, {"detail": "You do not have permission to perform this action."})),
     Case("404", json_reply(404, {"detail": "The requested resource does not exist"})),
@@ -83,11 +97,26 @@ def _params(cases: list[Case], *before: str) -> list[Any]:
     return [pytest.param(*before, case, id="-".join([*before, case.name])) for case in cases]
 
 
+# --timeout and --retry-budget for the cases bounded by them: a run ends within a few of them.
+TIMED_ARGS = ("--timeout", "0.5", "--retry-budget", "1")
+TIMED_RUN = 15.0  # seconds: start-up, a few deadlines, and a loaded machine
+
+
+def _time_args(case: Case) -> tuple[str, ...]:
+    return TIMED_ARGS if case.timed else ()
+
+
 def _env(url: str) -> dict[str, str]:
     return clean_env(SENTRY_URL=url, SENTRY_AUTH_TOKEN=TOKEN, HOSTILE_PW=SECRET)
 
 
-def _check(run: Any, took: float, server: HostileSentry, *, named: str) -> None:
+def _limit(case: Case) -> float:
+    return TIMED_RUN if case.timed else FAST_RUN
+
+
+def _check(
+    run: Any, took: float, server: HostileSentry, *, named: str, limit: float = FAST_RUN
+) -> None:
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
     assert "Traceback" not in output, output
@@ -96,7 +125,7 @@ def _check(run: Any, took: float, server: HostileSentry, *, named: str) -> None:
     for sentinel in SENTINELS:
         assert sentinel not in output, f"{sentinel} leaked:\n{output}"
     assert server.writes() == [], "something was written"
-    assert took < FAST_RUN, f"took {took:.1f} s"
+    assert took < limit, f"took {took:.1f} s"
 
 
 @pytest.fixture
@@ -107,7 +136,7 @@ def configs(tmp_path: Path) -> Path:
 
 
 # apply reads the same way plan does: a few cases show it fails the same way, writing nothing.
-APPLY_CASES = {"html-200", "echo-400", "401"}
+APPLY_CASES = {"html-200", "echo-400", "401", "hang"}
 
 
 @pytest.mark.parametrize(
@@ -117,16 +146,16 @@ APPLY_CASES = {"html-200", "echo-400", "401"}
 def test_hostile_reads_fail_the_project_cleanly(case: Case, command: str, configs: Path):
     rules = [Rule("GET", SOURCES_PATH, case.behaviour)]
     with HostileSentry(rules) as server:
-        args = [command, "--config-dir", str(configs)]
+        args = [command, "--config-dir", str(configs), *_time_args(case)]
         if command == "apply":
             args.append("--yes")
         started = time.monotonic()
         run = symsync(*args, env=_env(server.url), timeout=120)
         took = time.monotonic() - started
-        _check(run, took, server, named=PROJECT)
+        _check(run, took, server, named=PROJECT, limit=_limit(case))
 
 
-IMPORT_CASES = [c for c in CASES if c.name in ("html-200", "object-not-list", "401")]
+IMPORT_CASES = [c for c in CASES if c.name in ("html-200", "object-not-list", "401", "trickle")]
 
 
 @pytest.mark.parametrize("case", _params(IMPORT_CASES))
@@ -142,10 +171,10 @@ def test_hostile_answers_fail_import_cleanly(case: Case, tmp_path: Path):
         started = time.monotonic()
         run = symsync(
             "import", "--org", "acme", "--config-dir", str(tmp_path / "configs"),
-            env=_env(server.url), timeout=120,
+            *_time_args(case), env=_env(server.url), timeout=120,
         )  # fmt: skip
         took = time.monotonic() - started
-        _check(run, took, server, named=PROJECT)
+        _check(run, took, server, named=PROJECT, limit=_limit(case))
     assert not (tmp_path / "configs" / "acme" / "ios.yaml").exists()
 
 
@@ -168,6 +197,8 @@ WRITE_CASES = [
     Case("write-401", json_reply(401, {"detail": "Invalid token"})),
     Case("write-404", json_reply(404, {"detail": "The requested resource does not exist"})),
     Case("write-object-shape", json_reply(201, ["not", "a", "source"])),
+    Case("write-hang", hang, timed=True),
+    Case("write-503-forever", html_reply(503), timed=True),
 ]
 
 
@@ -184,7 +215,7 @@ def test_a_hostile_answer_to_a_write_stops_that_project(case: Case, tmp_path: Pa
     with HostileSentry(rules) as server:
         started = time.monotonic()
         run = symsync(
-            "apply", "--yes", "--config-dir", str(configs),
+            "apply", "--yes", "--config-dir", str(configs), *_time_args(case),
             env=_env(server.url), timeout=120,
         )  # fmt: skip
         took = time.monotonic() - started
@@ -197,4 +228,4 @@ def test_a_hostile_answer_to_a_write_stops_that_project(case: Case, tmp_path: Pa
         # The first source was sent (maybe retried, maybe read back); the second never was.
         sent = {(r.method, r.body.count(b'"second"')) for r in server.writes()}
         assert sent == {("POST", 0)}, sent
-        assert took < FAST_RUN, f"took {took:.1f} s"
+        assert took < _limit(case), f"took {took:.1f} s"

@@ -201,3 +201,24 @@ def test_without_a_signal_the_summary_is_unchanged():
     fake = FakeSentry({"a/x": []})
     result = apply_plan(_plan(fake, [project("a", "x", [http("p")])]), fake, verify=False, env={})
     assert results_summary(result) == "Apply: 1 applied, 0 unchanged, 0 failed, 0 refused."
+
+
+# ----------------------------------------------------------------------------- the client
+
+
+def test_once_stopped_the_client_retries_nothing_and_settles_an_uncertain_write_with_one_read():
+    from reconciler.client import SentryAPIError, SentryClient
+    from tests.fake_sentry import FakeTime, Reply, fake_sentry
+
+    ftime = FakeTime()
+    stop = threading.Event()
+    with fake_sentry() as fake, SentryClient(fake.url, "token", **ftime.kwargs()) as client:
+        client.stop_retrying_on(stop)
+        stop.set()  # the signal came while this write was on its way
+        fake.add(Reply(503), Reply(200, []))
+        with pytest.raises(SentryAPIError) as failed:
+            client.create_source("acme", "ios", http("new"))
+        assert failed.value.uncertain  # reported as "may have been written"
+        assert fake.methods() == ["POST", "GET"]  # no retry; one read to settle it
+        assert fake.requests[1].query == {"id": ["new"]}
+        assert ftime.sleeps == []

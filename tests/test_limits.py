@@ -145,3 +145,17 @@ def test_a_refused_run_writes_nothing_anywhere():
     result = apply_plan(_plan(fake, allowed), fake, verify=False, env={})
     assert result.exit_code == 0
     assert [c[0] for c in fake.calls if c[0] != "GET"] == ["DELETE"] * 4
+
+
+def test_a_project_over_its_own_limit_is_also_told_the_run_total():
+    # acme/ios breaks its own limit and the run's --max-deletes: its row names both, since
+    # raising only its max_deletes would still be refused
+    remote, over = _deleting("ios", 6, 4)
+    fake = FakeSentry({"acme/ios": remote})
+    plan = _plan(fake, over)
+    fake.calls.clear()
+    result = apply_plan(plan, fake, verify=False, env={}, max_deletes=2)
+    (row,) = result.projects
+    assert row.status == "refused" and fake.calls == []
+    assert "4 deletes, more than --max-deletes 2 (to allow it: --max-deletes 4)" in row.message
+    assert "acme/ios: 4 of its 6 sources deleted, more than half" in row.message

@@ -4,6 +4,7 @@ message that could be clearer. Every assertion is the exact `PATH:LINE:COLUMN: m
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from pathlib import Path
@@ -187,6 +188,55 @@ def test_byte_order_mark_does_not_shift_columns(configs: Path) -> None:
 def test_columns_count_characters_not_bytes(configs: Path) -> None:
     text = "sources:\n  - {id: 'ÿ😀日本', name: 'é', type: http, url: '', layout: {type: native}}\n"
     assert check(configs, text) == [f"{F}:2:46: source `ÿ😀日本`: `url` must not be blank"]
+
+
+@pytest.mark.parametrize("character", ["\x85", "\u2028", "\u2029"])
+def test_yaml_1_1_line_breaks_are_characters_as_editors_read_them(
+    configs: Path, character: str
+) -> None:
+    """NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR break lines in YAML 1.1 only: in a value
+    (plain or quoted) or a comment they are characters, and line numbers stay the editor's."""
+    text = (
+        f"# a comment{character} with a separator\nsources:\n  - id: a{character}b\n"
+        f"    type: http\n    url: u\n    layout: {{type: native}}\n"
+        f'    name: "x{character}y"\n'
+    )
+    assert check(configs, text) == []
+    (config,) = load_tree(Path("configs")).projects
+    (source,) = config.file.sources
+    assert source.id == f"a{character}b"
+    assert source.name == f"x{character}y"  # type: ignore[union-attr]
+    assert check(configs, text + "    bad: 1\n") == [
+        f"{F}:8:5: source `a{ascii(character)[1:-1]}b`: unknown key `bad` in an http source; "
+        "known keys: type, id, state, name, layout, filters, is_public, has_index, platforms, "
+        "url, username, password"
+    ]
+
+
+def test_json_surrogate_pair_escapes_read_as_one_character(configs: Path) -> None:
+    """JSON is YAML 1.2, and json.dumps writes a character beyond U+FFFF as a surrogate pair
+    escape, which PyYAML refuses alone; columns after it stay those of the file."""
+    source = {"id": "a", "type": "http", "url": "u", "layout": {"type": "native"}}
+    text = json.dumps({"sources": [{**source, "name": "\U0001f600x\U0001f601"}]})
+    assert check(configs, text) == []
+    (config,) = load_tree(Path("configs")).projects
+    assert config.file.sources[0].name == "\U0001f600x\U0001f601"  # type: ignore[union-attr]
+    text = json.dumps({"sources": [{**source, "name": "\U0001f600", "bad": 1}]})
+    column = text.index('"bad"') + 1
+    assert check(configs, text) == [
+        f"{F}:1:{column}: source `a`: unknown key `bad` in an http source; "
+        "known keys: type, id, state, name, layout, filters, is_public, has_index, platforms, "
+        "url, username, password"
+    ]
+    # a lone surrogate is still an error, and backslashes outside double quotes are text
+    assert check(configs, 'sources: "\\ud83d"\n') == [
+        f"{F}:1:13: invalid YAML: found invalid Unicode character escape code (while parsing a "
+        "quoted scalar at line 1, column 10)"
+    ]
+    assert check(configs, "sources: '\\ud83d\\ude00'\n") == [
+        f"{F}:1:10: `sources` must be a list of sources (write `sources: []` for none), not a "
+        "string"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

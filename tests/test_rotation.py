@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from reconciler.errors import SymsyncError
 from reconciler.gitbase import files_at
 from reconciler.plan import SECRET_SET, Plan
 from reconciler.render import render_text
-from reconciler.rotation import FORCED, Ref, declared, forced, refs_in_text, refs_of
+from reconciler.rotation import FORCED, Ref, collect, declared, forced, refs_in_text, refs_of
 from tests.plan_helpers import http, project, redacted, s3
 
 
@@ -121,3 +122,26 @@ def test_files_at_reads_a_revision_and_says_what_is_missing(tmp_path: Path):
     plain.mkdir()
     with pytest.raises(SymsyncError, match="is not in a git repository"):
         files_at("HEAD", plain, [plain / "x.yaml"])
+
+
+def test_base_reads_a_file_renamed_between_yml_and_yaml(tmp_path: Path):
+    # the same project (acme/ios) whose file went from ios.yml to ios.yaml in the commit that
+    # raised the version: the rotation is declared, not lost with the old name
+    repo = tmp_path / "repo"
+    folder = repo / "configs" / "acme"
+    folder.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    line = "sources:\n  - {id: a, type: http, url: u, layout: {type: native}, password: %s}\n"
+    (folder / "ios.yml").write_text(line % "{env: PW, version: 1}")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "one")
+    (folder / "ios.yml").unlink()
+    (folder / "ios.yaml").write_text(line % "{env: PW, version: 2}")
+    config = project("acme", "ios", [http("a", password={"env": "PW", "version": 2})])
+    config = dataclasses.replace(config, path=folder / "ios.yaml")
+    assert collect([config], repo / "configs", base="HEAD") == {
+        "acme/ios": {"a": {"password": "version 1 -> 2"}}
+    }
+    # a project new at REV (neither name there) has nothing to rotate
+    other = dataclasses.replace(config, project="web", path=folder / "web.yaml")
+    assert collect([other], repo / "configs", base="HEAD") == {}

@@ -5,8 +5,9 @@
   source, and a fault-free plan of the result is empty.
 - **kill**: apply SIGKILLed at a random moment (planning, between writes, mid-write), then run
   again, converges the same way.
-- **fuzz**: hostile answers drawn at random (statuses, shapes, truncations, echoes) for plan,
-  apply and import: never a traceback, never a token or secret value in any output.
+- **fuzz**: hostile answers drawn at random (statuses, shapes, truncations, echoes, hangs,
+  trickles) for plan, apply and import: never a traceback, never a token or secret value in
+  any output.
 
 Each suite adds to the counts that tests/conftest.py prints: inputs tried, faults injected,
 kills, sources lost (must be 0), leaks (must be 0).
@@ -29,11 +30,14 @@ from tests.hostile_sentry import (
     Behaviour,
     HostileSentry,
     Rule,
+    cut_reply,
     echo_reply,
+    hang,
     html_reply,
     json_reply,
     raw_reply,
     redirect_to,
+    trickle,
 )
 from tests.soak_support import (
     FAULTS,
@@ -218,8 +222,16 @@ def _random_source(rng: random.Random) -> dict[str, Any]:
 
 
 def _random_answer(rng: random.Random) -> Behaviour:
-    status = rng.choice([200, 200, 200, 201, 204, 301, 302, 400, 401, 403, 404, 405, 409, 422])
-    shape = rng.choice(["json", "sources", "truncated", "html", "empty", "bytes", "echo"])
+    status = rng.choice([200, 200, 200, 201, 204, 301, 302, 400, 401, 403, 404, 405, 409, 422,
+                         429, 500, 502, 503])  # fmt: skip
+    shape = rng.choice(["json", "sources", "truncated", "html", "empty", "bytes", "echo",
+                        "cut", "hang", "trickle"])  # fmt: skip
+    if shape == "cut":
+        return cut_reply(status)
+    if shape == "hang":
+        return hang
+    if shape == "trickle":
+        return trickle(0.3, status)
     if status in (301, 302) and rng.random() < 0.7:
         return redirect_to(rng.choice(["http://localhost:9", "https://elsewhere.invalid"]), status)
     if shape == "json":
@@ -260,6 +272,8 @@ def test_fuzz_suite_hostile_answers_never_leak_or_crash(seed: int, tmp_path: Pat
             ["apply", "--yes", "--config-dir", str(configs)],
             ["import", "--org", "acme", "--config-dir", str(tmp_path / "imported")],
         ):
+            # Hangs, trickles, 5xx and 429 forever are bounded by these.
+            args += ["--timeout", "0.5", "--retry-budget", "1"]
             run = symsync(*args, env=env, timeout=120)
             outputs += [run.stdout, run.stderr]
             label = f"{args[0]} (seed {seed})"

@@ -30,7 +30,7 @@ from reconciler.commands.plan import (
     stdout_color,
 )
 from reconciler.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
-from reconciler.expect import differences
+from reconciler.expect import differences, unplanned
 from reconciler.github_actions import append_plan_summary
 from reconciler.limits import with_verdict
 from reconciler.plan import Plan
@@ -226,6 +226,19 @@ def command(
         append_plan_summary(plan)
         report_problems(plan, errors=False)  # errors are in the result table
         if reviewed is not None:
+            broken = unplanned(plan)
+            if broken:
+                # Not a difference: the changes of these projects are unknown, so the fresh
+                # plan cannot be compared with the reviewed one. An API failure: exit 1.
+                echo_err(
+                    f"error: apply --expect: the fresh plan could not read "
+                    f"{len(broken)} project(s), so it cannot be compared with {expect}; "
+                    "nothing was written anywhere:"
+                )
+                for line in broken:
+                    echo_err(f"  {line}")
+                echo_err("Run apply --expect again once Sentry answers for them.")
+                return EXIT_ERROR
             differ = differences(reviewed, plan)
             if differ:
                 echo_err(
@@ -243,6 +256,10 @@ def command(
             echo_err("Apply cancelled; nothing was written.")
             return EXIT_ERROR
         progress.phase("apply", len(plan.projects))
+        # From here on a signal stops new writes (and retries) instead of ending the process.
+        stop = interrupt.begin_writes()
+        if client is not None:
+            client.stop_retrying_on(stop)
         result = apply_plan(
             plan,
             client,
@@ -252,8 +269,7 @@ def command(
             on_event=progress.event,
             on_project=progress.advance,
             max_deletes=max_deletes,
-            # From here on a signal stops new writes instead of ending the process.
-            stop=interrupt.begin_writes(),
+            stop=stop,
             signal=interrupt.received,
         )
     finally:
