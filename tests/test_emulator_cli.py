@@ -78,15 +78,18 @@ def test_logs_one_line_per_request_and_never_a_secret_or_token() -> None:
             timeout=10,
         )
         requests.get(emu.url + SOURCES, headers=_auth("wrong-SENTINEL-6"), timeout=10)
+        # a client that put its token in the URL (`--url https://host/TOKEN`)
+        requests.get(f"{emu.url}/{token}{SOURCES}", headers=headers, timeout=10)
         emu.stop()
         log = emu.stderr()
     lines = [line for line in log.splitlines() if line.strip()]
-    assert len(lines) == 5
+    assert len(lines) == 6
     assert lines[0].startswith(f"GET {SOURCES} 200 ")
     assert lines[1].startswith(f"POST {SOURCES} 201 ")
     assert lines[2].startswith(f"PUT {SOURCES}?id=web 200 ")
     assert lines[3].startswith(f"PUT {SOURCES}?id=b 400 ")
     assert lines[4].startswith(f"GET {SOURCES} 401 ")
+    assert lines[5].startswith(f"GET /***{SOURCES} 404 ")
     assert "SENTINEL" not in log
 
 

@@ -301,3 +301,20 @@ def test_a_plan_whose_data_holds_a_secret_value_is_refused_not_shown(tmp_path):
     assert not (tmp_path / "p.json").exists()
     assert sources_in(state, "acme/ios") == []
     assert all(access_key not in text for _, text in out.outputs)
+
+
+def test_a_token_percent_encoded_in_part_or_lowercased_never_shows(tmp_path):
+    """quote() leaves an alphanumeric token as it is, so a `%53ENTINEL...` written in --url
+    must be found decoded; a URL parser lowercases what it takes for a host."""
+    write_tree(tmp_path, DESIRED)
+    out = Collector(tmp_path)
+    encoded = f"%{ord(TOKEN[0]):02X}{TOKEN[1:]}"
+    with running_emulator("--token", TOKEN, state=state_doc(REMOTE)) as emu:
+        for base in (f"{emu.url}/{encoded}", f"http://u:{TOKEN}@127.0.0.1:9/{encoded}"):
+            out.run("plan", "--url", base, "--out", "p.json", env=_env(emu.url), expect={1})
+            for fmt in ("text", "markdown", "json"):
+                out.run("plan", "--format", fmt, "--verbose", env=_env(base), expect={1})
+            out.run("apply", "--yes", "--url", base, env=_env(emu.url), expect={1})
+    assert not (tmp_path / "p.json").exists()
+    assert all(TOKEN[1:].lower() not in text.lower() for _, text in out.outputs), out.outputs
+    out.check()

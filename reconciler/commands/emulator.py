@@ -131,6 +131,11 @@ def command(
     token_scopes = (
         dict(parse_token(t) for t in tokens) if tokens else {DEFAULT_TOKEN: DEFAULT_SCOPES}
     )
+    if tokens:  # a client may put its token in the URL's path, which the log shows
+        from reconciler.redact import register_secret
+
+        for token in token_scopes:
+            register_secret(token, "an emulator --token")
     state = EmulatorState.load(state_path) if state_path is not None else EmulatorState({}, None)
     settings = Settings(
         host=host,
