@@ -1,7 +1,8 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never a part.
 
 The data (text, or bytes) goes to a temporary file beside the target (same folder, so the rename
-stays on one file system), is flushed to disk, gets its mode, and is renamed over the target.
+stays on one file system), is flushed to disk, gets its mode, and is renamed over the target;
+the folder is then flushed too, so that the rename itself survives a crash of the machine.
 The temporary name starts with a dot, so the loader ignores one left behind by a crash.
 
 - ``write_atomic(path, data)``: one file.
@@ -11,6 +12,7 @@ The temporary name starts with a dot, so the loader ignores one left behind by a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -68,3 +70,15 @@ def write_atomic(path: Path, data: str | bytes | Writer, *, mode: int | None = N
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    fsync_folder(path.parent if str(path.parent) else Path("."))
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk; best effort where the file system
+    cannot."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

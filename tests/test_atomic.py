@@ -74,3 +74,22 @@ def test_bytes_are_written_as_they_are(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
     write_atomic(target, b'{"a": "\xc3\xa9"}\r\n')
     assert target.read_bytes() == b'{"a": "\xc3\xa9"}\r\n'
+
+
+def test_the_rename_is_flushed_to_disk_with_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's data and then its folder entry are flushed, so a crash of the machine right
+    after the write leaves the new file, not an empty name or the old one."""
+    import stat
+
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        flushed.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    write_atomic(tmp_path / "plan.json", "{}\n")
+    assert flushed == ["file", "folder"]

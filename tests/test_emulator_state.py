@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from reconciler import atomic
 from reconciler.emulator import journal as journal_module
 from reconciler.emulator import persistence
 from reconciler.emulator.state import EmulatorState, StateFileError
@@ -317,7 +318,7 @@ def test_a_folder_that_cannot_be_written_warns_once_and_keeps_serving(
         raise sqlite3.OperationalError("unable to open database file")
 
     monkeypatch.setattr(journal_module.Journal, "open", no_database)
-    monkeypatch.setattr(persistence.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
     with serving_emulator(state_path=path) as handle:
         for i in range(3):
             response = requests.post(

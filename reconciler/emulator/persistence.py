@@ -49,13 +49,13 @@ import hashlib
 import os
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from reconciler.atomic import write_atomic
 from reconciler.emulator.journal import Base, Journal, journal_path, remove_files
 
 IDLE_SECONDS: Final = 0.5
@@ -230,7 +230,8 @@ class StateStore:
                 with self._db_lock:
                     if self._journal is not None:
                         self._journal.begin_export(new)
-                write_atomically(self.path, data)
+                # Mode 0600: the file holds the secrets in clear.
+                write_atomic(self.path, data, mode=0o600)
                 with self._db_lock:
                     if self._journal is not None:
                         self._journal.end_export(new)
@@ -303,7 +304,7 @@ class StateStore:
 
     def _remove_stale_temporary_files(self) -> None:
         """Temporary files of an export that a kill interrupted."""
-        prefix = f".{self.path.name}."  # as ``write_atomically`` names them
+        prefix = f".{self.path.name}."  # as ``reconciler.atomic`` names them
         with contextlib.suppress(OSError), os.scandir(self.path.parent) as entries:
             for entry in entries:
                 if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):
@@ -313,35 +314,6 @@ class StateStore:
 
 class JournalError(OSError):
     """The journal beside the state file cannot be read."""
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Writes ``data`` to a temporary file in ``path``'s folder (mode 0600: secrets in clear),
-    flushes it to disk and renames it over ``path``; a kill at any moment leaves either the old
-    file or the new one, never a part."""
-    tmp_name: str | None = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
-        _fsync_folder(path.parent)
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-
-
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 __all__ = ["JournalError", "StateStore", "digest", "is_read_only", "remove_files"]
