@@ -230,7 +230,7 @@ def diff_project(
     present_order: list[str] = []
     # Per present entry: the entry, the body apply sends, its comparable form, its file position.
     wanted_by_id: dict[str, tuple[PresentSource, dict[str, Any], dict[str, Any], int]] = {}
-    unknown_warnings: list[str] = []
+    held_remotely: list[tuple[str, Mapping[str, Any]]] = []  # present entries Sentry holds
 
     for position, entry in enumerate(config.sources):
         mentioned.add(entry.id)
@@ -268,7 +268,7 @@ def diff_project(
         for name, why in rotating.items():
             fields[name] = FieldChange(before=SECRET_SET, after=SECRET_SET, secret=True, rotate=why)
         fields = dict(sorted(fields.items(), key=lambda item: _field_key(item[0])))
-        unknown_warnings.extend(_unknown_field_warnings(entry.id, have_raw, bool(fields)))
+        held_remotely.append((entry.id, have_raw))
         if not fields:
             unchanged.append(entry.id)
             continue
@@ -311,6 +311,13 @@ def diff_project(
         changes, unchanged = _enforce_order(
             changes, unchanged, present_order, remote_list, wanted_by_id
         )
+    # After the moves are known: a move re-creates the source, so it loses such fields too.
+    rewritten = {c.source_id: c.action for c in changes if c.action in ("update", "move")}
+    unknown_warnings = [
+        warning
+        for sid, have_raw in held_remotely
+        for warning in _unknown_field_warnings(sid, have_raw, rewritten.get(sid))
+    ]
 
     return ProjectPlan(
         **base,
@@ -390,15 +397,23 @@ def _field_name(name: str) -> str:
     return f"`{name}`" if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) else json.dumps(name)
 
 
-def _unknown_field_warnings(source_id: str, remote: Mapping[str, Any], updated: bool) -> list[str]:
+def _unknown_field_warnings(
+    source_id: str, remote: Mapping[str, Any], rewrite: str | None
+) -> list[str]:
     """Name every remote field symsync does not manage on a source the file describes: the
-    file cannot hold it, and a PUT replaces the whole source, so an update removes it."""
+    file cannot hold it, and a PUT replaces the whole source, so an update removes it; so does
+    a move, which re-creates the source. ``rewrite``: the plan's "update" or "move" of it."""
     fields = unknown_fields(remote)
     if not fields:
         return []
     names = ", ".join(_field_name(f) for f in fields)
     what = "field" if len(fields) == 1 else "fields"
-    if updated:
+    if rewrite == "move":
+        effect = (
+            f"this plan moves `{source_id}` (order: enforce), and re-creating it removes "
+            f"{_it(fields)}; do not apply it if Sentry still needs {_it(fields)}"
+        )
+    elif rewrite is not None:
         effect = (
             f"this plan updates `{source_id}`, and the update removes {_it(fields)} (a PUT "
             "replaces the whole source); do not apply it if Sentry still needs "

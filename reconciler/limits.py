@@ -50,7 +50,7 @@ def check_deletes(plan: Plan, max_deletes: int = DEFAULT_MAX_DELETES) -> DeleteL
                 rule="run",
                 deletes=total,
                 limit=max_deletes,
-                message=f"{total} deletes, more than --max-deletes {max_deletes}",
+                message=f"{_deletes(total)}, more than --max-deletes {max_deletes}",
                 allow=f"--max-deletes {total}",
             ),
         )
@@ -69,7 +69,8 @@ def _project_breach(project: ProjectPlan, deletes: int) -> LimitBreach | None:
             deletes=deletes,
             limit=project.max_deletes,
             message=(
-                f"{project.key}: {deletes} deletes, more than its max_deletes {project.max_deletes}"
+                f"{project.key}: {_deletes(deletes)}, more than its max_deletes "
+                f"{project.max_deletes}"
             ),
             allow=allow,
         )
@@ -84,6 +85,10 @@ def _project_breach(project: ProjectPlan, deletes: int) -> LimitBreach | None:
         message=f"{project.key}: {deletes} of its {held} sources deleted, more than half",
         allow=allow,
     )
+
+
+def _deletes(count: int) -> str:
+    return "1 delete" if count == 1 else f"{count} deletes"
 
 
 def with_verdict(plan: Plan, max_deletes: int = DEFAULT_MAX_DELETES) -> Plan:

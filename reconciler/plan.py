@@ -184,6 +184,12 @@ class DeleteLimits(_Frozen):
         """One line per breach: what is over the limit and what allows it."""
         return [f"{b.message} (to allow it: {b.allow})" for b in self.breaches]
 
+    def verdict(self) -> list[str]:
+        """What every plan format says, one line per breach: "apply would refuse: 12 deletes,
+        more than --max-deletes 10 (to allow it: --max-deletes 12)"; empty when apply would not
+        refuse."""
+        return [f"apply would refuse: {line}" for line in self.lines()]
+
 
 class RemoteSource(_Frozen):
     """A digest of one remote source as the plan saw it, to tell later what moved."""
@@ -354,6 +360,7 @@ class Plan(_Frozen):
             document["limits"] = {
                 **self.limits.model_dump(mode="json"),
                 "refused": self.limits.refused,
+                "verdict": self.limits.verdict(),
             }
         return document
 

@@ -94,7 +94,7 @@ def verdict_lines(plan: Plan) -> list[str]:
     """The delete limits' verdict: one line per limit the plan goes over, with what allows it."""
     if plan.limits is None:
         return []
-    return [f"apply would refuse: {line}" for line in plan.limits.lines()]
+    return plan.limits.verdict()
 
 
 REPORTED_HEAD: Final = "not in the file (unmanaged: report), kept"

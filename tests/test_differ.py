@@ -331,6 +331,20 @@ def test_a_field_symsync_does_not_manage_is_named_in_a_warning():
     assert len(warnings) == 3
 
 
+def test_a_moved_source_is_warned_to_lose_a_field_symsync_does_not_manage():
+    # order: enforce moves `b`: the POST that re-creates it cannot carry the field, so the
+    # warning says the move removes it (the plan has no update of `b`)
+    config = project("acme", "ios", [http("a", name="x"), http("b")], order="enforce")
+    remote = [dict(http("b"), quantum_cache=True), http("a")]
+    plan = diff_project(config, remote)
+    assert [(c.action, c.source_id) for c in plan.changes] == [("move", "b"), ("update", "a")]
+    (warning,) = plan.warnings
+    assert warning.endswith(
+        "this plan moves `b` (order: enforce), and re-creating it removes it; do not apply it "
+        "if Sentry still needs it"
+    )
+
+
 def test_a_field_name_that_is_not_plain_is_quoted_in_the_warning():
     remote = [dict(http("a"), **{"we\x1bird\nname": 1})]
     (warning,) = diff_project(project("acme", "ios", [http("a")]), remote).warnings

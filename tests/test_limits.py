@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from reconciler.applier import apply_plan
@@ -121,6 +123,8 @@ def test_every_format_shows_the_verdict():
     )
     assert line in render(plan, "text").splitlines()
     assert "apply would refuse: acme/ios: 4 of its 6 sources deleted" in render(plan, "markdown")
+    # the JSON plan says it in the same words, with what allows it
+    assert json.loads(render(plan, "json"))["limits"]["verdict"] == [line]
     limits = Plan.loads(render(plan, "json")).limits
     assert limits is not None and limits.refused
     assert limits.breaches[0].allow == "max_deletes: 4 in configs/acme/ios.yaml"
@@ -159,3 +163,14 @@ def test_a_project_over_its_own_limit_is_also_told_the_run_total():
     assert row.status == "refused" and fake.calls == []
     assert "4 deletes, more than --max-deletes 2 (to allow it: --max-deletes 4)" in row.message
     assert "acme/ios: 4 of its 6 sources deleted, more than half" in row.message
+
+
+def test_one_delete_over_a_zero_limit_is_said_in_the_singular():
+    remote = [http("a"), http("c")]
+    config = project("acme", "ios", [http("a"), {"id": "c", "state": "absent"}], max_deletes=0)
+    verdict = check_deletes(_plan(FakeSentry({"acme/ios": remote}), config), max_deletes=0)
+    assert verdict.lines() == [
+        "1 delete, more than --max-deletes 0 (to allow it: --max-deletes 1)",
+        "acme/ios: 1 delete, more than its max_deletes 0 "
+        "(to allow it: max_deletes: 1 in configs/acme/ios.yaml)",
+    ]
