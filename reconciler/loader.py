@@ -260,7 +260,8 @@ def load_bytes(
             ],
         )
 
-    document = yamlread.read_values(root, len(text), composed)
+    # Positions are recorded only when asked for: to word a problem, or to keep origins.
+    document = yamlread.read_values(root, len(text), composed, lazy_positions=not keep_origins)
     diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
     if document.refused:
         return FileResult(None, diagnostics)

@@ -49,6 +49,11 @@ _BUNDLE_HELP: Final = (
 )
 
 
+# Secret fields Sentry's rewritten endpoint refuses blank (reference section 9); a blank
+# `password` is allowed.
+NOT_BLANK_SECRETS: Final = frozenset({"secret_key", "private_key"})
+
+
 class SecretsBundleError(SymsyncError):
     """``SYMSYNC_SECRETS`` is set but is not a JSON object of names to strings."""
 
@@ -207,23 +212,24 @@ def resolve_plan(plan: Plan, resolver: SecretResolver) -> dict[str, str]:
     """Variable -> value for every secret ``plan`` sends, in all its projects.
 
     When any is missing, raises :class:`SecretMissingError` naming every missing variable and
-    where each is used, so that apply writes nothing anywhere.
+    where each is used, so that apply writes nothing anywhere. A blank value (only spaces) for a
+    field Sentry refuses blank counts as missing there: its write could only fail.
     """
     values: dict[str, str] = {}
-    missing: dict[str, list[NeededVariable]] = {}
+    missing: dict[str, list[str]] = {}
     for need in needed_variables(plan):
-        if need.variable in values:
-            continue
-        value = resolver.lookup(need.variable)
+        value = values[need.variable] if need.variable in values else resolver.lookup(need.variable)
         if value is None:
-            missing.setdefault(need.variable, []).append(need)
+            missing.setdefault(need.variable, []).append(need.describe())
+        elif need.field in NOT_BLANK_SECRETS and not value.strip():
+            # Found, but the write would fail at Sentry, perhaps after other projects' writes.
+            missing.setdefault(need.variable, []).append(
+                f"{need.describe()} (blank: Sentry refuses a blank {need.field})"
+            )
         else:
             values[need.variable] = value
     if missing:
-        lines = [
-            f"  {variable}: {'; '.join(need.describe() for need in uses)}"
-            for variable, uses in sorted(missing.items())
-        ]
+        lines = [f"  {variable}: {'; '.join(uses)}" for variable, uses in sorted(missing.items())]
         raise SecretMissingError(
             f"{len(missing)} secret variable(s) unset or empty, in the environment and in "
             f"{SECRETS_VARIABLE}; nothing was written to any project:\n"

@@ -207,7 +207,7 @@ class Origins(Mapping[Loc, Origin]):
 
     __slots__ = ("_marks", "_path")
 
-    def __init__(self, path: str, marks: dict[Loc, int]) -> None:
+    def __init__(self, path: str, marks: Mapping[Loc, int]) -> None:
         self._path = path
         self._marks = marks
 
@@ -307,8 +307,8 @@ class Document:
     # Plain values (dicts, lists, str, bool, int, ...); INVALID where a value was refused.
     values: Any
     # Position of every value, and of every mapping key, by location: ("sources", 0, "url").
-    positions: dict[Loc, int]
-    key_positions: dict[Loc, int]
+    positions: Mapping[Loc, int]
+    key_positions: Mapping[Loc, int]
     # Problems found on the way, in document order.
     problems: list[Problem]
     # Values refused on the way (a null, an unknown tag): location, position, and what is wrong
@@ -320,9 +320,27 @@ class Document:
     refused: bool = False
 
 
-def read_values(root: Node, text_length: int, composed: Composed | None = None) -> Document:
+def read_values(
+    root: Node, text_length: int, composed: Composed | None = None, *, lazy_positions: bool = False
+) -> Document:
     """Walk a composed document once: plain values, positions of values and keys, problems.
-    ``composed`` (from ``compose_document``) says what composing changed, to undo it."""
+    ``composed`` (from ``compose_document``) says what composing changed, to undo it.
+
+    With ``lazy_positions``, a document with nothing unusual in it (see ``plain_values``) and
+    nothing that composing changed is walked without recording positions; they are recorded by
+    a second walk only if something asks for one (a diagnostic to word, origins to keep). Most
+    files of a tree are valid and never need them: this is a good part of what ``validate`` and
+    ``plan`` spend per file.
+    """
+    if lazy_positions and (composed is None or not (composed.standins or composed.shifts)):
+        values = plain_values(root, text_length)
+        if values is not _NOT_PLAIN:
+            marks = _LazyMarks(root, text_length)
+            positions, keys = (
+                _LazyPositions(marks, "positions"),
+                _LazyPositions(marks, "key_positions"),
+            )
+            return Document(values, positions, keys, [], [], set())
     builder = _Builder(text_length)
     if composed is not None:
         builder.standins = composed.standins
@@ -368,6 +386,101 @@ def _unshift(builder: _Builder, shifts: tuple[tuple[int, int, int], ...]) -> Non
 
 class _Refused(Exception):
     """The file cannot be walked any further (alias bomb, nesting)."""
+
+
+class _NotPlain(Exception):
+    """The document holds something ``plain_values`` leaves to the full walk."""
+
+
+_NOT_PLAIN: Any = object()
+
+
+def plain_values(root: Node, text_length: int) -> Any:
+    """The document's values, walked without recording positions, or ``_NOT_PLAIN`` when the
+    full walk must word something: a null, a tag, a key that is not a string, a duplicate key,
+    a merge, a scalar its tag refuses, or nesting or aliases beyond the limits. For a document
+    without any of these, the values are the ones ``_Builder`` makes."""
+    budget = 2 * text_length + ALIAS_ALLOWANCE
+    constructors = _SCALAR_CONSTRUCTORS
+
+    def walk(node: Node, depth: int) -> Any:
+        nonlocal budget
+        budget -= 1
+        if budget < 0:
+            raise _NotPlain
+        cls = node.__class__
+        if cls is ScalarNode:
+            tag = node.tag
+            if tag == _STR:
+                return node.value
+            constructor = constructors.get(tag)
+            if constructor is None:
+                raise _NotPlain
+            try:
+                return constructor(node)
+            except Exception:
+                raise _NotPlain from None
+        if depth >= MAX_DEPTH:
+            raise _NotPlain
+        if cls is MappingNode:
+            if node.tag != _MAP:
+                raise _NotPlain
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not ScalarNode or key_node.tag != _STR:
+                    raise _NotPlain
+                key = key_node.value
+                if key in result:
+                    raise _NotPlain
+                result[key] = walk(value_node, depth + 1)
+            return result
+        if node.tag != _SEQ:
+            raise _NotPlain
+        return [walk(item, depth + 1) for item in node.value]
+
+    try:
+        return walk(root, 0)
+    except _NotPlain:
+        return _NOT_PLAIN
+
+
+class _LazyMarks:
+    """Positions of a plain document's values and keys, recorded on first use.
+
+    It holds the composed document until then, and nothing that refers back to it: no cycle, so
+    it is freed with the ``Document`` even while the garbage collector is off (as it is while a
+    tree loads).
+    """
+
+    __slots__ = ("_builder", "_root")
+
+    def __init__(self, root: Node, text_length: int) -> None:
+        self._root: Node | None = root
+        self._builder = _Builder(text_length)
+
+    def table(self, name: str) -> dict[Loc, int]:
+        if self._root is not None:
+            root, self._root = self._root, None
+            self._builder.build(root, (), 0)
+        marks: dict[Loc, int] = getattr(self._builder, name)
+        return marks
+
+
+class _LazyPositions(Mapping[Loc, int]):
+    __slots__ = ("_marks", "_name")
+
+    def __init__(self, marks: _LazyMarks, name: str) -> None:
+        self._marks = marks
+        self._name = name
+
+    def __getitem__(self, loc: Loc) -> int:
+        return self._marks.table(self._name)[loc]
+
+    def __iter__(self) -> Iterator[Loc]:
+        return iter(self._marks.table(self._name))
+
+    def __len__(self) -> int:
+        return len(self._marks.table(self._name))
 
 
 class _Invalid:

@@ -19,7 +19,7 @@ from reconciler.progress import RunProgress, totals_line
 from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
 
 TOTALS = re.compile(
-    r"^(plan|apply): (\d+) projects?, (\d+) requests?, (\d+) answered 429, "
+    r"^(plan|apply|import): (\d+) projects?, (\d+) requests?, (\d+) answered 429, "
     r"(\d+\.\d) s waiting for the rate limit, (\d+\.\d) s$",
     re.MULTILINE,
 )
@@ -162,3 +162,15 @@ def test_cli_verbose_lists_each_write(tmp_path: Path):
         applied = symsync("apply", "--yes", "--verbose", "--config-dir", str(configs), env=env)
     assert applied.returncode == 0, applied.stderr
     assert "acme/ios: created `a`" in applied.stderr
+
+
+@pytest.mark.e2e
+def test_cli_import_ends_with_the_totals_line(tmp_path: Path):
+    remote = state_doc({"acme/ios": [_http("a", "A")], "acme/web": []})
+    with serving_emulator(remote) as emu:
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        run = symsync("import", "--org", "acme", "--config-dir", str(tmp_path / "c"), env=env)
+        sent = len(emu.requests())
+    assert run.returncode == 0, run.stderr
+    assert [m.group(1, 2, 3) for m in TOTALS.finditer(run.stderr)] == [("import", "2", str(sent))]
+    assert run.stderr.strip().splitlines()[-1].startswith("import: 2 projects")

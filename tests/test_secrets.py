@@ -151,3 +151,29 @@ def test_needed_variables_come_from_every_project_with_where_they_are_used() -> 
     )
     values = resolve_plan(plan, SecretResolver({"PW": "pw-value", "S3_SECRET": "s3-value"}))
     assert values == {"PW": "pw-value", "S3_SECRET": "s3-value"}
+
+
+def test_a_blank_value_for_a_field_sentry_refuses_blank_counts_as_missing() -> None:
+    """Sentry's rewritten endpoint refuses a blank secret_key or private_key: such a value would
+    fail its write, perhaps after other projects were written. A blank password is allowed."""
+    fake = FakeSentry({"a/one": [], "a/two": []})
+    plan = _plan(
+        fake,
+        [
+            project("a", "one", [http("x", password={"env": "PW"}), s3("s")]),
+            project("a", "two", [s3("t", secret_key={"env": "PW"})]),
+        ],
+    )
+    with pytest.raises(SecretMissingError) as caught:
+        resolve_plan(plan, SecretResolver({"PW": "  ", "S3_SECRET": "\t"}))
+    message = str(caught.value)
+    assert "2 secret variable(s)" in message
+    assert (
+        "  PW: a/two source `t` secret_key (blank: Sentry refuses a blank secret_key)\n" in message
+    )
+    assert "a/one source `x` password" not in message
+    assert "  S3_SECRET: a/one source `s` secret_key (blank" in message
+    values = resolve_plan(plan, SecretResolver({"PW": "pw-value", "S3_SECRET": "s3-value"}))
+    assert values == {"PW": "pw-value", "S3_SECRET": "s3-value"}
+    http_only = _plan(fake, [project("a", "one", [http("x", password={"env": "PW"})])])
+    assert resolve_plan(http_only, SecretResolver({"PW": " "})) == {"PW": " "}

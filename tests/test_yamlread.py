@@ -103,3 +103,75 @@ def test_node_kinds() -> None:
         if node is not None
     ]
     assert kinds == ["a list", "a mapping", "a string", "a number", "a boolean"]
+
+
+# --- positions recorded only when asked for -------------------------------------------------
+
+PLAIN = (
+    "unmanaged: keep\n"
+    "sources:\n"
+    "  - &a {id: a, type: http, url: 'https://a.example/', layout: {type: native}}\n"
+    "  - {id: b, type: s3, is_public: true, filters: {requires_checksum: false}}\n"
+    "  - *a\n"
+)
+
+
+def _lazy(text: str) -> yamlread.Document:
+    root = yamlread.compose(text)
+    assert root is not None
+    return yamlread.read_values(root, len(text), lazy_positions=True)
+
+
+def test_lazy_positions_give_the_same_values_and_positions() -> None:
+    full, lazy = read(PLAIN), _lazy(PLAIN)
+    assert lazy.values == full.values
+    assert (lazy.problems, lazy.rejected, lazy.invalid) == ([], [], set())
+    assert dict(lazy.positions) == dict(full.positions)
+    assert dict(lazy.key_positions) == dict(full.key_positions)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sources:\n  - id: a\n    name: ~\n",  # a null
+        "sources: []\nsources: []\n",  # a duplicate key
+        "a: &x {k: v}\nb: {<<: *x}\nsources: []\n",  # a merge
+        "sources: !!set {a}\n",  # a tag
+        "sources:\n  - {1: a}\n",  # a key that is not a string
+        "sources:\n  - !!int nope\n",  # a value its tag refuses
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+            for p, c in zip("abcdefg", "bcdefgh", strict=True)
+        ),  # an alias bomb
+    ],
+)
+def test_anything_unusual_is_walked_in_full_at_once(text: str) -> None:
+    full, lazy = read(text), _lazy(text)
+    assert (lazy.problems, lazy.rejected, lazy.invalid, lazy.refused) == (
+        full.problems,
+        full.rejected,
+        full.invalid,
+        full.refused,
+    )
+    assert lazy.values == full.values
+    assert isinstance(lazy.positions, dict) and lazy.positions == full.positions
+
+
+def test_a_lazily_walked_document_is_freed_without_the_garbage_collector() -> None:
+    import gc
+    import weakref
+
+    root = yamlread.compose(PLAIN)
+    assert root is not None
+    document = yamlread.read_values(root, len(PLAIN), lazy_positions=True)
+    node = weakref.ref(root.value[0][0])
+    del root
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del document
+        assert node() is None, "the composed document outlived its Document"
+    finally:
+        if was_enabled:
+            gc.enable()

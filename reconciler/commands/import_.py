@@ -17,6 +17,7 @@ from reconciler.commands.options import (
 )
 from reconciler.errors import EXIT_ERROR, EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
+from reconciler.progress import RunProgress, client_stats
 from reconciler.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
 from reconciler.secrets import check_file_shows_no_secret
 
@@ -77,7 +78,9 @@ def command(
     if verbose:
         log_requests()
     template = SecretNameTemplate.parse(secret_name)  # a bad template fails before any request
+    progress = RunProgress("import", verbose=verbose)
     with SentryClient.from_env(url, **client_options()) as client:
+        progress.attach(client_stats(client))
         result = import_organization(
             client,
             org,
@@ -131,5 +134,7 @@ def command(
             "be read (see above)",
             err=True,
         )
+        progress.finish(total)
         return EXIT_ERROR
+    progress.finish(len(result.files))
     return EXIT_OK
