@@ -118,6 +118,9 @@ def _attach_current(connection: HTTPConnection) -> None:
 
 
 class GuardedHTTPConnection(HTTPConnection):
+    """A connection that hands itself to the current attempt's watchdog before it connects and
+    before each request, so the watchdog can cut it off at the attempt's deadline."""
+
     def connect(self) -> None:
         _attach_current(self)
         super().connect()
@@ -127,14 +130,9 @@ class GuardedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class GuardedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _attach_current(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach_current(self)
-        super().request(*args, **kwargs)
+class GuardedHTTPSConnection(GuardedHTTPConnection, HTTPSConnection):
+    """The same for HTTPS: ``HTTPSConnection`` derives from ``HTTPConnection``, so the guard's
+    methods come first in the resolution order and then hand over to TLS's own ``connect``."""
 
 
 class GuardedHTTPPool(HTTPConnectionPool):

@@ -468,3 +468,35 @@ def test_the_command_line_defaults_are_the_clients():
         DEFAULT_TIMEOUT,
         DEFAULT_RETRY_BUDGET,
     )
+
+
+def test_a_stalled_tls_handshake_is_cut_off_at_the_deadline():
+    """An https:// Sentry whose port accepts the connection but never answers the TLS greeting
+    ends at the attempt's deadline with the account-wide error, as a silent plain-HTTP one does
+    (the suite has no other test of the HTTPS path)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                accepted.append(listener.accept()[0])
+        except OSError:
+            return
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        with SentryClient(url, TOKEN, timeout=0.5, retry_budget=0) as c:
+            elapsed, error = _elapsed(lambda: c.list_sources("acme", "ios"))
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+    assert isinstance(error, AccountWideError), error
+    assert "--timeout" in str(error)
+    assert TOKEN not in str(error)
+    assert elapsed < 5  # 0.5 s, with room for a busy machine
+    assert accepted, "the client never reached the server"
