@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from reconciler.client import SentryClient
 from reconciler.redact import forget_secrets
+from tests.fake_sentry import CLIENT_TOKEN, FakeSentry, FakeTime, fake_sentry
 from tests.soak_support import summary_lines
 
 
@@ -25,3 +27,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("soak counts")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+# A fake Sentry on loopback, a fake clock, and a client of the one through the other: what the
+# client and transport suites share. A module that needs another `fake` defines its own.
+@pytest.fixture
+def fake() -> Iterator[FakeSentry]:
+    with fake_sentry() as server:
+        yield server
+
+
+@pytest.fixture
+def ftime() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def client(fake: FakeSentry, ftime: FakeTime) -> Iterator[SentryClient]:
+    with SentryClient(fake.url, CLIENT_TOKEN, timeout=5, max_retries=5, **ftime.kwargs()) as c:
+        yield c

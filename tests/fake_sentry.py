@@ -20,6 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# The token the client tests send: shaped like a Sentry user token, so that the pattern-based
+# masking and the masking by value are both exercised.
+CLIENT_TOKEN = "sntryu_TOKENSENTINEL0123456789abcdef"
+
 
 @dataclass
 class Reply:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,9 +15,9 @@ from reconciler import __version__
 from reconciler.client import AccountWideError, SentryAPIError, SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.redact import redact_data, redact_text, truncate
-from tests.fake_sentry import FakeSentry, FakeTime, Recorded, Reply, fake_sentry
+from tests.fake_sentry import CLIENT_TOKEN, Recorded, Reply
 
-TOKEN = "sntryu_TOKENSENTINEL0123456789abcdef"
+TOKEN = CLIENT_TOKEN
 SECRET = "PASSWORD-SENTINEL-42"
 BASE = "/api/0/projects/acme/ios/symbol-sources/"
 
@@ -32,23 +31,6 @@ HTTP_SOURCE = {
     "password": SECRET,
 }
 HTTP_REDACTED = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSentry]:
-    with fake_sentry() as server:
-        yield server
-
-
-@pytest.fixture
-def ftime() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def client(fake: FakeSentry, ftime: FakeTime) -> Iterator[SentryClient]:
-    with SentryClient(fake.url, TOKEN, timeout=5, max_retries=5, **ftime.kwargs()) as c:
-        yield c
 
 
 # ------------------------------------------------------------------------------ wire format

@@ -9,14 +9,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from reconciler.client import AccountWideError, SentryAPIError, SentryClient
-from tests.fake_sentry import NOW, FakeSentry, FakeTime, Recorded, Reply, fake_sentry
+from tests.fake_sentry import CLIENT_TOKEN, NOW, Recorded, Reply
 
-TOKEN = "sntryu_TOKENSENTINEL0123456789abcdef"
+TOKEN = CLIENT_TOKEN
 HTTP_REDACTED = {
     "id": "acme-symbols",
     "type": "http",
@@ -26,23 +25,6 @@ HTTP_REDACTED = {
     "password": {"hidden-secret": True},
 }
 HTTP_SOURCE = {**HTTP_REDACTED, "password": "PASSWORD-SENTINEL-42"}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSentry]:
-    with fake_sentry() as server:
-        yield server
-
-
-@pytest.fixture
-def ftime() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def client(fake: FakeSentry, ftime: FakeTime) -> Iterator[SentryClient]:
-    with SentryClient(fake.url, TOKEN, timeout=5, max_retries=5, **ftime.kwargs()) as c:
-        yield c
 
 
 def limit_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
