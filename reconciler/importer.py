@@ -11,6 +11,9 @@ whole account (the token, the URL, the connection) stops the run at once with th
 
 Secrets cannot be read from Sentry: each one becomes a ``{env: VARIABLE}`` reference whose name
 comes from a template (``reconciler.secret_names``).
+
+The reading can be followed (``on_total``, ``on_project``): this module only reports it; the
+command decides what to show (``reconciler.progress``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import fnmatch
 import io
 import json
 import os
-from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -119,6 +122,11 @@ class FailedProject:
         )
 
 
+# Called once a project's read has finished, in the thread that called ``import_organization``:
+# with the project's slug, and with why it could not be read (None when it was).
+ProjectRead = Callable[[str, FailedProject | None], None]
+
+
 @dataclass
 class ImportResult:
     files: list[ImportedFile] = field(default_factory=list)
@@ -151,6 +159,8 @@ def import_organization(
     force: bool = False,
     exclude: Sequence[str] = (),
     secret_name: SecretNameTemplate | None = None,
+    on_total: Callable[[int], None] | None = None,
+    on_project: ProjectRead | None = None,
 ) -> ImportResult:
     """Read the organization's projects (all, or those named, less those excluded) and render
     their files.
@@ -158,6 +168,11 @@ def import_organization(
     Nothing is written here; see :func:`write_files`. A project whose sources cannot be read is
     recorded in ``failed``; the others are rendered. Raises when a named project does not exist,
     a file is in the way without ``force``, or a failure concerns the whole account.
+
+    For a progress display: ``on_total`` is called once with the number of projects to read, as
+    soon as it is known (the organization's project list read, exclusions applied), before the
+    first read; ``on_project`` once per project as its read finishes, whether its sources were
+    read or it failed (not for a failure that stops the whole run, which is raised).
     """
     if not spec.SLUG_RE.match(org):
         raise SymsyncError(
@@ -188,7 +203,9 @@ def import_organization(
                 "configuration tree"
             )
 
-    remote = _read_projects(client, org, selected)
+    if on_total is not None:
+        on_total(len(selected))
+    remote = _read_projects(client, org, selected, on_project)
     namer = SecretNamer(template)
     conflicts: list[Path] = []
     for slug in selected:
@@ -247,10 +264,12 @@ def _excludes(pattern: str, org: str, slug: str) -> bool:
 
 
 def _read_projects(
-    client: SentryClient, org: str, slugs: Sequence[str]
+    client: SentryClient, org: str, slugs: Sequence[str], on_project: ProjectRead | None = None
 ) -> dict[str, list[dict[str, Any]] | FailedProject]:
     """Every project's sources, or why they could not be read; projects in parallel. A failure
-    that concerns the whole account cancels what has not started and is raised."""
+    that concerns the whole account cancels what has not started and is raised.
+
+    ``on_project`` hears of each read as it finishes (from this thread, not the workers)."""
     out: dict[str, list[dict[str, Any]] | FailedProject] = {}
     if not slugs:
         return out
@@ -261,7 +280,8 @@ def _read_projects(
         }
         pending: set[Future[list[dict[str, Any]]]] = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            # Each read as it finishes, so that progress moves one project at a time.
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 slug = futures[future]
                 exc = future.exception()
@@ -271,6 +291,9 @@ def _read_projects(
                     out[slug] = FailedProject(org, slug, str(exc))
                 else:
                     raise exc
+                if on_project is not None:
+                    failed = out[slug]
+                    on_project(slug, failed if isinstance(failed, FailedProject) else None)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return out

@@ -6,6 +6,7 @@ import copy
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -379,6 +380,64 @@ def test_exclude_by_slug_glob_and_by_org_project(client, fake, tmp_path):
         "/api/0/projects/acme/android/symbol-sources/",
         "/api/0/projects/acme/ios/symbol-sources/",
     ]
+
+
+def test_progress_hears_the_total_then_each_read_failed_ones_included(client, fake, tmp_path):
+    fake.default = Broken(fake.default, {"web": Reply(500, {"detail": "Internal Error"})})
+    heard: list[tuple[str, object]] = []
+    result = import_organization(
+        client, "acme", [], tmp_path, exclude=["game"],
+        on_total=lambda total: heard.append(("total", total)),
+        on_project=lambda slug, failed: heard.append((slug, failed)),
+    )  # fmt: skip
+    # `Bad Slug` (cannot be a file name) and the excluded `game` are not read, nor counted.
+    assert heard[0] == ("total", 3)
+    reads = dict(heard[1:])
+    assert len(heard[1:]) == len(reads) == 3
+    assert reads == {"android": None, "ios": None, "web": result.failed[0]}
+    assert [f.project for f in result.files] == ["android", "ios"]
+
+
+class Gate:
+    """Answers like ``inner``, except that ``slow``'s source list waits until ``release`` is
+    set (or 10 s pass)."""
+
+    def __init__(self, inner: FakeOrg, slow: str) -> None:
+        self.inner = inner
+        self.slow = slow
+        self.release = threading.Event()
+        self.released = False
+
+    def __call__(self, recorded: Recorded) -> Reply:
+        if recorded.path.endswith(f"/{self.slow}/symbol-sources/"):
+            self.released = self.release.wait(timeout=10)
+        return self.inner(recorded)
+
+
+def test_progress_hears_each_read_as_it_finishes_not_all_at_the_end(client, fake, tmp_path):
+    gate = Gate(fake.default, "ios")
+    fake.default = gate
+    heard: list[str] = []
+
+    def read(slug: str, failed: object) -> None:
+        heard.append(slug)
+        if len(heard) == 3:  # the other three are done while `ios` is still being read
+            gate.release.set()
+
+    result = import_organization(client, "acme", [], tmp_path, on_project=read)
+    assert gate.released
+    assert sorted(heard[:3]) == ["android", "game", "web"] and heard[3:] == ["ios"]
+    assert not result.failed
+
+
+def test_a_run_that_stops_reports_no_read_after_the_error(client, fake, tmp_path):
+    fake.default = Broken(fake.default, {"game": Reply(401, {"detail": "Invalid token"})})
+    heard: list[str] = []
+    with pytest.raises(SymsyncError, match="the token is invalid or expired"):
+        import_organization(
+            client, "acme", [], tmp_path, on_project=lambda slug, _: heard.append(slug)
+        )
+    assert "game" not in heard
 
 
 def test_a_secret_name_template_lets_sources_share_a_variable(client, tmp_path):

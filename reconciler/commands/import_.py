@@ -79,7 +79,9 @@ def command(
         log_requests()
     template = SecretNameTemplate.parse(secret_name)  # a bad template fails before any request
     progress = RunProgress("import", verbose=verbose)
-    with SentryClient.from_env(url, **client_options()) as client:
+    # The live display (a terminal, enough projects) is taken down when the reads end, however
+    # they end (an error, a signal), and before any result is printed below it.
+    with SentryClient.from_env(url, **client_options()) as client, progress:
         progress.attach(client_stats(client))
         result = import_organization(
             client,
@@ -89,6 +91,8 @@ def command(
             force=force,
             exclude=excludes,
             secret_name=template,
+            on_total=lambda total: progress.phase("import", total),
+            on_project=progress.advance,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
