@@ -1,13 +1,21 @@
 """Progress: a live display on a terminal only; in a CI log no per-write line and one totals line.
 
 The CI-log behaviour is checked through the real CLI against the emulator (stderr is a pipe
-there, as in CI); the terminal behaviour with a console that says it is one, and a fake clock.
+there, as in CI); the terminal behaviour with a console that says it is one, and a fake clock,
+and through the real CLI with its stderr on a pseudo-terminal.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import pty
 import re
+import struct
+import subprocess
+import sys
+import termios
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,3 +182,95 @@ def test_cli_import_ends_with_the_totals_line(tmp_path: Path):
     assert run.returncode == 0, run.stderr
     assert [m.group(1, 2, 3) for m in TOTALS.finditer(run.stderr)] == [("import", "2", str(sent))]
     assert run.stderr.strip().splitlines()[-1].startswith("import: 2 projects")
+
+
+# --- import on a terminal and in a CI log -----------------------------------------------------
+
+# Escape sequences, to read a terminal's output as text.
+ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+IMPORTED = [f"acme/p{n:02}" for n in range(12)]
+
+
+def _on_a_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Runs the CLI with its stderr on a pseudo-terminal 160 columns wide; its exit code and
+    everything the terminal received (stdout goes nowhere)."""
+    leader, follower = pty.openpty()
+    try:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            env=env,
+        )
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closes when the process ends
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = process.wait(timeout=60)
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    return code, b"".join(chunks).decode()
+
+
+def _terminal_env(url: str) -> dict[str, str]:
+    env = clean_env(SENTRY_URL=url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN, TERM="xterm-256color")
+    for name in ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.mark.e2e
+def test_cli_import_on_a_terminal_shows_its_progress_then_the_totals(tmp_path: Path):
+    remote = state_doc({key: [_http("a", key)] for key in IMPORTED})
+    with serving_emulator(remote) as emu:
+        code, shown = _on_a_terminal(
+            "import", "--org", "acme", "--config-dir", str(tmp_path / "c"),
+            env=_terminal_env(emu.url),
+        )  # fmt: skip
+        sent = len(emu.requests())
+    assert code == 0, shown
+    text = ESCAPES.sub("", shown).replace("\r\n", "\n")
+    # The live line: what it reads, projects done out of the total, the client's counters.
+    assert re.search(r"import \S*\s+0/12 projects \d+ requests?, 0 x 429", text), text
+    assert re.search(r"import \S*\s+12/12 projects \d+ requests, 0 x 429, 0\.0 s waited", text)
+    # Taken down (the cursor shown again) before the results are printed under it.
+    assert shown.index("\x1b[?25h") < shown.index("wrote ")
+    assert text.count("wrote ") == 13
+    assert [m.group(1, 2, 3, 4) for m in TOTALS.finditer(text)] == [
+        ("import", "12", str(sent), "0")
+    ]
+    assert text.rstrip().splitlines()[-1].startswith("import: 12 projects")
+    assert EMULATOR_TOKEN not in shown
+    assert sorted(p.stem for p in (tmp_path / "c" / "acme").iterdir()) == [
+        key.split("/")[1] for key in IMPORTED
+    ]
+
+
+@pytest.mark.e2e
+def test_cli_import_in_a_ci_log_draws_no_display(tmp_path: Path):
+    remote = state_doc({key: [] for key in IMPORTED})
+    with serving_emulator(remote) as emu:
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        run = symsync("import", "--org", "acme", "--config-dir", str(tmp_path / "c"), env=env)
+        sent = len(emu.requests())
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stderr and "\r" not in run.stderr
+    assert "/12" not in run.stderr and " x 429" not in run.stderr and "━" not in run.stderr
+    assert [m.group(1, 2, 3, 4) for m in TOTALS.finditer(run.stderr)] == [
+        ("import", "12", str(sent), "0")
+    ]
+    lines = run.stderr.splitlines()
+    assert lines[-1].startswith("import: 12 projects")
+    # Nothing but the results and the totals: no line per request or per project read.
+    assert [line for line in lines if not line.startswith("wrote ")] == [lines[-1]]
