@@ -14,7 +14,10 @@ A command that talks to Sentry runs inside :func:`handling`. A signal then does 
   its result table and exits 130 or 143. A second signal exits at once.
 
 Messages are written with ``os.write`` on file descriptor 2: a handler may run while the main
-thread is inside a write to ``sys.stderr``, whose buffer does not allow a nested write.
+thread is inside a write to ``sys.stderr``, whose buffer does not allow a nested write. Before
+each message, what registered with :func:`before_message` runs: a live progress display clears
+its line (and, when the process is about to exit, shows the cursor again), since exiting at once
+skips the code that would take it down.
 """
 
 from __future__ import annotations
@@ -84,38 +87,61 @@ class Interrupts:
         self._writing = False
         self._deferring = 0
         self._pending: int | None = None
+        self._before_message: list[Callable[[bool], None]] = []
 
     @property
     def exit_code(self) -> int | None:
         """130 or 143 once a signal asked the run to stop, else ``None``."""
         return None if self.signum is None else exit_code_for(self.signum)
 
+    def before_message(self, callback: Callable[[bool], None]) -> Callable[[], None]:
+        """``callback(exiting)`` runs in the handler before each message it writes; ``exiting``
+        says whether the process ends right after. It may run while the main thread holds any
+        lock, so it must take none (one ``os.write`` is the way). Returns what removes it."""
+        self._before_message.append(callback)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._before_message.remove(callback)
+
+        return remove
+
+    def _say(self, message: str, *, exiting: bool) -> None:
+        for callback in list(self._before_message):
+            with contextlib.suppress(Exception):  # the message and the exit matter more
+                callback(exiting)
+        self._write(message)
+
     def handle(self, signum: int, frame: FrameType | None = None) -> None:
         """The signal handler (runs in the main thread, between two Python bytecodes)."""
         name = signal_name(signum)
         if self.stop.is_set():
-            self._write(
+            self._say(
                 f"{name} again: exiting at once. A write in flight may or may not have "
-                "been made; run `symsync plan` to see what Sentry holds."
+                "been made; run `symsync plan` to see what Sentry holds.",
+                exiting=True,
             )
             self._exit(exit_code_for(signum))
             return
         if self._writing:
             self.signum = signum
             self.stop.set()
-            self._write(
+            self._say(
                 f"{name}: no new write starts; finishing the writes in flight, then printing "
-                "the results. Press Ctrl-C again to exit at once."
+                "the results. Press Ctrl-C again to exit at once.",
+                exiting=False,
             )
             return
         if self._deferring:
             if self._pending is None:
                 self._pending = signum
-                self._write(f"{name}: stopping once the file being written is complete.")
+                self._say(
+                    f"{name}: stopping once the file being written is complete.", exiting=False
+                )
             return
         self.signum = signum
         self.stop.set()
-        self._write(f"{name}: {self.what} stopped; nothing was written.")
+        self._say(f"{name}: {self.what} stopped; nothing was written.", exiting=True)
         self._exit(exit_code_for(signum))
 
     def begin_writes(self) -> threading.Event:
@@ -136,7 +162,9 @@ class Interrupts:
             if pending is not None and not self._deferring:
                 self.signum = pending
                 self.stop.set()
-                self._write(f"{signal_name(pending)}: {self.what} stopped after {done}.")
+                self._say(
+                    f"{signal_name(pending)}: {self.what} stopped after {done}.", exiting=True
+                )
                 self._exit(exit_code_for(pending))
 
 
@@ -182,6 +210,15 @@ def handled(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return wrapper
 
     return decorate
+
+
+def before_message(callback: Callable[[bool], None]) -> Callable[[], None]:
+    """:meth:`Interrupts.before_message` of the installed handler (nothing without one); returns
+    what removes ``callback``."""
+    interrupts = _current
+    if interrupts is None:
+        return lambda: None
+    return interrupts.before_message(callback)
 
 
 def begin_writes() -> threading.Event:

@@ -12,10 +12,17 @@
 
 The counters come from the client (``SentryClient.stats``); a run that never needed a client
 (a saved plan with nothing to change) counts no request.
+
+A signal that ends the run at once (``reconciler.interrupt``) skips the code that takes the
+display down: while one is drawn, the signal handler first clears its line and shows the cursor
+again, so the terminal is left as it was, with the handler's message on a line of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +31,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console
 
+from reconciler import interrupt
+
 if TYPE_CHECKING:  # rich.progress is imported only when a live display is drawn
     from rich.progress import Progress, TaskID
 
@@ -31,6 +40,9 @@ if TYPE_CHECKING:  # rich.progress is imported only when a live display is drawn
 
 # Fewer projects than this finish before a live display would be worth drawing.
 LIVE_FROM_PROJECTS = 10
+# Back to the start of the line, erase it; show the cursor (a live display hides it).
+_CLEAR_LINE = b"\r\x1b[2K"
+_SHOW_CURSOR = b"\x1b[?25h"
 
 
 class Counters(Protocol):
@@ -104,6 +116,13 @@ def _live_display(console: Console, stats: Stats) -> Progress:
     )
 
 
+def _file_descriptor(console: Console) -> int | None:
+    """The terminal's file descriptor under ``console`` (None for an in-memory file)."""
+    with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+        return console.file.fileno()
+    return None
+
+
 class RunProgress:
     """The progress of one command's run. Thread-safe: workers call ``advance`` and ``event``.
 
@@ -127,6 +146,7 @@ class RunProgress:
         self._lock = threading.Lock()
         self._display: Progress | None = None
         self._task: TaskID | None = None
+        self._forget_signal_hook: Callable[[], None] | None = None
 
     @property
     def live(self) -> bool:
@@ -148,6 +168,11 @@ class RunProgress:
                 return
             if self._display is None:
                 self._display = _live_display(self.console, self.counters)
+                fd = _file_descriptor(self.console)
+                if fd is not None:
+                    self._forget_signal_hook = interrupt.before_message(
+                        lambda exiting: self._clear_for_signal(fd, exiting)
+                    )
                 self._display.start()
             elif self._task is not None:
                 self._display.update(self._task, visible=False)
@@ -174,6 +199,15 @@ class RunProgress:
                 self._display.stop()
                 self._display = None
                 self._task = None
+            if self._forget_signal_hook is not None:
+                self._forget_signal_hook()
+                self._forget_signal_hook = None
+
+    def _clear_for_signal(self, fd: int, exiting: bool) -> None:
+        """In the signal handler, before its message: no lock (the interrupted thread may hold
+        one), one write straight to the terminal."""
+        if self._display is not None:
+            os.write(fd, _CLEAR_LINE + (_SHOW_CURSOR if exiting else b""))
 
     def finish(self, projects: int) -> str:
         """Stop the display and print the totals line; returns it."""

@@ -84,6 +84,34 @@ def test_without_a_signal_a_deferred_block_just_runs():
     assert said == [] and interrupts.exit_code is None
 
 
+def test_before_each_message_a_display_hears_whether_the_process_exits():
+    interrupts, said = _interrupts("apply")
+    heard: list[tuple[bool, int]] = []
+    remove = interrupts.before_message(lambda exiting: heard.append((exiting, len(said))))
+
+    def broken(exiting: bool) -> None:
+        raise OSError("the terminal is gone")
+
+    interrupts.before_message(broken)  # its failure does not keep the message back
+    interrupts.begin_writes()
+    interrupts.handle(signal.SIGINT)
+    with pytest.raises(Exited):
+        interrupts.handle(signal.SIGINT)
+    # Each time before the message is written: first the run goes on, then it exits.
+    assert heard == [(False, 0), (True, 1)]
+    assert len(said) == 2
+    remove()
+    remove()  # a second removal is harmless
+    with pytest.raises(Exited):
+        interrupts.handle(signal.SIGINT)
+    assert len(heard) == 2
+
+
+def test_without_a_handler_before_message_does_nothing():
+    assert interrupt.current() is None
+    interrupt.before_message(lambda exiting: None)()
+
+
 def test_handling_installs_for_the_command_only_and_restores():
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     with interrupt.handling("plan") as interrupts:

@@ -12,6 +12,7 @@ import io
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from reconciler import interrupt
 from reconciler.emulator.testing import serving_emulator
 from reconciler.progress import RunProgress, totals_line
 from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
@@ -119,6 +121,29 @@ def test_few_projects_get_no_live_display():
     assert progress._display is None
 
 
+def test_a_signal_that_ends_the_run_clears_the_display_and_shows_the_cursor(tmp_path: Path):
+    said: list[str] = []
+
+    def exit_(code: int) -> None:
+        said.append(f"exit {code}")
+
+    with open(tmp_path / "terminal", "wb+", buffering=0) as terminal:
+        console = Console(file=io.TextIOWrapper(terminal), force_terminal=True, width=120)
+        with interrupt.handling("import", write=said.append, exit=exit_) as interrupts:
+            progress = RunProgress("import", console=console, clock=_Clock())
+            progress.phase("import", 20)
+            before = terminal.tell()
+            interrupts.handle(signal.SIGINT)
+            cleared = (tmp_path / "terminal").read_bytes()[before:]
+            progress.stop()
+            end = terminal.tell()
+            interrupts.handle(signal.SIGINT)  # the display is down: nothing more is written
+            assert terminal.tell() == end
+    # (one write: a refresh of the display, which runs on its own, cannot land inside it)
+    assert b"\r\x1b[2K\x1b[?25h" in cleared
+    assert said[:2] == ["SIGINT: import stopped; nothing was written.", "exit 130"]
+
+
 # --- through the real CLI -------------------------------------------------------------------
 
 
@@ -191,9 +216,12 @@ ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 IMPORTED = [f"acme/p{n:02}" for n in range(12)]
 
 
-def _on_a_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+def _on_a_terminal(
+    *args: str, env: dict[str, str], interrupt_at: str | None = None
+) -> tuple[int, str]:
     """Runs the CLI with its stderr on a pseudo-terminal 160 columns wide; its exit code and
-    everything the terminal received (stdout goes nowhere)."""
+    everything the terminal received (stdout goes nowhere). With ``interrupt_at``, a SIGINT
+    is sent once the terminal has shown that text."""
     leader, follower = pty.openpty()
     try:
         fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
@@ -215,6 +243,10 @@ def _on_a_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
             if not chunk:
                 break
             chunks.append(chunk)
+            received = b"".join(chunks).decode(errors="replace")
+            if interrupt_at is not None and interrupt_at in received:
+                process.send_signal(signal.SIGINT)
+                interrupt_at = None
         code = process.wait(timeout=60)
     finally:
         os.close(leader)
@@ -274,3 +306,20 @@ def test_cli_import_in_a_ci_log_draws_no_display(tmp_path: Path):
     assert lines[-1].startswith("import: 12 projects")
     # Nothing but the results and the totals: no line per request or per project read.
     assert [line for line in lines if not line.startswith("wrote ")] == [lines[-1]]
+
+
+@pytest.mark.e2e
+def test_cli_import_interrupted_on_a_terminal_leaves_it_clean(tmp_path: Path):
+    remote = state_doc({key: [] for key in IMPORTED})
+    # Every answer takes a second: the display is up, every read still in flight, at the signal.
+    with serving_emulator(remote, latency_ms=1000) as emu:
+        code, shown = _on_a_terminal(
+            "import", "--org", "acme", "--config-dir", str(tmp_path / "c"),
+            env=_terminal_env(emu.url), interrupt_at="0/12",
+        )  # fmt: skip
+    assert code == 130, shown
+    # The display's line is cleared and the cursor shown again; the message stands alone.
+    assert "\x1b[?25l" in shown
+    assert shown.endswith("\r\x1b[2K\x1b[?25hSIGINT: import stopped; nothing was written.\r\n")
+    assert "Traceback" not in shown
+    assert not (tmp_path / "c").exists()
