@@ -15,12 +15,10 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from itertools import repeat
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from rich.console import Console
-from rich.text import Text
-
-from reconciler.plan import Change, FieldChange, Plan, ProjectPlan, Summary
+if TYPE_CHECKING:
+    from reconciler.plan import Change, FieldChange, Plan, ProjectPlan, Summary
 
 Format = Literal["text", "markdown", "json"]
 FORMATS: Final[tuple[str, ...]] = ("text", "markdown", "json")
@@ -119,11 +117,33 @@ def _project_summary(project: ProjectPlan) -> str:
 # --- text --------------------------------------------------------------------------------------
 
 
-def _change_lines(change: Change) -> Iterator[Text]:
+class Line:
+    """One line of the text plan: a style for the whole line (or none), and pieces of text,
+    each with a style of its own (or none), as rich's ``Text`` has them.
+
+    Plain output joins the pieces; only coloured output hands them to rich, so a plan written
+    to a file or a CI log never imports it."""
+
+    __slots__ = ("pieces", "style")
+
+    def __init__(self, text: str = "", style: str | None = None) -> None:
+        self.style = style
+        self.pieces: list[tuple[str, str | None]] = [(text, None)] if text else []
+
+    def append(self, text: str, style: str | None = None) -> Line:
+        self.pieces.append((text, style))
+        return self
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.pieces)
+
+
+def _change_lines(change: Change) -> Iterator[Line]:
     style = _STYLE[change.action]
     kind = f" ({change.source_type})" if change.source_type else ""
-    head = Text("  ")
-    head.append(f"{_SYMBOL[change.action]} {change.action} {change.source_id}{kind}", style=style)
+    head = Line("  ")
+    head.append(f"{_SYMBOL[change.action]} {change.action} {change.source_id}{kind}", style)
     if change.action == "delete" and change.reason is not None:
         head.append(f": {_REASON[change.reason]}")
     if change.action == "move":
@@ -143,13 +163,13 @@ def _change_lines(change: Change) -> Iterator[Text]:
     width = max((len(name) for name in fields), default=0)
     for name, fc in fields.items():
         if fc.rotate is not None:
-            yield Text(f"      rotate {name} ({fc.rotate})", style=style)
+            yield Line(f"      rotate {name} ({fc.rotate})", style)
             continue
-        line = Text(f"      {name + ':':<{width + 1}} ")
+        line = Line(f"      {name + ':':<{width + 1}} ")
         if change.action == "create":
-            line.append(_field_value(fc, "after"), style="green")
+            line.append(_field_value(fc, "after"), "green")
         elif change.action == "delete":
-            line.append(_field_value(fc, "before"), style="red")
+            line.append(_field_value(fc, "before"), "red")
         elif (items := _list_items_changed(fc)) is not None:
             added, removed = items
             parts = [("+ " + format_value(v), "green") for v in added]
@@ -157,11 +177,11 @@ def _change_lines(change: Change) -> Iterator[Text]:
             for i, (part, part_style) in enumerate(parts):
                 if i:
                     line.append(", ")
-                line.append(part, style=part_style)
+                line.append(part, part_style)
         else:
-            line.append(_field_value(fc, "before"), style="red")
+            line.append(_field_value(fc, "before"), "red")
             line.append(" -> ")
-            line.append(_field_value(fc, "after"), style="green")
+            line.append(_field_value(fc, "after"), "green")
         yield line
 
 
@@ -189,23 +209,23 @@ def _list_items_changed(change: FieldChange) -> tuple[list[str], list[str]] | No
     return added, removed
 
 
-def _project_lines(project: ProjectPlan) -> Iterator[Text]:
-    title = Text(project.key, style="bold")
+def _project_lines(project: ProjectPlan) -> Iterator[Line]:
+    title = Line(project.key, "bold")
     if project.file:
         title.append(f" ({project.file})")
     yield title
     if project.error is not None:
-        yield Text(f"  ! error: {project.error}", style="bold red")
+        yield Line(f"  ! error: {project.error}", "bold red")
     for change in project.changes:
         yield from _change_lines(change)
     if project.needs_variables:
-        yield Text("  apply reads: " + ", ".join(project.needs_variables), style="cyan")
+        yield Line("  apply reads: " + ", ".join(project.needs_variables), "cyan")
     if project.unmanaged:
-        yield Text("  unmanaged, kept: " + ", ".join(project.unmanaged), style="dim")
+        yield Line("  unmanaged, kept: " + ", ".join(project.unmanaged), "dim")
     if project.reported:
-        yield Text(f"  ? {REPORTED_HEAD}: " + ", ".join(project.reported), style="magenta")
+        yield Line(f"  ? {REPORTED_HEAD}: " + ", ".join(project.reported), "magenta")
     for warning in project.warnings:
-        yield Text(f"  ! warning: {warning}", style="yellow")
+        yield Line(f"  ! warning: {warning}", "yellow")
 
 
 def _shown(project: ProjectPlan) -> bool:
@@ -218,31 +238,31 @@ def _shown(project: ProjectPlan) -> bool:
     )
 
 
-def _unfiled_lines(plan: Plan) -> Iterator[Text]:
+def _unfiled_lines(plan: Plan) -> Iterator[Line]:
     if not plan.unfiled:
         return
-    yield Text(UNFILED_HEAD, style="bold")
+    yield Line(UNFILED_HEAD, "bold")
     for key in plan.unfiled:
         error = plan.unfiled_errors.get(key)
         if error is None:
-            yield Text(f"  ? {key}", style="magenta")
+            yield Line(f"  ? {key}", "magenta")
         else:
-            yield Text(f"  ! {key}: {error}", style="bold red")
-    yield Text("")
+            yield Line(f"  ! {key}: {error}", "bold red")
+    yield Line()
 
 
-def text_lines(plan: Plan) -> list[Text]:
-    lines: list[Text] = []
+def text_lines(plan: Plan) -> list[Line]:
+    lines: list[Line] = []
     for project in plan.projects:
         if not _shown(project):
             continue
         lines.extend(_project_lines(project))
-        lines.append(Text(""))
+        lines.append(Line())
     lines.extend(_unfiled_lines(plan))
     if plan.needs_variables:
-        lines.append(Text(needs_variables_line(plan)))
-    lines.append(Text(summary_line(plan.summary), style="bold"))
-    lines.extend(Text(line, style="bold red") for line in verdict_lines(plan))
+        lines.append(Line(needs_variables_line(plan)))
+    lines.append(Line(summary_line(plan.summary), "bold"))
+    lines.extend(Line(line, "bold red") for line in verdict_lines(plan))
     return lines
 
 
@@ -260,6 +280,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     lines = text_lines(plan)
     if not color:
         return "".join(line.plain + "\n" for line in lines)
+    from rich.console import Console
+    from rich.text import Text
+
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -273,7 +296,10 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         markup=False,
     )
     for line in lines:
-        console.print(line)
+        text = Text(style=line.style or "")
+        for piece, style in line.pieces:
+            text.append(piece, style=style)
+        console.print(text)
     return buffer.getvalue()
 
 
