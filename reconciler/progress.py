@@ -23,17 +23,17 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
-from rich.console import Console
-
 from reconciler import interrupt
 
-if TYPE_CHECKING:  # rich.progress is imported only when a live display is drawn
+if TYPE_CHECKING:  # rich is imported only when a console may be a terminal, or is given
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
     from reconciler.client import SentryClient
@@ -123,6 +123,20 @@ def _file_descriptor(console: Console) -> int | None:
     return None
 
 
+def _surely_no_terminal(stream: object) -> bool:
+    """True where rich would not take ``stream`` for a terminal (so no live display) whatever
+    else it checks: it is no TTY, and neither ``TTY_COMPATIBLE=1`` nor a non-empty
+    ``FORCE_COLOR`` says to treat it as one. A CI log is such a stream; rich is then not even
+    imported."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return not (callable(isatty) and isatty())
+    except (OSError, ValueError):
+        return True
+
+
 class RunProgress:
     """The progress of one command's run. Thread-safe: workers call ``advance`` and ``event``.
 
@@ -139,7 +153,7 @@ class RunProgress:
     ) -> None:
         self.verb = verb
         self.verbose = verbose
-        self.console = console if console is not None else Console(stderr=True, highlight=False)
+        self._console = console
         self._clock = clock
         self._started = clock()
         self._stats: Stats = _NoCounters
@@ -149,8 +163,19 @@ class RunProgress:
         self._forget_signal_hook: Callable[[], None] | None = None
 
     @property
+    def console(self) -> Console:
+        """rich's console on stderr, made when first needed."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False)
+        return self._console
+
+    @property
     def live(self) -> bool:
         """Whether stderr is a terminal that a live display may be drawn on."""
+        if self._console is None and _surely_no_terminal(sys.stderr):
+            return False
         return self.console.is_terminal and not self.console.is_dumb_terminal
 
     def attach(self, stats: Stats) -> None:
@@ -213,7 +238,12 @@ class RunProgress:
         """Stop the display and print the totals line; returns it."""
         self.stop()
         line = totals_line(self.verb, projects, self.counters(), self._clock() - self._started)
-        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if self._console is None and _surely_no_terminal(sys.stderr):
+            # Words and numbers of this module's own: nothing for rich to escape or style.
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        else:
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
         return line
 
     def __enter__(self) -> RunProgress:

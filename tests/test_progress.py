@@ -323,3 +323,38 @@ def test_cli_import_interrupted_on_a_terminal_leaves_it_clean(tmp_path: Path):
     assert shown.endswith("\r\x1b[2K\x1b[?25hSIGINT: import stopped; nothing was written.\r\n")
     assert "Traceback" not in shown
     assert not (tmp_path / "c").exists()
+
+
+def _stderr_pipe(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """stderr as a CI log has it: a stream that is no terminal."""
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    return err
+
+
+def test_in_a_ci_log_the_totals_line_is_printed_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = _stderr_pipe(monkeypatch)
+    clock = _Clock()
+    progress = RunProgress("plan", clock=clock)
+    progress.attach(lambda: _Counters(12, 1, 0.5))
+    progress.phase("plan", 50)
+    assert not progress.live
+    clock.now += 3.25
+    progress.finish(12)
+    assert err.getvalue() == (
+        "plan: 12 projects, 12 requests, 1 answered 429, 0.5 s waiting for the rate limit, 3.2 s\n"
+    )
+
+
+@pytest.mark.parametrize(("variable", "value"), [("FORCE_COLOR", "1"), ("TTY_COMPATIBLE", "1")])
+def test_a_variable_that_makes_rich_see_a_terminal_still_gets_the_live_display(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    _stderr_pipe(monkeypatch)
+    monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("TERM", raising=False)
+    progress = RunProgress("plan", clock=_Clock())
+    assert progress.live  # rich's own rule decides, as it would on a terminal
+    progress.stop()
