@@ -21,10 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from reconciler.plan import DeleteLimits, LimitBreach
-
-if TYPE_CHECKING:
-    from reconciler.plan import Plan, ProjectPlan
+if TYPE_CHECKING:  # the plan's models are imported where a verdict is made (not for the default)
+    from reconciler.plan import DeleteLimits, LimitBreach, Plan, ProjectPlan
 
 DEFAULT_MAX_DELETES: Final = 10
 # A project holding fewer sources than this in Sentry is not subject to the half rule.
@@ -33,6 +31,8 @@ HALF_RULE_MIN_SOURCES: Final = 4
 
 def check_deletes(plan: Plan, max_deletes: int = DEFAULT_MAX_DELETES) -> DeleteLimits:
     """The verdict of the delete limits on ``plan``, for a run allowed ``max_deletes``."""
+    from reconciler.plan import DeleteLimits, LimitBreach
+
     breaches: list[LimitBreach] = []
     total = 0
     for project in plan.projects:
@@ -58,6 +58,8 @@ def check_deletes(plan: Plan, max_deletes: int = DEFAULT_MAX_DELETES) -> DeleteL
 
 
 def _project_breach(project: ProjectPlan, deletes: int) -> LimitBreach | None:
+    from reconciler.plan import LimitBreach
+
     where = f" in {project.file}" if project.file else f" in the file of {project.key}"
     allow = f"max_deletes: {deletes}{where}"
     if project.max_deletes is not None:

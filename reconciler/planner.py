@@ -23,14 +23,17 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.api_errors import AccountWideError
-from reconciler.differ import diff_project
 from reconciler.errors import ConfigError, SymsyncError
-from reconciler.limits import DEFAULT_MAX_DELETES, with_verdict
+from reconciler.limits import DEFAULT_MAX_DELETES
 from reconciler.model import ProjectConfig
-from reconciler.plan import Plan, ProjectPlan
+
+# The differ and the plan's models are imported once the first read has been sent (they are not
+# needed before an answer comes): start-up imports only what the first request needs.
+if TYPE_CHECKING:
+    from reconciler.plan import Plan, ProjectPlan
 
 # Seconds a thread may hold the GIL while others wait, during the loading of the tree.
 LOADING_SWITCH_INTERVAL = 0.0005
@@ -205,12 +208,16 @@ def plan_project(
     except AccountWideError:
         raise  # not about this project: every other read fails the same way; one error stops
     except SymsyncError as exc:
+        from reconciler.plan import ProjectPlan
+
         return ProjectPlan(
             organization=config.organization,
             project=config.project,
             file=file,
             error=f"could not read the remote sources: {exc}",
         )
+    from reconciler.differ import diff_project
+
     return diff_project(config, remote, file=file, rotate=rotate)
 
 
@@ -260,4 +267,7 @@ def make_plan(
         projects = [future.result() for future in futures]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    from reconciler.limits import with_verdict
+    from reconciler.plan import Plan
+
     return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)

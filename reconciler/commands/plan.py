@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler import interrupt
-from reconciler.atomic import write_atomic
 from reconciler.commands.options import (
     base_option,
     format_option,
@@ -22,12 +21,13 @@ from reconciler.commands.options import (
     verbose_option,
 )
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
-from reconciler.github_actions import append_plan_summary
-from reconciler.plan import Plan
 from reconciler.render import render
 
+# What the first request does not need is imported later (reconciler.cli: start-up imports only
+# what the command needs): plan's models with the first answer, the rest once the plan is made.
 if TYPE_CHECKING:
     from reconciler.client import SentryClient
+    from reconciler.plan import Plan
     from reconciler.planner import DesiredTree
 
 DEFAULT_CONFIG_DIR = Path("configs")
@@ -44,6 +44,8 @@ def echo_err(message: str) -> None:
 
 def write_plan_file(plan: Plan, path: Path) -> None:
     """Save the JSON plan atomically: the file is either the old one or the whole new one."""
+    from reconciler.atomic import write_atomic
+
     try:
         write_atomic(path, plan.write_json, mode=0o644)
     except OSError as exc:
@@ -141,6 +143,7 @@ def command(
     """
     if verbose:
         log_requests()
+    from reconciler.github_actions import append_plan_summary
     from reconciler.planner import DesiredTree, make_plan, with_rotations
     from reconciler.progress import RunProgress, client_stats
     from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
