@@ -110,18 +110,20 @@ def desired_body(source: Any) -> dict[str, Any]:
 
 
 def normalise(source: Mapping[str, Any]) -> dict[str, Any]:
-    """The comparable form of a source (remote or desired). Holds no secret value."""
+    """The comparable form of a source (remote or desired). Holds no secret value.
+
+    Nested objects are ``dict`` on both sides (decoded JSON, a model's dump)."""
     out: dict[str, Any] = {}
     for key, value in source.items():
         if key in REMOTE_SECRET_FIELDS or spec.is_hidden_secret(value):
             # Whatever is there (Sentry's placeholder, an {env: NAME} reference, or a value
             # a misbehaving server sent in clear), all we keep is that it is set.
             out[key] = SECRET_SET
-        elif key == "layout" and isinstance(value, Mapping):
+        elif key == "layout" and isinstance(value, dict):
             layout = dict(value)
             layout.setdefault("casing", spec.DEFAULT_CASING)
             out[key] = layout
-        elif key == "filters" and isinstance(value, Mapping):
+        elif key == "filters" and isinstance(value, dict):
             filters: dict[str, Any] = {}
             for fkey, fvalue in value.items():
                 if isinstance(fvalue, list | dict) and not fvalue:
@@ -143,7 +145,7 @@ def flatten(source: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in source.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, dict) and value:
             out.update(flatten(value, f"{path}."))
         else:
             out[path] = value
