@@ -15,8 +15,10 @@ import pytest
 
 from reconciler.pacing import (
     PROBE_HOLD,
+    SLOT_POLL,
     Hold,
     OrgPace,
+    Pacer,
     Permit,
     RateLimitHeaders,
 )
@@ -287,3 +289,300 @@ def test_a_small_limit_and_a_tight_concurrency_cap():
     assert refused <= 1
     assert answers - refused == 60
     assert seconds <= 6.5
+
+
+# ------------------------------------------------------- organizations that share a window
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def as_headers(parsed: RateLimitHeaders) -> dict[str, str]:
+    """Sentry's headers as they come over the wire."""
+    named = {
+        "X-Sentry-Rate-Limit-Limit": parsed.limit,
+        "X-Sentry-Rate-Limit-Remaining": parsed.remaining,
+        "X-Sentry-Rate-Limit-Reset": parsed.reset,
+        "X-Sentry-Rate-Limit-ConcurrentLimit": parsed.concurrent_limit,
+        "X-Sentry-Rate-Limit-ConcurrentRemaining": parsed.concurrent_remaining,
+    }
+    return {name: str(value) for name, value in named.items() if value is not None}
+
+
+@dataclass
+class MultiRun:
+    pacer: Pacer
+    answers: int
+    refused: int
+    seconds: float
+    # Requests that arrived in each window of each limiter (symsync's and other clients').
+    arrivals: dict[tuple[int, int], int]
+
+    def busiest(self, model: SentryModel) -> int:
+        return max(n for (which, _), n in self.arrivals.items() if which == id(model))
+
+    def in_one_window(self) -> dict[int, int]:
+        """Arrivals per window, every limiter together."""
+        out: dict[int, int] = {}
+        for (_, bucket), n in self.arrivals.items():
+            out[bucket] = out.get(bucket, 0) + n
+        return out
+
+
+def simulate_orgs(
+    jobs: list[str],
+    *,
+    workers: int,
+    limiters: dict[str, SentryModel],
+    start: float,
+    pacer: Pacer | None = None,
+    clock: FakeClock | None = None,
+    others: dict[str, int] | None = None,
+) -> MultiRun:
+    """``jobs`` (one organization each, taken in order by ``workers`` threads) through one
+    :class:`Pacer`, against the limiter ``limiters`` names for each organization: one
+    object for several organizations is a window they share. ``others``: another client
+    sends that many requests a second, evenly spread, into that organization's window."""
+    clock = clock if clock is not None else FakeClock(start)
+    clock.now = max(clock.now, start)
+    pacer = pacer if pacer is not None else Pacer(clock=clock, monotonic=clock)
+    transit = random.Random(11)
+    events: list[tuple[float, int, str, int, object]] = []
+    seq = 0
+
+    def push(at: float, kind: str, worker: int, data: object = None) -> None:
+        nonlocal seq
+        seq += 1
+        heapq.heappush(events, (at, seq, kind, worker, data))
+
+    arrivals: dict[tuple[int, int], int] = {}
+
+    def count(model: SentryModel, at: float) -> None:
+        key = (id(model), int(at // model.window))
+        arrivals[key] = arrivals.get(key, 0) + 1
+
+    pending = list(jobs)
+    job: dict[int, tuple[str, int]] = {}  # worker -> (organization, ticket)
+    answers = refused = 0
+    slot_waiters: set[int] = set()
+    end = start
+    for worker in range(workers):
+        push(start, "ready", worker)
+    for key, per_second in (others or {}).items():
+        push(start, "other", -1, (limiters[key], 1 / per_second))
+    while events:
+        now, _, kind, worker, data = heapq.heappop(events)
+        clock.now = now
+        if kind == "other":
+            model, every = data  # type: ignore[misc]
+            if pending or job:
+                bucket = int(now // model.window)
+                model.counts[bucket] = model.counts.get(bucket, 0) + 1
+                count(model, now)
+                push(now + every, "other", -1, data)
+        elif kind == "ready":
+            if worker not in job:
+                if not pending:
+                    continue
+                key = pending.pop(0)
+                ticket = pacer.ticket()
+                pacer.join(key, ticket)
+                job[worker] = (key, ticket)
+            key, ticket = job[worker]
+            step = pacer.poll(key, ticket)
+            if isinstance(step, Permit):
+                push(now + transit.uniform(0.0005, 0.003), "arrive", worker, step)
+            elif step is None or step.for_slot:
+                slot_waiters.add(worker)
+                push(now + (SLOT_POLL if step is None else step.seconds), "ready", worker)
+            else:
+                push(now + step.seconds, "ready", worker)
+        elif kind == "arrive":
+            model = limiters[job[worker][0]]
+            count(model, now)
+            status, answer_headers = model.arrive(now)
+            push(now + model.latency, "leave", worker, (data, status, answer_headers))
+        elif kind == "leave":
+            limiters[job[worker][0]].in_flight -= 1
+            push(now + transit.uniform(0.0005, 0.003), "answer", worker, data)
+        elif kind == "answer":
+            permit, status, answer_headers = data  # type: ignore[misc]
+            pacer.answered(permit, status, as_headers(answer_headers))
+            answers += 1
+            end = now
+            if status == 429:
+                refused += 1
+                pacer.join(*job[worker])  # a retry keeps its place
+            else:
+                del job[worker]
+            push(now, "ready", worker)
+            for waiter in slot_waiters:
+                push(now, "ready", waiter)
+            slot_waiters.clear()
+    return MultiRun(pacer, answers, refused, end - start, arrivals)
+
+
+def two_orgs(requests: int) -> list[str]:
+    """Requests to two organizations, interleaved (projects of both in one run)."""
+    return ["acme" if i % 2 == 0 else "globex" for i in range(requests)]
+
+
+@pytest.mark.parametrize("start", [T0, T0 + 0.37, T0 + 0.999])
+@pytest.mark.parametrize("workers", [8, 32])
+def test_organizations_that_share_a_window_are_paced_as_one(workers, start):
+    """A user token: Sentry counts both organizations' requests in one window (and one
+    concurrency limit). Once that shows, no window holds more than its limit."""
+    shared = SentryModel(limit=40, window=1.0, concurrent=25, latency=0.02)
+    run = simulate_orgs(
+        two_orgs(400), workers=workers, limiters={"acme": shared, "globex": shared}, start=start
+    )
+    assert run.pacer.shares("acme", "globex")
+    assert run.refused <= 1
+    assert run.busiest(shared) <= 40 + run.refused
+    assert (run.answers - run.refused) / run.seconds >= 0.9 * 40
+
+
+@pytest.mark.parametrize("workers", [8, 32])
+def test_organizations_with_their_own_windows_stay_independent(workers):
+    """An internal integration's token: one window per organization. Each organization uses
+    its own limit, in parallel: together more than one organization's limit."""
+    acme = SentryModel(limit=40, window=1.0, concurrent=25, latency=0.02)
+    globex = SentryModel(limit=40, window=1.0, concurrent=25, latency=0.02)
+    run = simulate_orgs(
+        two_orgs(800), workers=workers, limiters={"acme": acme, "globex": globex}, start=T0
+    )
+    assert not run.pacer.shares("acme", "globex")
+    assert run.refused == 0
+    assert run.busiest(acme) <= 40 and run.busiest(globex) <= 40
+    assert max(run.in_one_window().values()) > 40
+    if workers == 32:
+        assert (run.answers - run.refused) / run.seconds >= 0.9 * 80
+
+
+def test_another_client_on_one_organizations_window_merges_nothing():
+    """Another client uses acme's window while symsync sends only to acme (globex was done
+    in an earlier window): nothing explains the extra requests but that client, and acme is
+    paced exactly as if globex had never been seen."""
+
+    def run_acme(after_globex: bool) -> tuple[Pacer, MultiRun]:
+        clock = FakeClock(T0)
+        pacer = Pacer(clock=clock, monotonic=clock)
+        acme = SentryModel(limit=40, window=1.0, concurrent=25, latency=0.02)
+        globex = SentryModel(limit=40, window=1.0, concurrent=25, latency=0.02)
+        limiters = {"acme": acme, "globex": globex}
+        if after_globex:
+            simulate_orgs(
+                ["globex"] * 10, workers=8, limiters=limiters, start=T0, pacer=pacer, clock=clock
+            )
+        run = simulate_orgs(
+            ["acme"] * 200,
+            workers=16,
+            limiters=limiters,
+            start=T0 + 1.2,
+            pacer=pacer,
+            clock=clock,
+            others={"acme": 15},
+        )
+        return pacer, run
+
+    pacer, run = run_acme(after_globex=True)
+    assert not pacer.shares("acme", "globex")
+    assert pacer.pace("globex").total_sent == 10
+    _, alone = run_acme(after_globex=False)
+    assert (run.answers, run.refused, run.seconds) == (alone.answers, alone.refused, alone.seconds)
+
+
+def test_a_merge_from_another_client_only_slows_the_run():
+    """The one false alarm: another client uses acme's window while symsync also sends to
+    globex (in its own window). The two are paced as one from then on: slower, and still
+    no window over its limit."""
+    acme = SentryModel(limit=40, window=1.0, concurrent=25, latency=0.02)
+    globex = SentryModel(limit=40, window=1.0, concurrent=25, latency=0.02)
+    run = simulate_orgs(
+        two_orgs(400),
+        workers=16,
+        limiters={"acme": acme, "globex": globex},
+        start=T0,
+        others={"acme": 10},
+    )
+    assert run.pacer.shares("acme", "globex")
+    assert run.refused <= 1
+    assert run.busiest(acme) <= 40 and run.busiest(globex) <= 40
+
+
+def shared_window_pacer() -> tuple[FakeClock, Pacer, list[Permit]]:
+    """acme learned its window (40 a second, 2 in flight at most) and has two requests in
+    flight; globex's first request is in flight. Nothing is merged yet."""
+    clock = FakeClock(T0)
+    pacer = Pacer(clock=clock, monotonic=clock)
+    first = pacer.acquire("acme", pacer.ticket())
+    clock.now = T0 + 0.02
+    pacer.answered(first, 200, as_headers(headers(limit=40, remaining=39, concurrent=2)))
+    in_flight = [pacer.acquire("acme", pacer.ticket()) for _ in range(2)]
+    in_flight.append(pacer.acquire("globex", pacer.ticket()))
+    assert not pacer.shares("acme", "globex")
+    return clock, pacer, in_flight
+
+
+def test_requests_in_flight_across_a_merge_are_answered_into_it():
+    clock, pacer, (a1, a2, g1) = shared_window_pacer()
+    clock.now = T0 + 0.04
+    # Sentry counted four in the window: acme's three and globex's one.
+    pacer.answered(g1, 200, as_headers(headers(limit=40, remaining=36, concurrent=2)))
+    assert pacer.shares("acme", "globex")
+    pace = pacer.pace("globex")
+    assert pace.in_flight == 2 and pace.sent == 4 and pace.used == 4
+    pacer.answered(a1, 200, as_headers(headers(limit=40, remaining=36, concurrent=2)))
+    pacer.dropped(a2)
+    assert pace.in_flight == 0 and pace.used == 4
+    # Dropped or answered once more by mistake: never below zero.
+    pacer.dropped(a2)
+    assert pace.in_flight == 0
+    assert pacer.last_granted("acme") == pacer.last_granted("globex") == T0 + 0.04
+
+
+def test_waiting_requests_keep_their_order_across_a_merge():
+    clock, pacer, (a1, _, g1) = shared_window_pacer()
+    # acme is at its concurrency cap, globex waits for its first answer: all four wait.
+    tickets = {}
+    for name in ("acme", "globex", "acme", "globex"):
+        ticket = pacer.ticket()
+        tickets[ticket] = name
+        pacer.join(name, ticket)
+    order = list(tickets)
+    assert isinstance(pacer.poll("acme", order[0]), Hold)
+    assert isinstance(pacer.poll("globex", order[1]), Hold)
+    clock.now = T0 + 0.04
+    pacer.answered(g1, 200, as_headers(headers(limit=40, remaining=36, concurrent=2)))
+    assert pacer.shares("acme", "globex")
+    assert pacer.waiting("acme") == pacer.waiting("globex") == order
+    # Two in flight (acme's), one answer frees a slot: the oldest goes first, whatever its
+    # organization, and the rest wait their turn.
+    pacer.answered(a1, 200, as_headers(headers(limit=40, remaining=35, concurrent=2)))
+    assert pacer.poll("globex", order[1]) is None
+    assert isinstance(pacer.poll("acme", order[0]), Permit)
+    assert isinstance(pacer.poll("globex", order[1]), Hold)
+    assert pacer.waiting("acme") == order[1:]
+
+
+def test_after_a_merge_a_new_organization_needs_no_first_answer_of_its_own():
+    clock, pacer, (a1, a2, g1) = shared_window_pacer()
+    clock.now = T0 + 0.04
+    for permit, remaining in ((g1, 36), (a1, 36), (a2, 36)):
+        pacer.answered(permit, 200, as_headers(headers(limit=40, remaining=remaining)))
+    assert pacer.shares("acme", "initech")
+    # Not one request until its first answer: as many as the window's cap of two allows.
+    permits = [pacer.poll("initech", t) for t in _joined(pacer, "initech", 3)]
+    assert [isinstance(p, Permit) for p in permits] == [True, True, False]
+
+
+def _joined(pacer: Pacer, key: str, n: int) -> list[int]:
+    tickets = [pacer.ticket() for _ in range(n)]
+    for ticket in tickets:
+        pacer.join(key, ticket)
+    return tickets
