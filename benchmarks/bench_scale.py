@@ -7,7 +7,9 @@ drifted remote state, runs the real CLI and prints each figure beside its ideal 
    time, median of 3, against ``requests x latency / parallelism`` at the default parallelism;
 2. rate limit (400 projects, ``--rate-limit 40/1 --concurrent-limit 25 --latency-ms 20``): plan
    and apply throughput against 40 requests per second, and the share of 429 answers, at the
-   default parallelism and at ``--parallelism 32``; no project may fail;
+   default parallelism and at ``--parallelism 32``; no project may fail. Then the same for 4
+   organizations x 100 projects: the emulator limits per token, so the organizations share one
+   window, as a user token's do on Sentry;
 3. memory (10,000 projects): peak RSS of ``plan --out``, and ``validate`` against PyYAML's C
    loader parsing the same files (both in a fresh interpreter, median of 3).
 
@@ -52,6 +54,8 @@ class Sizes:
     latency_projects: int = 1000
     latency_ms: int = 50
     rate_projects: int = 400
+    rate_orgs: int = 4
+    rate_projects_per_org: int = 100
     memory_orgs: int = 100
     memory_projects_per_org: int = 100
     sources: int = 3
@@ -59,7 +63,12 @@ class Sizes:
 
 
 QUICK = Sizes(
-    latency_projects=200, rate_projects=120, memory_orgs=20, memory_projects_per_org=100, repeat=1
+    latency_projects=200,
+    rate_projects=120,
+    rate_projects_per_org=30,
+    memory_orgs=20,
+    memory_projects_per_org=100,
+    repeat=1,
 )
 
 
@@ -89,7 +98,7 @@ class Report:
         self.rows.append(Row(figure, value, ideal, ratio, target, ok))
         shown = f"{ratio:.2f}x" if ratio is not None else ""
         verdict = {True: "ok", False: "MISSED", None: ""}[ok]
-        print(f"  {figure:<44} {value:>12}  ideal {ideal:>10}  {shown:>7}  {target:<14} {verdict}")
+        print(f"  {figure:<52} {value:>12}  ideal {ideal:>10}  {shown:>7}  {target:<14} {verdict}")
         sys.stdout.flush()
 
     def missed(self) -> list[Row]:
@@ -342,28 +351,45 @@ def latency(report: Report, sizes: Sizes, tmp: Path) -> None:
     )
 
 
+RATE_LIMIT = 40
+RATE_SWITCHES = (
+    "--rate-limit", f"{RATE_LIMIT}/1", "--concurrent-limit", "25", "--latency-ms", "20",
+)  # fmt: skip
+
+
 def rate_limit(report: Report, sizes: Sizes, tmp: Path) -> None:
     n = sizes.rate_projects
-    limit = 40
-    switches = (
-        "--rate-limit", f"{limit}/1", "--concurrent-limit", "25", "--latency-ms", "20",
-    )  # fmt: skip
     workload = generate(tmp / "rate", orgs=1, projects_per_org=n, sources=sizes.sources)
     print(
-        f"\n2. rate limit: {n} projects x {sizes.sources} sources, {' '.join(switches)} "
+        f"\n2. rate limit: {n} projects x {sizes.sources} sources, {' '.join(RATE_SWITCHES)} "
         "(one run each)"
     )
+    rate_limited_runs(report, workload, "")
+    orgs, per_org = sizes.rate_orgs, sizes.rate_projects_per_org
+    workload = generate(
+        tmp / "rate-orgs", orgs=orgs, projects_per_org=per_org, sources=sizes.sources
+    )
+    print(
+        f"\n2b. rate limit, {orgs} organizations x {per_org} projects (one token: the emulator "
+        f"counts them in one window), same switches (one run each)"
+    )
+    rate_limited_runs(report, workload, f"{orgs} orgs: ")
+
+
+def rate_limited_runs(report: Report, workload: Workload, prefix: str) -> None:
+    """plan, then apply, at the default parallelism and at 32, against a fresh emulator."""
+    n, limit = workload.projects, RATE_LIMIT
     base = ["--config-dir", str(workload.config_dir)]
     for parallelism in (DEFAULT_PARALLELISM, 32):
         extra = ["--parallelism", str(parallelism)]
-        with emulator_for(workload, *switches) as emulator:
+        with emulator_for(workload, *RATE_SWITCHES) as emulator:
             env = client_env(emulator, workload)
             plan = expect(symsync(["plan", *base, *extra], env, emulator), (0, 1), "plan")
             apply = expect(
                 symsync(["apply", "--yes", *base, *extra], env, emulator), (0, 1), "apply"
             )
         for verb, run in (("plan", plan), ("apply", apply)):
-            label = f"{verb} --parallelism {parallelism}"
+            label = f"{prefix}{verb} --parallelism {parallelism}"
             failed = failed_projects(run)
             report.add(f"{label}: projects failed", str(failed), "0", None, "none", failed == 0)
             rate = run.answered / run.span if run.span else 0.0
@@ -388,8 +414,10 @@ def rate_limit(report: Report, sizes: Sizes, tmp: Path) -> None:
                 f"    {label}: {run.answered} answered, {run.refused} refused (429) in "
                 f"{run.span:.2f} s of requests, {run.seconds:.2f} s wall time"
             )
-        check_requests(report, f"plan --parallelism {parallelism}", plan, n, 0)
-        check_requests(report, f"apply --parallelism {parallelism}", apply, n, workload.changes)
+        check_requests(report, f"{prefix}plan --parallelism {parallelism}", plan, n, 0)
+        check_requests(
+            report, f"{prefix}apply --parallelism {parallelism}", apply, n, workload.changes
+        )
 
 
 PARSE_BASELINE = """
