@@ -6,7 +6,8 @@
 through :mod:`reconciler.connection` (the pool, set up once, and the whole-answer deadline).
 What it guarantees:
 
-- **Pacing** per organization (:mod:`reconciler.pacing`), from Sentry's rate-limit headers.
+- **Pacing** per organization (:mod:`reconciler.pacing`), from Sentry's rate-limit headers;
+  organizations whose answers show one shared window are paced as one.
 - **A deadline for the whole answer**: each attempt is answered completely (connect, headers
   and body) within ``timeout`` seconds, or cut off.
 - **One retry budget per request.** 5xx answers, dropped connections and timeouts are retried
