@@ -124,7 +124,7 @@ class Permit:
     sent_at: float
     window_end: float | None  # the window it was counted in; None: a window whose end is unknown
     after_reset: float | None  # the end of the window before, when it was sent after that reset
-    order: int = 0  # how many requests were sent to the organization, this one included
+    order: int = 0  # how many requests were sent under its pace, this one included
 
 
 @dataclass(frozen=True)
