@@ -120,7 +120,10 @@ def parse_bundle(raw: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for position, (name, value) in enumerate(data.items(), start=1):
         if isinstance(value, str):
-            register_secret(value, f"{SECRETS_VARIABLE} entry `{name}`")
+            # A message that found the value names the entry; by position when its name is
+            # none (it may be a value put in the name's place).
+            entry = f"`{name}`" if VARIABLE_NAME.fullmatch(name) else f"number {position}"
+            register_secret(value, f"{SECRETS_VARIABLE} entry {entry}")
         if not VARIABLE_NAME.fullmatch(name):
             # The name is not shown: a name that is not a name may be a value put in its place.
             problems.append(
