@@ -296,15 +296,3 @@ def check_plan_shows_no_secret(plan: Plan) -> None:
             "saved or written. A secret's value must not appear in a project file, in Sentry's "
             f"sources or in the Sentry URL, and {SECRETS_VARIABLE} should hold only secrets"
         )
-
-
-def check_file_shows_no_secret(text: str, path: str) -> None:
-    """Refuse to write a file (an imported project file) that would hold a known secret value:
-    masking it would put the mask into the desired state, and from there into Sentry."""
-    origins = find_known(text)
-    if origins:
-        raise SymsyncError(
-            f"{path} would hold the value of {', '.join(origins)}; nothing was written. "
-            "A secret's value must not appear in Sentry's sources (other than in their secret "
-            f"fields), and {SECRETS_VARIABLE} should hold only secrets"
-        )
