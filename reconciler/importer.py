@@ -145,9 +145,10 @@ class FailedProject:
                 f"once Sentry answers for it, import it alone with {alone}, or leave it out with "
                 f"`--exclude {self.key}`"
             )
+        fields = [f for per_type in spec.SECRET_FIELDS.values() for f in sorted(per_type)]
         fix = (
-            "remove the value from that field in Sentry (a secret's value belongs only in "
-            f"{', '.join(sorted(spec.ALL_SECRET_FIELDS))})"
+            "remove the value from that field in Sentry (a secret's value belongs only in a "
+            f"secret field: {', '.join(fields[:-1])} or {fields[-1]})"
         )
         if any(SECRETS_VARIABLE in origin for origin in self.secrets):
             fix += f", or, if it is no secret, stop listing it in {SECRETS_VARIABLE}"

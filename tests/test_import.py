@@ -28,6 +28,7 @@ from reconciler.model import ProjectFile
 from reconciler.redact import register_secret
 from reconciler.secret_names import SecretNameError, SecretNameTemplate, variable_name
 from reconciler.secrets import SECRETS_VARIABLE, parse_bundle
+from tests.e2e_helpers import clean_env, state_doc, symsync
 from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
 
 TOKEN = "sntryu_IMPORTTOKENSENTINEL987654321"
@@ -431,9 +432,10 @@ def test_projects_whose_file_would_hold_a_secret_are_not_written_and_all_named(f
     assert web.secrets == ("SYMSYNC_SECRETS entry `WEB_HOST`",)
     assert "`url` of source `mirror`" in web.message()
     assert web.next_step() == (
-        "remove the value from that field in Sentry (a secret's value belongs only in password, "
-        "private_key, secret_key), or, if it is no secret, stop listing it in SYMSYNC_SECRETS; "
-        "then import the project alone with `symsync import --org acme --project web`"
+        "remove the value from that field in Sentry (a secret's value belongs only in a secret "
+        "field: password, secret_key or private_key), or, if it is no secret, stop listing it in "
+        "SYMSYNC_SECRETS; then import the project alone with `symsync import --org acme "
+        "--project web`"
     )
     # Their secret variables are not listed: no file refers to them.
     assert {v.project for v in result.variables} == {"ios"}
@@ -818,6 +820,69 @@ def test_import_from_the_emulator(tmp_path, generation):
     for sentinel in [EMULATOR_TOKEN, *SECRETS]:
         assert sentinel not in output
     assert "SYMSYNC_ACME_IOS_ACME_SYMBOLS_PASSWORD" in proc.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_import_skips_and_names_every_project_whose_file_would_hold_a_secret(tmp_path, generation):
+    """Two of three projects hold a value SYMSYNC_SECRETS lists in fields that are no secrets:
+    the third is written and valid, the two are named with the variables, and the value shows
+    nowhere, not even masked."""
+    from reconciler.emulator.testing import running_emulator
+
+    stored_password = "PW-SENTINEL-e2e-4b1d"
+    state = state_doc(
+        {
+            "acme/ios": [{**IOS_SOURCES[0], "password": stored_password}],
+            "acme/web": [
+                {"id": "mirror", "type": "http", "name": "Mirror", "layout": {"type": "native"},
+                 "url": f"https://{HOST_SENTINEL}.example/"},
+            ],
+            "acme/store": [
+                {"id": "bucket", "type": "s3", "name": "Builds", "bucket": "acme-builds",
+                 "region": "us-east-1", "access_key": KEY_SENTINEL, "secret_key": "s3-secret-x1",
+                 "layout": {"type": "unified"}},
+            ],
+        }
+    )  # fmt: skip
+    bundle = json.dumps({"WEB_HOST": HOST_SENTINEL, "STORE_KEY": KEY_SENTINEL})
+    with running_emulator(
+        "--api-generation", generation, "--token", EMULATOR_TOKEN, state=state
+    ) as emulator:
+        env = clean_env(
+            SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN, SYMSYNC_SECRETS=bundle
+        )
+        proc = symsync("import", "--org", "acme", env=env, cwd=tmp_path, timeout=120)
+    validate = symsync("validate", "--config-dir", "configs", env=clean_env(), cwd=tmp_path)
+
+    assert proc.returncode == 1, proc.stderr
+    configs = tmp_path / "configs"
+    assert sorted(p.relative_to(configs).as_posix() for p in configs.rglob("*")) == [
+        "acme", "acme/ios.yaml", "symsync.schema.json"
+    ]  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "wrote configs/acme/ios.yaml (1 source)" in proc.stderr
+    lines = proc.stderr.splitlines()
+    for key, variable, where in [
+        ("acme/store", "STORE_KEY", "`access_key` of source `bucket`"),
+        ("acme/web", "WEB_HOST", "`url` of source `mirror`"),
+    ]:
+        error = (
+            f"error: {key}: its file would hold the value of a secret: SYMSYNC_SECRETS entry "
+            f"`{variable}` in {where}; the file was not written"
+        )
+        assert error in lines, proc.stderr
+        next_step = lines[lines.index(error) + 1]
+        assert next_step.startswith("  next: remove the value from that field in Sentry")
+        assert "stop listing it in SYMSYNC_SECRETS" in next_step
+        assert f"--project {key.split('/')[1]}`" in next_step
+    assert "imported 1 of 3 project(s); 2 would hold a secret's value (see above)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # Nothing needed masking: the value was never about to be shown.
+    assert "***" not in proc.stdout + proc.stderr
+    shown = proc.stdout + proc.stderr + "".join(p.read_text() for p in configs.rglob("*.*"))
+    for sentinel in (HOST_SENTINEL, KEY_SENTINEL, stored_password, EMULATOR_TOKEN):
+        assert sentinel.lower() not in shown.lower()
 
 
 @pytest.mark.e2e
