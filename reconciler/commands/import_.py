@@ -70,9 +70,9 @@ def command(
     """Write project files from the live state of Sentry, secrets as {env: ...} references.
 
     A project whose sources cannot be read does not stop the others: every project that could
-    be read is written, each failed one is named, and the exit code is 1. So is a project whose
-    file would hold the value of a secret the environment holds (in a URL, say): its file is not
-    written, and the secret is named by its variable, never shown.
+    be read is written, each failed one is named, and the exit code is 1. The same goes for a
+    project whose file would hold the value of a secret the environment holds (in a URL, say):
+    its file is not written, and the secret is named by its variable, never shown.
 
     The token needs project:read, and org:read to list the organization's projects.
     """
