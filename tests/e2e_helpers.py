@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import signal
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -43,6 +48,49 @@ def symsync(
         timeout=timeout,
         check=False,
     )
+
+
+def on_a_terminal(
+    *args: str,
+    env: dict[str, str],
+    stream: Literal["stdout", "stderr"] = "stderr",
+    interrupt_at: str | None = None,
+) -> tuple[int, str]:
+    """Runs the CLI with its ``stream`` on a pseudo-terminal 160 columns wide (the other one goes
+    nowhere); its exit code and everything the terminal received. With ``interrupt_at``, a
+    SIGINT is sent once the terminal has shown that text."""
+    leader, follower = pty.openpty()
+    try:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+        on_terminal = {stream: follower}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=on_terminal.get("stdout", subprocess.DEVNULL),
+            stderr=on_terminal.get("stderr", subprocess.DEVNULL),
+            env=env,
+        )
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closes when the process ends
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received = b"".join(chunks).decode(errors="replace")
+            if interrupt_at is not None and interrupt_at in received:
+                process.send_signal(signal.SIGINT)
+                interrupt_at = None
+        code = process.wait(timeout=60)
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    return code, b"".join(chunks).decode()
 
 
 def write_tree(root: Path, projects: dict[str, dict[str, Any]]) -> Path:

@@ -17,6 +17,7 @@ from tests.e2e_helpers import (
     EMULATOR_TOKEN,
     api_requests,
     clean_env,
+    on_a_terminal,
     sources_in,
     state_doc,
     symsync,
@@ -208,29 +209,9 @@ def test_out_is_written_atomically_and_unwritable_out_is_an_error(emu, configs, 
 
 
 def _plan_on_a_terminal(configs: Path, env: dict[str, str]) -> str:
-    leader, follower = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "plan", "--config-dir", str(configs)],
-            stdin=subprocess.DEVNULL,
-            stdout=follower,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closes when the process ends
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert process.wait(timeout=60) == 0
-    finally:
-        os.close(leader)
-    return b"".join(chunks).decode()
+    code, shown = on_a_terminal("plan", "--config-dir", str(configs), env=env, stream="stdout")
+    assert code == 0
+    return shown
 
 
 def test_colour_on_a_terminal_unless_no_color(emu, configs):

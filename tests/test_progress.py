@@ -7,16 +7,10 @@ and through the real CLI with its stderr on a pseudo-terminal.
 
 from __future__ import annotations
 
-import fcntl
 import io
-import os
-import pty
 import re
 import signal
-import struct
-import subprocess
 import sys
-import termios
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +20,14 @@ from rich.console import Console
 from reconciler import interrupt
 from reconciler.emulator.testing import serving_emulator
 from reconciler.progress import RunProgress, totals_line
-from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
+from tests.e2e_helpers import (
+    EMULATOR_TOKEN,
+    clean_env,
+    on_a_terminal,
+    state_doc,
+    symsync,
+    write_tree,
+)
 
 TOTALS = re.compile(
     r"^(plan|apply|import): (\d+) projects?, (\d+) requests?, (\d+) answered 429, "
@@ -216,45 +217,6 @@ ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 IMPORTED = [f"acme/p{n:02}" for n in range(12)]
 
 
-def _on_a_terminal(
-    *args: str, env: dict[str, str], interrupt_at: str | None = None
-) -> tuple[int, str]:
-    """Runs the CLI with its stderr on a pseudo-terminal 160 columns wide; its exit code and
-    everything the terminal received (stdout goes nowhere). With ``interrupt_at``, a SIGINT
-    is sent once the terminal has shown that text."""
-    leader, follower = pty.openpty()
-    try:
-        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=follower,
-            env=env,
-        )
-        os.close(follower)
-        follower = -1
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closes when the process ends
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            received = b"".join(chunks).decode(errors="replace")
-            if interrupt_at is not None and interrupt_at in received:
-                process.send_signal(signal.SIGINT)
-                interrupt_at = None
-        code = process.wait(timeout=60)
-    finally:
-        os.close(leader)
-        if follower != -1:
-            os.close(follower)
-    return code, b"".join(chunks).decode()
-
-
 def _terminal_env(url: str) -> dict[str, str]:
     env = clean_env(SENTRY_URL=url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN, TERM="xterm-256color")
     for name in ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES"):
@@ -266,7 +228,7 @@ def _terminal_env(url: str) -> dict[str, str]:
 def test_cli_import_on_a_terminal_shows_its_progress_then_the_totals(tmp_path: Path):
     remote = state_doc({key: [_http("a", key)] for key in IMPORTED})
     with serving_emulator(remote) as emu:
-        code, shown = _on_a_terminal(
+        code, shown = on_a_terminal(
             "import", "--org", "acme", "--config-dir", str(tmp_path / "c"),
             env=_terminal_env(emu.url),
         )  # fmt: skip
@@ -313,7 +275,7 @@ def test_cli_import_interrupted_on_a_terminal_leaves_it_clean(tmp_path: Path):
     remote = state_doc({key: [] for key in IMPORTED})
     # Every answer takes a second: the display is up, every read still in flight, at the signal.
     with serving_emulator(remote, latency_ms=1000) as emu:
-        code, shown = _on_a_terminal(
+        code, shown = on_a_terminal(
             "import", "--org", "acme", "--config-dir", str(tmp_path / "c"),
             env=_terminal_env(emu.url), interrupt_at="0/12",
         )  # fmt: skip
