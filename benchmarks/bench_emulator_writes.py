@@ -9,7 +9,9 @@ with the measured one's (so that the noise of a shared machine falls on all alik
 
 - the same state loaded from a read-only file (loaded, never saved): the emulator without any
   saving;
-- a state of 10 projects: a write should cost what it costs there;
+- a state of 10 projects: a write should cost no more than there (a state that small is also
+  written to its JSON file after every write, ``persistence.SYNC_BYTES``, so the large state's
+  journal-only write is expected to be the cheaper one);
 - the same state with the rate and concurrency limiters switched on, timed again once the
   request log holds 10,000 more requests: neither should be the bottleneck.
 

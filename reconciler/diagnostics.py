@@ -11,6 +11,7 @@ misspelling, the example to write).
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+from yaml.nodes import Node
 
 from reconciler import spec
 from reconciler.model import (
@@ -30,7 +32,16 @@ from reconciler.model import (
     Origin,
     ProjectFile,
 )
-from reconciler.yamlread import INVALID, Document, Loc, column_of, line_of, under_secret
+from reconciler.yamlread import (
+    INVALID,
+    Document,
+    Loc,
+    StringStyle,
+    column_of,
+    line_of,
+    string_style,
+    under_secret,
+)
 
 Severity = Literal["error", "warning"]
 
@@ -138,8 +149,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def validation_diagnostics(exc: ValidationError, document: Document, path: str) -> list[Diagnostic]:
-    """pydantic's errors about a document's values, each at the position of the value."""
+def validation_diagnostics(
+    exc: ValidationError, document: Document, path: str, root: Node | None = None
+) -> list[Diagnostic]:
+    """pydantic's errors about a document's values, each at the position of the value.
+
+    ``root``, the composed document, tells how a string was written (in quotes or not) where
+    that changes the advice."""
     out: list[Diagnostic] = []
     seen: set[tuple[int, str]] = set()
     invalid = document.invalid
@@ -172,7 +188,7 @@ def validation_diagnostics(exc: ValidationError, document: Document, path: str) 
             continue
         if kind == "source_type" and (*loc, "type") in invalid:
             continue
-        position, message = _describe(err, loc, tag, document)
+        position, message = _describe(err, loc, tag, document, root)
         if (position, message) in seen:
             continue
         seen.add((position, message))
@@ -201,7 +217,9 @@ def position_of(loc: Loc, document: Document) -> int:
     return positions[loc]
 
 
-def _describe(err: ErrorDetails, loc: Loc, tag: str | None, document: Document) -> tuple[int, str]:
+def _describe(
+    err: ErrorDetails, loc: Loc, tag: str | None, document: Document, root: Node | None
+) -> tuple[int, str]:
     values = document.values
     kind = err["type"]
     value = err.get("input")
@@ -279,17 +297,7 @@ def _describe(err: ErrorDetails, loc: Loc, tag: str | None, document: Document) 
         return mark, f"{prefix}`{name}` must be a string, not {_value_kind(value)}{_quote(value)}"
     if kind == "bool_type":
         if isinstance(value, str):
-            # Suggest the YAML 1.2 spelling that editors (and JSON Schema) read as a boolean.
-            meant = {"y": "true", "yes": "true", "on": "true", "true": "true"}.get(
-                value.strip().lower()
-            ) or {"n": "false", "no": "false", "off": "false", "false": "false"}.get(
-                value.strip().lower()
-            )
-            hint = f"`{meant}`" if meant else "`true` or `false`"
-            return mark, (
-                f"{prefix}`{name}` must be `true` or `false`, not the string `{value}`: write "
-                f"{hint} without quotes"
-            )
+            return mark, prefix + _boolean_message(name, value, string_style(root, loc))
         return mark, f"{prefix}`{name}` must be `true` or `false`, not {_value_kind(value)}"
     if kind == "list_type":
         example = {
@@ -311,7 +319,8 @@ def _describe(err: ErrorDetails, loc: Loc, tag: str | None, document: Document) 
             "not starting with a digit), like `ACME_SYMBOLS_PASSWORD`"
         )
     if kind in ("int_type", "greater_than", "greater_than_equal"):
-        return mark, prefix + _whole_number_message(name, rel, value, kind)
+        style = string_style(root, loc) if isinstance(value, str) else None
+        return mark, prefix + _whole_number_message(name, rel, value, kind, style)
     if kind == "blank":
         return mark, f"{prefix}`{name}` must not be blank"
     if kind == "reserved_id":
@@ -463,18 +472,67 @@ def _value_kind(value: Any) -> str:
     return "a value of another kind"
 
 
-def _whole_number_message(name: str, rel: Loc, value: Any, kind: str) -> str:
+def _whole_number_message(
+    name: str, rel: Loc, value: Any, kind: str, style: StringStyle | None
+) -> str:
     """``max_deletes`` and a secret reference's ``version``: whole numbers with a lower bound.
 
     A value under a secret field is never shown: a secret may have been pasted there."""
-    if rel[-1:] == ("version",):
+    secret = rel[-1:] == ("version",)
+    if secret:
         what = "a whole number, 1 or more (raise it to rotate the secret)"
         shown = "0 or less" if kind != "int_type" else _value_kind(value)
     else:
         what = "a whole number, 0 or more"
         shown = str(value) if kind != "int_type" else _value_kind(value)
-    hint = ": write it without quotes" if isinstance(value, str) else ""
-    return f"`{name}` must be {what}, not {shown}{hint}"
+    if isinstance(value, float):  # an integral float is taken as its int: this one is not
+        if math.isnan(value):
+            shown = "`.nan`"
+        elif math.isinf(value):
+            shown = "`.inf`" if value > 0 else "`-.inf`"
+        else:
+            shown = "a fraction" if secret else repr(value)
+    if not isinstance(value, str):
+        return f"`{name}` must be {what}, not {shown}"
+    digits = f"it in digits, like `{2 if secret else 5}`"
+    if style == "plain" and not secret:
+        # `max_deletes: 1e3`: YAML 1.1 reads an exponent without a dot as text.
+        return f"`{name}` must be {what}, not `{value}`, which YAML reads as text: write {digits}"
+    fix = _rewrite("it" if style in ("quoted", "tagged") else digits, style)
+    return f"`{name}` must be {what}, not {shown}: {fix}"
+
+
+def _boolean_message(name: str, value: str, style: StringStyle | None) -> str:
+    """A string where ``is_public``, ``has_index`` or ``filters.requires_checksum`` wants a
+    boolean: quoted (``"no"``), or a plain word that YAML 1.1 reads as text (``n``, ``1e999``)."""
+    # Suggest the YAML 1.2 spelling that editors (and JSON Schema) read as a boolean.
+    meant = _MEANT_BOOLEAN.get(value.strip().lower())
+    hint = f"`{meant}`" if meant else "`true` or `false`"
+    if style == "plain":
+        return (
+            f"`{name}` must be `true` or `false`, not `{value}`, which YAML reads as text: "
+            f"write {hint}"
+        )
+    return f"`{name}` must be `true` or `false`, not the string `{value}`: {_rewrite(hint, style)}"
+
+
+# Words for a boolean, in any case: YAML 1.1 reads some of them as one (`yes`, `Off`), some as
+# text (`y`, `n`, `tRue`).
+_MEANT_BOOLEAN = {
+    **dict.fromkeys(("y", "yes", "on", "true"), "true"),
+    **dict.fromkeys(("n", "no", "off", "false"), "false"),
+}
+
+
+def _rewrite(what: str, style: StringStyle | None) -> str:
+    """How to write ``what`` in place of a string written with ``style``."""
+    if style == "quoted":
+        return f"write {what} without quotes"
+    if style == "tagged":
+        return f"write {what} without the `!!str` tag"
+    if style == "block":
+        return f"write {what} after the key, not as a `|` or `>` block"
+    return f"write {what}"
 
 
 def _quote(value: Any) -> str:

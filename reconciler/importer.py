@@ -9,6 +9,12 @@ A project whose sources cannot be read does not stop the others: it is recorded 
 ``ImportResult.failed`` with its error, and the rest are written. A failure that is about the
 whole account (the token, the URL, the connection) stops the run at once with that one error.
 
+A project whose file would hold the value of a secret the environment holds (in a field that
+is no secret field: a URL, a bucket, an access key also put in ``SYMSYNC_SECRETS``) is recorded
+in ``failed`` too, before anything is written: its file is never written, not even masked (the
+mask would become the desired state, and from there reach Sentry). It is named by where the
+value came from (a variable's name, from :mod:`reconciler.redact`'s registry), never the value.
+
 Secrets cannot be read from Sentry: each one becomes a ``{env: VARIABLE}`` reference whose name
 comes from a template (``reconciler.secret_names``).
 
@@ -46,7 +52,9 @@ from reconciler.client import SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.model import ProjectFile, project_file_json_schema
 from reconciler.planner import stops_the_run
+from reconciler.redact import find_known
 from reconciler.secret_names import SecretNamer, SecretNameTemplate
+from reconciler.secrets import SECRETS_VARIABLE
 
 # Key order of a source in a written file (contract section 1's example); Sentry's other common
 # fields come last.
@@ -104,22 +112,47 @@ class ImportedFile:
 
 @dataclass(frozen=True)
 class FailedProject:
-    """A project whose sources could not be read; nothing was written for it."""
+    """A project that was not imported; nothing was written for it.
+
+    Either its sources could not be read (``error`` says why), or they were read but its file
+    would hold the value of a secret the environment holds: then ``secrets`` names where each
+    such value came from (a variable, never the value) and ``error`` where it is in the file.
+    """
 
     organization: str
     project: str
     error: str
+    secrets: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.organization}/{self.project}"
 
+    @property
+    def unread(self) -> bool:
+        """Whether its sources could not be read (rather than not written for a secret)."""
+        return not self.secrets
+
+    def message(self) -> str:
+        if self.unread:
+            return f"could not read its sources: {self.error}"
+        return f"its file would hold the value of a secret: {self.error}; the file was not written"
+
     def next_step(self) -> str:
-        return (
-            f"once Sentry answers for it, import it alone with `symsync import --org "
-            f"{self.organization} --project {self.project}`, or leave it out with "
-            f"`--exclude {self.key}`"
+        alone = f"`symsync import --org {self.organization} --project {self.project}`"
+        if self.unread:
+            return (
+                f"once Sentry answers for it, import it alone with {alone}, or leave it out with "
+                f"`--exclude {self.key}`"
+            )
+        fields = [f for per_type in spec.SECRET_FIELDS.values() for f in sorted(per_type)]
+        fix = (
+            "remove the value from that field in Sentry (a secret's value belongs only in a "
+            f"secret field: {', '.join(fields[:-1])} or {fields[-1]})"
         )
+        if any(SECRETS_VARIABLE in origin for origin in self.secrets):
+            fix += f", or, if it is no secret, stop listing it in {SECRETS_VARIABLE}"
+        return f"{fix}; then import the project alone with {alone}"
 
 
 # Called once a project's read has finished, in the thread that called ``import_organization``:
@@ -214,9 +247,13 @@ def import_organization(
             result.failed.append(sources)
             continue
         path = _target_path(config_dir, org, slug)
+        imported = _render_project(org, slug, path, sources, namer, result.warnings)
+        shown = _secrets_shown(imported.text)
+        if shown:
+            result.failed.append(_holds_secrets(org, slug, shown))
+            continue  # not written, so an existing file there is not in the way
         if path.exists():
             conflicts.append(path)
-        imported = _render_project(org, slug, path, sources, namer, result.warnings)
         result.files.append(imported)
     schema_path = config_dir / SCHEMA_FILE
     if not schema_path.exists():
@@ -229,6 +266,54 @@ def import_organization(
             "(nothing was written)"
         )
     return result
+
+
+def _secrets_shown(text: str) -> list[tuple[str, str]]:
+    """(origin, where) for each known secret value a project file's ``text`` holds: the origin
+    names the variable it came from, ``where`` the field and source (never the value). Empty
+    when it holds none."""
+    if not find_known(text):  # one scan of the text; the walk that says where is for a hit only
+        return []
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    document = pyyaml.load(text, Loader=loader)
+    sources = document.get("sources") if isinstance(document, dict) else None
+    found: dict[tuple[str, str], None] = {}
+    for number, source in enumerate(sources if isinstance(sources, list) else [], start=1):
+        if not isinstance(source, dict):
+            continue
+        source_id = source.get("id")
+        label = (
+            f"source `{source_id}`"
+            if isinstance(source_id, str) and not find_known(source_id)
+            else f"source #{number}"  # an id that holds the value is not shown
+        )
+        # The keys are the importer's own field names (FIELD_ORDER, LAYOUT_ORDER, FILTER_ORDER).
+        for field_path, string in _strings_of(source, ""):
+            for origin in find_known(string):
+                found[(origin, f"`{field_path}` of {label}")] = None
+    if not found:  # a value spanning the file's punctuation, or in its fixed text
+        found = {(origin, "the file"): None for origin in find_known(text)}
+    return list(found)
+
+
+def _strings_of(value: Any, where: str) -> list[tuple[str, str]]:
+    """(dotted field path, text) of every string in a source's value."""
+    if isinstance(value, dict):
+        return [
+            pair
+            for key, item in value.items()
+            for pair in _strings_of(item, f"{where}.{key}" if where else str(key))
+        ]
+    if isinstance(value, list):
+        return [pair for item in value for pair in _strings_of(item, where)]
+    return [(where, value)] if isinstance(value, str) else []
+
+
+def _holds_secrets(org: str, project: str, shown: list[tuple[str, str]]) -> FailedProject:
+    places = "; ".join(f"{origin} in {where}" for origin, where in shown[:5])
+    more = f" (and {len(shown) - 5} more)" if len(shown) > 5 else ""
+    origins = tuple(sorted({origin for origin, _ in shown}))
+    return FailedProject(org, project, f"{places}{more}", origins)
 
 
 def _without_excluded(

@@ -274,7 +274,7 @@ def load_bytes(
     try:
         model = ProjectFile.model_validate(document.values)
     except ValidationError as exc:
-        diagnostics.extend(validation_diagnostics(exc, document, shown))
+        diagnostics.extend(validation_diagnostics(exc, document, shown, root))
         if not any(d.severity == "error" for d in diagnostics):  # pragma: no cover - defensive
             diagnostics.append(diagnostic(shown, 1, 1, "invalid project file"))
         diagnostics.sort(key=diagnostic_order)

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -51,6 +52,22 @@ class StrictModel(BaseModel):
                         {"key": key},
                     )
         return data
+
+
+def integral_number(value: Any) -> Any:
+    """A float with no fractional part (``1.0``) as the int it stands for, anything else as it is.
+
+    JSON Schema's ``integer`` (what ``symsync schema`` says of these fields, and what editors
+    check) takes ``1.0`` for 1 and cannot tell the two apart, so the file takes it too; ``1.5``,
+    ``.inf`` and ``.nan`` are still refused as whole numbers."""
+    if value.__class__ is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# Where an int field takes an integral float: after its constraints in ``Annotated`` (so that
+# the JSON Schema keeps `minimum` and the like), as in ``Annotated[int, Field(ge=0), WHOLE]``.
+WHOLE = BeforeValidator(integral_number)
 
 
 # A blank string has no non-space character; JSON Schema's `pattern` is a search, not a match.
@@ -157,6 +174,7 @@ class SecretRef(StrictModel):
                     "sends the new value once. Ignored without `--base`."
                 ),
             ),
+            WHOLE,
         ]
         | None
     ) = None
@@ -350,7 +368,7 @@ class ProjectFile(StrictModel):
             "the file's. `enforce`: apply re-creates sources at the end until it matches."
         ),
     )
-    max_deletes: Annotated[int, Field(ge=0)] | None = Field(
+    max_deletes: Annotated[int, Field(ge=0), WHOLE] | None = Field(
         default=None,
         description=(
             "Most sources one apply may delete in this project, instead of the default rule "

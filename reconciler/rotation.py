@@ -28,7 +28,7 @@ import yaml
 
 from reconciler import spec
 from reconciler.errors import SymsyncError
-from reconciler.model import AbsentSource, ProjectConfig
+from reconciler.model import AbsentSource, ProjectConfig, integral_number
 
 # source id -> secret field -> why it is sent again ("version 1 -> 2")
 Rotations = dict[str, dict[str, str]]
@@ -79,7 +79,8 @@ def refs_in_text(text: str, path: str, rev: str) -> dict[str, dict[str, Ref]]:
         for name in spec.ALL_SECRET_FIELDS:
             value = entry.get(name)
             if isinstance(value, Mapping) and isinstance(value.get("env"), str):
-                version = value.get("version")
+                # `version: 1.0` is 1, as the loader reads it today: no rotation from 1.0 to 1.
+                version = integral_number(value.get("version"))
                 ok = isinstance(version, int) and not isinstance(version, bool)
                 refs[name] = Ref(value["env"], version if ok else None)
         if refs:

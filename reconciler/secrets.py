@@ -120,7 +120,10 @@ def parse_bundle(raw: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for position, (name, value) in enumerate(data.items(), start=1):
         if isinstance(value, str):
-            register_secret(value, f"{SECRETS_VARIABLE} entry `{name}`")
+            # A message that found the value names the entry; by position when its name is
+            # none (it may be a value put in the name's place).
+            entry = f"`{name}`" if VARIABLE_NAME.fullmatch(name) else f"number {position}"
+            register_secret(value, f"{SECRETS_VARIABLE} entry {entry}")
         if not VARIABLE_NAME.fullmatch(name):
             # The name is not shown: a name that is not a name may be a value put in its place.
             problems.append(
@@ -292,16 +295,4 @@ def check_plan_shows_no_secret(plan: Plan) -> None:
             f"the plan would show the value of a secret: {places}{more}; nothing was printed, "
             "saved or written. A secret's value must not appear in a project file, in Sentry's "
             f"sources or in the Sentry URL, and {SECRETS_VARIABLE} should hold only secrets"
-        )
-
-
-def check_file_shows_no_secret(text: str, path: str) -> None:
-    """Refuse to write a file (an imported project file) that would hold a known secret value:
-    masking it would put the mask into the desired state, and from there into Sentry."""
-    origins = find_known(text)
-    if origins:
-        raise SymsyncError(
-            f"{path} would hold the value of {', '.join(origins)}; nothing was written. "
-            "A secret's value must not appear in Sentry's sources (other than in their secret "
-            f"fields), and {SECRETS_VARIABLE} should hold only secrets"
         )

@@ -21,7 +21,7 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -294,6 +294,66 @@ def node_kind(node: Node) -> str:
         "tag:yaml.org,2002:int": "a number",
         "tag:yaml.org,2002:float": "a number",
     }.get(node.tag, "a value")
+
+
+# How a string scalar was written, as ``string_style`` tells it.
+StringStyle = Literal["quoted", "plain", "block", "tagged"]
+
+
+def string_style(root: Node | None, loc: Loc) -> StringStyle | None:
+    """How the string at ``loc`` was written: in quotes (``"no"``), plain (``n``: a word YAML
+    1.1 reads as text), as a ``|`` or ``>`` block, or plain with a tag that makes it a string
+    (``!!str false``); None when ``loc`` is not a string scalar of ``root``.
+
+    Looked up in the composed nodes only when a message about the value is worded, so reading
+    a file records nothing more per value than its position.
+    """
+    node = None if root is None else _node_at(root, loc)
+    if node is None or node.__class__ is not ScalarNode or node.tag != _STR:
+        return None
+    style = node.style
+    if style in ('"', "'"):
+        return "quoted"
+    if style in ("|", ">"):
+        return "block"
+    return "tagged" if _plain_scalar_tag(node.value) != _STR else "plain"
+
+
+def _node_at(root: Node, loc: Loc) -> Node | None:
+    """The node whose value ``read_values`` put at ``loc``: in a mapping, the first value
+    written under the key, else the one merged in (``<<``) first, as ``_Builder`` takes it."""
+    node = root
+    for part in loc:
+        if isinstance(part, int):
+            if node.__class__ is not SequenceNode or not 0 <= part < len(node.value):
+                return None
+            node = node.value[part]
+        else:
+            found = _mapping_value(node, part, 0)
+            if found is None:
+                return None
+            node = found
+    return node
+
+
+def _mapping_value(node: Node, key: str, depth: int) -> Node | None:
+    if node.__class__ is not MappingNode or depth > MAX_DEPTH:
+        return None
+    merges: list[Node] | None = None
+    value_node: Node
+    for key_node, value_node in node.value:
+        if key_node.__class__ is ScalarNode and key_node.tag == _STR:
+            # Keys hold stand-ins only where composing put them (``_YAML11_BREAKS``).
+            written = key_node.value
+            if written == key or written.translate(_FROM_STANDINS) == key:
+                return value_node
+        elif key_node.tag == _MERGE and merges is None:
+            merges = value_node.value if value_node.__class__ is SequenceNode else [value_node]
+    for target in merges or ():
+        found = _mapping_value(target, key, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 # --------------------------------------------------------------------------------------------

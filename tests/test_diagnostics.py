@@ -95,3 +95,38 @@ def test_pydantic_errors_are_placed_and_worded(text: str, expected: str) -> None
     with pytest.raises(ValidationError) as info:
         ProjectFile.model_validate(document.values)
     assert [str(d) for d in validation_diagnostics(info.value, document, "f.yaml")] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("written", "with_root"),
+    [
+        ("'no'", "not the string `no`: write `false` without quotes"),
+        ("no", None),  # YAML 1.1 reads it as false: no error
+        ("n", "not `n`, which YAML reads as text: write `false`"),
+    ],
+)
+def test_boolean_advice_needs_the_composed_document_to_mention_quotes(
+    written: str, with_root: str | None
+) -> None:
+    """How a string was written is looked up in the composed nodes; without them the message
+    says only what is true either way."""
+    text = (
+        "sources:\n  - {id: a, type: http, url: u, layout: {type: native}, "
+        f"is_public: {written}}}\n"
+    )
+    root = yamlread.compose(text)
+    assert root is not None
+    document = yamlread.read_values(root, len(text))
+    if with_root is None:
+        ProjectFile.model_validate(document.values)
+        return
+    with pytest.raises(ValidationError) as info:
+        ProjectFile.model_validate(document.values)
+    prefix = "f.yaml:2:68: source `a`: `is_public` must be `true` or `false`, "
+    assert [str(d) for d in validation_diagnostics(info.value, document, "f.yaml", root)] == [
+        prefix + with_root
+    ]
+    shown = written.strip("'")
+    assert [str(d) for d in validation_diagnostics(info.value, document, "f.yaml")] == [
+        prefix + f"not the string `{shown}`: write `false`"
+    ]

@@ -123,3 +123,31 @@ def test_run_total_refuses_a_saved_plan_and_the_flag_allows(generation, tmp_path
         state = emu.state()
     for name in ("a", "b", "c"):
         assert len(sources_in(state, f"acme/{name}")) == 6
+
+
+def test_file_key_written_as_an_integral_float_is_its_int(generation, tmp_path: Path):
+    """`max_deletes: 1.0` is what the schema's `integer` allows: the file validates, and the
+    plan and apply work with the int 1."""
+    ids = ["s0", "s1", "s2"]
+    remote = {"acme/ios": [http(i) for i in ids]}
+    configs = write_tree(tmp_path, {"acme/ios": {"max_deletes": 1.0, **_emptied(ids, 1)}})
+    assert "max_deletes: 1.0\n" in (configs / "acme" / "ios.yaml").read_text()
+    with running_emulator("--api-generation", generation, state=state_doc(remote)) as emu:
+        env = _env(emu.url)
+        validate = symsync("validate", env=env, cwd=tmp_path)
+        assert validate.returncode == 0, validate.stderr
+        plan = symsync("plan", "--format", "json", env=env, cwd=tmp_path)
+        assert plan.returncode == 0, plan.stderr
+        (breach,) = json.loads(plan.stdout)["limits"]["breaches"]
+        assert (breach["rule"], breach["limit"], breach["deletes"]) == ("file", 1, 2)
+        assert breach["message"] == "acme/ios: 2 deletes, more than its max_deletes 1"
+        assert breach["allow"] == "max_deletes: 2 in configs/acme/ios.yaml"
+        apply = symsync("apply", "--config-dir", "configs", "--yes", env=env, cwd=tmp_path)
+        assert apply.returncode == 3, apply.stderr
+        assert _writes(emu.requests()) == []
+
+        write_tree(tmp_path, {"acme/ios": {"max_deletes": 2.0, **_emptied(ids, 1)}})
+        apply = symsync("apply", "--config-dir", "configs", "--yes", env=env, cwd=tmp_path)
+        assert apply.returncode == 0, apply.stderr
+        state = emu.state()
+    assert [s["id"] for s in sources_in(state, "acme/ios")] == ["s0"]

@@ -144,6 +144,9 @@ def test_apply_sends_only_the_needed_requests_and_converges(generation, configs)
         assert run.returncode == 0, run.stderr
         log = emu.requests()
         state = emu.state()
+        # Contract section 4: the --state file is saved after every write (read while the
+        # emulator still runs, the moment apply is done).
+        assert json.loads(emu.state_path.read_text(encoding="utf-8")) == state
         again = symsync(
             "plan", "--config-dir", str(configs), "--detailed-exitcode", "--format", "json",
             env=_env(emu.url),

@@ -59,7 +59,14 @@ def _journal_rows(path: Path) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def no_background_export(monkeypatch: pytest.MonkeyPatch) -> None:
+def large_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state counted as large: its file follows the writes in the background, not after each
+    one (as a state of more than ``persistence.SYNC_BYTES`` does)."""
+    monkeypatch.setattr(persistence, "SYNC_BYTES", -1)
+
+
+@pytest.fixture
+def no_background_export(monkeypatch: pytest.MonkeyPatch, large_state: None) -> None:
     """The file is written only when a test says so (or on close)."""
     monkeypatch.setattr(persistence, "IDLE_SECONDS", 3600.0)
     monkeypatch.setattr(persistence, "MAX_LAG_SECONDS", 3600.0)
@@ -82,7 +89,7 @@ def _sources_of(state: EmulatorState, project: str) -> Any:
 
 
 def test_a_write_is_journaled_before_it_is_answered_and_the_file_catches_up(
-    tmp_path: Path,
+    tmp_path: Path, large_state: None
 ) -> None:
     path = tmp_path / "state.json"
     _write_state(path, state_of({"ios": []}))
@@ -186,6 +193,63 @@ def test_restart_with_the_saved_state_serves_the_same_sources(tmp_path: Path) ->
         listed = requests.get(handle.url + SOURCES, headers=AUTH, timeout=10).json()
         assert [s["id"] for s in listed] == ["a", "b"]
         assert listed[1]["password"] == {"hidden-secret": True}
+
+
+def test_a_small_state_is_in_the_file_as_soon_as_a_write_is_answered(tmp_path: Path) -> None:
+    """Contract section 4: the file is saved after every write (a state of up to
+    ``persistence.SYNC_BYTES``, which any test-sized state is)."""
+    path = tmp_path / "state.json"
+    projects = {f"p{i}": [http_source("web", password=f"pw-{i}")] for i in range(20)}
+    _write_state(path, state_of(projects))
+    with serving_emulator(state_path=path) as handle, requests.Session() as session:
+        for i in (3, 7, 3):
+            body = {**http_source("web", password={"hidden-secret": True}), "name": f"n{i}"}
+            response = session.put(
+                f"{handle.url}/api/0/projects/{ORG}/p{i}/symbol-sources/?id=web",
+                json=body,
+                headers=AUTH,
+                timeout=10,
+            )
+            assert response.status_code == 200
+            # No wait: read the moment the answer is in.
+            assert _file_state(path) == handle.state()
+        created = session.post(
+            f"{handle.url}/api/0/projects/{ORG}/p1/symbol-sources/",
+            json=s3_source("b", secret_key="plain-secret"),
+            headers=AUTH,
+            timeout=10,
+        )
+        assert created.status_code == 201
+        saved = _file_state(path)["organizations"][ORG]["projects"]["p1"]["symbol_sources"]
+        assert [s["id"] for s in saved] == ["web", "b"]
+        assert saved[1]["secret_key"] == "plain-secret"  # the file holds secrets in clear
+        assert saved[0]["password"] == "pw-1"
+    assert _names(tmp_path) == ["state.json"]
+
+
+def test_a_large_state_is_not_rewritten_whole_on_every_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.json"
+    projects = {f"p{i}": [http_source("web", password=f"pw-{i}")] for i in range(20)}
+    _write_state(path, state_of(projects))
+    # This state's file is some 5 KB: make anything over 1 KB count as large.
+    monkeypatch.setattr(persistence, "SYNC_BYTES", 1024)
+    monkeypatch.setattr(persistence, "IDLE_SECONDS", 3600.0)
+    monkeypatch.setattr(persistence, "MAX_LAG_SECONDS", 3600.0)
+    with serving_emulator(state_path=path) as handle:
+        body = {**http_source("web", password={"hidden-secret": True}), "name": "renamed"}
+        response = requests.put(
+            f"{handle.url}/api/0/projects/{ORG}/p0/symbol-sources/?id=web",
+            json=body,
+            headers=AUTH,
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert _file_state(path) == state_of(projects)  # the journal holds the write
+        assert [p for _, p, _ in _journal_rows(path)] == ["p0"]
+        final = handle.state()
+    assert _file_state(path) == final
 
 
 # -- the file format, for seeding and reading --------------------------------------------------

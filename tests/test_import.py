@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -19,11 +20,15 @@ from reconciler.client import SentryClient
 from reconciler.errors import SymsyncError
 from reconciler.importer import (
     ImportConflictError,
+    ImportResult,
     import_organization,
     write_files,
 )
 from reconciler.model import ProjectFile
+from reconciler.redact import register_secret
 from reconciler.secret_names import SecretNameError, SecretNameTemplate, variable_name
+from reconciler.secrets import SECRETS_VARIABLE, parse_bundle
+from tests.e2e_helpers import clean_env, state_doc, symsync
 from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
 
 TOKEN = "sntryu_IMPORTTOKENSENTINEL987654321"
@@ -366,6 +371,101 @@ def test_a_dropped_connection_fails_only_that_project(client, fake, tmp_path):
     assert [f.project for f in result.files] == ["android", "ios", "web"]
 
 
+# Values the environment holds as secrets, which Sentry also holds in fields that are no secrets.
+HOST_SENTINEL = "host-sentinel-7d41c2"
+KEY_SENTINEL = "AKIA-KEY-SENTINEL-93be"
+
+
+def _leaky_org() -> FakeOrg:
+    """ios is clean; web holds HOST_SENTINEL in a URL; store holds KEY_SENTINEL as an access key
+    and HOST_SENTINEL in a prefix."""
+    return FakeOrg(
+        {
+            "acme": {
+                "ios": IOS_SOURCES,
+                "web": [
+                    {"id": "mirror", "type": "http", "name": "Mirror", "password": HIDDEN,
+                     "url": f"https://{HOST_SENTINEL}.example/", "layout": {"type": "native"}},
+                ],
+                "store": [
+                    {"id": "bucket", "type": "s3", "name": "Builds", "bucket": "acme-builds",
+                     "region": "us-east-1", "access_key": KEY_SENTINEL, "secret_key": HIDDEN,
+                     "prefix": f"{HOST_SENTINEL}/", "layout": {"type": "unified"}},
+                ],
+            }
+        }
+    )  # fmt: skip
+
+
+def _all_text(result: ImportResult) -> str:
+    """Everything import shows or writes from ``result``."""
+    return "\n".join(
+        [f.text for f in result.files]
+        + result.warnings
+        + [f"{f.key} {f.message()} {f.next_step()} {f.error} {f.secrets}" for f in result.failed]
+        + [v.describe() + v.name for v in result.variables]
+    )
+
+
+def test_projects_whose_file_would_hold_a_secret_are_not_written_and_all_named(fake, tmp_path):
+    fake.default = _leaky_org()
+    parse_bundle(json.dumps({"WEB_HOST": HOST_SENTINEL, "STORE_KEY": KEY_SENTINEL}))
+    # A file of its own there is not in the way: import would not write that project.
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "web.yaml").write_text("kept: as it is\n")
+    with SentryClient(fake.url, TOKEN, sleep=lambda s: None) as c:
+        result = import_organization(c, "acme", [], tmp_path)
+
+    assert [f.project for f in result.files] == ["ios"]
+    assert [f.key for f in result.failed] == ["acme/store", "acme/web"]
+    store, web = result.failed
+    assert not store.unread and not web.unread
+    assert store.secrets == (
+        "SYMSYNC_SECRETS entry `STORE_KEY`",
+        "SYMSYNC_SECRETS entry `WEB_HOST`",
+    )
+    assert store.message() == (
+        "its file would hold the value of a secret: SYMSYNC_SECRETS entry `WEB_HOST` in "
+        "`prefix` of source `bucket`; SYMSYNC_SECRETS entry `STORE_KEY` in `access_key` of "
+        "source `bucket`; the file was not written"
+    )
+    assert web.secrets == ("SYMSYNC_SECRETS entry `WEB_HOST`",)
+    assert "`url` of source `mirror`" in web.message()
+    assert web.next_step() == (
+        "remove the value from that field in Sentry (a secret's value belongs only in a secret "
+        "field: password, secret_key or private_key), or, if it is no secret, stop listing it in "
+        "SYMSYNC_SECRETS; then import the project alone with `symsync import --org acme "
+        "--project web`"
+    )
+    # Their secret variables are not listed: no file refers to them.
+    assert {v.project for v in result.variables} == {"ios"}
+    text = _all_text(result)
+    assert HOST_SENTINEL not in text.lower() and KEY_SENTINEL not in text
+
+    write_files(result)
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*"))
+    assert written == ["acme/ios.yaml", "acme/web.yaml", "symsync.schema.json"]
+    assert (tmp_path / "acme" / "web.yaml").read_text() == "kept: as it is\n"
+    assert _load(tmp_path / "acme" / "ios.yaml").sources
+
+
+def test_a_secret_in_a_source_id_is_located_without_the_id(fake, tmp_path):
+    token_like = "sentinel-id-0c55e1"
+    fake.default = FakeOrg(
+        {"acme": {"ios": [{"id": token_like, "type": "http", "name": "x", "url": "https://x/",
+                           "layout": {"type": "native"}}]}}
+    )  # fmt: skip
+    register_secret(token_like, "SENTRY_AUTH_TOKEN")
+    with SentryClient(fake.url, TOKEN, sleep=lambda s: None) as c:
+        result = import_organization(c, "acme", [], tmp_path)
+    assert result.files == []
+    (failed,) = result.failed
+    assert failed.error == "SENTRY_AUTH_TOKEN in `id` of source #1"
+    # not a SYMSYNC_SECRETS value: fixing it in Sentry is the way
+    assert "SYMSYNC_SECRETS" not in failed.next_step()
+    assert token_like not in _all_text(result)
+
+
 def test_exclude_by_slug_glob_and_by_org_project(client, fake, tmp_path):
     result = import_organization(
         client, "acme", [], tmp_path, exclude=["we*", "acme/game", "other/ios", "nothing-*"]
@@ -536,8 +636,10 @@ def test_unknown_organization(client, tmp_path):
         import_organization(client, "globex", [], tmp_path)
 
 
-def _cli(fake: FakeSentry, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SENTRY_AUTH_TOKEN": TOKEN}
+def _cli(
+    fake: FakeSentry, cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SENTRY_AUTH_TOKEN": TOKEN, **(env or {})}
     env.pop("SENTRY_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "reconciler", "import", "--url", fake.url, *args],
@@ -597,6 +699,26 @@ def test_cli_writes_what_it_could_read_names_the_failed_project_and_exits_1(fake
     assert "excluded 1 project(s): acme/game" in proc.stderr
     assert "ACME_PASSWORD" in proc.stderr and "ACME_SECRET_KEY" in proc.stderr
     assert "Traceback" not in proc.stderr and TOKEN not in proc.stderr
+
+
+def test_cli_names_unread_and_secret_holding_projects_apart_and_exits_1(fake, tmp_path):
+    fake.default = Broken(_leaky_org(), {"web": Reply(500, {"detail": "Internal Error"})})
+    env = {SECRETS_VARIABLE: json.dumps({"STORE_KEY": KEY_SENTINEL})}
+    proc = _cli(fake, tmp_path, "--org", "acme", "--retry-budget", "0", env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "configs/acme").iterdir()) == ["ios.yaml"]
+    lines = proc.stderr.splitlines()
+    error = "error: acme/store: its file would hold the value of a secret: SYMSYNC_SECRETS entry "
+    error += "`STORE_KEY` in `access_key` of source `bucket`; the file was not written"
+    assert error in lines
+    assert lines[lines.index(error) + 1].startswith("  next: remove the value from that field")
+    assert "error: acme/web: could not read its sources" in proc.stderr
+    assert "imported 1 of 3 project(s); 1 could not be read, 1 would hold a secret's value" in (
+        proc.stderr
+    )
+    assert "SYMSYNC_ACME_STORE" not in proc.stderr  # no file refers to its variables
+    assert KEY_SENTINEL not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
 
 
 def test_cli_refuses_a_bad_secret_name_before_any_request(fake, tmp_path):
@@ -698,6 +820,69 @@ def test_import_from_the_emulator(tmp_path, generation):
     for sentinel in [EMULATOR_TOKEN, *SECRETS]:
         assert sentinel not in output
     assert "SYMSYNC_ACME_IOS_ACME_SYMBOLS_PASSWORD" in proc.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("generation", ["a", "b"])
+def test_import_skips_and_names_every_project_whose_file_would_hold_a_secret(tmp_path, generation):
+    """Two of three projects hold a value SYMSYNC_SECRETS lists in fields that are no secrets:
+    the third is written and valid, the two are named with the variables, and the value shows
+    nowhere, not even masked."""
+    from reconciler.emulator.testing import running_emulator
+
+    stored_password = "PW-SENTINEL-e2e-4b1d"
+    state = state_doc(
+        {
+            "acme/ios": [{**IOS_SOURCES[0], "password": stored_password}],
+            "acme/web": [
+                {"id": "mirror", "type": "http", "name": "Mirror", "layout": {"type": "native"},
+                 "url": f"https://{HOST_SENTINEL}.example/"},
+            ],
+            "acme/store": [
+                {"id": "bucket", "type": "s3", "name": "Builds", "bucket": "acme-builds",
+                 "region": "us-east-1", "access_key": KEY_SENTINEL, "secret_key": "s3-secret-x1",
+                 "layout": {"type": "unified"}},
+            ],
+        }
+    )  # fmt: skip
+    bundle = json.dumps({"WEB_HOST": HOST_SENTINEL, "STORE_KEY": KEY_SENTINEL})
+    with running_emulator(
+        "--api-generation", generation, "--token", EMULATOR_TOKEN, state=state
+    ) as emulator:
+        env = clean_env(
+            SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN, SYMSYNC_SECRETS=bundle
+        )
+        proc = symsync("import", "--org", "acme", env=env, cwd=tmp_path, timeout=120)
+    validate = symsync("validate", "--config-dir", "configs", env=clean_env(), cwd=tmp_path)
+
+    assert proc.returncode == 1, proc.stderr
+    configs = tmp_path / "configs"
+    assert sorted(p.relative_to(configs).as_posix() for p in configs.rglob("*")) == [
+        "acme", "acme/ios.yaml", "symsync.schema.json"
+    ]  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "wrote configs/acme/ios.yaml (1 source)" in proc.stderr
+    lines = proc.stderr.splitlines()
+    for key, variable, where in [
+        ("acme/store", "STORE_KEY", "`access_key` of source `bucket`"),
+        ("acme/web", "WEB_HOST", "`url` of source `mirror`"),
+    ]:
+        error = (
+            f"error: {key}: its file would hold the value of a secret: SYMSYNC_SECRETS entry "
+            f"`{variable}` in {where}; the file was not written"
+        )
+        assert error in lines, proc.stderr
+        next_step = lines[lines.index(error) + 1]
+        assert next_step.startswith("  next: remove the value from that field in Sentry")
+        assert "stop listing it in SYMSYNC_SECRETS" in next_step
+        assert f"--project {key.split('/')[1]}`" in next_step
+    assert "imported 1 of 3 project(s); 2 would hold a secret's value (see above)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # Nothing needed masking: the value was never about to be shown.
+    assert "***" not in proc.stdout + proc.stderr
+    shown = proc.stdout + proc.stderr + "".join(p.read_text() for p in configs.rglob("*.*"))
+    for sentinel in (HOST_SENTINEL, KEY_SENTINEL, stored_password, EMULATOR_TOKEN):
+        assert sentinel.lower() not in shown.lower()
 
 
 @pytest.mark.e2e

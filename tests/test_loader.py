@@ -1138,8 +1138,9 @@ def test_order_max_deletes_and_secret_versions(configs: Path) -> None:
             "(raise it to rotate the secret), not 0 or less"
         ],
         [
+            # Written without quotes: the advice is to write digits, not to drop quotes.
             f"{F}:2:95: source `a`: `password.version` must be a whole number, 1 or more "
-            "(raise it to rotate the secret), not a string: write it without quotes"
+            "(raise it to rotate the secret), not a string: write it in digits, like `2`"
         ],
     ]
 

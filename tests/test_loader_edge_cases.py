@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.loader import MAX_FILE_BYTES, load_bytes, load_tree
-from tests.yaml_snippets import HTTP, S3
+from tests.yaml_snippets import GCS, HTTP, S3
 
 F = "configs/acme/ios.yaml"
 SENTINEL = "s3cr3t-SENTINEL-edge"
@@ -348,3 +348,174 @@ def test_merge_key_written_twice_is_a_duplicate_key(configs: Path) -> None:
         "key, like `<<: [*first, *second]`"
     ]
     assert check(configs, text.replace("  - <<: *a\n    <<: *b\n", "  - <<: [*a, *b]\n")) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# A string where a boolean belongs: the advice follows how the value was written. Quotes are
+# only mentioned when the file has them; a plain word YAML 1.1 reads as text (`n`, `Y`, `1e999`,
+# `0o17`) is said to be read as text.
+
+# (source entry, its label, the line after it): every boolean field on every source type.
+SOURCES = [(HTTP, "acme-symbols", 7), (S3, "acme-releases", 10), (GCS, "acme-nightly", 9)]
+BOOLEAN_FIELDS = ["is_public", "has_index", "requires_checksum"]
+
+
+def _boolean_field(source: str, field: str, written: str) -> str:
+    """A file with ``field: written`` after ``source``, in `filters` for requires_checksum."""
+    if field == "requires_checksum":
+        return "sources:\n" + source + f"    filters:\n      requires_checksum: {written}\n"
+    return "sources:\n" + source + f"    {field}: {written}\n"
+
+
+@pytest.mark.parametrize(("source", "label", "line"), SOURCES, ids=["http", "s3", "gcs"])
+@pytest.mark.parametrize("field", BOOLEAN_FIELDS)
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        # In quotes: dropping them is the fix.
+        ('"no"', "not the string `no`: write `false` without quotes"),
+        ("'Y'", "not the string `Y`: write `true` without quotes"),
+        ("'maybe'", "not the string `maybe`: write `true` or `false` without quotes"),
+        # Plain words that PyYAML (YAML 1.1) reads as strings: no quotes to drop.
+        ("n", "not `n`, which YAML reads as text: write `false`"),
+        ("N", "not `N`, which YAML reads as text: write `false`"),
+        ("y", "not `y`, which YAML reads as text: write `true`"),
+        ("Y", "not `Y`, which YAML reads as text: write `true`"),
+        ("tRue", "not `tRue`, which YAML reads as text: write `true`"),
+        ("1e999", "not `1e999`, which YAML reads as text: write `true` or `false`"),
+        ("0o17", "not `0o17`, which YAML reads as text: write `true` or `false`"),
+        ("maybe", "not `maybe`, which YAML reads as text: write `true` or `false`"),
+        # Made a string by a tag, or written as a block.
+        ("!!str false", "not the string `false`: write `false` without the `!!str` tag"),
+        (
+            "|\n        no",
+            "not the string `no\\n`: write `false` after the key, not as a `|` or `>` block",
+        ),
+    ],
+)
+def test_a_string_for_a_boolean_is_worded_as_written(
+    configs: Path, source: str, label: str, line: int, field: str, written: str, expected: str
+) -> None:
+    name, at = (
+        ("filters.requires_checksum", f"{line + 1}:26")
+        if field == "requires_checksum"
+        else (field, f"{line}:16")
+    )
+    assert check(configs, _boolean_field(source, field, written)) == [
+        f"{F}:{at}: source `{label}`: `{name}` must be `true` or `false`, {expected}"
+    ]
+
+
+def test_a_boolean_string_reached_by_alias_or_merge_is_worded_as_written(configs: Path) -> None:
+    """The value's own node tells how it was written: an alias is its anchor's value, a merged
+    key the merged mapping's value (a key written beside `<<` wins over it)."""
+    text = (
+        "defaults: &d {is_public: n, has_index: 'off'}\n"  # not a project key: one error more
+        "sources:\n"
+        "  - <<: *d\n"
+        "    id: a\n"
+        "    type: http\n"
+        "    url: u\n"
+        "    layout: {type: native}\n"
+        "  - <<: *d\n"
+        "    id: b\n"
+        "    type: http\n"
+        "    url: u\n"
+        "    layout: {type: native}\n"
+        '    is_public: "n"\n'
+        "    filters: {requires_checksum: &n2 N}\n"
+        "  - {id: c, type: http, url: u, layout: {type: native}, has_index: *n2}\n"
+    )
+    assert check(configs, text) == [
+        f"{F}:1:1: unknown top-level key `defaults`: a project file holds only `sources`, "
+        "`unmanaged`, `order` and `max_deletes`",
+        f"{F}:1:26: source `a`: `is_public` must be `true` or `false`, not `n`, which YAML "
+        "reads as text: write `false`",
+        f"{F}:1:40: source `a`: `has_index` must be `true` or `false`, not the string `off`: "
+        "write `false` without quotes",
+        f"{F}:1:40: source `b`: `has_index` must be `true` or `false`, not the string `off`: "
+        "write `false` without quotes",
+        f"{F}:13:16: source `b`: `is_public` must be `true` or `false`, not the string `n`: "
+        "write `false` without quotes",
+        f"{F}:14:34: source `b`: `filters.requires_checksum` must be `true` or `false`, not "
+        "`N`, which YAML reads as text: write `false`",
+        f"{F}:14:34: source `c`: `has_index` must be `true` or `false`, not `N`, which YAML "
+        "reads as text: write `false`",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole numbers: `max_deletes` and a secret reference's `version`. JSON Schema's `integer` (what
+# the schema says of both) takes 1.0 for 1, so the loader does too, and hands on the int.
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [("1.0", 1), ("0.0", 0), ("-0.0", 0), ("2.", 2), ("2.5e+1", 25), ("7", 7)],
+)
+def test_max_deletes_takes_an_integral_float_as_its_int(written: str, expected: int) -> None:
+    result = load_bytes(f"max_deletes: {written}\nsources: []\n".encode(), F, "acme", "ios")
+    assert result.diagnostics == []
+    assert result.config is not None
+    assert result.config.max_deletes == expected
+    assert type(result.config.max_deletes) is int
+
+
+@pytest.mark.parametrize(("written", "expected"), [("1.0", 1), ("3.", 3), ("1.0e+1", 10)])
+def test_secret_version_takes_an_integral_float_as_its_int(written: str, expected: int) -> None:
+    text = "sources:\n" + S3.replace("{env: ACME_S3_SECRET}", f"{{env: S, version: {written}}}")
+    result = load_bytes(text.encode(), F, "acme", "ios")
+    assert result.diagnostics == []
+    assert result.config is not None
+    (source,) = result.config.sources
+    version = source.secret_refs()["secret_key"].version
+    assert version == expected
+    assert type(version) is int
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("1.5", "not 1.5"),
+        ("-2.5", "not -2.5"),
+        (".inf", "not `.inf`"),
+        ("-.inf", "not `-.inf`"),
+        (".NaN", "not `.nan`"),
+        ("-1.0", "not -1"),  # taken as -1: the lower bound still applies
+        ("-1", "not -1"),
+        ("'3'", "not a string: write it without quotes"),
+        ("!!str 3", "not a string: write it without the `!!str` tag"),
+        ("1e3", "not `1e3`, which YAML reads as text: write it in digits, like `5`"),
+        ("many", "not `many`, which YAML reads as text: write it in digits, like `5`"),
+        ("true", "not a boolean"),
+    ],
+)
+def test_max_deletes_refuses_what_is_not_a_whole_number(
+    configs: Path, written: str, expected: str
+) -> None:
+    assert check(configs, f"sources: []\nmax_deletes: {written}\n") == [
+        f"{F}:2:14: `max_deletes` must be a whole number, 0 or more, {expected}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("1.5", "not a fraction"),
+        (".inf", "not `.inf`"),
+        (".nan", "not `.nan`"),
+        ("0.0", "not 0 or less"),
+        ("-1.0", "not 0 or less"),
+        ("'2'", "not a string: write it without quotes"),
+        ("1e3", "not a string: write it in digits, like `2`"),
+        ("true", "not a boolean"),
+    ],
+)
+def test_secret_version_refuses_what_is_not_a_whole_number(
+    configs: Path, written: str, expected: str
+) -> None:
+    text = "sources:\n" + S3.replace("{env: ACME_S3_SECRET}", f"{{env: S, version: {written}}}")
+    assert check(configs, text) == [
+        f"{F}:8:35: source `acme-releases`: `secret_key.version` must be a whole number, 1 or "
+        f"more (raise it to rotate the secret), {expected}"
+    ]

@@ -55,6 +55,25 @@ def test_refs_in_text_is_lenient_and_errors_name_the_place():
         refs_in_text("sources:\n  - [a\n", "configs/x.yaml", "v1")
 
 
+def test_an_integral_float_version_is_the_same_version_at_base_and_now():
+    """The loader takes `version: 1.0` for 1 (as the schema's `integer` does): reading it at
+    --base the same way, 1.0 -> 1 is no rotation and 1.0 -> 2 is one."""
+    from reconciler.loader import load_bytes
+
+    line = "sources:\n  - {id: a, type: http, url: u, layout: {type: native}, password: %s}\n"
+    base = refs_in_text(line % "{env: PW, version: 1.0}", "f", "HEAD")
+    assert base == {"a": {"password": Ref("PW", 1)}}
+    assert type(base["a"]["password"].version) is int
+    for now, rotated in (("1", {}), ("1.0", {}), ("2.0", {"a": {"password": "version 1 -> 2"}})):
+        result = load_bytes((line % f"{{env: PW, version: {now}}}").encode(), "f", "acme", "ios")
+        assert result.config is not None, result.diagnostics
+        assert declared(refs_of(result.config), base) == rotated
+    # still lenient about what is not a whole number
+    assert refs_in_text(line % "{env: PW, version: 1.5}", "f", "HEAD") == {
+        "a": {"password": Ref("PW", None)}
+    }
+
+
 def test_forced_matches_globs_per_segment_and_refuses_a_miss():
     ios = project("acme", "ios", [http("a", password={"env": "PW"}), http("plain"), s3("b")])
     web = project("acme", "web", [s3("b")])

@@ -149,6 +149,10 @@ VALID: list[dict[str, Any]] = [
     {"sources": [http(password={"env": "P", "version": 2})], "order": "enforce"},
     {"sources": [], "order": "warn", "max_deletes": 0},
     {"sources": [], "max_deletes": 25},
+    # JSON Schema's `integer` takes a number with a zero fractional part; so does the loader.
+    {"sources": [], "max_deletes": 1.0},
+    {"sources": [], "max_deletes": -0.0},
+    {"sources": [http(password={"env": "P", "version": 2.0})]},
     {"unmanaged": "report", "sources": []},
     {"sources": [http(name=...), s3(name=""), gcs(name=" ")]},
     {"sources": [http(is_public=True, has_index=False, platforms=["ios", "macos"])]},
@@ -227,6 +231,12 @@ INVALID: list[dict[str, Any]] = [
     {"sources": [], "max_deletes": -1},
     {"sources": [], "max_deletes": "5"},
     {"sources": [], "max_deletes": 2.5},
+    {"sources": [], "max_deletes": -1.0},
+    {"sources": [], "max_deletes": float("inf")},
+    {"sources": [], "max_deletes": float("nan")},
+    {"sources": [http(password={"env": "P", "version": 1.5})]},
+    {"sources": [http(password={"env": "P", "version": 0.0})]},
+    {"sources": [http(password={"env": "P", "version": float("-inf")})]},
 ]
 
 
@@ -320,5 +330,52 @@ def test_schema_and_loader_agree_on_generated_strings(
             return
         document = {"sources": sources}
         assert validator.is_valid(document) == _loads(document), document
+
+    check()
+
+
+def test_schema_and_loader_agree_on_whole_numbers(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    """`max_deletes` and a secret reference's `version`, "type": "integer" in the schema: any
+    int or float, as YAML writes it, is accepted by the schema exactly when the loader accepts
+    it, and the loader hands on an int."""
+    from hypothesis import HealthCheck, example, given, settings
+    from hypothesis import strategies as st
+
+    from reconciler.loader import load_bytes
+
+    numbers = st.one_of(
+        st.integers(min_value=-3, max_value=3),
+        st.integers(),
+        st.floats(),
+        st.sampled_from([1.0, -1.0, 0.0, -0.0, 2.5, 1e300, float("inf"), float("nan")]),
+    )
+
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(numbers, st.booleans())
+    @example(1.0, True)
+    @example(1.0, False)
+    @example(1.5, True)
+    @example(1.5, False)
+    def check(number: float, in_version: bool) -> None:
+        if in_version:
+            document = {"sources": [http(password={"env": "P", "version": number})]}
+        else:
+            document = {"sources": [], "max_deletes": number}
+        text = yaml.safe_dump(document).encode()
+        assert yaml.safe_load(text) == document or number != number  # read back as written
+        result = load_bytes(text, "p.yaml", "acme", "p")
+        assert validator.is_valid(document) == (result.config is not None), document
+        if result.config is None:
+            return
+        if in_version:
+            (source,) = result.config.sources
+            got = source.secret_refs()["password"].version
+        else:
+            got = result.config.max_deletes
+        assert type(got) is int and got == number
 
     check()

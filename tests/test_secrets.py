@@ -10,7 +10,7 @@ import pytest
 from reconciler.errors import SecretMissingError
 from reconciler.model import ENV_NAME_PATTERN
 from reconciler.plan import Plan
-from reconciler.redact import MASK, redact_text
+from reconciler.redact import MASK, find_known, redact_text
 from reconciler.secrets import (
     SECRETS_VARIABLE,
     VARIABLE_NAME,
@@ -106,6 +106,15 @@ def test_values_of_a_broken_bundle_are_still_secrets() -> None:
         parse_bundle(f'{{"NAME_IS_NOT_SECRET": "{SENTINEL}", }}')
     assert redact_text(f"echo {SENTINEL}") == f"echo {MASK}"
     assert redact_text("NAME_IS_NOT_SECRET") == "NAME_IS_NOT_SECRET"
+
+
+def test_a_message_that_finds_a_bundle_value_names_its_entry_never_a_bad_name() -> None:
+    """A name that is no variable name may be a value put in its place: the entry is then
+    named by its position."""
+    with pytest.raises(SecretsBundleError):
+        parse_bundle(json.dumps({"OK": "first-value-1a", f"{SENTINEL} ": "second-value-2b"}))
+    assert find_known("x first-value-1a y") == [f"{SECRETS_VARIABLE} entry `OK`"]
+    assert find_known("x second-value-2b y") == [f"{SECRETS_VARIABLE} entry number 2"]
 
 
 def test_a_variable_from_the_environment_is_a_secret_once_read() -> None:

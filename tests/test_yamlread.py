@@ -175,3 +175,42 @@ def test_a_lazily_walked_document_is_freed_without_the_garbage_collector() -> No
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_string_style_tells_how_a_string_was_written() -> None:
+    text = (
+        "a: n\n"
+        "b: 'n'\n"
+        'c: "n"\n'
+        "d: !!str false\n"
+        "e: !!str n\n"  # the tag changes nothing: plain `n` is a string anyway
+        "f: |\n  n\n"
+        "g: >-\n  n\n"
+        "h: 1\n"
+        "i: [x, 'y']\n"
+        "j: &q 'q'\n"
+        "k: *q\n"
+        "l: {<<: [{m: 'first'}, {m: second}], o: p}\n"
+        "m: {<<: {r: 's'}, r: t}\n"
+        "\u2028k: x\n"  # an editor's LINE SEPARATOR inside a key (read as a character)
+    )
+    composed = yamlread.compose_document(text)
+    root = composed.root
+    style = yamlread.string_style
+    assert [style(root, (key,)) for key in "abcdefg"] == [
+        "plain", "quoted", "quoted", "tagged", "plain", "block", "block",
+    ]  # fmt: skip
+    assert style(root, ("h",)) is None  # not a string
+    assert style(root, ("i",)) is None  # not a scalar
+    assert (style(root, ("i", 0)), style(root, ("i", 1)), style(root, ("i", 2))) == (
+        "plain", "quoted", None,
+    )  # fmt: skip
+    assert style(root, ("k",)) == "quoted"  # an alias is its anchor's node
+    # merged keys: the first merged mapping wins, a key written beside `<<` wins over both
+    assert (style(root, ("l", "m")), style(root, ("l", "o")), style(root, ("m", "r"))) == (
+        "quoted", "plain", "plain",
+    )  # fmt: skip
+    assert style(root, ("\u2028k",)) == "plain"
+    assert style(root, ("missing",)) is None
+    assert style(root, ("a", "deeper")) is None
+    assert style(None, ("a",)) is None

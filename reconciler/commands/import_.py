@@ -19,7 +19,6 @@ from reconciler.errors import EXIT_ERROR, EXIT_OK
 from reconciler.importer import import_organization, shown_path, write_files
 from reconciler.progress import RunProgress, client_stats
 from reconciler.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
-from reconciler.secrets import check_file_shows_no_secret
 
 
 @click.command("import", short_help="Write project files from what Sentry holds now.")
@@ -71,7 +70,9 @@ def command(
     """Write project files from the live state of Sentry, secrets as {env: ...} references.
 
     A project whose sources cannot be read does not stop the others: every project that could
-    be read is written, each failed one is named, and the exit code is 1.
+    be read is written, each failed one is named, and the exit code is 1. The same goes for a
+    project whose file would hold the value of a secret the environment holds (in a URL, say):
+    its file is not written, and the secret is named by its variable, never shown.
 
     The token needs project:read, and org:read to list the organization's projects.
     """
@@ -96,8 +97,6 @@ def command(
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    for imported in result.files:
-        check_file_shows_no_secret(imported.text, shown_path(imported.path))
     with interrupt.deferred("the project files were written"):
         write_files(result)
     for imported in result.files:
@@ -130,12 +129,15 @@ def command(
     if result.failed:
         click.echo("", err=True)
         for failed in result.failed:
-            click.echo(f"error: {failed.key}: could not read its sources: {failed.error}", err=True)
+            click.echo(f"error: {failed.key}: {failed.message()}", err=True)
             click.echo(f"  next: {failed.next_step()}", err=True)
         total = len(result.files) + len(result.failed)
+        unread = sum(1 for failed in result.failed if failed.unread)
+        why = [f"{unread} could not be read"] if unread else []
+        if len(result.failed) > unread:
+            why.append(f"{len(result.failed) - unread} would hold a secret's value")
         click.echo(
-            f"imported {len(result.files)} of {total} project(s); {len(result.failed)} could not "
-            "be read (see above)",
+            f"imported {len(result.files)} of {total} project(s); {', '.join(why)} (see above)",
             err=True,
         )
         progress.finish(total)
