@@ -34,9 +34,6 @@ from pydantic import ValidationError
 
 from reconciler import spec, yamlread
 from reconciler.diagnostics import (
-    Diagnostic,
-    diagnostic,
-    diagnostic_order,
     position_diagnostic,
     position_of,
     rejected_diagnostics,
@@ -45,6 +42,7 @@ from reconciler.diagnostics import (
     validation_diagnostics,
     value_where,
 )
+from reconciler.findings import Diagnostic, diagnostic, diagnostic_order
 from reconciler.model import ProjectConfig, ProjectFile
 from reconciler.tree import FoundFile, FoundTree, find_project_files
 from reconciler.yamlread import Document, Loc, Origins

@@ -33,6 +33,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from reconciler import spec
+from reconciler.findings import Origin
 
 
 class StrictModel(BaseModel):
@@ -388,18 +389,6 @@ class ProjectFile(StrictModel):
                 )
             seen.add(entry.id)
         return self
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a value was written: a path relative to the current directory, 1-based."""
-
-    path: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler import spec
-from reconciler.diagnostics import Diagnostic, diagnostic, display_path, printable
 from reconciler.errors import ConfigError
+from reconciler.findings import Diagnostic, diagnostic, display_path, printable
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

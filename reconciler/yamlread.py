@@ -29,7 +29,7 @@ from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler import spec
-from reconciler.model import Origin
+from reconciler.findings import Origin
 
 Loc = tuple[str | int, ...]
 

@@ -7,16 +7,13 @@ from pydantic import ValidationError
 
 from reconciler import yamlread
 from reconciler.diagnostics import (
-    Diagnostic,
-    diagnostic,
-    diagnostic_order,
-    printable,
     rejected_diagnostics,
     source_label,
     validation_diagnostics,
     value_where,
 )
-from reconciler.model import Origin, ProjectFile
+from reconciler.findings import Diagnostic, Origin, diagnostic, diagnostic_order, printable
+from reconciler.model import ProjectFile
 
 
 def read(text: str) -> yamlread.Document:

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from reconciler import spec
 from reconciler.errors import ConfigError
+from reconciler.findings import Origin
 from reconciler.loader import Diagnostic, load_bytes, load_tree
-from reconciler.model import AbsentSource, GcsSource, HttpSource, Origin, S3Source
+from reconciler.model import AbsentSource, GcsSource, HttpSource, S3Source
 from tests.yaml_snippets import GCS, HTTP, S3
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loader"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler import yamlread
-from reconciler.model import Origin
+from reconciler.findings import Origin
 
 
 def read(text: str) -> yamlread.Document:
