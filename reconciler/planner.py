@@ -7,12 +7,14 @@ API), which is about every project: it leaves ``make_plan`` and ends the run wit
 while the client's breaker fails the reads still queued at once.
 
 A pipeline, not phases: the tree's files are found first (names only, which is what
-``--project`` selects by), then loaded one by one, and each selected project's GET is handed to
-the read pool as soon as its file has validated, so the reads overlap the loading of the rest.
-The contract is unchanged: an invalid file anywhere means nothing is planned (``ConfigError``,
-exit 1, every diagnostic printed). Reads may start before the last file is checked because they
-are side-effect free: a read that turns out not to be needed changes nothing in Sentry, and its
-answer is dropped with the plan that is never made.
+``--project`` selects by), and every selected project's GET is handed to the read pool at once,
+from its file's name, while the files are loaded one by one (and the loader and its models are
+imported) in this thread. A project is planned as soon as both its answer and its file are in,
+by whichever thread brings the second; no reader waits for a file. The contract is unchanged:
+an invalid file anywhere means nothing is planned (``ConfigError``, exit 1, every diagnostic
+printed). Reads may start before any file is checked because they are side-effect free: a read
+that turns out not to be needed changes nothing in Sentry, and its answer is dropped with the
+plan that is never made.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -28,11 +31,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from reconciler.api_errors import AccountWideError
 from reconciler.errors import ConfigError, SymsyncError
 from reconciler.limits import DEFAULT_MAX_DELETES
-from reconciler.model import ProjectConfig
 
 # The differ and the plan's models are imported once the first read has been sent (they are not
 # needed before an answer comes): start-up imports only what the first request needs.
 if TYPE_CHECKING:
+    from reconciler.model import ProjectConfig
     from reconciler.plan import Plan, ProjectPlan
 
 # Seconds a thread may hold the GIL while others wait, during the loading of the tree.
@@ -119,8 +122,14 @@ class DesiredTree:
         """How many projects ``load()`` yields when the tree is valid."""
         return len(self.selected)
 
+    def keys(self) -> list[str]:
+        """The projects ``load()`` yields when the tree is valid (``ORG/PROJECT``), in the order
+        it yields them: known from the files' names, before any file is read."""
+        keys = (f"{f.organization}/{f.project}" for f in self._found.files if f.readable)
+        return list(dict.fromkeys(k for k in keys if k in self.selected))
+
     def load(self) -> Iterator[ProjectConfig]:
-        from reconciler.diagnostics import diagnostic_order
+        from reconciler.findings import diagnostic_order
         from reconciler.loader import collector_paused, load_found
 
         found = self._found
@@ -202,23 +211,67 @@ def plan_project(
     config: ProjectConfig,
     rotate: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ProjectPlan:
-    file = display_path(config.path)
+    """Read one project and plan it."""
+    return _plan_read(config, _read(client, config.organization, config.project), rotate)
+
+
+def _read(client: SourceReader, org: str, project: str) -> list[dict[str, Any]] | SymsyncError:
+    """The project's remote sources, or why they could not be read. A failure that is about the
+    whole account (``AccountWideError``) is raised: every other read fails the same way."""
     try:
-        remote = client.list_sources(config.organization, config.project)
+        return client.list_sources(org, project)
     except AccountWideError:
-        raise  # not about this project: every other read fails the same way; one error stops
+        raise
     except SymsyncError as exc:
+        return exc
+
+
+def _plan_read(
+    config: ProjectConfig,
+    remote: list[dict[str, Any]] | SymsyncError,
+    rotate: Mapping[str, Mapping[str, str]] | None,
+) -> ProjectPlan:
+    file = display_path(config.path)
+    if isinstance(remote, SymsyncError):
         from reconciler.plan import ProjectPlan
 
         return ProjectPlan(
             organization=config.organization,
             project=config.project,
             file=file,
-            error=f"could not read the remote sources: {exc}",
+            error=f"could not read the remote sources: {remote}",
         )
     from reconciler.differ import diff_project
 
     return diff_project(config, remote, file=file, rotate=rotate)
+
+
+class _Pending:
+    """One project on its way into the plan: its answer and its file arrive in either order,
+    from two threads; whichever comes second plans it."""
+
+    __slots__ = ("config", "key", "lock", "plan", "remote")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.lock = threading.Lock()
+        self.config: ProjectConfig | None = None
+        self.remote: list[dict[str, Any]] | SymsyncError | None = None
+        self.plan: Future[ProjectPlan] = Future()
+
+    def arrive(
+        self,
+        *,
+        config: ProjectConfig | None = None,
+        remote: list[dict[str, Any]] | SymsyncError | None = None,
+    ) -> bool:
+        """Records one of the two; answers whether both are now in."""
+        with self.lock:
+            if config is not None:
+                self.config = config
+            if remote is not None:
+                self.remote = remote
+            return self.config is not None and self.remote is not None
 
 
 def make_plan(
@@ -229,13 +282,19 @@ def make_plan(
     max_deletes: int = DEFAULT_MAX_DELETES,
     rotations: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
     on_project: Callable[[ProjectPlan], None] | None = None,
+    keys: Sequence[str] = (),
 ) -> Plan:
     """One GET per project, projects in parallel; the result does not depend on timing.
 
-    ``configs`` may be a ``DesiredTree``'s ``load()``: each project is read as soon as it is
-    yielded. If the iteration raises (an invalid tree), the reads not yet started are dropped and
-    the error goes on; no plan is made. ``on_project`` is called (from a worker thread) with each
-    project's plan as it is made, for a progress display.
+    ``configs`` may be a ``DesiredTree``'s ``load()``, and ``keys`` its ``keys()``: the projects
+    it will yield, in that order, known from the files' names. Their reads start at once, before
+    any file is read (and before the loader and its models are even imported); each project is
+    planned once both its answer and its file are in, and no reader ever waits for a file. A
+    project yielded that ``keys`` did not name is read when it is yielded. If the iteration
+    raises (an invalid tree), the reads not yet started are dropped and the error goes on; no
+    plan is made. ``on_project`` is called
+    with each project's plan as it is made (from the thread that brought the second of its
+    answer and its file), for a progress display.
 
     The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
     ``rotations``: per project key, the secrets to send again (``reconciler.rotation``).
@@ -243,28 +302,58 @@ def make_plan(
     rotations = rotations or {}
     sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
 
-    def plan_one(config: ProjectConfig) -> ProjectPlan:
-        project = plan_project(client, config, rotations.get(config.key))
+    def plan_when_both_are_in(pending: _Pending) -> None:
+        """Plans a project whose answer and file are both in (in whichever thread brought the
+        second of them); its place in the plan is ``pending.plan``."""
+        assert pending.config is not None and pending.remote is not None
+        project = _plan_read(pending.config, pending.remote, rotations.get(pending.key))
+        pending.plan.set_result(project)
         if on_project is not None:
             on_project(project)
-        return project
+
+    def read(pending: _Pending) -> None:
+        org, _, name = pending.key.partition("/")
+        try:
+            remote = _read(client, org, name)
+        except BaseException as exc:  # an AccountWideError: it ends the run
+            pending.plan.set_exception(exc)
+            raise
+        if pending.arrive(remote=remote):
+            plan_when_both_are_in(pending)
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
-    futures: list[Future[ProjectPlan]] = []
+    pendings: dict[str, _Pending] = {}
+    reads: list[Future[None]] = []
+
+    def start(key: str) -> _Pending:
+        pending = pendings[key] = _Pending(key)
+        reads.append(pool.submit(read, pending))
+        return pending
+
+    for key in keys:
+        if key not in pendings:
+            start(key)
     # While this thread loads files (pure Python, holding the GIL), a reader whose answer has
     # arrived would wait up to the switch interval (5 ms) for the GIL on every request.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
     try:
+        yielded: list[_Pending] = []
         for config in configs:
-            futures.append(pool.submit(plan_one, config))
+            pending = pendings.get(config.key) or start(config.key)
+            if pending.config is None:
+                yielded.append(pending)
+                if pending.arrive(config=config):
+                    plan_when_both_are_in(pending)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         sys.setswitchinterval(switch_interval)
     try:
-        projects = [future.result() for future in futures]
+        # Named in ``keys`` but not yielded (a file that did not validate cannot be, as the
+        # iteration then raised): nothing to plan.
+        projects = [pending.plan.result() for pending in yielded]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     from reconciler.limits import with_verdict

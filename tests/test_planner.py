@@ -95,3 +95,39 @@ def test_loaded_projects_keep_no_positions(tmp_path):
     (config,) = DesiredTree(config_dir, (), echo=lambda _: None).load()
     assert config.key == "a/x"
     assert len(config.origins) == 0
+
+
+def test_reads_start_from_the_files_names_before_any_file_is_loaded():
+    fake = _ReadSignal({"a/x": [], "a/y": []})
+
+    def configs():
+        # Nothing is yielded until a read has started: only the names can have started it.
+        assert fake.started.wait(10), "no read started before the first file was loaded"
+        yield project("a", "x", [http("p")])
+        yield project("a", "y", [http("q")])
+
+    plan = make_plan(fake, configs(), parallelism=2, keys=["a/x", "a/y"])
+    assert [p.key for p in plan.projects] == ["a/x", "a/y"]
+    assert all(p.count("create") == 1 for p in plan.projects)
+    assert sorted(call[1] for call in fake.calls) == ["a/x", "a/y"]  # one read each
+
+
+def test_the_keys_of_a_tree_are_its_selected_projects_in_the_order_it_loads_them(tmp_path):
+    config_dir = _tree(
+        tmp_path,
+        {"b/x.yaml": VALID, "a/y.yaml": VALID, "a/x.yaml": VALID, "c/z.yaml": VALID},
+    )
+    desired = DesiredTree(config_dir, ("a/*", "b/*"), echo=lambda _: None)
+    loaded = [config.key for config in desired.load()]
+    assert desired.keys() == loaded == ["a/x", "a/y", "b/x"]
+
+
+def test_a_file_that_does_not_validate_is_read_by_name_and_nothing_is_planned(tmp_path):
+    config_dir = _tree(tmp_path, {"a/x.yaml": VALID, "a/y.yaml": "sources: 3\n"})
+    fake = FakeSentry({"a/x": [], "a/y": []})
+    said: list[str] = []
+    desired = DesiredTree(config_dir, (), echo=said.append)
+    with pytest.raises(ConfigError, match="1 error"):
+        make_plan(fake, desired.load(), parallelism=2, keys=desired.keys())
+    assert any("y.yaml:1:" in line for line in said), said
+    assert {method for method, *_ in fake.calls} <= {"GET"}  # reads only, never a write

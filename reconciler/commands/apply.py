@@ -207,6 +207,7 @@ def command(
                     parallelism=parallelism,
                     rotations=rotations,
                     on_project=progress.advance,
+                    keys=desired.keys(),
                 )
         except BaseException:
             client.close()

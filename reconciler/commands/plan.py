@@ -164,6 +164,7 @@ def command(
             max_deletes=max_deletes,
             rotations=rotations,
             on_project=progress.advance,
+            keys=desired.keys(),
         )
         if report_unfiled:
             from reconciler.unfiled import find_unfiled
