@@ -20,6 +20,7 @@ plan that is never made.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 import sys
 import threading
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from reconciler.model import ProjectConfig
     from reconciler.plan import Plan, ProjectPlan
 
+# Reads may run this many projects per reader ahead of the loading of the files.
+READ_AHEAD_PER_READER = 4
 # Seconds a thread may hold the GIL while others wait, during the loading of the tree.
 LOADING_SWITCH_INTERVAL = 0.0005
 
@@ -259,6 +262,11 @@ class _Pending:
         self.remote: list[dict[str, Any]] | SymsyncError | None = None
         self.plan: Future[ProjectPlan] = Future()
 
+    def planned(self, project: ProjectPlan) -> None:
+        """The project's plan is made: keep it, and let go of the file and the answer."""
+        self.plan.set_result(project)
+        self.config = self.remote = None
+
     def arrive(
         self,
         *,
@@ -307,7 +315,7 @@ def make_plan(
         second of them); its place in the plan is ``pending.plan``."""
         assert pending.config is not None and pending.remote is not None
         project = _plan_read(pending.config, pending.remote, rotations.get(pending.key))
-        pending.plan.set_result(project)
+        pending.planned(project)
         if on_project is not None:
             on_project(project)
 
@@ -322,29 +330,43 @@ def make_plan(
             plan_when_both_are_in(pending)
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
-    pendings: dict[str, _Pending] = {}
-    reads: list[Future[None]] = []
+    pendings: dict[str, _Pending] = {}  # read (or being read), file not yet loaded
+    yielded: list[_Pending] = []
+    ahead = iter(dict.fromkeys(keys))
+    # Reads run at most this many projects ahead of the loading: enough to keep every reader
+    # busy while the loader is imported and the first files load, and few enough that answers
+    # waiting for their files stay a handful however large the tree (against a fast Sentry, the
+    # loading is what paces the reads).
+    read_ahead = READ_AHEAD_PER_READER * max(1, parallelism)
+
+    started: set[str] = set()
 
     def start(key: str) -> _Pending:
         pending = pendings[key] = _Pending(key)
-        reads.append(pool.submit(read, pending))
+        started.add(key)
+        pool.submit(read, pending)
         return pending
 
-    for key in keys:
-        if key not in pendings:
-            start(key)
+    def read_more(count: int) -> None:
+        for key in itertools.islice(ahead, count):
+            if key not in started:
+                start(key)
+
+    read_more(read_ahead)
     # While this thread loads files (pure Python, holding the GIL), a reader whose answer has
     # arrived would wait up to the switch interval (5 ms) for the GIL on every request.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
     try:
-        yielded: list[_Pending] = []
         for config in configs:
-            pending = pendings.get(config.key) or start(config.key)
-            if pending.config is None:
-                yielded.append(pending)
-                if pending.arrive(config=config):
-                    plan_when_both_are_in(pending)
+            pending = pendings.pop(config.key, None)
+            if pending is None:  # not named in ``keys``, or further ahead than read so far
+                start(config.key)
+                pending = pendings.pop(config.key)
+            yielded.append(pending)
+            if pending.arrive(config=config):
+                plan_when_both_are_in(pending)
+            read_more(1)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from reconciler.errors import ConfigError, SymsyncError
-from reconciler.planner import DesiredTree, make_plan
+from reconciler.planner import READ_AHEAD_PER_READER, DesiredTree, make_plan
 from tests.plan_helpers import FakeSentry, http, project
 from tests.yaml_snippets import HTTP
 
@@ -131,3 +132,34 @@ def test_a_file_that_does_not_validate_is_read_by_name_and_nothing_is_planned(tm
         make_plan(fake, desired.load(), parallelism=2, keys=desired.keys())
     assert any("y.yaml:1:" in line for line in said), said
     assert {method for method, *_ in fake.calls} <= {"GET"}  # reads only, never a write
+
+
+def test_reads_run_only_a_few_projects_ahead_of_the_loading():
+    """Against a fast Sentry, answers waiting for their files stay a handful, whatever the
+    size of the tree: the loading paces the reads."""
+    keys = [f"a/p{i:03}" for i in range(200)]
+    fake = FakeSentry({key: [] for key in keys})
+    seen_ahead: list[int] = []
+
+    def configs():
+        for i, key in enumerate(keys):
+            # Give the readers time to run as far ahead as they are let.
+            deadline = time.monotonic() + 0.005
+            while time.monotonic() < deadline:
+                time.sleep(0.0005)
+            seen_ahead.append(len(fake.calls) - i)
+            yield project("a", key.split("/")[1], [http("p")])
+
+    plan = make_plan(fake, configs(), parallelism=2, keys=keys)
+    assert len(plan.projects) == 200
+    assert sorted(call[1] for call in fake.calls) == keys  # each read once
+    assert max(seen_ahead) <= READ_AHEAD_PER_READER * 2
+    assert max(seen_ahead) >= 2  # and they do run ahead
+
+
+def test_a_project_yielded_out_of_the_order_of_keys_is_still_read_once(tmp_path):
+    fake = FakeSentry({"a/x": [], "a/y": [], "a/z": []})
+    configs = [project("a", "z", [http("p")]), project("a", "x", [http("p")])]
+    plan = make_plan(fake, iter(configs), parallelism=1, keys=["a/x", "a/y", "a/z"])
+    assert [p.key for p in plan.projects] == ["a/x", "a/z"]
+    assert sorted(call[1] for call in fake.calls) == ["a/x", "a/y", "a/z"]
