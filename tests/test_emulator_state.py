@@ -85,6 +85,19 @@ def _sources_of(state: EmulatorState, project: str) -> Any:
     return state.to_dict()["organizations"][ORG]["projects"][project]["symbol_sources"]
 
 
+def _rename(session: requests.Session, url: str, i: int) -> None:
+    """One PUT that renames project ``p{i}``'s source and sends its password back as Sentry's
+    placeholder, as apply does."""
+    body = {**http_source("web", password={"hidden-secret": True}), "name": f"n{i}"}
+    response = session.put(
+        f"{url}/api/0/projects/{ORG}/p{i}/symbol-sources/?id=web",
+        json=body,
+        headers=AUTH,
+        timeout=10,
+    )
+    assert response.status_code == 200
+
+
 # -- the journal, the file catching up, a clean stop ------------------------------------------
 
 
@@ -124,14 +137,7 @@ def test_a_clean_stop_leaves_the_complete_state_in_the_file(
     with serving_emulator(state_path=path) as handle:
         with requests.Session() as session:
             for i in range(20):
-                body = {**http_source("web", password={"hidden-secret": True}), "name": f"n{i}"}
-                response = session.put(
-                    f"{handle.url}/api/0/projects/{ORG}/p{i}/symbol-sources/?id=web",
-                    json=body,
-                    headers=AUTH,
-                    timeout=10,
-                )
-                assert response.status_code == 200
+                _rename(session, handle.url, i)
         assert _file_state(path) == state_of(projects)  # not yet rewritten
         final = handle.state()
     assert _file_state(path) == final
@@ -203,14 +209,7 @@ def test_a_small_state_is_in_the_file_as_soon_as_a_write_is_answered(tmp_path: P
     _write_state(path, state_of(projects))
     with serving_emulator(state_path=path) as handle, requests.Session() as session:
         for i in (3, 7, 3):
-            body = {**http_source("web", password={"hidden-secret": True}), "name": f"n{i}"}
-            response = session.put(
-                f"{handle.url}/api/0/projects/{ORG}/p{i}/symbol-sources/?id=web",
-                json=body,
-                headers=AUTH,
-                timeout=10,
-            )
-            assert response.status_code == 200
+            _rename(session, handle.url, i)
             # No wait: read the moment the answer is in.
             assert _file_state(path) == handle.state()
         created = session.post(
@@ -237,15 +236,8 @@ def test_a_large_state_is_not_rewritten_whole_on_every_write(
     monkeypatch.setattr(persistence, "SYNC_BYTES", 1024)
     monkeypatch.setattr(persistence, "IDLE_SECONDS", 3600.0)
     monkeypatch.setattr(persistence, "MAX_LAG_SECONDS", 3600.0)
-    with serving_emulator(state_path=path) as handle:
-        body = {**http_source("web", password={"hidden-secret": True}), "name": "renamed"}
-        response = requests.put(
-            f"{handle.url}/api/0/projects/{ORG}/p0/symbol-sources/?id=web",
-            json=body,
-            headers=AUTH,
-            timeout=10,
-        )
-        assert response.status_code == 200
+    with serving_emulator(state_path=path) as handle, requests.Session() as session:
+        _rename(session, handle.url, 0)
         assert _file_state(path) == state_of(projects)  # the journal holds the write
         assert [p for _, p, _ in _journal_rows(path)] == ["p0"]
         final = handle.state()
