@@ -6,6 +6,9 @@ exactly the files."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from reconciler.emulator.testing import running_emulator
@@ -35,18 +38,32 @@ def _source(key: str) -> dict:
     }
 
 
-def test_apply_at_the_rate_limit_paces_itself_and_converges(tmp_path):
-    configs = write_tree(tmp_path, {key: {"sources": [_source(key)]} for key in PROJECTS})
-    remote = state_doc({key: [] for key in PROJECTS})
+# Each run: the command's arguments after `symsync` and `--config-dir DIR`.
+APPLY = ("apply", "--yes", "--parallelism", "32")
+PLAN = ("plan", "--detailed-exitcode", "--parallelism", "32")
+
+
+def _at_the_limit(
+    tmp_path: Path, keys: list[str], *runs: tuple[str, ...]
+) -> tuple[list[subprocess.CompletedProcess[str]], list[list[dict]], dict]:
+    """Runs the commands one after the other against one emulator at `--rate-limit 10/1
+    --concurrent-limit 5`, holding the keys' projects with no source, the tree giving each one
+    source: each run, the requests the emulator saw during it, and the state at the end."""
+    configs = write_tree(tmp_path, {key: {"sources": [_source(key)]} for key in keys})
     limits = ("--rate-limit", "10/1", "--concurrent-limit", "5")
-    with running_emulator(*limits, state=remote) as emulator:
+    done, logs = [], []
+    with running_emulator(*limits, state=state_doc({key: [] for key in keys})) as emulator:
         env = clean_env(SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
-        run = symsync(
-            "apply", "--config-dir", str(configs), "--yes", "--parallelism", "32",
-            env=env, timeout=60,
-        )  # fmt: skip
-        log = emulator.requests()
+        for verb, *args in runs:
+            before = len(emulator.requests())
+            done.append(symsync(verb, "--config-dir", str(configs), *args, env=env, timeout=60))
+            logs.append(emulator.requests()[before:])
         state = emulator.state()
+    return done, logs, state
+
+
+def test_apply_at_the_rate_limit_paces_itself_and_converges(tmp_path):
+    (run,), (log,), state = _at_the_limit(tmp_path, PROJECTS, APPLY)
     assert run.returncode == 0, run.stderr
     assert "20 applied, 0 unchanged, 0 failed" in run.stderr
     statuses = [entry["status"] for entry in log]
@@ -61,30 +78,15 @@ def test_several_organizations_sharing_the_tokens_limit_pace_themselves_as_one(t
     """The emulator, like Sentry for a user token, counts every organization's requests in
     one window: apply on 4 organizations at `--rate-limit 10/1 --concurrent-limit 5` with
     32 threads keeps the organizations together inside it, and converges."""
-    configs = write_tree(tmp_path, {key: {"sources": [_source(key)]} for key in MULTI})
-    remote = state_doc({key: [] for key in MULTI})
-    limits = ("--rate-limit", "10/1", "--concurrent-limit", "5")
-    with running_emulator(*limits, state=remote) as emulator:
-        env = clean_env(SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
-        apply = symsync(
-            "apply", "--config-dir", str(configs), "--yes", "--parallelism", "32",
-            env=env, timeout=60,
-        )  # fmt: skip
-        applied = len(emulator.requests())
-        plan = symsync(
-            "plan", "--config-dir", str(configs), "--detailed-exitcode", "--parallelism", "32",
-            env=env, timeout=60,
-        )  # fmt: skip
-        log = emulator.requests()
-        state = emulator.state()
+    (apply, plan), (applied, planned), state = _at_the_limit(tmp_path, MULTI, APPLY, PLAN)
     assert apply.returncode == 0, apply.stderr
     assert f"{len(MULTI)} applied, 0 unchanged, 0 failed" in apply.stderr
     assert plan.returncode == 0, plan.stdout + plan.stderr  # no changes left
-    statuses = [entry["status"] for entry in log[:applied]]
+    statuses = [entry["status"] for entry in applied]
     assert statuses.count(200) == len(MULTI) and statuses.count(201) == len(MULTI)
     # The probe of a second organization can find the window used up, before the answers
     # show that the organizations share it; nothing more.
     assert statuses.count(429) <= 1, statuses
-    assert [entry["status"] for entry in log[applied:]].count(429) <= 1
+    assert [entry["status"] for entry in planned].count(429) <= 1
     for key in MULTI:
         assert sources_in(state, key) == [_source(key)]

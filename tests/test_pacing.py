@@ -198,6 +198,25 @@ class SentryModel:
         )
 
 
+class _Events:
+    """The simulations' timeline: events by time, those at the same time in the order pushed."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, str, int, object]] = []
+        self._seq = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def push(self, at: float, kind: str, worker: int, data: object = None) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (at, self._seq, kind, worker, data))
+
+    def pop(self) -> tuple[float, str, int, object]:
+        at, _, kind, worker, data = heapq.heappop(self._heap)
+        return at, kind, worker, data
+
+
 def simulate(
     *, workers: int, requests: int, limit: int, window: float, concurrent: int, start: float
 ) -> tuple[int, int, float]:
@@ -211,13 +230,8 @@ def simulate(
     def one_way() -> float:
         return transit.uniform(0.0005, 0.003)
 
-    events: list[tuple[float, int, str, int, object]] = []
-    seq = 0
-
-    def push(at: float, kind: str, worker: int, data: object = None) -> None:
-        nonlocal seq
-        seq += 1
-        heapq.heappush(events, (at, seq, kind, worker, data))
+    events = _Events()
+    push = events.push
 
     remaining = requests
     answers = refused = 0
@@ -228,7 +242,7 @@ def simulate(
     busy = set()
     sending = set()
     while events:
-        now, _, kind, worker, data = heapq.heappop(events)
+        now, kind, worker, data = events.pop()
         if kind == "ready":
             if worker in sending:
                 continue
@@ -352,13 +366,8 @@ def simulate_orgs(
     clock.now = max(clock.now, start)
     pacer = pacer if pacer is not None else Pacer(clock=clock, monotonic=clock)
     transit = random.Random(11)
-    events: list[tuple[float, int, str, int, object]] = []
-    seq = 0
-
-    def push(at: float, kind: str, worker: int, data: object = None) -> None:
-        nonlocal seq
-        seq += 1
-        heapq.heappush(events, (at, seq, kind, worker, data))
+    events = _Events()
+    push = events.push
 
     arrivals: dict[tuple[int, int], int] = {}
 
@@ -376,7 +385,7 @@ def simulate_orgs(
     for key, per_second in (others or {}).items():
         push(start, "other", -1, (limiters[key], 1 / per_second))
     while events:
-        now, _, kind, worker, data = heapq.heappop(events)
+        now, kind, worker, data = events.pop()
         clock.now = now
         if kind == "other":
             model, every = data  # type: ignore[misc]
