@@ -21,11 +21,7 @@ from pydantic_core import ErrorDetails
 from yaml.nodes import Node
 
 from reconciler import spec
-from reconciler.findings import (
-    Diagnostic,
-    Severity,
-    diagnostic,
-)
+from reconciler.findings import Diagnostic, Severity, diagnostic
 from reconciler.model import (
     SOURCE_MODELS,
     UNMANAGED_POLICIES,

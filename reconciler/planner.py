@@ -300,9 +300,8 @@ def make_plan(
     planned once both its answer and its file are in, and no reader ever waits for a file. A
     project yielded that ``keys`` did not name is read when it is yielded. If the iteration
     raises (an invalid tree), the reads not yet started are dropped and the error goes on; no
-    plan is made. ``on_project`` is called
-    with each project's plan as it is made (from the thread that brought the second of its
-    answer and its file), for a progress display.
+    plan is made. ``on_project`` is called with each project's plan as it is made (from the
+    thread that brought the second of its answer and its file), for a progress display.
 
     The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
     ``rotations``: per project key, the secrets to send again (``reconciler.rotation``).
@@ -330,7 +329,7 @@ def make_plan(
             plan_when_both_are_in(pending)
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
-    pendings: dict[str, _Pending] = {}  # read (or being read), file not yet loaded
+    pendings: dict[str, _Pending] = {}  # every project whose read has started
     yielded: list[_Pending] = []
     ahead = iter(dict.fromkeys(keys))
     # Reads run at most this many projects ahead of the loading: enough to keep every reader
@@ -339,17 +338,14 @@ def make_plan(
     # loading is what paces the reads).
     read_ahead = READ_AHEAD_PER_READER * max(1, parallelism)
 
-    started: set[str] = set()
-
     def start(key: str) -> _Pending:
         pending = pendings[key] = _Pending(key)
-        started.add(key)
         pool.submit(read, pending)
         return pending
 
     def read_more(count: int) -> None:
         for key in itertools.islice(ahead, count):
-            if key not in started:
+            if key not in pendings:
                 start(key)
 
     read_more(read_ahead)
@@ -359,10 +355,8 @@ def make_plan(
     sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
     try:
         for config in configs:
-            pending = pendings.pop(config.key, None)
-            if pending is None:  # not named in ``keys``, or further ahead than read so far
-                start(config.key)
-                pending = pendings.pop(config.key)
+            # Not started yet: not named in ``keys``, or further ahead than read so far.
+            pending = pendings.get(config.key) or start(config.key)
             yielded.append(pending)
             if pending.arrive(config=config):
                 plan_when_both_are_in(pending)

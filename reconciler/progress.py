@@ -172,9 +172,14 @@ class RunProgress:
         return self._console
 
     @property
+    def _plain_stderr(self) -> bool:
+        """Whether stderr is surely no terminal, with no console given: rich is not needed."""
+        return self._console is None and _surely_no_terminal(sys.stderr)
+
+    @property
     def live(self) -> bool:
         """Whether stderr is a terminal that a live display may be drawn on."""
-        if self._console is None and _surely_no_terminal(sys.stderr):
+        if self._plain_stderr:
             return False
         return self.console.is_terminal and not self.console.is_dumb_terminal
 
@@ -238,7 +243,7 @@ class RunProgress:
         """Stop the display and print the totals line; returns it."""
         self.stop()
         line = totals_line(self.verb, projects, self.counters(), self._clock() - self._started)
-        if self._console is None and _surely_no_terminal(sys.stderr):
+        if self._plain_stderr:
             # Words and numbers of this module's own: nothing for rich to escape or style.
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
