@@ -16,8 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from reconciler.client import SentryClient
-from reconciler.redact import redact_text
+from reconciler.core.redact import redact_text
+from reconciler.sentry.client import SentryClient
 
 LATENCY = 0.02
 PROJECTS = 120

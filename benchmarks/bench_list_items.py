@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from reconciler import render
-from reconciler.differ import diff_project
-from reconciler.model import ProjectConfig, ProjectFile
-from reconciler.plan import Plan
+from reconciler.config.project_file import ProjectConfig, ProjectFile
+from reconciler.plan import render
+from reconciler.plan.differ import diff_project
+from reconciler.plan.model import Plan
 
 PROJECTS = 10_000
 RUNS = 5

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import click
 
 from reconciler import __version__
-from reconciler.errors import EXIT_ERROR, SymsyncError
+from reconciler.core.errors import EXIT_ERROR, SymsyncError
 
 # command name -> module under reconciler.commands that defines ``command``
 COMMANDS: dict[str, str] = {
@@ -149,8 +149,8 @@ def _redact_standard_streams() -> None:
     """
     from typing import TextIO, cast
 
-    from reconciler.redact import RedactingStream
-    from reconciler.secrets import register_environment
+    from reconciler.apply.secrets import register_environment
+    from reconciler.core.redact import RedactingStream
 
     register_environment()
     for name in ("stdout", "stderr"):

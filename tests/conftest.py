@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.client import SentryClient
-from reconciler.redact import forget_secrets
+from reconciler.core.redact import forget_secrets
+from reconciler.sentry.client import SentryClient
 from tests.fake_sentry import CLIENT_TOKEN, FakeSentry, FakeTime, fake_sentry
 from tests.soak_support import summary_lines
 

@@ -7,9 +7,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from reconciler import spec
-from reconciler.errors import SymsyncError
-from reconciler.model import ProjectConfig, ProjectFile
+from reconciler.config.project_file import ProjectConfig, ProjectFile
+from reconciler.core.errors import SymsyncError
+from reconciler.sentry import spec
 
 
 def project(org: str, name: str, sources: list[dict[str, Any]], **top: Any) -> ProjectConfig:

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from reconciler import spec
-from reconciler.applier import apply_plan, request_body
-from reconciler.differ import diff_project
-from reconciler.errors import SecretMissingError
-from reconciler.plan import Plan
+from reconciler.apply.applier import apply_plan, request_body
+from reconciler.core.errors import SecretMissingError
+from reconciler.plan.differ import diff_project
+from reconciler.plan.model import Plan
+from reconciler.sentry import spec
 from tests.plan_helpers import FakeSentry, http, project, redacted, s3
 
 
@@ -169,7 +169,7 @@ def test_project_that_could_not_be_planned_is_failed_without_requests():
     fake = FakeSentry({"a/x": []})
     fake.fail[("GET", "a/x")] = "the token is invalid or expired"
     config = project("a", "x", [http("p")])
-    from reconciler.planner import plan_project
+    from reconciler.plan.planner import plan_project
 
     plan = Plan(projects=(plan_project(fake, config),))
     assert "the token is invalid" in (plan.projects[0].error or "")

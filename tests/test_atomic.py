@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.atomic import stage, write_atomic
+from reconciler.core.atomic import stage, write_atomic
 
 
 def _leftovers(folder: Path) -> list[str]:

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import __version__
-from reconciler.client import AccountWideError, SentryAPIError, SentryClient
-from reconciler.errors import SymsyncError
-from reconciler.redact import redact_data, redact_text, truncate
+from reconciler.core.errors import SymsyncError
+from reconciler.core.redact import redact_data, redact_text, truncate
+from reconciler.sentry.client import AccountWideError, SentryAPIError, SentryClient
 from tests.fake_sentry import CLIENT_TOKEN, Recorded, Reply
 
 TOKEN = CLIENT_TOKEN

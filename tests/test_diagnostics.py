@@ -1,19 +1,20 @@
-"""How problems are worded (reconciler.diagnostics), on its own: one line each, named by field."""
+"""How problems are worded (reconciler.config.wording), on its own: one line each, named by
+field."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from reconciler import yamlread
-from reconciler.diagnostics import (
+from reconciler.config import yamlread
+from reconciler.config.diagnostic import Diagnostic, Origin, diagnostic, diagnostic_order, printable
+from reconciler.config.project_file import ProjectFile
+from reconciler.config.wording import (
     rejected_diagnostics,
     source_label,
     validation_diagnostics,
     value_where,
 )
-from reconciler.findings import Diagnostic, Origin, diagnostic, diagnostic_order, printable
-from reconciler.model import ProjectFile
 
 
 def read(text: str) -> yamlread.Document:

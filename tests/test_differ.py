@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
-from reconciler.differ import diff_project, normalise
-from reconciler.plan import SECRET_NOT_SET, SECRET_SET, Plan
+from reconciler.plan.differ import diff_project, normalise
+from reconciler.plan.model import SECRET_NOT_SET, SECRET_SET, Plan
 from tests.plan_helpers import http, project, redacted, s3
 
 
@@ -242,7 +242,7 @@ def test_absent_vs_empty_collections_on_either_side():
 def test_a_legacy_app_store_connect_secret_never_reaches_the_plan():
     # Sentry's list can still hold a legacy appStoreConnect source; its key is a secret too,
     # even if a misbehaving server sent it in clear.
-    from reconciler.render import render
+    from reconciler.plan.render import render
 
     legacy = {"id": "asc", "type": "appStoreConnect", "name": "App Store Connect",
               "appconnectIssuer": "i" * 36, "appconnectKey": "KEY",

@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.applier import apply_plan
-from reconciler.client import SentryClient
+from reconciler.apply.applier import apply_plan
 from reconciler.emulator.testing import EmulatorHandle, running_emulator, serving_emulator
-from reconciler.planner import make_plan
+from reconciler.plan.planner import make_plan
+from reconciler.sentry.client import SentryClient
 from tests.e2e_helpers import (
     EMULATOR_TOKEN,
     clean_env,
@@ -65,7 +65,7 @@ class Scenario:
         return [s["id"] for s in self.desired]
 
     def kept(self) -> int:
-        """Counted independently of reconciler.ordering: the longest prefix of the file's order
+        """Counted independently of reconciler.plan.ordering: the longest prefix of the file's order
         whose sources Sentry holds, in that order."""
         remote_ids = [s["id"] for s in self.remote]
         keep = 0

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from reconciler import atomic
+from reconciler.core import atomic
 from reconciler.emulator import journal as journal_module
 from reconciler.emulator import persistence
 from reconciler.emulator.state import EmulatorState, StateFileError

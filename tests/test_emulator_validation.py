@@ -3,7 +3,8 @@
 Sentry's published response schema is generated from its validation schema by
 ``_redact_schema``, which only swaps each secret field's schema for the placeholder's. Undoing
 that swap gives the validation schema back; the emulator's hand-written checker (built on
-``reconciler.spec``) must accept and reject exactly what jsonschema does with it, for any input.
+``reconciler.sentry.spec``) must accept and reject exactly what jsonschema does with it, for any
+input.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import spec
 from reconciler.emulator import validation
+from reconciler.sentry import spec
 from tests.emulator_support import PLACEHOLDER, gcs_source, http_source, s3_source
 from tests.published_reference import published_source_variants
 

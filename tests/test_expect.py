@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.differ import diff_project
-from reconciler.expect import differences, unplanned
-from reconciler.plan import Plan, ProjectPlan
+from reconciler.plan.differ import diff_project
+from reconciler.plan.expect import differences, unplanned
+from reconciler.plan.model import Plan, ProjectPlan
 from tests.plan_helpers import http, project, redacted
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
-from reconciler.github import BODY_LIMIT, GitHubEnv, GitHubError, drift_reasons, marker
-from reconciler.plan import Change, FieldChange, Plan, ProjectPlan
-from reconciler.render import render_markdown
+from reconciler.github.rest import BODY_LIMIT, GitHubEnv, GitHubError, drift_reasons, marker
+from reconciler.plan.model import Change, FieldChange, Plan, ProjectPlan
+from reconciler.plan.render import render_markdown
 from tests.e2e_helpers import clean_env
 from tests.fake_github import FakeGitHub, running_fake_github
 
@@ -253,9 +253,9 @@ def test_http_failures_are_clear_and_never_show_the_token(github, tmp_path: Path
 
 
 def test_an_unreachable_github_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
-    import reconciler.github
+    import reconciler.github.rest
 
-    monkeypatch.setattr(reconciler.github, "GET_RETRY_PAUSES", (0.0, 0.0))  # no real waiting
+    monkeypatch.setattr(reconciler.github.rest, "GET_RETRY_PAUSES", (0.0, 0.0))  # no real waiting
     with running_fake_github(TOKEN) as fake:
         env = gh_env(fake, tmp_path)
     run = github_cli("comment", "--body-file", str(write(tmp_path, "a.md", "x")), env=env)
@@ -265,7 +265,7 @@ def test_an_unreachable_github_is_a_clear_error(tmp_path: Path, monkeypatch) -> 
 
 def test_a_next_link_to_another_host_is_not_followed(github, tmp_path: Path) -> None:
     env = GitHubEnv.from_environ(gh_env(github, tmp_path))
-    from reconciler.github import GitHubAPI
+    from reconciler.github.rest import GitHubAPI
 
     with GitHubAPI(env) as api, pytest.raises(GitHubError, match="not sending the token there"):
         api.request("GET", "https://elsewhere.example/repos/acme/configs/issues")
@@ -403,7 +403,7 @@ def test_with_a_sentry_token_the_job_goes_on(tmp_path: Path) -> None:
 
 
 def test_a_read_github_could_not_answer_is_tried_again_a_write_never(github, tmp_path) -> None:
-    from reconciler.github import GET_RETRY_PAUSES, GitHubAPI, find_comment
+    from reconciler.github.rest import GET_RETRY_PAUSES, GitHubAPI, find_comment
 
     env = GitHubEnv.from_environ(gh_env(github, tmp_path))
     github.add_comment(7, f"{PLAN_MARKER}\nold")

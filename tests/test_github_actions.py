@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.github_actions import (
+from reconciler.github.actions import (
     STEP_SUMMARY_LIMIT,
     annotation,
     append_step_summary,

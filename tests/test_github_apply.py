@@ -10,8 +10,8 @@ import pytest
 
 from reconciler.cli import cli
 from reconciler.emulator.testing import running_emulator
-from reconciler.github import marker
-from reconciler.github_apply import ApplyRun, apply_command, report, run_apply
+from reconciler.github.apply_run import ApplyRun, apply_command, report, run_apply
+from reconciler.github.rest import marker
 from tests.e2e_helpers import EMULATOR_TOKEN, state_doc, symsync, write_tree
 from tests.fake_github import running_fake_github
 from tests.test_github import TOKEN, gh_env, github_cli

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.github_merged import plan_from_zip
+from reconciler.github.reviewed_plan import plan_from_zip
 from tests.fake_github import FakeGitHub, running_fake_github
 from tests.test_github import TOKEN, gh_env, github_cli
 
@@ -132,7 +132,7 @@ def test_a_missing_artifact_is_a_clear_error(github, tmp_path: Path) -> None:
     ],
 )  # fmt: skip
 def test_an_artifact_that_is_not_one_plan_is_refused(data: bytes, expected: str) -> None:
-    from reconciler.github import GitHubError
+    from reconciler.github.rest import GitHubError
 
     with pytest.raises(GitHubError, match=expected):
         plan_from_zip(data, where="artifact")

@@ -16,18 +16,18 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
-from reconciler.client import SentryClient
-from reconciler.errors import SymsyncError
-from reconciler.importer import (
+from reconciler.apply.secrets import SECRETS_VARIABLE, parse_bundle
+from reconciler.config.project_file import ProjectFile
+from reconciler.core.errors import SymsyncError
+from reconciler.core.redact import register_secret
+from reconciler.importer.organization import (
     ImportConflictError,
     ImportResult,
     import_organization,
     write_files,
 )
-from reconciler.model import ProjectFile
-from reconciler.redact import register_secret
-from reconciler.secret_names import SecretNameError, SecretNameTemplate, variable_name
-from reconciler.secrets import SECRETS_VARIABLE, parse_bundle
+from reconciler.importer.secret_names import SecretNameError, SecretNameTemplate, variable_name
+from reconciler.sentry.client import SentryClient
 from tests.e2e_helpers import clean_env, state_doc, symsync
 from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
 
@@ -991,7 +991,7 @@ AMBIGUOUS = ["yes", "No", "on", "OFF", "y", "~", "Null", "1:30", "0o17", "0x1F",
 
 
 def test_strings_that_yaml_1_1_would_misread_are_quoted(tmp_path):
-    from reconciler.loader import load_file
+    from reconciler.config.loader import load_file
 
     sources = [
         {"id": text, "type": "http", "name": text, "url": text, "username": text,
@@ -1037,7 +1037,9 @@ def test_a_failure_on_a_later_file_leaves_nothing_behind(client, tmp_path):
     result = import_organization(client, "acme", [], tmp_path, force=True)
     with pytest.raises(SymsyncError) as info:
         write_files(result)
-    assert "could not write acme/web.yaml" in str(info.value).replace(str(tmp_path) + "/", "")
+    # Paths in messages are relative to the current directory, as validate shows them.
+    shown = os.path.relpath(tmp_path / "acme" / "web.yaml")
+    assert f"could not write {shown}:" in str(info.value)
     assert "nothing was written" in str(info.value)
     assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == [
         "acme",

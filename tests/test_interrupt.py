@@ -12,11 +12,11 @@ import threading
 
 import pytest
 
-from reconciler import interrupt
-from reconciler.applier import apply_plan, results_summary, results_table
-from reconciler.differ import diff_project
-from reconciler.interrupt import Interrupts
-from reconciler.plan import Plan
+from reconciler.apply.applier import apply_plan, results_summary, results_table
+from reconciler.core import interrupt
+from reconciler.core.interrupt import Interrupts
+from reconciler.plan.differ import diff_project
+from reconciler.plan.model import Plan
 from tests.plan_helpers import FakeSentry, http, project
 
 
@@ -235,7 +235,7 @@ def test_without_a_signal_the_summary_is_unchanged():
 
 
 def test_once_stopped_the_client_retries_nothing_and_settles_an_uncertain_write_with_one_read():
-    from reconciler.client import SentryAPIError, SentryClient
+    from reconciler.sentry.client import SentryAPIError, SentryClient
     from tests.fake_sentry import FakeTime, Reply, fake_sentry
 
     ftime = FakeTime()

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from reconciler.applier import apply_plan
-from reconciler.differ import diff_project
-from reconciler.limits import DEFAULT_MAX_DELETES, check_deletes
-from reconciler.plan import Plan
-from reconciler.render import render
+from reconciler.apply.applier import apply_plan
+from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES, check_deletes
+from reconciler.plan.differ import diff_project
+from reconciler.plan.model import Plan
+from reconciler.plan.render import render
 from tests.plan_helpers import FakeSentry, http, project
 
 

@@ -13,11 +13,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import spec
-from reconciler.errors import ConfigError
-from reconciler.findings import Origin
-from reconciler.loader import Diagnostic, load_bytes, load_tree
-from reconciler.model import AbsentSource, GcsSource, HttpSource, S3Source
+from reconciler.config.diagnostic import Origin
+from reconciler.config.loader import Diagnostic, load_bytes, load_tree
+from reconciler.config.project_file import AbsentSource, GcsSource, HttpSource, S3Source
+from reconciler.core.errors import ConfigError
+from reconciler.sentry import spec
 from tests.yaml_snippets import GCS, HTTP, S3
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loader"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.loader import MAX_FILE_BYTES, load_bytes, load_tree
+from reconciler.config.loader import MAX_FILE_BYTES, load_bytes, load_tree
 from tests.yaml_snippets import GCS, HTTP, S3
 
 F = "configs/acme/ios.yaml"

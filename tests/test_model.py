@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reconciler import spec
-from reconciler.model import (
+from reconciler.config.project_file import (
     SOURCE_MODELS,
     AbsentSource,
     Filters,
@@ -22,6 +21,7 @@ from reconciler.model import (
     S3Source,
     SecretRef,
 )
+from reconciler.sentry import spec
 from tests.published_reference import published_source_variants
 from tests.source_dicts import gcs, http, s3
 

@@ -7,7 +7,7 @@ from collections import deque
 
 import pytest
 
-from reconciler.ordering import order_after, plan_order
+from reconciler.plan.ordering import order_after, plan_order
 
 
 def test_longest_prefix_in_stored_order_stays():

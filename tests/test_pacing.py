@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reconciler.pacing import (
+from reconciler.sentry.pacing import (
     PROBE_HOLD,
     SLOT_POLL,
     Hold,

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from reconciler.differ import diff_project
-from reconciler.errors import SymsyncError
-from reconciler.plan import (
+from reconciler.core.errors import SymsyncError
+from reconciler.plan.differ import diff_project
+from reconciler.plan.model import (
     FORMAT_VERSION,
     Change,
     Plan,
@@ -195,7 +195,7 @@ def test_any_plan_round_trips_and_is_sorted(desired_ids, remote_ids, unmanaged):
 
 
 def test_project_patterns_are_globs_and_must_match():
-    from reconciler.planner import match_projects
+    from reconciler.plan.planner import match_projects
 
     keys = ["acme/android", "acme/ios", "beta/ios"]
     assert match_projects(keys, [], where="configs") == keys
@@ -219,7 +219,7 @@ def test_project_patterns_are_globs_and_must_match():
     ],
 )
 def test_project_globs_match_org_and_project_separately(pattern, expected):
-    from reconciler.planner import match_projects
+    from reconciler.plan.planner import match_projects
 
     keys = ["acme/android", "acme/ios", "acme-labs/ios"]
     assert match_projects(keys, [pattern], where="configs") == expected
@@ -229,7 +229,7 @@ def test_project_globs_match_org_and_project_separately(pattern, expected):
 def test_project_patterns_that_are_not_org_slash_project_are_refused(pattern):
     # A shell glob's `*` does not cross `/`: `acme*` names no ORG/PROJECT, so it selects nothing
     # rather than silently every project of every organization starting with "acme".
-    from reconciler.planner import match_projects
+    from reconciler.plan.planner import match_projects
 
     with pytest.raises(SymsyncError, match=r"is not ORG/PROJECT"):
         match_projects(["acme/ios"], [pattern], where="configs")

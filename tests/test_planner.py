@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ConfigError, SymsyncError
-from reconciler.planner import READ_AHEAD_PER_READER, DesiredTree, make_plan
+from reconciler.core.errors import ConfigError, SymsyncError
+from reconciler.plan.planner import READ_AHEAD_PER_READER, DesiredTree, make_plan
 from tests.plan_helpers import FakeSentry, http, project
 from tests.yaml_snippets import HTTP
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from reconciler import interrupt
+from reconciler.commands.progress import RunProgress, totals_line
+from reconciler.core import interrupt
 from reconciler.emulator.testing import serving_emulator
-from reconciler.progress import RunProgress, totals_line
 from tests.e2e_helpers import (
     EMULATOR_TOKEN,
     clean_env,

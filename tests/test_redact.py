@@ -7,8 +7,8 @@ import json
 import logging
 from urllib.parse import quote
 
-from reconciler.errors import SymsyncError
-from reconciler.redact import (
+from reconciler.core.errors import SymsyncError
+from reconciler.core.redact import (
     MASK,
     MIN_SECRET_LENGTH,
     RedactingStream,
@@ -106,9 +106,9 @@ def test_the_stream_masks_what_logging_print_and_click_write() -> None:
 def test_comments_issue_bodies_and_the_step_summary_carry_no_known_value(
     tmp_path, monkeypatch
 ) -> None:
-    from reconciler.github import comment_body, drift_issue_body
-    from reconciler.github_actions import append_step_summary
-    from reconciler.secrets import register_environment
+    from reconciler.apply.secrets import register_environment
+    from reconciler.github.actions import append_step_summary
+    from reconciler.github.rest import comment_body, drift_issue_body
 
     register_environment({"GITHUB_TOKEN": "ghs_SENTINELgithubtoken0123", "SENTRY_AUTH_TOKEN": ""})
     register_secret("SENTINEL-in-markdown", "V")
@@ -145,3 +145,15 @@ def test_a_value_is_masked_however_it_is_percent_encoded_and_when_lowercased() -
     plain = "GET /a%20b/%zz?q=100% -> 200"
     assert redact_known(plain) == plain
     assert find_known(plain) == []
+
+
+def test_every_secret_field_of_sentrys_vocabulary_is_masked_by_key():
+    """The masking keeps its own list of secret keys (it sits below Sentry's vocabulary); every
+    secret field that vocabulary knows must be on it, and Sentry's placeholder must pass."""
+    from reconciler.core.redact import SECRET_KEYS, redact_data
+    from reconciler.sentry import spec
+
+    assert spec.ALL_SECRET_FIELDS <= SECRET_KEYS
+    for field in sorted(spec.ALL_SECRET_FIELDS):
+        assert redact_data({field: "sentinel-value-123"}) == {field: "***"}
+        assert redact_data({field: spec.hidden_secret()}) == {field: spec.hidden_secret()}

@@ -9,9 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.differ import diff_project
-from reconciler.plan import Plan, ProjectPlan
-from reconciler.render import GITHUB_COMMENT_LIMIT, md_code, render, render_markdown, render_text
+from reconciler.plan.differ import diff_project
+from reconciler.plan.model import Plan, ProjectPlan
+from reconciler.plan.render import (
+    GITHUB_COMMENT_LIMIT,
+    md_code,
+    render,
+    render_markdown,
+    render_text,
+)
 from tests.plan_helpers import http, project, redacted, s3
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.differ import diff_project
-from reconciler.errors import SymsyncError
-from reconciler.gitbase import files_at
-from reconciler.plan import SECRET_SET, Plan
-from reconciler.render import render_text
-from reconciler.rotation import FORCED, Ref, collect, declared, forced, refs_in_text, refs_of
+from reconciler.config.base_revision import files_at
+from reconciler.core.errors import SymsyncError
+from reconciler.plan.differ import diff_project
+from reconciler.plan.model import SECRET_SET, Plan
+from reconciler.plan.render import render_text
+from reconciler.plan.rotation import FORCED, Ref, collect, declared, forced, refs_in_text, refs_of
 from tests.plan_helpers import http, project, redacted, s3
 
 
@@ -58,7 +58,7 @@ def test_refs_in_text_is_lenient_and_errors_name_the_place():
 def test_an_integral_float_version_is_the_same_version_at_base_and_now():
     """The loader takes `version: 1.0` for 1 (as the schema's `integer` does): reading it at
     --base the same way, 1.0 -> 1 is no rotation and 1.0 -> 2 is one."""
-    from reconciler.loader import load_bytes
+    from reconciler.config.loader import load_bytes
 
     line = "sources:\n  - {id: a, type: http, url: u, layout: {type: native}, password: %s}\n"
     base = refs_in_text(line % "{env: PW, version: 1.0}", "f", "HEAD")

@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import spec
-from reconciler.client import SentryClient
+from reconciler.config.loader import load_tree
 from reconciler.emulator import validation
 from reconciler.emulator.testing import running_emulator, serving_emulator
-from reconciler.importer import import_organization, write_files
-from reconciler.loader import load_tree
-from reconciler.planner import make_plan
+from reconciler.importer.organization import import_organization, write_files
+from reconciler.plan.planner import make_plan
+from reconciler.sentry import spec
+from reconciler.sentry.client import SentryClient
 from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, symsync
 
 # Strings a YAML 1.1 reader takes for booleans, null, numbers, dates or merge keys when plain.

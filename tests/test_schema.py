@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 import yaml
 
-from reconciler import spec
-from reconciler.model import project_file_json_schema
+from reconciler.config.project_file import project_file_json_schema
+from reconciler.sentry import spec
 from tests.published_reference import published_source_variants
 from tests.source_dicts import gcs, http, s3
 
@@ -254,7 +254,7 @@ def test_schema_agrees_with_the_loader_on_every_example(tmp_path: Path) -> None:
     """Whatever the schema accepts the model accepts too, and the other way round."""
     from pydantic import ValidationError
 
-    from reconciler.model import ProjectFile
+    from reconciler.config.project_file import ProjectFile
 
     for document in VALID:
         ProjectFile.model_validate(document)
@@ -277,7 +277,7 @@ LOADER_INVALID: list[dict[str, Any]] = [
 
 
 def _loads(document: dict[str, Any]) -> bool:
-    from reconciler.loader import load_bytes
+    from reconciler.config.loader import load_bytes
 
     text = yaml.safe_dump(document, allow_unicode=True).encode()
     return load_bytes(text, "p.yaml", "acme", "p").config is not None
@@ -343,7 +343,7 @@ def test_schema_and_loader_agree_on_whole_numbers(
     from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as st
 
-    from reconciler.loader import load_bytes
+    from reconciler.config.loader import load_bytes
 
     numbers = st.one_of(
         st.integers(min_value=-3, max_value=3),

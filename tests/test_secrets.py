@@ -7,11 +7,7 @@ import re
 
 import pytest
 
-from reconciler.errors import SecretMissingError
-from reconciler.model import ENV_NAME_PATTERN
-from reconciler.plan import Plan
-from reconciler.redact import MASK, find_known, redact_text
-from reconciler.secrets import (
+from reconciler.apply.secrets import (
     SECRETS_VARIABLE,
     VARIABLE_NAME,
     SecretResolver,
@@ -21,6 +17,10 @@ from reconciler.secrets import (
     register_environment,
     resolve_plan,
 )
+from reconciler.config.project_file import ENV_NAME_PATTERN
+from reconciler.core.errors import SecretMissingError
+from reconciler.core.redact import MASK, find_known, redact_text
+from reconciler.plan.model import Plan
 from tests.plan_helpers import FakeSentry, http, project, s3
 
 SENTINEL = "SENTINEL-BUNDLE-6c1f0e"
@@ -125,7 +125,7 @@ def test_a_variable_from_the_environment_is_a_secret_once_read() -> None:
 
 
 def _plan(fake: FakeSentry, configs: list) -> Plan:  # type: ignore[type-arg]
-    from reconciler.differ import diff_project
+    from reconciler.plan.differ import diff_project
 
     return Plan(
         projects=tuple(

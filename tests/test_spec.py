@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciler import spec
+from reconciler.sentry import spec
 from tests.published_reference import published_source_variants
 
 

@@ -19,13 +19,13 @@ from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, write_tree
 # client sent its first read, and at the end of the run; writes both to the file in argv[1].
 PROBE = """
 import atexit, json, runpy, sys
-WATCHED = ("reconciler.plan", "reconciler.differ", "rich")
+WATCHED = ("reconciler.plan.model", "reconciler.plan.differ", "rich")
 out, seen = sys.argv[1], {}
 
 def loaded():
     return sorted(m for m in WATCHED if m in sys.modules)
 
-from reconciler.client import SentryClient
+from reconciler.sentry.client import SentryClient
 original = SentryClient.list_sources
 
 def list_sources(self, org, project):
@@ -89,7 +89,7 @@ def test_a_plan_to_a_pipe_with_stderr_in_a_ci_log_never_imports_rich(tmp_path: P
     modules, printed = _probe(tmp_path)
     assert "~ update web" in printed
     assert "rich" not in modules["at_exit"]
-    assert "reconciler.plan" in modules["at_exit"]  # the probe does see what was imported
+    assert "reconciler.plan.model" in modules["at_exit"]  # the probe does see what was imported
 
 
 def test_markdown_and_json_plans_need_no_rich_either(tmp_path: Path) -> None:

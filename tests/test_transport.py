@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from reconciler.client import AccountWideError, SentryAPIError, SentryClient
+from reconciler.sentry.client import AccountWideError, SentryAPIError, SentryClient
 from tests.fake_sentry import CLIENT_TOKEN, NOW, Recorded, Reply
 
 TOKEN = CLIENT_TOKEN
@@ -444,7 +444,7 @@ def test_unreachable_server_through_the_cli_is_one_clear_line(tmp_path):
 def test_the_command_line_defaults_are_the_clients():
     """--help states the defaults without importing the HTTP stack: they must not drift."""
     from reconciler.commands import options
-    from reconciler.transport import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT
+    from reconciler.sentry.transport import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT
 
     assert (options.DEFAULT_TIMEOUT, options.DEFAULT_RETRY_BUDGET) == (
         DEFAULT_TIMEOUT,

@@ -1,4 +1,5 @@
-"""Finding the project files of the desired-state tree (reconciler.tree), without reading them."""
+"""Finding the project files of the desired-state tree (reconciler.config.tree), without reading
+them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ConfigError
-from reconciler.tree import find_project_files
+from reconciler.config.tree import find_project_files
+from reconciler.core.errors import ConfigError
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import SentryAPIError
-from reconciler.errors import SymsyncError
-from reconciler.plan import Plan
-from reconciler.render import render
-from reconciler.unfiled import find_unfiled, organization_folders
+from reconciler.core.errors import SymsyncError
+from reconciler.plan.model import Plan
+from reconciler.plan.render import render
+from reconciler.plan.unfiled import find_unfiled, organization_folders
+from reconciler.sentry.client import SentryAPIError
 from tests.plan_helpers import FakeSentry, http
 
 

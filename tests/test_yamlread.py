@@ -1,11 +1,12 @@
-"""Reading one YAML document into plain values with positions (reconciler.yamlread), on its own."""
+"""Reading one YAML document into plain values with positions (reconciler.config.yamlread), on its
+own."""
 
 from __future__ import annotations
 
 import pytest
 
-from reconciler import yamlread
-from reconciler.findings import Origin
+from reconciler.config import yamlread
+from reconciler.config.diagnostic import Origin
 
 
 def read(text: str) -> yamlread.Document:

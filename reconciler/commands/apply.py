@@ -10,8 +10,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from reconciler import interrupt
-from reconciler.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
+from reconciler.apply.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
+from reconciler.apply.secrets import (
+    SecretResolver,
+    check_plan_shows_no_secret,
+    remember_values,
+    resolve_plan,
+)
 from reconciler.commands.options import (
     base_option,
     format_option,
@@ -29,26 +34,21 @@ from reconciler.commands.plan import (
     report_problems,
     stdout_color,
 )
-from reconciler.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
-from reconciler.expect import differences, unplanned
-from reconciler.github_actions import append_plan_summary
-from reconciler.limits import with_verdict
-from reconciler.plan import Plan
-from reconciler.planner import (
+from reconciler.commands.progress import RunProgress, client_stats
+from reconciler.config.diagnostic import display_path
+from reconciler.core import interrupt
+from reconciler.core.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
+from reconciler.github.actions import append_plan_summary
+from reconciler.plan.delete_limits import with_verdict
+from reconciler.plan.expect import differences, unplanned
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import (
     DesiredTree,
-    display_path,
     make_plan,
     match_projects,
     with_rotations,
 )
-from reconciler.progress import RunProgress, client_stats
-from reconciler.render import render
-from reconciler.secrets import (
-    SecretResolver,
-    check_plan_shows_no_secret,
-    remember_values,
-    resolve_plan,
-)
+from reconciler.plan.render import render
 
 
 def read_plan_file(path: Path) -> Plan:

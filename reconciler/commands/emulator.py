@@ -11,7 +11,7 @@ from types import FrameType
 
 import click
 
-from reconciler.errors import EXIT_OK, SymsyncError
+from reconciler.core.errors import EXIT_OK, SymsyncError
 
 DEFAULT_PORT = 8000
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
@@ -132,7 +132,7 @@ def command(
         dict(parse_token(t) for t in tokens) if tokens else {DEFAULT_TOKEN: DEFAULT_SCOPES}
     )
     if tokens:  # a client may put its token in the URL's path, which the log shows
-        from reconciler.redact import register_secret
+        from reconciler.core.redact import register_secret
 
         for token in token_scopes:
             register_secret(token, "an emulator --token")

@@ -1,5 +1,5 @@
 """``symsync github ...``: the steps of the GitHub workflows (and of action.yml) that talk to
-GitHub. Thin: parse the options, call ``reconciler.github*``, pick the exit code.
+GitHub. Thin: parse the options, call ``reconciler.github.rest*``, pick the exit code.
 
 They read GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_SERVER_URL,
 GITHUB_RUN_ID (and GITHUB_SHA, GITHUB_OUTPUT), all set by the Actions runner; the token needs
@@ -15,9 +15,15 @@ from typing import Any
 
 import click
 
-from reconciler.errors import EXIT_OK, SymsyncError
-from reconciler.github import GitHubAPI, GitHubEnv, GitHubError, sync_drift_issue, upsert_comment
-from reconciler.github_actions import append_step_summary, set_output
+from reconciler.core.errors import EXIT_OK, SymsyncError
+from reconciler.github.actions import append_step_summary, set_output
+from reconciler.github.rest import (
+    GitHubAPI,
+    GitHubEnv,
+    GitHubError,
+    sync_drift_issue,
+    upsert_comment,
+)
 
 PULL_REQUEST_HELP = "The pull request to comment on (default: the event's pull request)."
 
@@ -87,8 +93,8 @@ def drift(planfile: Path) -> int:
 
     Needs `issues: write`. Exits 0 when it did its job, whatever the drift.
     """
-    from reconciler.plan import Plan
-    from reconciler.render import render_markdown
+    from reconciler.plan.model import Plan
+    from reconciler.plan.render import render_markdown
 
     text = read_text(planfile, "plan file")
     try:
@@ -141,8 +147,8 @@ def merged_plan(out: Path, sha: str | None, workflow: str, artifact: str) -> int
     Needs `actions: read` and `pull-requests: read`. Sets the step outputs pull-request,
     plan-run-id and base (the commit before the merge).
     """
-    from reconciler.atomic import write_atomic
-    from reconciler.github_merged import base_revision, reviewed_plan
+    from reconciler.core.atomic import write_atomic
+    from reconciler.github.reviewed_plan import base_revision, reviewed_plan
 
     env = GitHubEnv.from_environ()
     commit = sha or os.environ.get("GITHUB_SHA", "")
@@ -195,7 +201,7 @@ def apply(
 
     Exits with apply's exit code. Needs `pull-requests: write` to comment.
     """
-    from reconciler.github_apply import apply_command, report, run_apply
+    from reconciler.github.apply_run import apply_command, report, run_apply
 
     env = GitHubEnv.from_environ() if pull_request is not None else None
     args = apply_command(

@@ -7,18 +7,19 @@ from pathlib import Path
 
 import click
 
-from reconciler import interrupt
-from reconciler.client import SentryClient
 from reconciler.commands.options import (
     client_options,
     log_requests,
     url_option,
     verbose_option,
 )
-from reconciler.errors import EXIT_ERROR, EXIT_OK
-from reconciler.importer import import_organization, shown_path, write_files
-from reconciler.progress import RunProgress, client_stats
-from reconciler.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
+from reconciler.commands.progress import RunProgress, client_stats
+from reconciler.config.diagnostic import display_path
+from reconciler.core import interrupt
+from reconciler.core.errors import EXIT_ERROR, EXIT_OK
+from reconciler.importer.organization import import_organization, write_files
+from reconciler.importer.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
+from reconciler.sentry.client import SentryClient
 
 
 @click.command("import", short_help="Write project files from what Sentry holds now.")
@@ -101,10 +102,10 @@ def command(
         write_files(result)
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"
-        click.echo(f"wrote {shown_path(imported.path)} ({count})", err=True)
+        click.echo(f"wrote {display_path(imported.path)} ({count})", err=True)
     if result.schema_path is not None and result.files:
         click.echo(
-            f"wrote {shown_path(result.schema_path)} (JSON Schema for editors; "
+            f"wrote {display_path(result.schema_path)} (JSON Schema for editors; "
             "`symsync schema` prints it)",
             err=True,
         )

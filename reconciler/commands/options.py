@@ -8,14 +8,16 @@ from typing import Any
 
 import click
 
-from reconciler.render import FORMATS
+from reconciler.plan.render import FORMATS
 
 
 def log_requests() -> None:
     """``--verbose``: every request to Sentry on stderr (the client never logs a secret)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-    logger = logging.getLogger("reconciler.client")
+    from reconciler.sentry.transport import LOGGER_NAME
+
+    logger = logging.getLogger(LOGGER_NAME)
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
 
@@ -30,7 +32,7 @@ project_option = click.option(
     metavar="ORG/PROJECT",
     help="Only these projects; may repeat; shell-style globs like `acme/*` or `*/ios`.",
 )
-# The client's defaults (reconciler.transport), here so that --help needs no HTTP library.
+# The client's defaults (reconciler.sentry.transport), here so that --help needs no HTTP library.
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_BUDGET = 20.0
 _CLIENT_SETTINGS = "symsync.client_settings"
@@ -95,7 +97,7 @@ def format_option(help: str) -> Callable[[Any], Any]:
 
 def max_deletes_option(help: str) -> Callable[[Any], Any]:
     """``--max-deletes N``: the most sources one run may delete in total (issue: delete limits)."""
-    from reconciler.limits import DEFAULT_MAX_DELETES
+    from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES
 
     return click.option(
         "--max-deletes",

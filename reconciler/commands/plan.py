@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler import interrupt
 from reconciler.commands.options import (
     base_option,
     format_option,
@@ -20,15 +19,16 @@ from reconciler.commands.options import (
     url_option,
     verbose_option,
 )
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
-from reconciler.render import render
+from reconciler.core import interrupt
+from reconciler.core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
+from reconciler.plan.render import render
 
 # What the first request does not need is imported later (reconciler.cli: start-up imports only
 # what the command needs): plan's models with the first answer, the rest once the plan is made.
 if TYPE_CHECKING:
-    from reconciler.client import SentryClient
-    from reconciler.plan import Plan
-    from reconciler.planner import DesiredTree
+    from reconciler.plan.model import Plan
+    from reconciler.plan.planner import DesiredTree
+    from reconciler.sentry.client import SentryClient
 
 DEFAULT_CONFIG_DIR = Path("configs")
 
@@ -44,7 +44,7 @@ def echo_err(message: str) -> None:
 
 def write_plan_file(plan: Plan, path: Path) -> None:
     """Save the JSON plan atomically: the file is either the old one or the whole new one."""
-    from reconciler.atomic import write_atomic
+    from reconciler.core.atomic import write_atomic
 
     try:
         write_atomic(path, plan.write_json, mode=0o644)
@@ -71,8 +71,8 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
 def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient:
     """The client. When it cannot be made (no token, a bad URL) and ``desired`` is given, the
     tree's own errors are reported first: they are what the user must fix anyway."""
-    from reconciler.client import SentryClient
     from reconciler.commands.options import client_options
+    from reconciler.sentry.client import SentryClient
 
     try:
         return SentryClient.from_env(url=url, **client_options())
@@ -143,10 +143,10 @@ def command(
     """
     if verbose:
         log_requests()
-    from reconciler.github_actions import append_plan_summary
-    from reconciler.planner import DesiredTree, make_plan, with_rotations
-    from reconciler.progress import RunProgress, client_stats
-    from reconciler.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
+    from reconciler.apply.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
+    from reconciler.commands.progress import RunProgress, client_stats
+    from reconciler.github.actions import append_plan_summary
+    from reconciler.plan.planner import DesiredTree, make_plan, with_rotations
 
     if (problem := bundle_problem()) is not None:
         echo_err(f"warning: {problem}. apply will refuse it")
@@ -167,7 +167,7 @@ def command(
             keys=desired.keys(),
         )
         if report_unfiled:
-            from reconciler.unfiled import find_unfiled
+            from reconciler.plan.unfiled import find_unfiled
 
             unfiled = find_unfiled(client, config_dir, patterns, parallelism=parallelism)
             plan = plan.model_copy(

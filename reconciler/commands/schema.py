@@ -12,8 +12,8 @@ import json
 
 import click
 
-from reconciler.errors import EXIT_OK
-from reconciler.model import project_file_json_schema
+from reconciler.config.project_file import project_file_json_schema
+from reconciler.core.errors import EXIT_OK
 
 
 @click.command("schema")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import click
 
-from reconciler.errors import EXIT_ERROR, EXIT_OK
-from reconciler.github_actions import annotation
-from reconciler.loader import Diagnostic, LoadResult, collector_paused, load_tree
+from reconciler.config.loader import Diagnostic, LoadResult, collector_paused, load_tree
+from reconciler.core.errors import EXIT_ERROR, EXIT_OK
+from reconciler.github.actions import annotation
 
 FORMATS = ("text", "github", "json")
 

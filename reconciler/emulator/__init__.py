@@ -8,4 +8,8 @@
 - ``journal``: the SQLite journal beside the state file.
 - ``server``: HTTP, auth, rate limits, faults, latency, logging, control endpoints.
 - ``testing``: starting it from Python tests.
+
+It stands on its own wing: it imports Sentry's vocabulary (``sentry.spec``) and ``core``, never
+the client's stages, so the server and the client cannot agree on a mistake by sharing code.
+This file hands on nothing: importing a package must not load its modules.
 """

@@ -59,7 +59,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from reconciler.atomic import write_atomic
+from reconciler.core.atomic import write_atomic
 from reconciler.emulator.journal import Base, Journal, journal_path, remove_files
 
 # A state whose JSON file is at most this large is written to it after every write.
@@ -320,7 +320,7 @@ class StateStore:
 
     def _remove_stale_temporary_files(self) -> None:
         """Temporary files of an export that a kill interrupted."""
-        prefix = f".{self.path.name}."  # as ``reconciler.atomic`` names them
+        prefix = f".{self.path.name}."  # as ``reconciler.core.atomic`` names them
         with contextlib.suppress(OSError), os.scandir(self.path.parent) as entries:
             for entry in entries:
                 if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):

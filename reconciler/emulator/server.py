@@ -42,7 +42,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any, Final
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
-from reconciler import spec
 from reconciler.emulator import sources as sources_endpoint
 from reconciler.emulator.responses import (
     DOES_NOT_EXIST,
@@ -56,6 +55,7 @@ from reconciler.emulator.responses import (
     internal_error,
 )
 from reconciler.emulator.state import EmulatorState, Organization
+from reconciler.sentry import spec
 
 DEFAULT_TOKEN: Final = "symsync-emulator"
 # A token given without scopes, and the default token, carry ``project:admin`` (contract

@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
-from reconciler import spec
 from reconciler.emulator import validation as v
 from reconciler.emulator.responses import Reply, empty, error, internal_error
 from reconciler.emulator.state import Project
+from reconciler.sentry import spec
 
 BodyReader = Callable[[], Any]
 Commit = Callable[[], None]

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler.core.errors import SymsyncError
 from reconciler.emulator.persistence import JournalError, StateStore, digest
-from reconciler.errors import SymsyncError
 
 
 class StateFileError(SymsyncError):

@@ -3,7 +3,7 @@
 Gen A (reference section 2 and 4) validates the whole list with a JSON Schema (``oneOf`` http,
 s3, gcs; ``additionalProperties: false`` everywhere; no nulls), then checks ids: reserved prefix
 first, then duplicates. The checker below applies the same rules over the shared tables of
-``reconciler.spec`` instead of a schema document, so the emulator and the loader share one
+``reconciler.sentry.spec`` instead of a schema document, so the emulator and the loader share one
 vocabulary.
 
 Gen B (reference section 9) validates each source with a per-kind DRF serializer; the functions
@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from reconciler import spec
 from reconciler.emulator.responses import FormData
+from reconciler.sentry import spec
 
 
 class InvalidSourcesError(Exception):

@@ -1,0 +1,461 @@
+"""GitHub glue for the workflows: the pull-request comment, the drift issue, the run's settings.
+
+Everything here reads the variables the Actions runner sets and talks to GitHub's REST API:
+
+- ``GITHUB_API_URL`` (``https://api.github.com``, or ``https://HOST/api/v3`` on GitHub
+  Enterprise: a path is kept), ``GITHUB_REPOSITORY`` (``owner/name``), ``GITHUB_TOKEN``,
+  ``GITHUB_EVENT_PATH`` (the event's JSON), ``GITHUB_SERVER_URL`` and ``GITHUB_RUN_ID`` (to
+  link the run).
+- ``upsert_comment``: ONE comment per pull request and purpose. Its body starts with a hidden
+  marker (``<!-- symsync:plan -->``); only a comment whose body STARTS with it is edited, so a
+  reply quoting it is never overwritten. Every page of comments is searched.
+- ``sync_drift_issue``: one open issue labelled ``symsync-drift`` tracks drift: opened when a
+  plan shows drift, its body edited to each new plan, closed with a comment once the plan is
+  clean. Pull requests carrying the label (the issues API lists them too) are left alone.
+
+The token goes only into the Authorization header of requests to ``GITHUB_API_URL``'s origin
+(a ``Link`` to any other host is not followed), and never into a message: every error text is
+redacted with the token as a known secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+import requests
+
+from reconciler import __version__
+from reconciler.core.errors import SymsyncError
+from reconciler.core.redact import redact_known, redact_text, truncate
+from reconciler.github.actions import cut_to_bytes
+
+# GitHub refuses a comment or issue body over 65,536 characters; bytes are never fewer than
+# characters (in UTF-8 or UTF-16), so a body within this many UTF-8 bytes always fits.
+BODY_LIMIT: Final = 65_535
+DRIFT_LABEL: Final = "symsync-drift"
+DRIFT_TITLE: Final = "symsync: Sentry differs from configs/"
+TIMEOUT: Final = (10.0, 60.0)  # connect, read
+# A GET that GitHub could not answer (a dropped connection, 502, 503, 504) is tried again after
+# these pauses; a write is never repeated, so a comment or an issue is never made twice.
+GET_RETRY_PAUSES: Final = (1.0, 3.0)
+_TRANSIENT: Final = frozenset({502, 503, 504})
+_REPOSITORY: Final = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class GitHubError(SymsyncError):
+    """A GitHub setting is missing or wrong, or GitHub answered with an error."""
+
+
+def marker(name: str) -> str:
+    """The hidden first line that identifies symsync's comment of one kind (``plan``, ...)."""
+    return f"<!-- symsync:{name} -->"
+
+
+@dataclass(frozen=True)
+class GitHubEnv:
+    """The run's GitHub settings, from the variables the Actions runner sets."""
+
+    api_url: str
+    repository: str
+    token: str
+    server_url: str
+    run_id: str | None
+    event_path: Path | None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> GitHubEnv:
+        env = os.environ if environ is None else environ
+        token = env.get("GITHUB_TOKEN", "")
+        if not token:
+            raise GitHubError(
+                "GITHUB_TOKEN is not set: pass the workflow's token to this step, e.g. "
+                "`env: GITHUB_TOKEN: ${{ github.token }}`"
+            )
+        repository = env.get("GITHUB_REPOSITORY", "")
+        if not _REPOSITORY.match(repository):
+            shown = f"`{truncate(redact_text(repository), 100)}`" if repository else "not set"
+            raise GitHubError(
+                f"GITHUB_REPOSITORY is {shown}: it must be OWNER/NAME, as GitHub Actions sets it"
+            )
+        api_url = _http_url("GITHUB_API_URL", env.get("GITHUB_API_URL") or "https://api.github.com")
+        server_url = _http_url(
+            "GITHUB_SERVER_URL", env.get("GITHUB_SERVER_URL") or "https://github.com"
+        )
+        event = env.get("GITHUB_EVENT_PATH", "")
+        return cls(
+            api_url=api_url,
+            repository=repository,
+            token=token,
+            server_url=server_url,
+            run_id=env.get("GITHUB_RUN_ID") or None,
+            event_path=Path(event) if event else None,
+        )
+
+    @property
+    def run_url(self) -> str | None:
+        """The page of this workflow run, when ``GITHUB_RUN_ID`` is set."""
+        if self.run_id is None:
+            return None
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    def event(self) -> dict[str, Any]:
+        """The JSON of the event that started the run."""
+        if self.event_path is None:
+            raise GitHubError(
+                "GITHUB_EVENT_PATH is not set: run this in a GitHub Actions job, which sets it"
+            )
+        try:
+            data = json.loads(self.event_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise GitHubError(
+                f"cannot read the event file {self.event_path} (GITHUB_EVENT_PATH): "
+                f"{exc.strerror or exc}"
+            ) from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise GitHubError(
+                f"the event file {self.event_path} (GITHUB_EVENT_PATH) is not JSON"
+            ) from None
+        if not isinstance(data, dict):
+            raise GitHubError(
+                f"the event file {self.event_path} (GITHUB_EVENT_PATH) is not an object"
+            )
+        return data
+
+    def pull_request_number(self) -> int:
+        """The pull request of the event (``pull_request``, or a comment on a pull request)."""
+        event = self.event()
+        pull = event.get("pull_request")
+        if isinstance(pull, dict) and isinstance(pull.get("number"), int):
+            return int(pull["number"])
+        issue = event.get("issue")
+        if (
+            isinstance(issue, dict)
+            and "pull_request" in issue
+            and isinstance(issue.get("number"), int)
+        ):
+            return int(issue["number"])
+        raise GitHubError(
+            "the event that started this run has no pull request: run this on `pull_request` "
+            "events, or name one with --pull-request"
+        )
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise GitHubError(
+            f"{name} is `{truncate(redact_text(value), 100)}`: it must be an http(s) URL, "
+            "as GitHub Actions sets it"
+        )
+    return value.rstrip("/")
+
+
+class GitHubAPI:
+    """GitHub's REST API for one repository: one method for every request, which owns the
+    headers, the timeouts and the wording of errors."""
+
+    def __init__(
+        self,
+        env: GitHubEnv,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.env = env
+        self._sleep = sleep
+        self.repo_path = f"/repos/{env.repository}"
+        self._origin = _origin(env.api_url)
+        self._session = session or requests.Session()
+        self._session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": f"symsync/{__version__}",
+            }
+        )
+
+    def __enter__(self) -> GitHubAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._session.close()
+
+    def url(self, path: str) -> str:
+        """``GITHUB_API_URL`` + ``path``, keeping any path the API URL has (``/api/v3``)."""
+        return self.env.api_url + path
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        if _origin(url) != self._origin:
+            raise GitHubError(
+                f"GitHub pointed to {truncate(redact_text(url, [self.env.token]), 200)}, "
+                f"outside {self.env.api_url}; not sending the token there"
+            )
+        what = f"{method} {urlsplit(url).path}"
+        pauses = list(GET_RETRY_PAUSES) if method == "GET" else []
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self.env.token}"},
+                    timeout=TIMEOUT,
+                    stream=stream,
+                )
+            except requests.RequestException as exc:
+                if pauses:
+                    self._sleep(pauses.pop(0))
+                    continue
+                reason = redact_text(str(exc), [self.env.token])
+                raise GitHubError(
+                    f"GitHub did not answer {what}: {truncate(reason, 300)}"
+                ) from None
+            if response.status_code in _TRANSIENT and pauses:
+                response.close()
+                self._sleep(pauses.pop(0))
+                continue
+            if response.status_code >= 400:
+                raise GitHubError(self._describe_failure(what, response))
+            return response
+
+    def json(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        response = self.request(method, path_or_url, json_body=json_body, params=params)
+        try:
+            return response.json()
+        except ValueError:
+            raise GitHubError(
+                f"GitHub's answer to {method} {urlsplit(response.url).path} is not JSON"
+            ) from None
+
+    def paginate(
+        self, path: str, *, params: Mapping[str, str | int] | None = None, key: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a listing, page after page, following ``Link: <...>; rel="next"``.
+        ``key`` names the list in an object answer (``workflow_runs``, ``artifacts``)."""
+        url: str | None = path
+        query: Mapping[str, str | int] | None = {"per_page": 100, **(params or {})}
+        pages = 0
+        while url is not None:
+            pages += 1
+            if pages > 1000:  # a Link loop; 100,000 items is beyond any listing used here
+                raise GitHubError(f"GitHub's listing of {path} does not end; stopped")
+            response = self.request("GET", url, params=query)
+            try:
+                data = response.json()
+            except ValueError:
+                raise GitHubError(f"GitHub's listing of {path} is not JSON") from None
+            items = data.get(key) if key is not None and isinstance(data, dict) else data
+            if not isinstance(items, list):
+                raise GitHubError(f"GitHub's listing of {path} is not a list")
+            yield from (item for item in items if isinstance(item, dict))
+            url = response.links.get("next", {}).get("url")
+            query = None  # the next link carries the query
+
+    def _describe_failure(self, what: str, response: requests.Response) -> str:
+        detail = ""
+        try:
+            body = response.json()
+            if isinstance(body, dict) and isinstance(body.get("message"), str):
+                detail = body["message"]
+        except ValueError:
+            detail = response.text
+        detail = truncate(redact_text(detail.strip(), [self.env.token]), 300)
+        hint = {
+            401: "the token is not valid (GITHUB_TOKEN)",
+            403: "the token lacks a permission: check the job's `permissions:`",
+            404: "not found, or the token may not see it",
+        }.get(response.status_code)
+        parts = [f"GitHub answered {response.status_code} to {what}"]
+        if detail:
+            parts.append(detail)
+        if hint:
+            parts.append(hint)
+        return ": ".join(parts)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+# -- the pull-request comment ------------------------------------------------------------------
+
+
+def fit_body(
+    text: str, run_url: str | None, *, limit: int = BODY_LIMIT, what: str = "The full plan"
+) -> str:
+    """``text`` within ``limit`` (GitHub's body limit); past it, its start and a visible note
+    that links the run, whose artifact holds everything."""
+    where = f"[this run]({run_url})" if run_url else "this run"
+    note = (
+        f"> **Cut:** this text is longer than GitHub's {BODY_LIMIT:,}-character limit. "
+        f"{what} is in the artifact of {where}.\n"
+    )
+    return cut_to_bytes(text, limit, note)
+
+
+def comment_body(text: str, *, kind: str, run_url: str | None) -> str:
+    """The comment: the marker on the first line, then ``text`` (cut to fit)."""
+    head = marker(kind) + "\n"
+    if not text.strip():
+        where = f"[the run log]({run_url})" if run_url else "the run log"
+        text = f"### symsync {kind}\n\nsymsync printed nothing for this comment: see {where}.\n"
+    text = redact_known(text)  # no secret value the process knows goes into a comment
+    return head + fit_body(text, run_url, limit=BODY_LIMIT - len(head.encode("utf-8")))
+
+
+CommentAction = Literal["created", "updated"]
+
+
+def find_comment(api: GitHubAPI, number: int, kind: str) -> dict[str, Any] | None:
+    """symsync's comment of ``kind`` on issue or pull request ``number``: the first whose body
+    starts with the marker, on any page."""
+    head = marker(kind)
+    for comment in api.paginate(f"{api.repo_path}/issues/{number}/comments"):
+        body = comment.get("body")
+        if isinstance(body, str) and body.startswith(head) and isinstance(comment.get("id"), int):
+            return comment
+    return None
+
+
+def upsert_comment(api: GitHubAPI, number: int, text: str, *, kind: str = "plan") -> CommentAction:
+    """Create symsync's comment of ``kind`` on pull request ``number``, or edit it in place."""
+    body = comment_body(text, kind=kind, run_url=api.env.run_url)
+    existing = find_comment(api, number, kind)
+    if existing is None:
+        api.json("POST", f"{api.repo_path}/issues/{number}/comments", json_body={"body": body})
+        return "created"
+    api.json("PATCH", f"{api.repo_path}/issues/comments/{existing['id']}", json_body={"body": body})
+    return "updated"
+
+
+# -- the drift issue ---------------------------------------------------------------------------
+
+
+def drift_reasons(plan: Mapping[str, Any]) -> list[str]:
+    """Why a JSON plan shows drift, in words; empty when it is clean.
+
+    Read defensively, so plans of any symsync version count the same: changes, sources that
+    ``unmanaged: report`` lists, projects with sources and no file, and projects that could not
+    be planned.
+    """
+    reasons: list[str] = []
+    changes = reported = errors = 0
+    projects = plan.get("projects")
+    for project in projects if isinstance(projects, list) else []:
+        if not isinstance(project, dict):
+            continue
+        if isinstance(project.get("changes"), list):
+            changes += len(project["changes"])
+        for key in ("report", "reported", "unmanaged_report"):
+            if isinstance(project.get(key), list):
+                reported += len(project[key])
+        if project.get("error"):
+            errors += 1
+    unfiled = plan.get("unfiled")
+    unfiled_count = len(unfiled) if isinstance(unfiled, list | dict) else 0
+    unreadable = plan.get("unfiled_errors")  # projects whose sources could not be read
+    errors += len(unreadable) if isinstance(unreadable, list | dict) else 0
+    if changes:
+        reasons.append(f"{changes} pending change{'s' if changes != 1 else ''}")
+    if reported:
+        reasons.append(f"{reported} unlisted source{'s' if reported != 1 else ''} reported")
+    if unfiled_count:
+        reasons.append(
+            f"{unfiled_count} project{'s' if unfiled_count != 1 else ''} with sources and no file"
+        )
+    if errors:
+        reasons.append(f"{errors} project{'s' if errors != 1 else ''} could not be planned")
+    return reasons
+
+
+DriftAction = Literal["opened", "updated", "closed", "none"]
+
+
+def open_drift_issue(api: GitHubAPI) -> dict[str, Any] | None:
+    """The oldest open issue labelled ``symsync-drift``; pull requests with the label are not
+    issues and are skipped."""
+    for issue in api.paginate(
+        f"{api.repo_path}/issues",
+        params={"state": "open", "labels": DRIFT_LABEL, "sort": "created", "direction": "asc"},
+    ):
+        if "pull_request" in issue or not isinstance(issue.get("number"), int):
+            continue
+        return issue
+    return None
+
+
+def drift_issue_body(markdown: str, reasons: list[str], run_url: str | None) -> str:
+    run = f" ([run]({run_url}))" if run_url else ""
+    head = (
+        f"{marker('drift')}\n"
+        f"The latest scheduled plan{run} shows that Sentry differs from `configs/`: "
+        f"{', '.join(reasons)}.\n\n"
+        "Change the files (or Sentry) until `symsync plan` shows nothing; this issue is closed "
+        "by the first clean run.\n\n"
+    )
+    markdown = redact_known(markdown)
+    return head + fit_body(markdown, run_url, limit=BODY_LIMIT - len(head.encode("utf-8")))
+
+
+def sync_drift_issue(
+    api: GitHubAPI, plan: Mapping[str, Any], markdown: str
+) -> tuple[DriftAction, int | None]:
+    """Open, update or close the drift issue to match ``plan``; returns what was done and the
+    issue's number."""
+    reasons = drift_reasons(plan)
+    issue = open_drift_issue(api)
+    run_url = api.env.run_url
+    if reasons:
+        body = drift_issue_body(markdown, reasons, run_url)
+        if issue is None:
+            made = api.json(
+                "POST",
+                f"{api.repo_path}/issues",
+                json_body={"title": DRIFT_TITLE, "body": body, "labels": [DRIFT_LABEL]},
+            )
+            number = made.get("number") if isinstance(made, dict) else None
+            return "opened", number if isinstance(number, int) else None
+        api.json("PATCH", f"{api.repo_path}/issues/{issue['number']}", json_body={"body": body})
+        return "updated", int(issue["number"])
+    if issue is None:
+        return "none", None
+    run = f" ([run]({run_url}))" if run_url else ""
+    api.json(
+        "POST",
+        f"{api.repo_path}/issues/{issue['number']}/comments",
+        json_body={
+            "body": f"The latest plan{run} shows no drift: Sentry matches `configs/`. Closing."
+        },
+    )
+    api.json(
+        "PATCH",
+        f"{api.repo_path}/issues/{issue['number']}",
+        json_body={"state": "closed", "state_reason": "completed"},
+    )
+    return "closed", int(issue["number"])

@@ -1,0 +1,354 @@
+"""Make a Plan from the desired-state tree and Sentry: the part ``plan`` and ``apply`` share.
+
+Only projects that have a file are read. Each project is read with exactly one GET; a project
+whose GET fails is kept in the plan with its ``error``, and the others are planned as usual;
+except for an ``AccountWideError`` (a bad token, Sentry unreachable, a URL that is not Sentry's
+API), which is about every project: it leaves ``make_plan`` and ends the run with one message,
+while the client's breaker fails the reads still queued at once.
+
+A pipeline, not phases: the tree's files are found first (names only, which is what
+``--project`` selects by), and every selected project's GET is handed to the read pool at once,
+from its file's name, while the files are loaded one by one (and the loader and its models are
+imported) in this thread. A project is planned as soon as both its answer and its file are in,
+by whichever thread brings the second; no reader waits for a file. The contract is unchanged:
+an invalid file anywhere means nothing is planned (``ConfigError``, exit 1, every diagnostic
+printed). Reads may start before any file is checked because they are side-effect free: a read
+that turns out not to be needed changes nothing in Sentry, and its answer is dropped with the
+plan that is never made.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from reconciler.config.diagnostic import display_path
+from reconciler.core.errors import ConfigError, SymsyncError
+from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES
+from reconciler.sentry.errors import AccountWideError
+
+# The differ and the plan's models are imported once the first read has been sent (they are not
+# needed before an answer comes): start-up imports only what the first request needs.
+if TYPE_CHECKING:
+    from reconciler.config.project_file import ProjectConfig
+    from reconciler.plan.model import Plan, ProjectPlan
+
+# Reads may run this many projects per reader ahead of the loading of the files.
+READ_AHEAD_PER_READER = 4
+# Seconds a thread may hold the GIL while others wait, during the loading of the tree.
+LOADING_SWITCH_INTERVAL = 0.0005
+
+
+class SourceReader(Protocol):
+    def list_sources(self, org: str, project: str) -> list[dict[str, Any]]: ...
+
+
+def match_projects(keys: Sequence[str], patterns: Sequence[str], *, where: str) -> list[str]:
+    """The keys (``org/project``) that match any pattern; a pattern matching none is an error.
+
+    Patterns are shell-style globs of ``ORG/PROJECT``: the organization and the project are
+    matched separately, so ``*`` never crosses the ``/`` (``acme*`` does not select
+    ``acme/ios``; ``*/*`` selects everything), as a shell matching the config paths would.
+    """
+    if not patterns:
+        return list(keys)
+    selected: set[str] = set()
+    for pattern in patterns:
+        parts = pattern.split("/")
+        if len(parts) != 2 or not all(parts):
+            raise SymsyncError(
+                f"--project {pattern!r} is not ORG/PROJECT; give it as in "
+                "configs/<org>/<project>.yaml (globs like `acme/*` or `*/ios` work)"
+            )
+        hits = [k for k in keys if _glob_match(k, parts[0], parts[1])]
+        if not hits:
+            raise SymsyncError(
+                f"--project {pattern!r} matches no project in {where}; "
+                "give ORG/PROJECT as in configs/<org>/<project>.yaml (globs like `acme/*` work)"
+            )
+        selected.update(hits)
+    return [k for k in keys if k in selected]
+
+
+def _glob_match(key: str, org_pattern: str, project_pattern: str) -> bool:
+    org, _, project = key.partition("/")
+    return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(project, project_pattern)
+
+
+class DesiredTree:
+    """The project files of a tree that ``--project`` selects, loaded as they are iterated.
+
+    Making one finds the files (a missing config directory raises ``ConfigError`` here) and
+    matches the patterns against their names; nothing is read yet. ``load()`` then yields each
+    selected project as soon as its file has validated, and once every file of the tree has been
+    read, prints the tree's diagnostics and raises ``ConfigError`` if any is an error, or the
+    ``--project`` error when a pattern matched nothing: whatever was yielded before that must
+    then be thrown away.
+    """
+
+    def __init__(
+        self, config_dir: Path, patterns: Sequence[str], *, echo: Callable[[str], None]
+    ) -> None:
+        from reconciler.config.tree import find_project_files
+
+        self.config_dir = config_dir
+        self.echo = echo
+        self._found = find_project_files(config_dir)
+        names = sorted(
+            f"{f.organization}/{f.project}"
+            for f in self._found.files
+            if f.well_named and f.readable
+        )
+        self._selection_error: SymsyncError | None = None
+        try:
+            self.selected = set(match_projects(names, patterns, where=display_path(config_dir)))
+        except SymsyncError as exc:  # raised once the tree's own diagnostics are printed
+            self._selection_error = exc
+            self.selected = set()
+        self._checked = False
+
+    def __len__(self) -> int:
+        """How many projects ``load()`` yields when the tree is valid."""
+        return len(self.selected)
+
+    def keys(self) -> list[str]:
+        """The projects ``load()`` yields when the tree is valid (``ORG/PROJECT``), in the order
+        it yields them: known from the files' names, before any file is read."""
+        keys = (f"{f.organization}/{f.project}" for f in self._found.files if f.readable)
+        return list(dict.fromkeys(k for k in keys if k in self.selected))
+
+    def load(self) -> Iterator[ProjectConfig]:
+        from reconciler.config.diagnostic import diagnostic_order
+        from reconciler.config.loader import collector_paused, load_found
+
+        found = self._found
+        diagnostics = list(found.diagnostics)
+        with collector_paused(freeze=True):
+            # Positions are only needed to word diagnostics, which is done file by file.
+            for file, loaded in load_found(found, keep_origins=False):
+                diagnostics.extend(loaded.diagnostics)
+                config = loaded.config
+                if config is not None and file.well_named and config.key in self.selected:
+                    yield config
+        diagnostics.sort(key=diagnostic_order)
+        self._finish(diagnostics)
+
+    def check(self) -> None:
+        """Load the whole tree only to report it: raises as ``load()`` does at its end."""
+        for _ in self.load():
+            pass
+
+    def _finish(self, diagnostics: Sequence[Any]) -> None:
+        if self._checked:
+            return
+        self._checked = True
+        for diagnostic in diagnostics:
+            self.echo(str(diagnostic))
+        errors = sum(1 for d in diagnostics if d.severity == "error")
+        if errors:
+            raise ConfigError(
+                f"{errors} error(s) in {display_path(self.config_dir)}; nothing was planned. "
+                "Fix them (`symsync validate` lists them) and run again."
+            )
+        if self._selection_error is not None:
+            raise self._selection_error
+
+
+def with_rotations(
+    desired: DesiredTree, *, base: str | None, rotate_patterns: Sequence[str]
+) -> tuple[Iterable[ProjectConfig], dict[str, Any]]:
+    """The configs to plan, and the secrets to send again (``--base``, ``--rotate``).
+
+    Without either, the configs stream from the tree as it loads (nothing to collect); with one,
+    the whole tree is loaded first, since what to send again is decided over all of it (and its
+    files at ``--base``).
+    """
+    if base is None and not rotate_patterns:
+        return desired.load(), {}
+    from reconciler.plan.rotation import collect
+
+    configs = list(desired.load())
+    return configs, collect(configs, desired.config_dir, base=base, patterns=rotate_patterns)
+
+
+def load_desired(
+    config_dir: Path, patterns: Sequence[str], *, echo: Callable[[str], None]
+) -> list[ProjectConfig]:
+    """Load and validate the tree; print its diagnostics; refuse to go on if any is an error."""
+    configs = list(DesiredTree(config_dir, patterns, echo=echo).load())
+    return sorted(configs, key=lambda c: (c.organization, c.project))
+
+
+def plan_project(
+    client: SourceReader,
+    config: ProjectConfig,
+    rotate: Mapping[str, Mapping[str, str]] | None = None,
+) -> ProjectPlan:
+    """Read one project and plan it."""
+    return _plan_read(config, _read(client, config.organization, config.project), rotate)
+
+
+def _read(client: SourceReader, org: str, project: str) -> list[dict[str, Any]] | SymsyncError:
+    """The project's remote sources, or why they could not be read. A failure that is about the
+    whole account (``AccountWideError``) is raised: every other read fails the same way."""
+    try:
+        return client.list_sources(org, project)
+    except AccountWideError:
+        raise
+    except SymsyncError as exc:
+        return exc
+
+
+def _plan_read(
+    config: ProjectConfig,
+    remote: list[dict[str, Any]] | SymsyncError,
+    rotate: Mapping[str, Mapping[str, str]] | None,
+) -> ProjectPlan:
+    file = display_path(config.path)
+    if isinstance(remote, SymsyncError):
+        from reconciler.plan.model import ProjectPlan
+
+        return ProjectPlan(
+            organization=config.organization,
+            project=config.project,
+            file=file,
+            error=f"could not read the remote sources: {remote}",
+        )
+    from reconciler.plan.differ import diff_project
+
+    return diff_project(config, remote, file=file, rotate=rotate)
+
+
+class _Pending:
+    """One project on its way into the plan: its answer and its file arrive in either order,
+    from two threads; whichever comes second plans it."""
+
+    __slots__ = ("config", "key", "lock", "plan", "remote")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.lock = threading.Lock()
+        self.config: ProjectConfig | None = None
+        self.remote: list[dict[str, Any]] | SymsyncError | None = None
+        self.plan: Future[ProjectPlan] = Future()
+
+    def planned(self, project: ProjectPlan) -> None:
+        """The project's plan is made: keep it, and let go of the file and the answer."""
+        self.plan.set_result(project)
+        self.config = self.remote = None
+
+    def arrive(
+        self,
+        *,
+        config: ProjectConfig | None = None,
+        remote: list[dict[str, Any]] | SymsyncError | None = None,
+    ) -> bool:
+        """Records one of the two; answers whether both are now in."""
+        with self.lock:
+            if config is not None:
+                self.config = config
+            if remote is not None:
+                self.remote = remote
+            return self.config is not None and self.remote is not None
+
+
+def make_plan(
+    client: SourceReader,
+    configs: Iterable[ProjectConfig],
+    *,
+    parallelism: int = 8,
+    max_deletes: int = DEFAULT_MAX_DELETES,
+    rotations: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
+    on_project: Callable[[ProjectPlan], None] | None = None,
+    keys: Sequence[str] = (),
+) -> Plan:
+    """One GET per project, projects in parallel; the result does not depend on timing.
+
+    ``configs`` may be a ``DesiredTree``'s ``load()``, and ``keys`` its ``keys()``: the projects
+    it will yield, in that order, known from the files' names. Their reads start at once, before
+    any file is read (and before the loader and its models are even imported); each project is
+    planned once both its answer and its file are in, and no reader ever waits for a file. A
+    project yielded that ``keys`` did not name is read when it is yielded. If the iteration
+    raises (an invalid tree), the reads not yet started are dropped and the error goes on; no
+    plan is made. ``on_project`` is called with each project's plan as it is made (from the
+    thread that brought the second of its answer and its file), for a progress display.
+
+    The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
+    ``rotations``: per project key, the secrets to send again (``reconciler.plan.rotation``).
+    """
+    rotations = rotations or {}
+    sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
+
+    def plan_when_both_are_in(pending: _Pending) -> None:
+        """Plans a project whose answer and file are both in (in whichever thread brought the
+        second of them); its place in the plan is ``pending.plan``."""
+        assert pending.config is not None and pending.remote is not None
+        project = _plan_read(pending.config, pending.remote, rotations.get(pending.key))
+        pending.planned(project)
+        if on_project is not None:
+            on_project(project)
+
+    def read(pending: _Pending) -> None:
+        org, _, name = pending.key.partition("/")
+        try:
+            remote = _read(client, org, name)
+        except BaseException as exc:  # an AccountWideError: it ends the run
+            pending.plan.set_exception(exc)
+            raise
+        if pending.arrive(remote=remote):
+            plan_when_both_are_in(pending)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
+    pendings: dict[str, _Pending] = {}  # every project whose read has started
+    yielded: list[_Pending] = []
+    ahead = iter(dict.fromkeys(keys))
+    # Reads run at most this many projects ahead of the loading: enough to keep every reader
+    # busy while the loader is imported and the first files load, and few enough that answers
+    # waiting for their files stay a handful however large the tree (against a fast Sentry, the
+    # loading is what paces the reads).
+    read_ahead = READ_AHEAD_PER_READER * max(1, parallelism)
+
+    def start(key: str) -> _Pending:
+        pending = pendings[key] = _Pending(key)
+        pool.submit(read, pending)
+        return pending
+
+    def read_more(count: int) -> None:
+        for key in itertools.islice(ahead, count):
+            if key not in pendings:
+                start(key)
+
+    read_more(read_ahead)
+    # While this thread loads files (pure Python, holding the GIL), a reader whose answer has
+    # arrived would wait up to the switch interval (5 ms) for the GIL on every request.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
+    try:
+        for config in configs:
+            # Not started yet: not named in ``keys``, or further ahead than read so far.
+            pending = pendings.get(config.key) or start(config.key)
+            yielded.append(pending)
+            if pending.arrive(config=config):
+                plan_when_both_are_in(pending)
+            read_more(1)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        sys.setswitchinterval(switch_interval)
+    try:
+        # Named in ``keys`` but not yielded (a file that did not validate cannot be, as the
+        # iteration then raised): nothing to plan.
+        projects = [pending.plan.result() for pending in yielded]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    from reconciler.plan.delete_limits import with_verdict
+    from reconciler.plan.model import Plan
+
+    return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)

@@ -1,0 +1,503 @@
+"""Plan output for people, pull requests and machines: pure functions of a ``Plan``.
+
+None of them can print a secret value: the Plan holds none (see ``reconciler.plan.model``), only
+``"(set)"`` / ``"(not set)"`` markers and ``{env: NAME}`` references.
+
+Values from the remote side are printed as JSON literals, so a control character or an escape
+sequence in a source's name reaches neither the terminal nor the markdown as such.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:
+    from reconciler.plan.model import Change, FieldChange, Plan, ProjectPlan, Summary
+
+Format = Literal["text", "markdown", "json"]
+FORMATS: Final[tuple[str, ...]] = ("text", "markdown", "json")
+
+# GitHub rejects issue and pull-request comments longer than this.
+GITHUB_COMMENT_LIMIT: Final = 65_535
+
+_SYMBOL = {"create": "+", "update": "~", "delete": "-", "move": "-/+"}
+_STYLE = {"create": "green", "update": "yellow", "delete": "red", "move": "magenta"}
+_REASON = {
+    "absent": "the file says state: absent",
+    "unmanaged": "not in the file, and the file says unmanaged: delete",
+}
+
+
+def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=color)
+
+
+def render_json(plan: Plan) -> str:
+    """Contract section 3; the same document ``plan --out`` saves."""
+    return plan.dumps()
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _field_value(change: FieldChange, side: Literal["before", "after"]) -> str:
+    value = change.before if side == "before" else change.after
+    if change.secret:
+        return str(value)  # "(set)" / "(not set)", never anything else
+    return format_value(value)
+
+
+def summary_line(summary: Summary) -> str:
+    if summary.changes == 0:
+        # "No changes" alone would be a false all-clear when some projects could not be read.
+        scope = " in the projects that could be planned" if summary.errors else ""
+        text = f"No changes{scope}. {summary.unchanged} source(s) match the files"
+        if summary.unmanaged:
+            text += f", {summary.unmanaged} unmanaged kept"
+        text += "."
+    else:
+        text = (
+            f"Plan: {summary.create} to create, {summary.update} to update, "
+            + (f"{summary.move} to move, " if summary.move else "")
+            + f"{summary.delete} to delete, {summary.unchanged} unchanged"
+        )
+        if summary.unmanaged:
+            text += f", {summary.unmanaged} unmanaged kept"
+        text += "."
+    if summary.errors:
+        text += f" {summary.errors} project(s) could not be planned."
+    if summary.reported:
+        text += (
+            f" {summary.reported} source(s) in Sentry are not in their file (unmanaged: report)."
+        )
+    if summary.unfiled:
+        text += f" {summary.unfiled} project(s) in Sentry have symbol sources and no file."
+    return text
+
+
+def verdict_lines(plan: Plan) -> list[str]:
+    """The delete limits' verdict: one line per limit the plan goes over, with what allows it."""
+    if plan.limits is None:
+        return []
+    return plan.limits.verdict()
+
+
+REPORTED_HEAD: Final = "not in the file (unmanaged: report), kept"
+UNFILED_HEAD: Final = "Projects in Sentry with symbol sources and no file (--report-unfiled):"
+
+
+def _project_summary(project: ProjectPlan) -> str:
+    parts = [
+        f"{project.count(action)} to {action}"
+        for action in ("create", "update", "move", "delete")
+        if project.count(action)
+    ]
+    if project.reported:
+        parts.append(f"{len(project.reported)} not in the file")
+    if project.error is not None:
+        parts.append("could not be planned")
+    if not parts:
+        parts.append("no changes")
+    return ", ".join(parts)
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+class Line:
+    """One line of the text plan: a style for the whole line (or none), and pieces of text,
+    each with a style of its own (or none), as rich's ``Text`` has them.
+
+    Plain output joins the pieces; only coloured output hands them to rich, so a plan written
+    to a file or a CI log never imports it."""
+
+    __slots__ = ("pieces", "style")
+
+    def __init__(self, text: str = "", style: str | None = None) -> None:
+        self.style = style
+        self.pieces: list[tuple[str, str | None]] = [(text, None)] if text else []
+
+    def append(self, text: str, style: str | None = None) -> Line:
+        self.pieces.append((text, style))
+        return self
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.pieces)
+
+
+def _change_lines(change: Change) -> Iterator[Line]:
+    style = _STYLE[change.action]
+    kind = f" ({change.source_type})" if change.source_type else ""
+    head = Line("  ")
+    head.append(f"{_SYMBOL[change.action]} {change.action} {change.source_id}{kind}", style)
+    if change.action == "delete" and change.reason is not None:
+        head.append(f": {_REASON[change.reason]}")
+    if change.action == "move":
+        head.append(": deleted and re-created at the end (order: enforce)")
+        sends = change.secret_variables()
+        if sends:
+            head.append(
+                "; sends " + ", ".join(f"{field} from {var}" for field, var in sends.items())
+            )
+    yield head
+    # The header already names the type of a created or deleted source.
+    fields = {
+        name: fc
+        for name, fc in change.fields.items()
+        if not (name == "type" and change.action != "update")
+    }
+    width = max((len(name) for name in fields), default=0)
+    for name, fc in fields.items():
+        if fc.rotate is not None:
+            yield Line(f"      rotate {name} ({fc.rotate})", style)
+            continue
+        line = Line(f"      {name + ':':<{width + 1}} ")
+        if change.action == "create":
+            line.append(_field_value(fc, "after"), "green")
+        elif change.action == "delete":
+            line.append(_field_value(fc, "before"), "red")
+        elif (items := _list_items_changed(fc)) is not None:
+            added, removed = items
+            parts = [("+ " + format_value(v), "green") for v in added]
+            parts += [("- " + format_value(v), "red") for v in removed]
+            for i, (part, part_style) in enumerate(parts):
+                if i:
+                    line.append(", ")
+                line.append(part, part_style)
+        else:
+            line.append(_field_value(fc, "before"), "red")
+            line.append(" -> ")
+            line.append(_field_value(fc, "after"), "green")
+        yield line
+
+
+def _list_items_changed(change: FieldChange) -> tuple[list[str], list[str]] | None:
+    """For a list that gains or loses items (``filters.path_patterns``, ``platforms``): the
+    strings added and removed, so a long list shows ``+ "*.so", - "*.dll"`` rather than twice
+    in full. None for anything else, or when only the order changed."""
+    before, after = change.before, change.after
+    if change.secret or not isinstance(before, list) or not isinstance(after, list):
+        return None
+    if not all(map(isinstance, before, repeat(str))) or not all(
+        map(isinstance, after, repeat(str))
+    ):
+        return None
+    have, want = set(before), set(after)
+    if len(have) == len(before) and len(want) == len(after):
+        added = [v for v in after if v not in have]
+        removed = [v for v in before if v not in want]
+    else:  # repeated items: count them
+        counted_have, counted_want = Counter(before), Counter(after)
+        added = list((counted_want - counted_have).elements())
+        removed = list((counted_have - counted_want).elements())
+    if not added and not removed:
+        return None
+    return added, removed
+
+
+def _project_lines(project: ProjectPlan) -> Iterator[Line]:
+    title = Line(project.key, "bold")
+    if project.file:
+        title.append(f" ({project.file})")
+    yield title
+    if project.error is not None:
+        yield Line(f"  ! error: {project.error}", "bold red")
+    for change in project.changes:
+        yield from _change_lines(change)
+    if project.needs_variables:
+        yield Line("  apply reads: " + ", ".join(project.needs_variables), "cyan")
+    if project.unmanaged:
+        yield Line("  unmanaged, kept: " + ", ".join(project.unmanaged), "dim")
+    if project.reported:
+        yield Line(f"  ? {REPORTED_HEAD}: " + ", ".join(project.reported), "magenta")
+    for warning in project.warnings:
+        yield Line(f"  ! warning: {warning}", "yellow")
+
+
+def _shown(project: ProjectPlan) -> bool:
+    return bool(
+        project.changes
+        or project.unmanaged
+        or project.reported
+        or project.warnings
+        or project.error
+    )
+
+
+def _unfiled_lines(plan: Plan) -> Iterator[Line]:
+    if not plan.unfiled:
+        return
+    yield Line(UNFILED_HEAD, "bold")
+    for key in plan.unfiled:
+        error = plan.unfiled_errors.get(key)
+        if error is None:
+            yield Line(f"  ? {key}", "magenta")
+        else:
+            yield Line(f"  ! {key}: {error}", "bold red")
+    yield Line()
+
+
+def text_lines(plan: Plan) -> list[Line]:
+    lines: list[Line] = []
+    for project in plan.projects:
+        if not _shown(project):
+            continue
+        lines.extend(_project_lines(project))
+        lines.append(Line())
+    lines.extend(_unfiled_lines(plan))
+    if plan.needs_variables:
+        lines.append(Line(needs_variables_line(plan)))
+    lines.append(Line(summary_line(plan.summary), "bold"))
+    lines.extend(Line(line, "bold red") for line in verdict_lines(plan))
+    return lines
+
+
+def needs_variables_line(plan: Plan) -> str:
+    """The secret variables apply will read, by name (never a value)."""
+    names = plan.needs_variables
+    return (
+        f"Apply reads {len(names)} secret variable(s): {', '.join(names)} "
+        "(from the environment, else from SYMSYNC_SECRETS)."
+    )
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """Terraform-like listing; ANSI colour only when ``color`` is true."""
+    lines = text_lines(plan)
+    if not color:
+        return "".join(line.plain + "\n" for line in lines)
+    from rich.console import Console
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=True,
+        color_system="standard",
+        no_color=False,
+        highlight=False,
+        soft_wrap=True,
+        width=10_000,
+        emoji=False,
+        markup=False,
+    )
+    for line in lines:
+        text = Text(style=line.style or "")
+        for piece, style in line.pieces:
+            text.append(piece, style=style)
+        console.print(text)
+    return buffer.getvalue()
+
+
+# --- markdown ----------------------------------------------------------------------------------
+
+_MD_SPECIAL = {
+    "\\": "\\\\",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "[": "\\[",
+    "]": "\\]",
+    "|": "\\|",
+    "#": "\\#",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+    "\n": " ",
+    "\r": " ",
+}
+
+
+def md_escape(text: str) -> str:
+    """Inline text for markdown: no formatting, links, HTML or table breaks from the value."""
+    return "".join(_MD_SPECIAL.get(ch, ch) for ch in text)
+
+
+def md_code(text: str, *, table: bool = False) -> str:
+    """An inline code span holding ``text`` verbatim; ``table``: for a table cell.
+
+    In a table cell a ``|`` must be escaped even inside code; elsewhere the escape would show.
+    """
+    text = text.replace("\n", " ").replace("\r", " ")
+    if table:
+        text = text.replace("|", "\\|")
+    ticks = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _longest_backtick_run(body: str) -> int:
+    longest = run = 0
+    for ch in body:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _fence(body: str) -> str:
+    """A code fence longer than any run of backticks in the body."""
+    return "`" * max(3, _longest_backtick_run(body) + 1)
+
+
+def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
+    """A project's <details> block as (head lines, body lines, tail lines)."""
+    head = [
+        "<details>",
+        f"<summary><code>{html.escape(project.key)}</code>: "
+        f"{html.escape(_project_summary(project))}</summary>",
+        "",
+    ]
+    tail: list[str] = []
+    body: list[str] = []
+    if project.error is not None:
+        body.append(f"**Could not be planned:** {md_escape(project.error)}")
+        body.append("")
+    diff_lines = [line.plain for change in project.changes for line in _change_lines(change)]
+    if diff_lines:
+        fence = _fence("\n".join(diff_lines))
+        head_fence = [f"{fence}diff"]
+        code = [line[2:] if line.startswith("  ") else line for line in diff_lines]
+        body.extend(head_fence + code + [fence, ""])
+    if project.needs_variables:
+        body.append(
+            "Secret variables apply reads: "
+            + ", ".join(md_code(v) for v in project.needs_variables)
+        )
+        body.append("")
+    if project.unmanaged:
+        body.append("Unmanaged (kept): " + ", ".join(md_code(s) for s in project.unmanaged))
+        body.append("")
+    if project.reported:
+        body.append(
+            "**Not in the file** (unmanaged: report, kept): "
+            + ", ".join(md_code(s) for s in project.reported)
+        )
+        body.append("")
+    for warning in project.warnings:
+        body.append(f"> **Warning:** {md_escape(warning)}")
+        body.append("")
+    tail.append("</details>")
+    tail.append("")
+    return head, body, tail
+
+
+def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """For pull-request comments: summary, table, per-project details; at most ``limit`` chars.
+
+    Past the limit, whole projects (then table rows, then lines of one long project) are left
+    out and a visible note says how many; the JSON plan always has everything.
+    """
+    summary = plan.summary
+    out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
+    for line in verdict_lines(plan):
+        out += [f"> **{md_escape(line)}**", ""]
+    if plan.needs_variables:
+        names = plan.needs_variables
+        out += [
+            f"Apply reads {len(names)} secret variable(s): "
+            f"{', '.join(md_code(v) for v in names)} (from the environment, else from "
+            "`SYMSYNC_SECRETS`).",
+            "",
+        ]
+    changing = [p for p in plan.projects if p.changes or p.reported or p.error is not None]
+    shown = [p for p in plan.projects if _shown(p)]
+
+    def size(lines: list[str]) -> int:
+        return len("\n".join(lines).encode("utf-8")) + 1
+
+    def note(what: str) -> list[str]:
+        return [
+            "",
+            f"> **Truncated:** {what} not shown, to stay under GitHub's "
+            f"{GITHUB_COMMENT_LIMIT:,}-character comment limit. Run `symsync plan` "
+            "or read the JSON plan (`symsync plan --out plan.json`) for everything.",
+            "",
+        ]
+
+    # Room kept back for a truncation note.
+    reserve = size(note("999999999 more table rows and all projects' details")) + 256
+
+    if changing:
+        moves = summary.move > 0  # a Move column only when some project reorders
+        out += [
+            "| Project | Create | Update | "
+            + ("Move | " if moves else "")
+            + "Delete | Unmanaged | Status |",
+            "|---|---:|---:|" + ("---:|" if moves else "") + "---:|---:|---|",
+        ]
+        for i, p in enumerate(changing):
+            if p.error is not None:
+                status = "could not be planned"
+            elif p.changes:
+                status = "changes pending"
+            else:
+                status = "sources not in the file"
+            row = (
+                f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
+                + (f"{p.count('move')} | " if moves else "")
+                + f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
+            )
+            if size([*out, row]) + reserve > limit:
+                out += note(f"{len(changing) - i} more table rows and all projects' details")
+                return "\n".join(out) + "\n"
+            out.append(row)
+        out.append("")
+
+    if plan.unfiled:
+        out += [f"**{md_escape(UNFILED_HEAD)}**", ""]
+        for i, key in enumerate(plan.unfiled):
+            error = plan.unfiled_errors.get(key)
+            line = f"- {md_code(key)}"
+            if error is not None:
+                line += f": {md_escape(error)}"
+            if size([*out, line]) + reserve > limit:
+                out += note(f"{len(plan.unfiled) - i} more unfiled projects and all details")
+                return "\n".join(out) + "\n"
+            out.append(line)
+        out.append("")
+
+    for i, project in enumerate(shown):
+        head, body, tail = _md_block(project)
+        block = head + body + tail
+        if size(out + block) + reserve <= limit:
+            out += block
+            continue
+        # Not all of it fits: show what does of this project, then say what was left out.
+        room = [*out, *head]
+        kept: list[str] = []
+        in_fence: str | None = None
+        for line in body:
+            closing = [in_fence] if in_fence else []
+            if size(room + kept + [line, *closing, *tail]) + reserve > limit:
+                break
+            kept.append(line)
+            if line.startswith("```"):
+                marker = line.removesuffix("diff")
+                in_fence = None if in_fence == marker else marker
+        if kept:
+            if in_fence:
+                kept.append(in_fence)
+            out += head + kept + ["", "_(the rest of this project is cut)_", "", *tail]
+            left = len(shown) - i - 1
+            what = f"the rest of {md_code(project.key)}"
+            if left:
+                what += f" and {left} more projects' details"
+        else:
+            what = f"{len(shown) - i} more projects' details"
+        out += note(what)
+        break
+    return "\n".join(out) + "\n"

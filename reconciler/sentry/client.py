@@ -1,0 +1,512 @@
+"""The one way symsync talks to Sentry: :class:`SentryClient`, the symbol-sources API.
+
+The client speaks Sentry's API (paths, methods, the shapes of answers) and settles writes whose
+outcome is uncertain; :mod:`reconciler.sentry.transport` sends the requests (session, pacing,
+retries,
+deadlines) and :mod:`reconciler.sentry.errors` words the failures.
+
+Settling uncertain writes (reference sections 1 and 11): a POST whose first attempt may have
+reached Sentry (a 5xx, a dropped connection) can answer "duplicate id" on its retry; symsync
+always sends its own ``id``, so the client then reads that id back and reports success when the
+source holds what was sent, instead of reporting a failure or writing twice. The same goes for a
+PUT that hid a committed write and a DELETE whose retry finds the source already gone.
+
+The client only uses request patterns that behave the same in Sentry's two endpoint generations
+(reference section 11) and branches on status codes, not on bodies.
+
+An :class:`AccountWideError` (a bad token, a URL that is not Sentry's API, a server that stopped
+answering) trips the transport's breaker: every later call fails at once with the same error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+from urllib.parse import parse_qs, quote, urlsplit
+
+from reconciler.core.errors import SymsyncError
+from reconciler.core.redact import redact_text, register_secret
+from reconciler.sentry import spec
+from reconciler.sentry.connection import USER_AGENT
+from reconciler.sentry.errors import (
+    TOKEN_VARIABLE,
+    URL_VARIABLE,
+    AccountWideError,
+    ErrorWording,
+    SentryAPIError,
+    Target,
+    body_text,
+    has_endpoint_envelope,
+)
+from reconciler.sentry.transport import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    LOGGER_NAME,
+    Answer,
+    NoAnswer,
+    Transport,
+    TransportStats,
+)
+
+__all__ = [
+    "DEFAULT_RETRY_BUDGET",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_URL",
+    "TOKEN_VARIABLE",
+    "URL_VARIABLE",
+    "USER_AGENT",
+    "AccountWideError",
+    "SentryAPIError",
+    "SentryClient",
+]
+
+log = logging.getLogger(LOGGER_NAME)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _stops_all_on_account_wide(
+    method: Callable[Concatenate[SentryClient, P], R],
+) -> Callable[Concatenate[SentryClient, P], R]:
+    """An account-wide error leaving an API method trips the breaker: every later request
+    fails at once with it. (Inside the method, an uncertain write is still read back first.)"""
+
+    def wrapper(client: SentryClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(client, *args, **kwargs)
+        except AccountWideError as exc:
+            client._transport.trip(exc)
+            raise
+
+    wrapper.__name__ = method.__name__
+    wrapper.__qualname__ = method.__qualname__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+DEFAULT_URL: Final = "https://sentry.io"
+# Visible ASCII only: Sentry's tokens are hex or `sntry?_` followed by base64.
+_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+")
+MAX_PAGES: Final = 10_000
+
+
+class SentryClient:
+    """A thread-safe client for Sentry's project symbol-sources API.
+
+    One transport (one ``requests.Session``, one pacer) is shared by every thread; the session
+    keeps no cookies, so no state is shared between requests beyond the pooled connections.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff: float = 0.5,
+        pool_size: int = 64,  # as many as `--parallelism` allows: none is opened twice
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = _check_base_url(base_url)
+        self.host = urlsplit(self.base_url).netloc
+        if not token:
+            raise SymsyncError(f"{TOKEN_VARIABLE} is not set: give it a Sentry auth token")
+        if not _TOKEN_RE.fullmatch(token):
+            # It goes into a header: a line break or a non-ASCII letter would fail deep in
+            # http.client, with the token in the exception's text.
+            raise SymsyncError(
+                f"{TOKEN_VARIABLE} holds characters no Sentry auth token has (spaces, line "
+                "breaks, control or non-ASCII characters): copy the token again"
+            )
+        self.timeout = timeout
+        self.retry_budget = retry_budget
+        self._transport = Transport(
+            self.base_url,
+            token,
+            timeout=timeout,
+            retry_budget=retry_budget,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_wait=max_wait,
+            pool_size=pool_size,
+            sleep=sleep,
+            clock=clock,
+            monotonic=monotonic,
+            jitter=jitter,
+        )
+        self._wording = ErrorWording(self.base_url)
+
+    @classmethod
+    def from_env(cls, url: str | None = None, **kwargs: Any) -> SentryClient:
+        """A client configured like every command: ``url`` (``--url``), else ``SENTRY_URL``,
+        else sentry.io; the token from ``SENTRY_AUTH_TOKEN``."""
+        base = url or os.environ.get(URL_VARIABLE, "").strip() or DEFAULT_URL
+        token = os.environ.get(TOKEN_VARIABLE, "").strip()
+        if not token:
+            raise SymsyncError(
+                f"{TOKEN_VARIABLE} is not set: export it with a Sentry auth token that has the "
+                "project:read scope (project:write to create and update sources, project:admin "
+                "to delete them)"
+            )
+        # Masked from here on wherever it shows, even as the URL (SENTRY_URL=$SENTRY_AUTH_TOKEN).
+        register_secret(token, TOKEN_VARIABLE)
+        return cls(base, token, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"SentryClient(base_url={self.base_url!r})"
+
+    @property
+    def stats(self) -> TransportStats:
+        """Requests sent, 429s seen and seconds waited for Sentry's limits, so far."""
+        return self._transport.stats
+
+    @property
+    def stopped_by(self) -> AccountWideError | None:
+        """The account-wide error that stopped this client's requests, if any."""
+        tripped = self._transport.tripped
+        return tripped if isinstance(tripped, AccountWideError) else None
+
+    def stop_retrying_on(self, stop: threading.Event) -> None:
+        """Once ``stop`` is set (an interrupted apply), no request is retried and a wait before
+        a retry ends at once; an uncertain write is still settled, with one read."""
+        self._transport.stop = stop
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> SentryClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- the symbol-sources API
+
+    @_stops_all_on_account_wide
+    def list_sources(self, org: str, project: str) -> list[dict[str, Any]]:
+        """Every source of the project, in Sentry's order, secrets as the placeholder."""
+        target = Target(org, project)
+        answer = self._send("GET", _sources_path(org, project), target=target)
+        if answer.status != 200:
+            raise self._error(answer, target)
+        data = self._json(answer, "a list of sources")
+        if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
+            raise self._unexpected(answer, "a list of sources")
+        return data
+
+    @_stops_all_on_account_wide
+    def get_source(self, org: str, project: str, source_id: str) -> dict[str, Any] | None:
+        """The source with this id, or ``None`` when the project has no such source."""
+        target = Target(org, project, source_id)
+        answer = self._send(
+            "GET", _sources_path(org, project), query={"id": source_id}, target=target
+        )
+        if answer.status == 200:
+            data = self._json(answer, "a source")
+            # Sentry answers a one-element list; take a bare object too. A server (or a proxy)
+            # that ignored `?id=` answers the whole list: pick the source by its id.
+            if isinstance(data, dict):
+                data = [data]
+            if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
+                raise self._unexpected(answer, "a source")
+            return next((s for s in data if s.get("id") == source_id), None)
+        if answer.status == 404:
+            # Both an unknown source and an unknown project answer 404. Sentry's endpoint says
+            # the former in its own `{"error": ...}` envelope; anything else is settled by
+            # reading the list, which fails with a clear message for an unknown project.
+            if has_endpoint_envelope(answer):
+                return None
+            return next(
+                (s for s in self.list_sources(org, project) if s.get("id") == source_id), None
+            )
+        raise self._error(answer, target)
+
+    @_stops_all_on_account_wide
+    def create_source(self, org: str, project: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a new source (``body`` carries its own ``id``); the stored source, redacted."""
+        source_id = _body_id(body)
+        target = Target(org, project, source_id)
+        try:
+            answer = self._send("POST", _sources_path(org, project), body=body, target=target)
+        except SentryAPIError as exc:
+            if exc.uncertain and (found := self._confirm_written(org, project, body)) is not None:
+                return found
+            raise
+        status = answer.status
+        if status in (200, 201):
+            return self._source_from(answer)
+        if answer.uncertain and (status == 400 or status >= 500):
+            # The retry of a write that may have been committed: "duplicate id" (a 400, with or
+            # without a message) or a 500 that hid the write. Read it back.
+            remote = self._read_back(org, project, source_id)
+            if remote is not None and _same_source(remote, body):
+                return remote
+            if status == 400 and remote is not None:
+                raise SentryAPIError(
+                    f"source `{source_id}` already exists in {target.project_key} with other "
+                    "content than symsync sent (an earlier attempt of this request may have "
+                    "reached Sentry, or someone else created it); run `symsync plan` again",
+                    status=status,
+                    method="POST",
+                    path=answer.path,
+                    body=body_text(answer),
+                    attempts=answer.attempts,
+                    uncertain=True,
+                )
+        raise self._error(answer, target)
+
+    @_stops_all_on_account_wide
+    def update_source(
+        self, org: str, project: str, source_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """PUT the complete source ``body`` in place of ``source_id``; the stored source."""
+        if body.get("id") != source_id:
+            # Sentry would rename the source (to a random UUID when the id is missing), and
+            # reference section 11 says never to: this is a bug in the caller.
+            raise SymsyncError(
+                f"an update of source `{source_id}` must carry the same `id` in its body"
+            )
+        target = Target(org, project, source_id)
+        path = _sources_path(org, project)
+        # Re-sending an identical PUT is idempotent (the body keeps the id, and placeholders are
+        # backfilled from what the committed write stored), so retries need no special care. A
+        # final failure after an uncertain attempt is confirmed by reading the source back, when
+        # the body holds no plaintext secret (whose new value could not be seen).
+        verifiable = not _plaintext_secrets(body)
+        try:
+            answer = self._send("PUT", path, query={"id": source_id}, body=body, target=target)
+        except SentryAPIError as exc:
+            if (
+                exc.uncertain
+                and verifiable
+                and (found := self._confirm_written(org, project, body)) is not None
+            ):
+                return found
+            raise
+        if answer.status == 200:
+            return self._source_from(answer)
+        if answer.uncertain and verifiable:
+            found = self._confirm_written(org, project, body)
+            if found is not None:
+                return found
+        raise self._error(answer, target)
+
+    @_stops_all_on_account_wide
+    def delete_source(self, org: str, project: str, source_id: str) -> None:
+        """DELETE the source. A retry that finds it gone after an uncertain attempt succeeds."""
+        target = Target(org, project, source_id)
+        try:
+            answer = self._send(
+                "DELETE", _sources_path(org, project), query={"id": source_id}, target=target
+            )
+        except SentryAPIError as exc:
+            if exc.uncertain and self._confirmed_gone(org, project, source_id):
+                return
+            raise
+        status = answer.status
+        if status in (200, 202, 204):
+            return
+        if (
+            answer.uncertain
+            and (status == 404 or status >= 500)
+            and self._confirmed_gone(org, project, source_id)
+        ):
+            return
+        raise self._error(answer, target)
+
+    @_stops_all_on_account_wide
+    def list_projects(self, org: str) -> list[dict[str, Any]]:
+        """Every project of the organization, following Sentry's cursor pagination."""
+        target = Target(org)
+        path = f"/api/0/organizations/{_segment(org)}/projects/"
+        projects: list[dict[str, Any]] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            query = {"cursor": cursor} if cursor else None
+            answer = self._send("GET", path, query=query, target=target)
+            if answer.status != 200:
+                raise self._error(answer, target)
+            page = self._json(answer, "a list of projects")
+            if not isinstance(page, list) or not all(isinstance(p, dict) for p in page):
+                raise self._unexpected(answer, "a list of projects")
+            projects.extend(page)
+            cursor = _next_cursor(answer)
+            if cursor is None or cursor in seen:
+                return projects
+            seen.add(cursor)
+        raise SentryAPIError(
+            f"Sentry kept paginating the projects of `{org}` past {MAX_PAGES} pages",
+            status=200,
+            method="GET",
+            path=path,
+        )
+
+    # ---------------------------------------------------------------------------- requests
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        target: Target,
+        query: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Answer:
+        """The last answer of the request (after retries); raises when none came."""
+        try:
+            return self._transport.send(method, path, pace_key=target.org, query=query, body=body)
+        except NoAnswer as exc:
+            raise self._wording.no_answer(exc) from None
+
+    def _error(self, answer: Answer, target: Target) -> SentryAPIError:
+        if answer.status == 429 and answer.nothing_granted:
+            return self._wording.rate_limited_everywhere(answer)
+        return self._wording.error(answer, target)
+
+    def _unexpected(self, answer: Answer, expected: str) -> SentryAPIError:
+        return self._wording.unexpected(answer, expected)
+
+    def _json(self, answer: Answer, expected: str) -> Any:
+        try:
+            return answer.json()
+        except ValueError:
+            raise self._unexpected(answer, expected) from None
+
+    def _source_from(self, answer: Answer) -> dict[str, Any]:
+        data = self._json(answer, "a source")
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]
+        if not isinstance(data, dict):
+            raise self._unexpected(answer, "a source")
+        return data
+
+    # ------------------------------------------------------------- confirming uncertain writes
+
+    def _read_back(self, org: str, project: str, source_id: str) -> dict[str, Any] | None:
+        """The stored source, or ``None`` when it is absent or cannot be read."""
+        try:
+            return self.get_source(org, project, source_id)
+        except SentryAPIError:
+            return None
+
+    def _confirm_written(
+        self, org: str, project: str, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The stored source when it holds what ``body`` says (secrets compared by presence)."""
+        remote = self._read_back(org, project, _body_id(body))
+        if remote is not None and _same_source(remote, body):
+            log.debug(
+                "confirmed %s/%s source %r after an uncertain write", org, project, remote["id"]
+            )
+            return remote
+        return None
+
+    def _confirmed_gone(self, org: str, project: str, source_id: str) -> bool:
+        try:
+            sources = self.list_sources(org, project)
+        except SentryAPIError:
+            return False
+        return all(s.get("id") != source_id for s in sources)
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _check_base_url(url: str) -> str:
+    cleaned = url.strip()
+    parts = urlsplit(cleaned)
+    credentials = parts.username is not None or parts.password is not None
+    shown = f"{parts.scheme}://{parts.hostname}" if credentials else redact_text(cleaned)
+    problem = ""
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+    except ValueError:
+        problem = "its port is not a number from 1 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "it must start with https:// (or http://) and name a host"
+    elif any(c.isspace() for c in cleaned):
+        problem = "it contains spaces"
+    elif credentials:
+        problem = f"it must not carry credentials (the token goes in {TOKEN_VARIABLE})"
+    elif parts.query or parts.fragment or cleaned.endswith(("?", "#")):
+        problem = "it must not have a query (`?`) or a fragment (`#`)"
+    if problem:
+        raise SymsyncError(
+            f"`{shown}` is not a Sentry URL: {problem}; set {URL_VARIABLE} or --url to "
+            "one like https://sentry.example.com (or https://example.com/sentry when Sentry is "
+            "served under a path)"
+        )
+    # Scheme and host are case-insensitive: one spelling, so that a saved plan's URL compares
+    # equal to the same Sentry written another way. The path keeps its case.
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}".rstrip("/")
+
+
+def _segment(value: str) -> str:
+    """One path segment, fully percent-encoded (``/``, ``?``, ``#``, spaces, unicode). A
+    segment of dots is encoded too: sent as ``.`` or ``..`` it would be removed from the path
+    on the way (URL normalisation), and the request would go to another endpoint."""
+    if value and value.strip(".") == "":
+        return "%2E" * len(value)
+    return quote(value, safe="")
+
+
+def _sources_path(org: str, project: str) -> str:
+    return f"/api/0/projects/{_segment(org)}/{_segment(project)}/symbol-sources/"
+
+
+def _body_id(body: dict[str, Any]) -> str:
+    source_id = body.get("id")
+    if not isinstance(source_id, str) or not source_id:
+        raise SymsyncError("a source sent to Sentry must carry its own non-empty `id`")
+    return source_id
+
+
+def _plaintext_secrets(body: dict[str, Any]) -> bool:
+    return any(
+        key in spec.ALL_SECRET_FIELDS and not spec.is_hidden_secret(value)
+        for key, value in body.items()
+    )
+
+
+def _same_source(remote: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether Sentry's (redacted) ``remote`` is what ``body`` stores: equal except that every
+    secret field present in the body shows as the placeholder (reference section 3)."""
+    expected = {
+        key: spec.hidden_secret() if key in spec.ALL_SECRET_FIELDS else value
+        for key, value in body.items()
+    }
+    return remote == expected
+
+
+def _next_cursor(answer: Answer) -> str | None:
+    """The cursor of Sentry's ``Link: <...>; rel="next"; results="true"; cursor="..."``."""
+    link = answer.links.get("next")
+    if not link or link.get("results", "true").lower() != "true":
+        return None
+    cursor = link.get("cursor")
+    if cursor:
+        return cursor
+    # No cursor attribute: take it from the URL's query string.
+    values = parse_qs(urlsplit(link.get("url", "")).query).get("cursor")
+    return values[0] if values else None
