@@ -15,6 +15,7 @@ from reconciler import __version__
 from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import redact_data, redact_text, truncate
 from reconciler.sentry.client import AccountWideError, SentryAPIError, SentryClient
+from reconciler.sentry.settings import ConnectionSettings
 from tests.fake_sentry import CLIENT_TOKEN, Recorded, Reply
 
 TOKEN = CLIENT_TOKEN
@@ -467,7 +468,7 @@ def test_missing_token_and_bad_url(monkeypatch):
         SentryClient.from_env()
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
     with pytest.raises(SymsyncError, match="not a Sentry URL") as info:
-        SentryClient.from_env("ftp://user:pw@example.com")
+        SentryClient.from_env(ConnectionSettings(url="ftp://user:pw@example.com"))
     assert "pw" not in str(info.value)
 
 
@@ -535,7 +536,10 @@ def test_url_precedence(monkeypatch):
     assert SentryClient.from_env().base_url == "https://sentry.io"
     monkeypatch.setenv("SENTRY_URL", "https://sentry.acme.example/")
     assert SentryClient.from_env().base_url == "https://sentry.acme.example"
-    assert SentryClient.from_env("http://127.0.0.1:9").base_url == "http://127.0.0.1:9"
+    assert (
+        SentryClient.from_env(ConnectionSettings(url="http://127.0.0.1:9")).base_url
+        == "http://127.0.0.1:9"
+    )
 
 
 # --------------------------------------------------------------------------------- secrecy

@@ -441,15 +441,36 @@ def test_unreachable_server_through_the_cli_is_one_clear_line(tmp_path):
     assert "Traceback" not in proc.stderr and TOKEN not in proc.stderr + proc.stdout
 
 
-def test_the_command_line_defaults_are_the_clients():
-    """--help states the defaults without importing the HTTP stack: they must not drift."""
-    from reconciler.commands import options
-    from reconciler.sentry.transport import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT
+def test_the_connection_options_reach_the_client_as_one_settings_object(monkeypatch):
+    """--url, --timeout, --retry-budget and --parallelism are read into one ConnectionSettings,
+    and the client made from it carries them; without the options, the documented defaults."""
+    import click
 
-    assert (options.DEFAULT_TIMEOUT, options.DEFAULT_RETRY_BUDGET) == (
-        DEFAULT_TIMEOUT,
-        DEFAULT_RETRY_BUDGET,
-    )
+    from reconciler.commands.options import connection_settings, parallelism_option, url_option
+    from reconciler.sentry.settings import ConnectionSettings
+
+    seen: list[ConnectionSettings] = []
+
+    @click.command()
+    @url_option
+    @parallelism_option("help")
+    def probe() -> None:
+        seen.append(connection_settings())
+
+    args = ["--url", "http://127.0.0.1:9", "--timeout", "3", "--retry-budget", "4"]
+    probe.main([*args, "--parallelism", "5"], standalone_mode=False)
+    probe.main([], standalone_mode=False)
+    assert seen == [
+        ConnectionSettings(url="http://127.0.0.1:9", timeout=3.0, retry_budget=4.0, parallelism=5),
+        ConnectionSettings(url=None, timeout=30.0, retry_budget=20.0, parallelism=8),
+    ]
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
+    with SentryClient.from_env(seen[0]) as client:
+        assert (client.base_url, client.timeout, client.retry_budget) == (
+            "http://127.0.0.1:9",
+            3.0,
+            4.0,
+        )
 
 
 def test_a_stalled_tls_handshake_is_cut_off_at_the_deadline():

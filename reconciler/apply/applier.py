@@ -51,8 +51,8 @@ from reconciler.plan.model import (
 )
 from reconciler.sentry import spec
 from reconciler.sentry.errors import AccountWideError
+from reconciler.sentry.settings import DEFAULT_PARALLELISM
 
-DEFAULT_PARALLELISM = 8
 # A project stopped by an error that is not about it (a bad token, Sentry unreachable): the
 # command states that error once, below the table, rather than in every row.
 STOPPED = "stopped: Sentry could not be used (the error is below the table)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from reconciler.apply.applier import DEFAULT_PARALLELISM, apply_plan, results_summary, results_table
+from reconciler.apply.applier import apply_plan, results_summary, results_table
 from reconciler.apply.secrets import (
     SecretResolver,
     check_plan_shows_no_secret,
@@ -19,9 +18,11 @@ from reconciler.apply.secrets import (
 )
 from reconciler.commands.options import (
     base_option,
+    connection_settings,
     format_option,
     log_requests,
     max_deletes_option,
+    parallelism_option,
     project_option,
     rotate_option,
     url_option,
@@ -36,6 +37,7 @@ from reconciler.commands.plan import (
 )
 from reconciler.commands.progress import RunProgress, client_stats
 from reconciler.config.diagnostic import display_path
+from reconciler.config.selection import selects
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
 from reconciler.github.actions import append_plan_summary
@@ -71,13 +73,7 @@ def _reviewed_keys(reviewed: Plan, fresh: Plan, patterns: Sequence[str]) -> list
     if not patterns:
         return keys
     planned = {p.key for p in fresh.projects}
-    return [k for k in keys if k in planned or any(_matches(k, p) for p in patterns)]
-
-
-def _matches(key: str, pattern: str) -> bool:
-    org, _, project = key.partition("/")
-    org_pattern, _, project_pattern = pattern.partition("/")
-    return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(project, project_pattern)
+    return [k for k in keys if k in planned or selects(patterns, k)]
 
 
 def confirm(yes: bool) -> bool:
@@ -131,13 +127,7 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
     ),
 )
 @url_option
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=DEFAULT_PARALLELISM,
-    show_default=True,
-    help="Projects written at the same time (writes to one project are never parallel).",
-)
+@parallelism_option("Projects written at the same time (writes to one project are never parallel).")
 @verbose_option
 @interrupt.handled("apply")
 def command(
@@ -150,8 +140,6 @@ def command(
     base: str | None,
     rotate_patterns: tuple[str, ...],
     expect: Path | None,
-    url: str | None,
-    parallelism: int,
     verbose: bool,
 ) -> int:
     """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan.
@@ -180,6 +168,7 @@ def command(
             f"{flag} decides what a fresh plan sends; a saved plan already says it. "
             f"Give {flag} to `symsync plan --out`, or apply without PLANFILE"
         )
+    settings = connection_settings()
     # A malformed SYMSYNC_SECRETS stops apply here, before anything is read or written.
     secrets = SecretResolver()
     if planfile is not None:
@@ -189,14 +178,14 @@ def command(
         if patterns:
             keys = [p.key for p in plan.projects]
             plan = plan.select(match_projects(keys, patterns, where=display_path(planfile)))
-        client = connect(url) if plan.has_changes else None
+        client = connect(settings) if plan.has_changes else None
         if client is not None:
             progress.attach(client_stats(client))
             check_same_sentry(plan, client.base_url, planfile)
     else:
         desired = DesiredTree(config_dir or DEFAULT_CONFIG_DIR, patterns, echo=echo_err)
         configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
-        client = connect(url, desired)
+        client = connect(settings, desired)
         progress.attach(client_stats(client))
         try:
             with progress:
@@ -204,7 +193,7 @@ def command(
                 plan = make_plan(
                     client,
                     configs,
-                    parallelism=parallelism,
+                    parallelism=settings.parallelism,
                     rotations=rotations,
                     on_project=progress.advance,
                     keys=desired.keys(),
@@ -265,7 +254,7 @@ def command(
             plan,
             client,
             verify=planfile is not None,
-            parallelism=parallelism,
+            parallelism=settings.parallelism,
             # A line per write on a terminal or with --verbose; a CI log gets the table below.
             on_event=progress.event,
             on_project=progress.advance,

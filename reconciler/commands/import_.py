@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import (
-    client_options,
+    connection_settings,
     log_requests,
     url_option,
     verbose_option,
@@ -64,7 +64,6 @@ def command(
     excludes: tuple[str, ...],
     secret_name: str | None,
     config_dir: Path,
-    url: str | None,
     force: bool,
     verbose: bool,
 ) -> int:
@@ -83,7 +82,7 @@ def command(
     progress = RunProgress("import", verbose=verbose)
     # The live display (a terminal, enough projects) is taken down when the reads end, however
     # they end (an error, a signal), and before any result is printed below it.
-    with SentryClient.from_env(url, **client_options()) as client, progress:
+    with SentryClient.from_env(connection_settings()) as client, progress:
         progress.attach(client_stats(client))
         result = import_organization(
             client,

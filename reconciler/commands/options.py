@@ -9,6 +9,12 @@ from typing import Any
 import click
 
 from reconciler.plan.render import FORMATS
+from reconciler.sentry.settings import (
+    DEFAULT_PARALLELISM,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    ConnectionSettings,
+)
 
 
 def log_requests() -> None:
@@ -32,9 +38,6 @@ project_option = click.option(
     metavar="ORG/PROJECT",
     help="Only these projects; may repeat; shell-style globs like `acme/*` or `*/ios`.",
 )
-# The client's defaults (reconciler.sentry.transport), here so that --help needs no HTTP library.
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_RETRY_BUDGET = 20.0
 _CLIENT_SETTINGS = "symsync.client_settings"
 
 
@@ -45,7 +48,12 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 _CONNECTION_OPTIONS = (
-    click.option("--url", help="Sentry URL (default: $SENTRY_URL, else https://sentry.io)."),
+    click.option(
+        "--url",
+        expose_value=False,
+        callback=_remember,
+        help="Sentry URL (default: $SENTRY_URL, else https://sentry.io).",
+    ),
     click.option(
         "--timeout",
         type=click.FloatRange(min=0.1),
@@ -78,14 +86,29 @@ def url_option(command: Any) -> Any:
     return command
 
 
-def client_options() -> dict[str, float]:
-    """``timeout`` and ``retry_budget`` for ``SentryClient``, as given on the command line."""
+def parallelism_option(help: str) -> Callable[[Any], Any]:
+    """``--parallelism N``: how many projects are read or written at the same time."""
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_PARALLELISM,
+        show_default=True,
+        expose_value=False,
+        callback=_remember,
+        help=help,
+    )
+
+
+def connection_settings() -> ConnectionSettings:
+    """The connection options as given on the command line, in one object."""
     ctx = click.get_current_context(silent=True)
-    settings = ctx.meta.get(_CLIENT_SETTINGS, {}) if ctx is not None else {}
-    return {
-        "timeout": float(settings.get("timeout", DEFAULT_TIMEOUT)),
-        "retry_budget": float(settings.get("retry_budget", DEFAULT_RETRY_BUDGET)),
-    }
+    given = ctx.meta.get(_CLIENT_SETTINGS, {}) if ctx is not None else {}
+    return ConnectionSettings(
+        url=given.get("url"),
+        timeout=float(given.get("timeout", DEFAULT_TIMEOUT)),
+        retry_budget=float(given.get("retry_budget", DEFAULT_RETRY_BUDGET)),
+        parallelism=int(given.get("parallelism", DEFAULT_PARALLELISM)),
+    )
 
 
 def format_option(help: str) -> Callable[[Any], Any]:

@@ -11,9 +11,11 @@ import click
 
 from reconciler.commands.options import (
     base_option,
+    connection_settings,
     format_option,
     log_requests,
     max_deletes_option,
+    parallelism_option,
     project_option,
     rotate_option,
     url_option,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from reconciler.plan.model import Plan
     from reconciler.plan.planner import DesiredTree
     from reconciler.sentry.client import SentryClient
+    from reconciler.sentry.settings import ConnectionSettings
 
 DEFAULT_CONFIG_DIR = Path("configs")
 
@@ -68,14 +71,13 @@ def report_problems(plan: Plan, *, errors: bool = True) -> None:
             echo_err(f"error: {key}: {error}")
 
 
-def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient:
+def connect(settings: ConnectionSettings, desired: DesiredTree | None = None) -> SentryClient:
     """The client. When it cannot be made (no token, a bad URL) and ``desired`` is given, the
     tree's own errors are reported first: they are what the user must fix anyway."""
-    from reconciler.commands.options import client_options
     from reconciler.sentry.client import SentryClient
 
     try:
-        return SentryClient.from_env(url=url, **client_options())
+        return SentryClient.from_env(settings)
     except SymsyncError:
         if desired is not None:
             desired.check()
@@ -114,13 +116,7 @@ def connect(url: str | None, desired: DesiredTree | None = None) -> SentryClient
     "organization that has a folder in the tree (drift for --detailed-exitcode).",
 )
 @url_option
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Projects read at the same time.",
-)
+@parallelism_option("Projects read at the same time.")
 @verbose_option
 @interrupt.handled("plan")
 def command(
@@ -133,8 +129,6 @@ def command(
     base: str | None,
     rotate_patterns: tuple[str, ...],
     report_unfiled: bool,
-    url: str | None,
-    parallelism: int,
     verbose: bool,
 ) -> int:
     """Show what apply would change. Needs a token with project:read, no secret variables.
@@ -154,13 +148,14 @@ def command(
     progress = RunProgress("plan", verbose=verbose)
     desired = DesiredTree(config_dir, patterns, echo=echo_err)
     configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
-    with connect(url, desired) as client, progress:
+    settings = connection_settings()
+    with connect(settings, desired) as client, progress:
         progress.attach(client_stats(client))
         progress.phase("plan", len(desired))
         plan = make_plan(
             client,
             configs,
-            parallelism=parallelism,
+            parallelism=settings.parallelism,
             max_deletes=max_deletes,
             rotations=rotations,
             on_project=progress.advance,
@@ -169,7 +164,7 @@ def command(
         if report_unfiled:
             from reconciler.plan.unfiled import find_unfiled
 
-            unfiled = find_unfiled(client, config_dir, patterns, parallelism=parallelism)
+            unfiled = find_unfiled(client, config_dir, patterns, parallelism=settings.parallelism)
             plan = plan.model_copy(
                 update={"unfiled": unfiled.projects, "unfiled_errors": unfiled.errors or {}}
             )

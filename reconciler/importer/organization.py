@@ -49,6 +49,7 @@ from ruamel.yaml.scalarstring import (
 from reconciler.apply.secrets import SECRETS_VARIABLE
 from reconciler.config.diagnostic import display_path
 from reconciler.config.project_file import ProjectFile, project_file_json_schema
+from reconciler.config.selection import selects
 from reconciler.core.atomic import stage
 from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import find_known
@@ -344,8 +345,7 @@ def _without_excluded(
 
 def _excludes(pattern: str, org: str, slug: str) -> bool:
     if "/" in pattern:
-        org_pattern, _, project_pattern = pattern.partition("/")
-        return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(slug, project_pattern)
+        return selects([pattern], f"{org}/{slug}")
     return fnmatch.fnmatchcase(slug, pattern)
 
 

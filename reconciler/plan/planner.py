@@ -19,7 +19,6 @@ plan that is never made.
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
 import sys
 import threading
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.config.diagnostic import display_path
+from reconciler.config.selection import ProjectPattern
 from reconciler.core.errors import ConfigError, SymsyncError
 from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES
 from reconciler.sentry.errors import AccountWideError
@@ -60,13 +60,13 @@ def match_projects(keys: Sequence[str], patterns: Sequence[str], *, where: str) 
         return list(keys)
     selected: set[str] = set()
     for pattern in patterns:
-        parts = pattern.split("/")
-        if len(parts) != 2 or not all(parts):
+        parsed = ProjectPattern.parse(pattern)
+        if parsed is None:
             raise SymsyncError(
                 f"--project {pattern!r} is not ORG/PROJECT; give it as in "
                 "configs/<org>/<project>.yaml (globs like `acme/*` or `*/ios` work)"
             )
-        hits = [k for k in keys if _glob_match(k, parts[0], parts[1])]
+        hits = [k for k in keys if parsed.matches_key(k)]
         if not hits:
             raise SymsyncError(
                 f"--project {pattern!r} matches no project in {where}; "
@@ -74,11 +74,6 @@ def match_projects(keys: Sequence[str], patterns: Sequence[str], *, where: str) 
             )
         selected.update(hits)
     return [k for k in keys if k in selected]
-
-
-def _glob_match(key: str, org_pattern: str, project_pattern: str) -> bool:
-    org, _, project = key.partition("/")
-    return fnmatch.fnmatchcase(org, org_pattern) and fnmatch.fnmatchcase(project, project_pattern)
 
 
 class DesiredTree:

@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.config.project_file import AbsentSource, ProjectConfig, integral_number
+from reconciler.config.selection import ProjectPattern, split_pattern
 from reconciler.core.errors import SymsyncError
 from reconciler.sentry import spec
 
@@ -125,18 +126,15 @@ def forced(configs: Sequence[ProjectConfig], patterns: Sequence[str]) -> dict[st
     """
     out: dict[str, Rotations] = {}
     for pattern in patterns:
-        parts = pattern.split("/")
-        if len(parts) != 3 or not all(parts):
+        parts = split_pattern(pattern, 3)
+        if parts is None:
             raise SymsyncError(
                 f"--rotate {pattern!r} is not ORG/PROJECT/SOURCE_ID (globs like "
                 "`acme/*/acme-symbols` work)"
             )
         hits = 0
         for config in configs:
-            if not (
-                fnmatch.fnmatchcase(config.organization, parts[0])
-                and fnmatch.fnmatchcase(config.project, parts[1])
-            ):
+            if not ProjectPattern(parts[0], parts[1]).matches(config.organization, config.project):
                 continue
             for source_id, refs in refs_of(config).items():
                 if fnmatch.fnmatchcase(source_id, parts[2]):

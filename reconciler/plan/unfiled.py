@@ -10,13 +10,13 @@ Nothing here writes; a project without a file is still never planned or applied.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.config.selection import ProjectPattern, selects
 from reconciler.core.errors import SymsyncError
 from reconciler.sentry import spec
 from reconciler.sentry.errors import stops_the_run
@@ -65,13 +65,10 @@ def _wanted(org: str, project: str | None, patterns: Sequence[str]) -> bool:
     select a project of this organization)."""
     if not patterns:
         return True
-    for pattern in patterns:
-        org_pattern, _, project_pattern = pattern.partition("/")
-        if fnmatch.fnmatchcase(org, org_pattern) and (
-            project is None or fnmatch.fnmatchcase(project, project_pattern)
-        ):
-            return True
-    return False
+    if project is not None:
+        return selects(patterns, f"{org}/{project}")
+    parsed = (ProjectPattern.parse(pattern) for pattern in patterns)
+    return any(p is not None and p.may_match_in(org) for p in parsed)
 
 
 def find_unfiled(

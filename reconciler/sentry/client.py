@@ -45,10 +45,9 @@ from reconciler.sentry.errors import (
     body_text,
     has_endpoint_envelope,
 )
+from reconciler.sentry.settings import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT, ConnectionSettings
 from reconciler.sentry.transport import (
     DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_BUDGET,
-    DEFAULT_TIMEOUT,
     LOGGER_NAME,
     Answer,
     NoAnswer,
@@ -152,10 +151,13 @@ class SentryClient:
         self._wording = ErrorWording(self.base_url)
 
     @classmethod
-    def from_env(cls, url: str | None = None, **kwargs: Any) -> SentryClient:
-        """A client configured like every command: ``url`` (``--url``), else ``SENTRY_URL``,
-        else sentry.io; the token from ``SENTRY_AUTH_TOKEN``."""
-        base = url or os.environ.get(URL_VARIABLE, "").strip() or DEFAULT_URL
+    def from_env(cls, settings: ConnectionSettings | None = None, **kwargs: Any) -> SentryClient:
+        """A client configured like every command: the URL from ``settings`` (``--url``), else
+        ``SENTRY_URL``, else sentry.io; the token from ``SENTRY_AUTH_TOKEN``; the timeout and
+        retry budget from ``settings``. ``kwargs`` are the constructor's test knobs."""
+        settings = settings or ConnectionSettings()
+        base = settings.url or os.environ.get(URL_VARIABLE, "").strip() or DEFAULT_URL
+        kwargs = {"timeout": settings.timeout, "retry_budget": settings.retry_budget, **kwargs}
         token = os.environ.get(TOKEN_VARIABLE, "").strip()
         if not token:
             raise SymsyncError(

@@ -44,13 +44,12 @@ from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import secret_values
 from reconciler.sentry.connection import AttemptFailed, Connection, Failure, Secret
 from reconciler.sentry.pacing import MAX_PLAUSIBLE_WAIT, Pacer, PacingStats
+from reconciler.sentry.settings import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT
 
 # The client's logger: `--verbose` shows one line per attempt, each starting with this name.
 LOGGER_NAME: Final = "reconciler.client"
 log = logging.getLogger(LOGGER_NAME)
 
-DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_RETRY_BUDGET: Final = 20.0
 DEFAULT_MAX_RETRIES: Final = 8
 # 500 is retried too: Sentry answers it for transient failures, and a write that failed with it
 # is confirmed before it is reported (see reconciler.sentry.client).

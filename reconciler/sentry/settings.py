@@ -1,0 +1,33 @@
+"""How symsync reaches Sentry and how hard it tries: one object, passed whole.
+
+Every command that talks to Sentry takes the same knobs (``--url``, ``--timeout``,
+``--retry-budget``, ``--parallelism``); the command line builds one :class:`ConnectionSettings`
+from them and hands it on, so no layer passes the knobs one by one. Standard library only:
+``--help`` shows the defaults without importing the HTTP client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# The longest wait for one whole answer (connecting, headers and body), in seconds.
+DEFAULT_TIMEOUT: Final = 30.0
+# How long one request keeps retrying 5xx answers, lost connections and timeouts, in seconds.
+DEFAULT_RETRY_BUDGET: Final = 20.0
+# Projects read, or written, at the same time.
+DEFAULT_PARALLELISM: Final = 8
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where Sentry is and how to talk to it.
+
+    ``url`` is ``--url``; ``None`` means ``SENTRY_URL``, else sentry.io. ``parallelism`` is how
+    many projects are read or written at the same time (the client keeps a connection for each).
+    """
+
+    url: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    retry_budget: float = DEFAULT_RETRY_BUDGET
+    parallelism: int = DEFAULT_PARALLELISM
