@@ -27,6 +27,16 @@ lint: $(BIN)/symsync
 test: lint
 	$(BIN)/pytest -n auto
 
+# The documentation site (mkdocs.yml, docs/), built offline into site/ (ignored by git). Strict:
+# a broken link, a page missing from the nav or an unknown anchor fails the build, and so
+# `make test`, which builds it before the tests. Not --quiet: in MkDocs 1.6 it hides warnings
+# from the strict count, and the build would pass with a broken link.
+.PHONY: docs
+docs: $(BIN)/symsync
+	$(BIN)/mkdocs build --strict --site-dir site
+
+test: docs
+
 # Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_*
 # variables: SYMSYNC_SOAK_SEEDS for the fault, kill and fuzz suites (50 here). Prints counts.
 SYMSYNC_SOAK_SEEDS ?= 50
