@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from reconciler.commands.options import echo_err
 from reconciler.core.errors import EXIT_OK, SymsyncError
 from reconciler.github.actions import append_step_summary, set_output
 from reconciler.github.comment import upsert_comment
@@ -23,10 +24,6 @@ from reconciler.github.drift import sync_drift_issue
 from reconciler.github.rest import GitHubAPI, GitHubEnv, GitHubError
 
 PULL_REQUEST_HELP = "The pull request to comment on (default: the event's pull request)."
-
-
-def echo_err(message: str) -> None:
-    click.echo(message, err=True)
 
 
 def read_text(path: Path, what: str) -> str:
