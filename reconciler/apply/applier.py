@@ -11,9 +11,8 @@
 - With ``verify=True`` (a saved plan), each project is read once more and its fingerprint
   compared with the plan's; a project that moved is refused, with what moved.
 - A project that fails or is refused does not stop the others.
-- Delete limits (``reconciler.plan.delete_limits``) are checked first, on the whole plan, with
-  this run's ``max_deletes``: a run over a limit is refused as a whole, before any write
-  anywhere.
+- Delete limits (``reconciler.plan.delete_limits``) are checked first, over the whole plan, with
+  this run's ``max_deletes``: a run over a limit is refused whole, before any write anywhere.
 - A move (``order: enforce``) is a DELETE of the source, then at once a POST of the desired
   source, one source at a time: a run killed between the two leaves a managed source missing,
   which the next plan simply creates again.

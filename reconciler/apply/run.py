@@ -254,9 +254,9 @@ class PreparedApply:
             return ExpectRefusal(
                 EXIT_ERROR,
                 (
-                    f"error: apply --expect: the fresh plan could not read {len(broken)} "
-                    f"project(s), so it cannot be compared with {expect}; nothing was written "
-                    "anywhere:",
+                    "error: apply --expect: the fresh plan could not read "
+                    f"{len(broken)} project(s), so it cannot be compared with {expect}; "
+                    "nothing was written anywhere:",
                     *(f"  {line}" for line in broken),
                     "Run apply --expect again once Sentry answers for them.",
                 ),
@@ -267,8 +267,8 @@ class PreparedApply:
         return ExpectRefusal(
             EXIT_REFUSED,
             (
-                f"apply --expect: the fresh plan differs from {expect}; nothing was written "
-                "anywhere:",
+                f"apply --expect: the fresh plan differs from {expect}; "
+                "nothing was written anywhere:",
                 *(f"  {line}" for line in differ),
                 "Review the fresh plan (`symsync plan`) and apply that one.",
             ),

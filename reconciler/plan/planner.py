@@ -1,4 +1,4 @@
-"""Make a Plan from the desired-state tree and Sentry: the part ``plan`` and ``apply`` share.
+"""Make a Plan from the desired-state tree and Sentry: one read per project, planned as it comes.
 
 Only projects that have a file are read. Each project is read with exactly one GET; a project
 whose GET fails is kept in the plan with its ``error``, and the others are planned as usual;
