@@ -66,26 +66,16 @@ def show_results(result: ApplyResult, stopped_by: AccountWideError | None) -> No
         echo_err(f"error: {stopped_by}")
 
 
-@click.command("apply", short_help="Apply a fresh plan, or exactly a saved PLANFILE.")
-@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
+config_dir_option = click.option(
     "--config-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help=f"The desired-state tree (default: {DEFAULT_CONFIG_DIR}); not read with PLANFILE.",
 )
-@project_option
-@click.option(
+yes_option = click.option(
     "--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal)."
 )
-@format_option("How stdout shows the plan before applying it.")
-@max_deletes_option(
-    "Refuse the whole run (exit 3, nothing written) when it would delete more than N sources "
-    "in total. A project's own limit is `max_deletes:` in its file."
-)
-@base_option
-@rotate_option
-@click.option(
+expect_option = click.option(
     "--expect",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="PLANFILE",
@@ -94,6 +84,21 @@ def show_results(result: ApplyResult, stopped_by: AccountWideError | None) -> No
         "plan (`symsync plan --out`); otherwise write nothing, show what differs, exit 3."
     ),
 )
+
+
+@click.command("apply", short_help="Apply a fresh plan, or exactly a saved PLANFILE.")
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@config_dir_option
+@project_option
+@yes_option
+@format_option("How stdout shows the plan before applying it.")
+@max_deletes_option(
+    "Refuse the whole run (exit 3, nothing written) when it would delete more than N sources "
+    "in total. A project's own limit is `max_deletes:` in its file."
+)
+@base_option
+@rotate_option
+@expect_option
 @url_option
 @parallelism_option("Projects written at the same time (writes to one project are never parallel).")
 @verbose_option
