@@ -91,6 +91,7 @@ class ExpectRefusal:
 
 
 def read_plan_file(path: Path) -> Plan:
+    """A JSON plan that ``plan --out`` saved; a clear error when it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -25,7 +25,7 @@ from reconciler.commands.options import (
 )
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, SymsyncError
-from reconciler.plan.fresh import DEFAULT_CONFIG_DIR
+from reconciler.plan.fresh import DEFAULT_CONFIG_DIR, plan_tree
 from reconciler.plan.render import render
 
 # What the first request does not need is imported later (reconciler.cli: start-up imports only
@@ -126,7 +126,6 @@ def command(
         log_requests()
     from reconciler.apply.secrets import bundle_problem, check_plan_shows_no_secret, remember_values
     from reconciler.commands.progress import RunProgress
-    from reconciler.plan.fresh import plan_tree
 
     if (problem := bundle_problem()) is not None:
         echo_err(f"warning: {problem}. apply will refuse it")
