@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
-from reconciler.github.rest import BODY_LIMIT, GitHubEnv, GitHubError, drift_reasons, marker
+from reconciler.github.comment import BODY_LIMIT, marker
+from reconciler.github.drift import drift_reasons
+from reconciler.github.rest import GitHubEnv, GitHubError
 from reconciler.plan.model import Change, FieldChange, Plan, ProjectPlan
 from reconciler.plan.render import render_markdown
 from tests.e2e_helpers import clean_env
@@ -403,7 +405,8 @@ def test_with_a_sentry_token_the_job_goes_on(tmp_path: Path) -> None:
 
 
 def test_a_read_github_could_not_answer_is_tried_again_a_write_never(github, tmp_path) -> None:
-    from reconciler.github.rest import GET_RETRY_PAUSES, GitHubAPI, find_comment
+    from reconciler.github.comment import find_comment
+    from reconciler.github.rest import GET_RETRY_PAUSES, GitHubAPI
 
     env = GitHubEnv.from_environ(gh_env(github, tmp_path))
     github.add_comment(7, f"{PLAN_MARKER}\nold")

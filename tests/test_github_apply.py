@@ -11,7 +11,7 @@ import pytest
 from reconciler.cli import cli
 from reconciler.emulator.testing import running_emulator
 from reconciler.github.apply_run import ApplyRun, apply_command, report, run_apply
-from reconciler.github.rest import marker
+from reconciler.github.comment import marker
 from tests.e2e_helpers import EMULATOR_TOKEN, state_doc, symsync, write_tree
 from tests.fake_github import running_fake_github
 from tests.test_github import TOKEN, gh_env, github_cli

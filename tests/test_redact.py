@@ -108,7 +108,8 @@ def test_comments_issue_bodies_and_the_step_summary_carry_no_known_value(
 ) -> None:
     from reconciler.apply.secrets import register_environment
     from reconciler.github.actions import append_step_summary
-    from reconciler.github.rest import comment_body, drift_issue_body
+    from reconciler.github.comment import comment_body
+    from reconciler.github.drift import drift_issue_body
 
     register_environment({"GITHUB_TOKEN": "ghs_SENTINELgithubtoken0123", "SENTRY_AUTH_TOKEN": ""})
     register_secret("SENTINEL-in-markdown", "V")

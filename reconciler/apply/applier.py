@@ -2,25 +2,24 @@
 
 - Writes to one project go one at a time, in the plan's order: Sentry rewrites the project's
   whole list on every write, with no locking. Projects run in parallel.
-- A PUT carries the complete desired source with ``"id"`` equal to ``?id=``. A secret that is set
-  remotely and should stay is sent as Sentry's placeholder ``{"hidden-secret": true}``; the real
-  value (``reconciler.apply.secrets``: the environment, then ``SYMSYNC_SECRETS``) is sent only where
-  the plan says it is needed (a new source, a newly added secret, a type change).
+- A PUT carries the complete desired source with ``"id"`` equal to ``?id=``. A secret that is
+  set remotely and should stay is sent as Sentry's placeholder ``{"hidden-secret": true}``; the
+  real value (``reconciler.apply.secrets``: the environment, then ``SYMSYNC_SECRETS``) is sent
+  only where the plan says it is needed (a new source, a newly added secret, a type change).
 - Every variable of every project is read before the first write anywhere; when any is
   missing, apply raises naming all of them, and nothing is written to any project.
 - With ``verify=True`` (a saved plan), each project is read once more and its fingerprint
   compared with the plan's; a project that moved is refused, with what moved.
 - A project that fails or is refused does not stop the others.
-- Delete limits (``reconciler.plan.delete_limits``) are checked first, on the whole plan, with this
-run's
-  ``max_deletes``: a run over a limit is refused as a whole, before any write anywhere.
+- Delete limits (``reconciler.plan.delete_limits``) are checked first, over the whole plan, with
+  this run's ``max_deletes``: a run over a limit is refused whole, before any write anywhere.
 - A move (``order: enforce``) is a DELETE of the source, then at once a POST of the desired
   source, one source at a time: a run killed between the two leaves a managed source missing,
   which the next plan simply creates again.
-- Interrupts (``stop``, set by :mod:`reconciler.core.interrupt` on SIGINT/SIGTERM): the stop event
-  is checked before every write, so once it is set no new write starts; a write in flight is
-  never cut off, and the client settles it. A project stopped part-way is ``interrupted``, one
-  that had not written yet is ``not started``; each names the source ids written and not
+- Interrupts (``stop``, set by :mod:`reconciler.core.interrupt` on SIGINT/SIGTERM): the stop
+  event is checked before every write, so once it is set no new write starts; a write in flight
+  is never cut off, and the client settles it. A project stopped part-way is ``interrupted``,
+  one that had not written yet is ``not started``; each names the source ids written and not
   written, which are exactly what a later plan shows as remaining.
 """
 
@@ -107,7 +106,7 @@ class ApplyResult:
     @property
     def exit_code(self) -> int:
         """128 + the signal when interrupted (130, 143), else 1 if any project failed, else 3
-        if any was refused, else 0 (contract section 2)."""
+        if any was refused, else 0 (the exit codes of ``reconciler.core.errors``)."""
         if self.signal is not None:
             return 128 + self.signal
         if self.count("failed"):
@@ -241,14 +240,12 @@ class Applier:
     def _apply_project_unguarded(self, project: ProjectPlan) -> ProjectResult:
         org, name = project.organization, project.project
         total = len(project.changes)
-
-        def result(status: Status, done: int = 0, message: str = "") -> ProjectResult:
-            return ProjectResult(org, name, status, done, total, message)
-
         if project.error is not None:
-            return result("failed", message=f"not planned: {project.error}")
+            return ProjectResult(
+                org, name, "failed", total=total, message=f"not planned: {project.error}"
+            )
         if not project.changes:
-            return result("unchanged")
+            return ProjectResult(org, name, "unchanged", total=total)
         everything = tuple(_described(c) for c in project.changes)
         if self._stopping():
             return ProjectResult(
@@ -256,23 +253,37 @@ class Applier:
                 f"not started: nothing written; not written: {', '.join(everything)}",
                 not_written=everything,
             )  # fmt: skip
-        secrets = self._secrets
-
         if self.verify:
-            try:
-                remote = self.client.list_sources(org, name)
-            except AccountWideError:
-                return result("failed", message=STOPPED)
-            except SymsyncError as exc:
-                return result("failed", message=f"could not read the remote state: {exc}")
-            if fingerprint(remote) != project.fingerprint:
-                moved = describe_drift(project.remote_sources, remote_digests(remote))
-                return result(
-                    "refused",
-                    message=f"remote changed since the plan was made ({moved}); "
-                    "nothing written to it; run `symsync plan` again",
-                )
+            moved = self._moved_since_planned(project)
+            if moved is not None:
+                return moved
+        return self._write_changes(project, everything)
 
+    def _moved_since_planned(self, project: ProjectPlan) -> ProjectResult | None:
+        """A saved plan: the project read once more; refused if its remote state is not the one
+        planned, failed if it cannot be read, None if it may be written."""
+        org, name = project.organization, project.project
+        total = len(project.changes)
+        try:
+            remote = self.client.list_sources(org, name)
+        except AccountWideError:
+            return ProjectResult(org, name, "failed", total=total, message=STOPPED)
+        except SymsyncError as exc:
+            reason = f"could not read the remote state: {exc}"
+            return ProjectResult(org, name, "failed", total=total, message=reason)
+        if fingerprint(remote) == project.fingerprint:
+            return None
+        moved = describe_drift(project.remote_sources, remote_digests(remote))
+        reason = (
+            f"remote changed since the plan was made ({moved}); "
+            "nothing written to it; run `symsync plan` again"
+        )
+        return ProjectResult(org, name, "refused", total=total, message=reason)
+
+    def _write_changes(self, project: ProjectPlan, everything: tuple[str, ...]) -> ProjectResult:
+        """Every change of the project, in order, until one fails or the run is stopped."""
+        org, name = project.organization, project.project
+        total = len(project.changes)
         done = 0
         for change in project.changes:
             if self._stopping():
@@ -286,17 +297,16 @@ class Applier:
                     written=written, not_written=left,
                 )  # fmt: skip
             try:
-                self._write(org, name, change, secrets)
+                self._write(org, name, change, self._secrets)
             except AccountWideError:
                 applied = f" ({done} earlier change(s) applied)" if done else ""
-                return result("failed", done, f"{STOPPED}{applied}")
+                return ProjectResult(org, name, "failed", done, total, f"{STOPPED}{applied}")
             except SymsyncError as exc:
-                return result(
-                    "failed",
-                    done,
-                    f"{change.action} `{change.source_id}` failed: {exc}"
-                    + (f" ({done} earlier change(s) applied)" if done else ""),
-                )
+                applied = f" ({done} earlier change(s) applied)" if done else ""
+                return ProjectResult(
+                    org, name, "failed", done, total,
+                    f"{change.action} `{change.source_id}` failed: {exc}{applied}",
+                )  # fmt: skip
             done += 1
             self._event(f"{project.key}: {change.action}d `{change.source_id}`")
         return ProjectResult(org, name, "applied", done, total, written=everything)

@@ -1,5 +1,6 @@
-"""``symsync github ...``: the steps of the GitHub workflows (and of action.yml) that talk to
-GitHub. Thin: parse the options, call ``reconciler.github.rest*``, pick the exit code.
+"""``symsync github ...``: the workflow steps (and action.yml's) that talk to GitHub.
+
+Thin: parse the options, call the ``reconciler.github`` modules, pick the exit code.
 
 They read GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_SERVER_URL,
 GITHUB_RUN_ID (and GITHUB_SHA, GITHUB_OUTPUT), all set by the Actions runner; the token needs
@@ -15,21 +16,14 @@ from typing import Any
 
 import click
 
+from reconciler.commands.options import echo_err
 from reconciler.core.errors import EXIT_OK, SymsyncError
 from reconciler.github.actions import append_step_summary, set_output
-from reconciler.github.rest import (
-    GitHubAPI,
-    GitHubEnv,
-    GitHubError,
-    sync_drift_issue,
-    upsert_comment,
-)
+from reconciler.github.comment import upsert_comment
+from reconciler.github.drift import sync_drift_issue
+from reconciler.github.rest import GitHubAPI, GitHubEnv, GitHubError
 
 PULL_REQUEST_HELP = "The pull request to comment on (default: the event's pull request)."
-
-
-def echo_err(message: str) -> None:
-    click.echo(message, err=True)
 
 
 def read_text(path: Path, what: str) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +17,34 @@ from reconciler.sentry.settings import (
     DEFAULT_TIMEOUT,
     ConnectionSettings,
 )
+
+if TYPE_CHECKING:
+    from reconciler.plan.model import Plan
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def stdout_color() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and os.environ.get("NO_COLOR", "") == ""
+
+
+def report_problems(plan: Plan, *, errors: bool = True) -> None:
+    """Project warnings (and errors) on stderr too, where CI logs show them whatever the format
+    and wherever stdout goes."""
+    for project in plan.projects:
+        if errors and project.error is not None:
+            echo_err(f"error: {project.key}: {project.error}")
+        for warning in project.warnings:
+            echo_err(f"warning: {project.key}: {warning}")
+    if plan.limits is not None:
+        for line in plan.limits.lines():
+            echo_err(f"warning: apply would refuse: {line}")
+    if errors:
+        for key, error in plan.unfiled_errors.items():
+            echo_err(f"error: {key}: {error}")
 
 
 def log_requests() -> None:
@@ -119,7 +149,8 @@ def format_option(help: str) -> Callable[[Any], Any]:
 
 
 def max_deletes_option(help: str) -> Callable[[Any], Any]:
-    """``--max-deletes N``: the most sources one run may delete in total (issue: delete limits)."""
+    """``--max-deletes N``: the most sources one run may delete in total (the delete limits of
+    ``reconciler.plan.delete_limits``)."""
     from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES
 
     return click.option(

@@ -1,5 +1,4 @@
-"""``symsync github apply``: run ``symsync apply --expect`` and report its outcome on the pull
-request that was reviewed.
+"""``symsync github apply``: run ``apply --expect`` and report the outcome on the pull request.
 
 apply runs as a child process of the same symsync, with the environment of this step less
 ``GITHUB_TOKEN`` (apply has no use for it). Its stderr (progress, the result table, a refusal

@@ -1,17 +1,10 @@
-"""GitHub glue for the workflows: the pull-request comment, the drift issue, the run's settings.
+"""GitHub's REST API for one repository, and the run's GitHub settings from the runner.
 
-Everything here reads the variables the Actions runner sets and talks to GitHub's REST API:
-
-- ``GITHUB_API_URL`` (``https://api.github.com``, or ``https://HOST/api/v3`` on GitHub
-  Enterprise: a path is kept), ``GITHUB_REPOSITORY`` (``owner/name``), ``GITHUB_TOKEN``,
-  ``GITHUB_EVENT_PATH`` (the event's JSON), ``GITHUB_SERVER_URL`` and ``GITHUB_RUN_ID`` (to
-  link the run).
-- ``upsert_comment``: ONE comment per pull request and purpose. Its body starts with a hidden
-  marker (``<!-- symsync:plan -->``); only a comment whose body STARTS with it is edited, so a
-  reply quoting it is never overwritten. Every page of comments is searched.
-- ``sync_drift_issue``: one open issue labelled ``symsync-drift`` tracks drift: opened when a
-  plan shows drift, its body edited to each new plan, closed with a comment once the plan is
-  clean. Pull requests carrying the label (the issues API lists them too) are left alone.
+The settings are the variables the Actions runner sets: ``GITHUB_API_URL``
+(``https://api.github.com``, or ``https://HOST/api/v3`` on GitHub Enterprise: a path is kept),
+``GITHUB_REPOSITORY`` (``owner/name``), ``GITHUB_TOKEN``, ``GITHUB_EVENT_PATH`` (the event's
+JSON), ``GITHUB_SERVER_URL`` and ``GITHUB_RUN_ID`` (to link the run). What symsync does with the
+API is elsewhere: the pull-request comment in ``comment``, the drift issue in ``drift``.
 
 The token goes only into the Authorization header of requests to ``GITHUB_API_URL``'s origin
 (a ``Link`` to any other host is not followed), and never into a message: every error text is
@@ -27,21 +20,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
 
 from reconciler import __version__
 from reconciler.core.errors import SymsyncError
-from reconciler.core.redact import redact_known, redact_text, truncate
-from reconciler.github.actions import cut_to_bytes
+from reconciler.core.redact import redact_text, truncate
 
-# GitHub refuses a comment or issue body over 65,536 characters; bytes are never fewer than
-# characters (in UTF-8 or UTF-16), so a body within this many UTF-8 bytes always fits.
-BODY_LIMIT: Final = 65_535
-DRIFT_LABEL: Final = "symsync-drift"
-DRIFT_TITLE: Final = "symsync: Sentry differs from configs/"
 TIMEOUT: Final = (10.0, 60.0)  # connect, read
 # A GET that GitHub could not answer (a dropped connection, 502, 503, 504) is tried again after
 # these pauses; a write is never repeated, so a comment or an issue is never made twice.
@@ -52,11 +39,6 @@ _REPOSITORY: Final = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 class GitHubError(SymsyncError):
     """A GitHub setting is missing or wrong, or GitHub answered with an error."""
-
-
-def marker(name: str) -> str:
-    """The hidden first line that identifies symsync's comment of one kind (``plan``, ...)."""
-    return f"<!-- symsync:{name} -->"
 
 
 @dataclass(frozen=True)
@@ -301,161 +283,3 @@ class GitHubAPI:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
-
-
-# -- the pull-request comment ------------------------------------------------------------------
-
-
-def fit_body(
-    text: str, run_url: str | None, *, limit: int = BODY_LIMIT, what: str = "The full plan"
-) -> str:
-    """``text`` within ``limit`` (GitHub's body limit); past it, its start and a visible note
-    that links the run, whose artifact holds everything."""
-    where = f"[this run]({run_url})" if run_url else "this run"
-    note = (
-        f"> **Cut:** this text is longer than GitHub's {BODY_LIMIT:,}-character limit. "
-        f"{what} is in the artifact of {where}.\n"
-    )
-    return cut_to_bytes(text, limit, note)
-
-
-def comment_body(text: str, *, kind: str, run_url: str | None) -> str:
-    """The comment: the marker on the first line, then ``text`` (cut to fit)."""
-    head = marker(kind) + "\n"
-    if not text.strip():
-        where = f"[the run log]({run_url})" if run_url else "the run log"
-        text = f"### symsync {kind}\n\nsymsync printed nothing for this comment: see {where}.\n"
-    text = redact_known(text)  # no secret value the process knows goes into a comment
-    return head + fit_body(text, run_url, limit=BODY_LIMIT - len(head.encode("utf-8")))
-
-
-CommentAction = Literal["created", "updated"]
-
-
-def find_comment(api: GitHubAPI, number: int, kind: str) -> dict[str, Any] | None:
-    """symsync's comment of ``kind`` on issue or pull request ``number``: the first whose body
-    starts with the marker, on any page."""
-    head = marker(kind)
-    for comment in api.paginate(f"{api.repo_path}/issues/{number}/comments"):
-        body = comment.get("body")
-        if isinstance(body, str) and body.startswith(head) and isinstance(comment.get("id"), int):
-            return comment
-    return None
-
-
-def upsert_comment(api: GitHubAPI, number: int, text: str, *, kind: str = "plan") -> CommentAction:
-    """Create symsync's comment of ``kind`` on pull request ``number``, or edit it in place."""
-    body = comment_body(text, kind=kind, run_url=api.env.run_url)
-    existing = find_comment(api, number, kind)
-    if existing is None:
-        api.json("POST", f"{api.repo_path}/issues/{number}/comments", json_body={"body": body})
-        return "created"
-    api.json("PATCH", f"{api.repo_path}/issues/comments/{existing['id']}", json_body={"body": body})
-    return "updated"
-
-
-# -- the drift issue ---------------------------------------------------------------------------
-
-
-def drift_reasons(plan: Mapping[str, Any]) -> list[str]:
-    """Why a JSON plan shows drift, in words; empty when it is clean.
-
-    Read defensively, so plans of any symsync version count the same: changes, sources that
-    ``unmanaged: report`` lists, projects with sources and no file, and projects that could not
-    be planned.
-    """
-    reasons: list[str] = []
-    changes = reported = errors = 0
-    projects = plan.get("projects")
-    for project in projects if isinstance(projects, list) else []:
-        if not isinstance(project, dict):
-            continue
-        if isinstance(project.get("changes"), list):
-            changes += len(project["changes"])
-        for key in ("report", "reported", "unmanaged_report"):
-            if isinstance(project.get(key), list):
-                reported += len(project[key])
-        if project.get("error"):
-            errors += 1
-    unfiled = plan.get("unfiled")
-    unfiled_count = len(unfiled) if isinstance(unfiled, list | dict) else 0
-    unreadable = plan.get("unfiled_errors")  # projects whose sources could not be read
-    errors += len(unreadable) if isinstance(unreadable, list | dict) else 0
-    if changes:
-        reasons.append(f"{changes} pending change{'s' if changes != 1 else ''}")
-    if reported:
-        reasons.append(f"{reported} unlisted source{'s' if reported != 1 else ''} reported")
-    if unfiled_count:
-        reasons.append(
-            f"{unfiled_count} project{'s' if unfiled_count != 1 else ''} with sources and no file"
-        )
-    if errors:
-        reasons.append(f"{errors} project{'s' if errors != 1 else ''} could not be planned")
-    return reasons
-
-
-DriftAction = Literal["opened", "updated", "closed", "none"]
-
-
-def open_drift_issue(api: GitHubAPI) -> dict[str, Any] | None:
-    """The oldest open issue labelled ``symsync-drift``; pull requests with the label are not
-    issues and are skipped."""
-    for issue in api.paginate(
-        f"{api.repo_path}/issues",
-        params={"state": "open", "labels": DRIFT_LABEL, "sort": "created", "direction": "asc"},
-    ):
-        if "pull_request" in issue or not isinstance(issue.get("number"), int):
-            continue
-        return issue
-    return None
-
-
-def drift_issue_body(markdown: str, reasons: list[str], run_url: str | None) -> str:
-    run = f" ([run]({run_url}))" if run_url else ""
-    head = (
-        f"{marker('drift')}\n"
-        f"The latest scheduled plan{run} shows that Sentry differs from `configs/`: "
-        f"{', '.join(reasons)}.\n\n"
-        "Change the files (or Sentry) until `symsync plan` shows nothing; this issue is closed "
-        "by the first clean run.\n\n"
-    )
-    markdown = redact_known(markdown)
-    return head + fit_body(markdown, run_url, limit=BODY_LIMIT - len(head.encode("utf-8")))
-
-
-def sync_drift_issue(
-    api: GitHubAPI, plan: Mapping[str, Any], markdown: str
-) -> tuple[DriftAction, int | None]:
-    """Open, update or close the drift issue to match ``plan``; returns what was done and the
-    issue's number."""
-    reasons = drift_reasons(plan)
-    issue = open_drift_issue(api)
-    run_url = api.env.run_url
-    if reasons:
-        body = drift_issue_body(markdown, reasons, run_url)
-        if issue is None:
-            made = api.json(
-                "POST",
-                f"{api.repo_path}/issues",
-                json_body={"title": DRIFT_TITLE, "body": body, "labels": [DRIFT_LABEL]},
-            )
-            number = made.get("number") if isinstance(made, dict) else None
-            return "opened", number if isinstance(number, int) else None
-        api.json("PATCH", f"{api.repo_path}/issues/{issue['number']}", json_body={"body": body})
-        return "updated", int(issue["number"])
-    if issue is None:
-        return "none", None
-    run = f" ([run]({run_url}))" if run_url else ""
-    api.json(
-        "POST",
-        f"{api.repo_path}/issues/{issue['number']}/comments",
-        json_body={
-            "body": f"The latest plan{run} shows no drift: Sentry matches `configs/`. Closing."
-        },
-    )
-    api.json(
-        "PATCH",
-        f"{api.repo_path}/issues/{issue['number']}",
-        json_body={"state": "closed", "state_reason": "completed"},
-    )
-    return "closed", int(issue["number"])

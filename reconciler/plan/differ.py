@@ -1,4 +1,4 @@
-"""Compare one project's desired sources with what Sentry holds, and plan the writes.
+"""Compare one project's file with what Sentry holds: the changes that would make them equal.
 
 Sources are matched by ``id``. Both sides are normalised before comparing:
 
@@ -30,14 +30,13 @@ them as unmanaged, ``report`` lists them as ``reported`` (drift that nothing wri
 plans their deletion.
 
 A secret set on both sides is sent again only when rotation asks for it (``--base REV`` saw its
-reference change, or ``--rotate``; ``reconciler.plan.rotation``): the source is then an update whose
-secret field shows ``rotate`` with the reason.
+reference change, or ``--rotate``; ``reconciler.plan.rotation``): the source is then an update
+whose secret field shows ``rotate`` with the reason.
 
 With ``order: enforce``, every existing source after the longest prefix of the file's order that
 Sentry holds in that order becomes a ``move`` (DELETE, then POST at the end), which replaces its
 update (``reconciler.plan.ordering``). Without it, a predicted order that differs from the file's
-is a
-warning.
+is a warning.
 
 A remote source whose id starts with ``sentry`` (Sentry's own prefix, which it refuses on every
 write) is never deleted, even with ``unmanaged: delete``: it is listed as unmanaged, with a
@@ -51,7 +50,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.config.project_file import AbsentSource, PresentSource, ProjectConfig
+from reconciler.config.project_file import AbsentSource, PresentSource, ProjectConfig, Source
 from reconciler.plan.model import (
     REMOTE_SECRET_FIELDS,
     SECRET_NOT_SET,
@@ -210,11 +209,10 @@ def diff_project(
     file: str | None = None,
     rotate: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ProjectPlan:
-    """Plan one project: ``remote`` is the list GET returned (redacted by Sentry).
+    """Compare one project: ``remote`` is the list GET returned (redacted by Sentry).
 
     ``rotate``: source id -> secret field -> why (``reconciler.plan.rotation``): a secret set on
-    both
-    sides that must be sent again; it makes the source an update if nothing else does.
+    both sides that must be sent again; it makes the source an update if nothing else does.
     """
     base: dict[str, Any] = {
         "organization": config.organization,
@@ -227,115 +225,173 @@ def diff_project(
     except RemoteShapeError as exc:
         return ProjectPlan(**base, error=f"unexpected answer from Sentry: {exc}")
 
-    remote_by_id = {str(s["id"]): (i, s) for i, s in enumerate(remote_list)}
-    changes: list[Change] = []
-    unchanged: list[str] = []
-    mentioned: set[str] = set()
-    present_order: list[str] = []
-    # Per present entry: the entry, the body apply sends, its comparable form, its file position.
-    wanted_by_id: dict[str, tuple[PresentSource, dict[str, Any], dict[str, Any], int]] = {}
-    held_remotely: list[tuple[str, Mapping[str, Any]]] = []  # present entries Sentry holds
-
+    comparison = _Comparison(remote_list)
+    rotate = rotate or {}
     for position, entry in enumerate(config.sources):
-        mentioned.add(entry.id)
-        found = remote_by_id.get(entry.id)
+        comparison.add_entry(entry, position, rotate.get(entry.id, _NO_ROTATION))
+    comparison.add_unnamed(config.unmanaged)
+    if config.order == "enforce":
+        comparison.enforce_order()
+    return ProjectPlan(
+        **base,
+        changes=tuple(comparison.changes),
+        unmanaged=tuple(comparison.unmanaged),
+        reported=tuple(comparison.reported),
+        unchanged=tuple(comparison.unchanged),
+        warnings=tuple(comparison.warnings()),
+        fingerprint=fingerprint(remote_list),
+        remote_sources=remote_digests(remote_list),
+    )
+
+
+_NO_ROTATION: Mapping[str, str] = {}
+# A present entry, the body apply sends, its comparable form, and its position in the file.
+_Wanted = tuple[PresentSource, dict[str, Any], dict[str, Any], int]
+
+
+class _Comparison:
+    """One project's comparison as it goes: the changes found so far, and what the order rules
+    and the warnings need to know of the sources compared."""
+
+    __slots__ = (
+        "changes",
+        "held_remotely",
+        "mentioned",
+        "present_order",
+        "remote",
+        "remote_by_id",
+        "reported",
+        "reserved",
+        "unchanged",
+        "unmanaged",
+        "wanted_by_id",
+    )
+
+    def __init__(self, remote: list[Mapping[str, Any]]) -> None:
+        self.remote = remote
+        self.remote_by_id = {str(s["id"]): (i, s) for i, s in enumerate(remote)}
+        self.changes: list[Change] = []
+        self.unchanged: list[str] = []
+        self.mentioned: set[str] = set()  # every id the file names, present or absent
+        self.present_order: list[str] = []  # the file's present entries, in its order
+        self.wanted_by_id: dict[str, _Wanted] = {}
+        self.held_remotely: list[tuple[str, Mapping[str, Any]]] = []  # present, and in Sentry
+        self.unmanaged: list[str] = []
+        self.reported: list[str] = []
+        self.reserved: list[str] = []  # Sentry's own ids that unmanaged: delete leaves alone
+
+    def add_entry(self, entry: Source, position: int, rotate: Mapping[str, str]) -> None:
+        """One entry of the file: deleted (absent), created, updated or unchanged."""
+        self.mentioned.add(entry.id)
+        found = self.remote_by_id.get(entry.id)
         if isinstance(entry, AbsentSource):
             if found is not None:
-                changes.append(_delete(found[1], found[0], "absent"))
-            continue
-        present_order.append(entry.id)
+                self.changes.append(_delete(found[1], found[0], "absent"))
+            return
+        self.present_order.append(entry.id)
         body = desired_body(entry)
         wanted = normalise(body)
-        wanted_by_id[entry.id] = (entry, body, wanted, position)
+        self.wanted_by_id[entry.id] = (entry, body, wanted, position)
         if found is None:
-            changes.append(
-                Change(
-                    action="create",
-                    source_id=entry.id,
-                    source_type=entry.type,
-                    fields=field_changes(None, wanted),
-                    source=body,
-                    secrets=dict.fromkeys(entry.secret_refs(), "send"),
-                    position=position,
-                )
-            )
-            continue
-        have_raw = found[1]
-        have = normalise(have_raw)
-        fields = field_changes(have, wanted)
-        same_type = have_raw.get("type") == entry.type
-        rotating = {
-            name: why
-            for name, why in (rotate or {}).get(entry.id, {}).items()
-            if same_type and name in have_raw and name in entry.secret_refs()
-        }
+            self.changes.append(_create(entry, body, wanted, position))
+            return
+        self.held_remotely.append((entry.id, found[1]))
+        change = _update(entry, body, wanted, position, found[1], rotate)
+        if change is None:
+            self.unchanged.append(entry.id)
+        else:
+            self.changes.append(change)
+
+    def add_unnamed(self, policy: str) -> None:
+        """The remote sources the file does not name, as its ``unmanaged`` policy says."""
+        for position, source in enumerate(self.remote):
+            sid = str(source["id"])
+            if sid in self.mentioned:
+                continue
+            if spec.is_reserved_id(sid):
+                # Sentry's own prefix: never symsync's to delete, nor drift to report.
+                self.unmanaged.append(sid)
+                if policy == "delete":
+                    self.reserved.append(sid)
+            elif policy == "delete":
+                self.changes.append(_delete(source, position, "unmanaged"))
+            elif policy == "report":
+                self.reported.append(sid)
+            else:
+                self.unmanaged.append(sid)
+
+    def enforce_order(self) -> None:
+        """``order: enforce``: the moves that make Sentry's order the file's."""
+        self.changes, self.unchanged = _enforce_order(
+            self.changes, self.unchanged, self.present_order, self.remote, self.wanted_by_id
+        )
+
+    def warnings(self) -> list[str]:
+        """The project's warnings, once every change (and move) is known."""
+        # After the moves are known: a move re-creates the source, so it loses such fields too.
+        rewritten = {c.source_id: c.action for c in self.changes if c.action in ("update", "move")}
+        return [
+            *_order_warnings(self.remote, self.changes, self.present_order),
+            *_reserved_warnings(self.reserved),
+            *(
+                warning
+                for sid, have_raw in self.held_remotely
+                for warning in _unknown_field_warnings(sid, have_raw, rewritten.get(sid))
+            ),
+        ]
+
+
+def _create(
+    entry: PresentSource, body: dict[str, Any], wanted: dict[str, Any], position: int
+) -> Change:
+    return Change(
+        action="create",
+        source_id=entry.id,
+        source_type=entry.type,
+        fields=field_changes(None, wanted),
+        source=body,
+        secrets=dict.fromkeys(entry.secret_refs(), "send"),
+        position=position,
+    )
+
+
+def _update(
+    entry: PresentSource,
+    body: dict[str, Any],
+    wanted: dict[str, Any],
+    position: int,
+    have_raw: Mapping[str, Any],
+    rotate: Mapping[str, str],
+) -> Change | None:
+    """The update of a source Sentry holds, or None when it is unchanged.
+
+    A secret set on both sides is kept (sent as Sentry's placeholder) unless rotation asks for
+    it; a type change sends every secret again, since Sentry cannot keep one across it.
+    """
+    fields = field_changes(normalise(have_raw), wanted)
+    same_type = have_raw.get("type") == entry.type
+    refs = entry.secret_refs()
+    rotating = {
+        name: why for name, why in rotate.items() if same_type and name in have_raw and name in refs
+    }
+    if rotating:
         for name, why in rotating.items():
             fields[name] = FieldChange(before=SECRET_SET, after=SECRET_SET, secret=True, rotate=why)
         fields = dict(sorted(fields.items(), key=lambda item: _field_key(item[0])))
-        held_remotely.append((entry.id, have_raw))
-        if not fields:
-            unchanged.append(entry.id)
-            continue
-        secrets: dict[str, SecretWrite] = {
-            name: ("keep" if same_type and name in have_raw and name not in rotating else "send")
-            for name in entry.secret_refs()
-        }
-        changes.append(
-            Change(
-                action="update",
-                source_id=entry.id,
-                source_type=entry.type,
-                fields=fields,
-                source=body,
-                secrets=secrets,
-                position=position,
-            )
-        )
-
-    unmanaged: list[str] = []
-    reported: list[str] = []
-    reserved: list[str] = []
-    for position, source in enumerate(remote_list):
-        sid = str(source["id"])
-        if sid in mentioned:
-            continue
-        if spec.is_reserved_id(sid):
-            # Sentry's own prefix: never symsync's to delete, nor drift to report.
-            unmanaged.append(sid)
-            if config.unmanaged == "delete":
-                reserved.append(sid)
-        elif config.unmanaged == "delete":
-            changes.append(_delete(source, position, "unmanaged"))
-        elif config.unmanaged == "report":
-            reported.append(sid)
-        else:
-            unmanaged.append(sid)
-
-    if config.order == "enforce":
-        changes, unchanged = _enforce_order(
-            changes, unchanged, present_order, remote_list, wanted_by_id
-        )
-    # After the moves are known: a move re-creates the source, so it loses such fields too.
-    rewritten = {c.source_id: c.action for c in changes if c.action in ("update", "move")}
-    unknown_warnings = [
-        warning
-        for sid, have_raw in held_remotely
-        for warning in _unknown_field_warnings(sid, have_raw, rewritten.get(sid))
-    ]
-
-    return ProjectPlan(
-        **base,
-        changes=tuple(changes),
-        unmanaged=tuple(unmanaged),
-        reported=tuple(reported),
-        unchanged=tuple(unchanged),
-        warnings=tuple(
-            _order_warnings(remote_list, changes, present_order)
-            + _reserved_warnings(reserved)
-            + unknown_warnings
-        ),
-        fingerprint=fingerprint(remote_list),
-        remote_sources=remote_digests(remote_list),
+    if not fields:
+        return None
+    secrets: dict[str, SecretWrite] = {
+        name: ("keep" if same_type and name in have_raw and name not in rotating else "send")
+        for name in refs
+    }
+    return Change(
+        action="update",
+        source_id=entry.id,
+        source_type=entry.type,
+        fields=fields,
+        source=body,
+        secrets=secrets,
+        position=position,
     )
 
 

@@ -9,8 +9,9 @@ never holds a secret value, by construction:
 
 The applier reads a variable's value at write time, for the one request that needs it.
 
-JSON form (contract section 3): ``Plan.to_json()`` / ``Plan.from_json()``, ``format_version`` 1.
-The same document is printed by ``plan --format json`` and saved by ``plan --out``.
+The JSON form, ``format_version`` 1: ``Plan.to_json()`` / ``Plan.from_json()``. The same
+document is printed by ``plan --format json`` and saved by ``plan --out``; its keys only ever
+grow, so a reader ignores keys it does not know.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ Action = Literal["create", "update", "delete", "move"]
 ACTION_ORDER: Final[dict[str, int]] = {"create": 0, "move": 0, "update": 1, "delete": 2}
 
 # Secret fields as they may appear in what Sentry returns: the three a file can set, plus the
-# legacy appStoreConnect source's key (reference section 3), which Sentry's list can still
-# hold. Remote values of these never enter a plan.
+# key of the legacy appStoreConnect source (which Sentry no longer accepts on writes) that
+# Sentry's list can still hold. Remote values of these never enter a plan.
 REMOTE_SECRET_FIELDS: Final[frozenset[str]] = spec.ALL_SECRET_FIELDS | {"appconnectPrivateKey"}
 
 # How a secret appears in a plan: only whether it is there.
@@ -58,7 +59,7 @@ DeleteReason = Literal["absent", "unmanaged"]
 
 
 class _Frozen(BaseModel):
-    # Unknown keys are ignored: a later symsync may add keys to the JSON plan (contract section 3).
+    # Unknown keys are ignored: a later symsync may add keys to the JSON plan.
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 

@@ -1,9 +1,9 @@
 """``order: enforce``: which sources to move so that Sentry's order becomes the file's.
 
-Sentry has no reorder call (reference sections 5, 6, 11): a PUT keeps a source's place, a POST
-appends at the end, a DELETE removes. The only way to move a source is to delete it and create
-it again, which appends it: two writes. Renaming in place is not an option (a PUT that renames
-loses the source's stored secret in Gen A, and symsync never renames).
+Sentry's symbol-sources API has no reorder call: a PUT keeps a source's place, a POST appends at
+the end, a DELETE removes. The only way to move a source is to delete it and create it again,
+which appends it: two writes. Renaming in place is not an option (a PUT that renames loses the
+source's stored secret in Gen A, and symsync never renames).
 
 The managed sources are the file's present entries, in file order ``F``. A source that is not
 moved keeps its place, and every appended source (moved or new) lands after all of those, in the

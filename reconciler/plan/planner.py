@@ -1,4 +1,4 @@
-"""Make a Plan from the desired-state tree and Sentry: the part ``plan`` and ``apply`` share.
+"""Make a Plan from the desired-state tree and Sentry: one read per project, planned as it comes.
 
 Only projects that have a file are read. Each project is read with exactly one GET; a project
 whose GET fails is kept in the plan with its ``error``, and the others are planned as usual;
@@ -10,15 +10,15 @@ A pipeline, not phases: the tree's files are found first (names only, which is w
 ``--project`` selects by), and every selected project's GET is handed to the read pool at once,
 from its file's name, while the files are loaded one by one (and the loader and its models are
 imported) in this thread. A project is planned as soon as both its answer and its file are in,
-by whichever thread brings the second; no reader waits for a file. The contract is unchanged:
-an invalid file anywhere means nothing is planned (``ConfigError``, exit 1, every diagnostic
-printed). Reads may start before any file is checked because they are side-effect free: a read
-that turns out not to be needed changes nothing in Sentry, and its answer is dropped with the
-plan that is never made.
+by whichever thread brings the second; no reader waits for a file. An invalid file anywhere
+still means nothing is planned (``ConfigError``, exit 1, every diagnostic printed). Reads may
+start before any file is checked because they are side-effect free: a read that turns out not to
+be needed changes nothing in Sentry, and its answer is dropped with the plan that is never made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 import threading
@@ -277,73 +277,112 @@ def make_plan(
     The plan carries the delete limits' verdict for a run allowed ``max_deletes``.
     ``rotations``: per project key, the secrets to send again (``reconciler.plan.rotation``).
     """
-    rotations = rotations or {}
     sentry_url = getattr(client, "base_url", None)  # recorded so a saved plan goes back there
-
-    def plan_when_both_are_in(pending: _Pending) -> None:
-        """Plans a project whose answer and file are both in (in whichever thread brought the
-        second of them); its place in the plan is ``pending.plan``."""
-        assert pending.config is not None and pending.remote is not None
-        project = _plan_read(pending.config, pending.remote, rotations.get(pending.key))
-        pending.planned(project)
-        if on_project is not None:
-            on_project(project)
-
-    def read(pending: _Pending) -> None:
-        org, _, name = pending.key.partition("/")
-        try:
-            remote = _read(client, org, name)
-        except BaseException as exc:  # an AccountWideError: it ends the run
-            pending.plan.set_exception(exc)
-            raise
-        if pending.arrive(remote=remote):
-            plan_when_both_are_in(pending)
-
-    pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
-    pendings: dict[str, _Pending] = {}  # every project whose read has started
+    pipeline = _Pipeline(
+        client, parallelism=parallelism, rotations=rotations or {}, on_project=on_project
+    )
+    pipeline.read_ahead(keys)
     yielded: list[_Pending] = []
-    ahead = iter(dict.fromkeys(keys))
-    # Reads run at most this many projects ahead of the loading: enough to keep every reader
-    # busy while the loader is imported and the first files load, and few enough that answers
-    # waiting for their files stay a handful however large the tree (against a fast Sentry, the
-    # loading is what paces the reads).
-    read_ahead = READ_AHEAD_PER_READER * max(1, parallelism)
-
-    def start(key: str) -> _Pending:
-        pending = pendings[key] = _Pending(key)
-        pool.submit(read, pending)
-        return pending
-
-    def read_more(count: int) -> None:
-        for key in itertools.islice(ahead, count):
-            if key not in pendings:
-                start(key)
-
-    read_more(read_ahead)
-    # While this thread loads files (pure Python, holding the GIL), a reader whose answer has
-    # arrived would wait up to the switch interval (5 ms) for the GIL on every request.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
-    try:
-        for config in configs:
-            # Not started yet: not named in ``keys``, or further ahead than read so far.
-            pending = pendings.get(config.key) or start(config.key)
-            yielded.append(pending)
-            if pending.arrive(config=config):
-                plan_when_both_are_in(pending)
-            read_more(1)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        sys.setswitchinterval(switch_interval)
+    with _short_switch_interval():
+        try:
+            for config in configs:
+                yielded.append(pipeline.file_loaded(config))
+        except BaseException:
+            pipeline.shutdown()
+            raise
     try:
         # Named in ``keys`` but not yielded (a file that did not validate cannot be, as the
         # iteration then raised): nothing to plan.
         projects = [pending.plan.result() for pending in yielded]
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pipeline.shutdown()
     from reconciler.plan.delete_limits import with_verdict
     from reconciler.plan.model import Plan
 
     return with_verdict(Plan(projects=tuple(projects), sentry_url=sentry_url), max_deletes)
+
+
+@contextlib.contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """While this thread loads files (pure Python, holding the GIL), a reader whose answer has
+    arrived would wait up to the switch interval (5 ms) for the GIL on every request."""
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+
+class _Pipeline:
+    """The reads of one ``make_plan``, running ahead of the loading of the files, and the
+    projects on their way into the plan."""
+
+    __slots__ = ("ahead", "client", "on_project", "pendings", "pool", "rotations", "window")
+
+    def __init__(
+        self,
+        client: SourceReader,
+        *,
+        parallelism: int,
+        rotations: Mapping[str, Mapping[str, Mapping[str, str]]],
+        on_project: Callable[[ProjectPlan], None] | None,
+    ) -> None:
+        self.client = client
+        self.rotations = rotations
+        self.on_project = on_project
+        self.pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
+        self.pendings: dict[str, _Pending] = {}  # every project whose read has started
+        self.ahead: Iterator[str] = iter(())
+        # Reads run at most this many projects ahead of the loading: enough to keep every
+        # reader busy while the loader is imported and the first files load, and few enough
+        # that answers waiting for their files stay a handful however large the tree (against
+        # a fast Sentry, the loading is what paces the reads).
+        self.window = READ_AHEAD_PER_READER * max(1, parallelism)
+
+    def read_ahead(self, keys: Sequence[str]) -> None:
+        """Start the reads of the first ``keys``, the projects the files will bring in order."""
+        self.ahead = iter(dict.fromkeys(keys))
+        self._read_more(self.window)
+
+    def file_loaded(self, config: ProjectConfig) -> _Pending:
+        """A project's file is in: plan it if its answer is too, and read one more ahead."""
+        # Not started yet: not named in ``keys``, or further ahead than read so far.
+        pending = self.pendings.get(config.key) or self._start(config.key)
+        if pending.arrive(config=config):
+            self._plan(pending)
+        self._read_more(1)
+        return pending
+
+    def shutdown(self) -> None:
+        """Wait for the reads in flight; drop those not started."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self, key: str) -> _Pending:
+        pending = self.pendings[key] = _Pending(key)
+        self.pool.submit(self._fetch, pending)
+        return pending
+
+    def _read_more(self, count: int) -> None:
+        for key in itertools.islice(self.ahead, count):
+            if key not in self.pendings:
+                self._start(key)
+
+    def _fetch(self, pending: _Pending) -> None:
+        org, _, name = pending.key.partition("/")
+        try:
+            remote = _read(self.client, org, name)
+        except BaseException as exc:  # an AccountWideError: it ends the run
+            pending.plan.set_exception(exc)
+            raise
+        if pending.arrive(remote=remote):
+            self._plan(pending)
+
+    def _plan(self, pending: _Pending) -> None:
+        """Plans a project whose answer and file are both in (in whichever thread brought the
+        second of them); its place in the plan is ``pending.plan``."""
+        assert pending.config is not None and pending.remote is not None
+        project = _plan_read(pending.config, pending.remote, self.rotations.get(pending.key))
+        pending.planned(project)
+        if self.on_project is not None:
+            self.on_project(project)

@@ -13,7 +13,7 @@ import html
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -43,7 +43,7 @@ def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
 
 
 def render_json(plan: Plan) -> str:
-    """Contract section 3; the same document ``plan --out`` saves."""
+    """The JSON plan: the same document ``plan --out`` saves (``Plan.dumps``)."""
     return plan.dumps()
 
 
@@ -396,13 +396,72 @@ def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
 
 
 def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """For pull-request comments: summary, table, per-project details; at most ``limit`` chars.
+    """For pull-request comments: summary, table, per-project details; at most ``limit`` bytes.
 
     Past the limit, whole projects (then table rows, then lines of one long project) are left
     out and a visible note says how many; the JSON plan always has everything.
     """
-    summary = plan.summary
-    out: list[str] = ["### symsync plan", "", f"**{md_escape(summary_line(summary))}**", ""]
+    comment = _Comment(limit)
+    comment.add(_md_head(plan))
+    changing = [p for p in plan.projects if p.changes or p.reported or p.error is not None]
+    if changing and not _md_table(comment, changing, moves=plan.summary.move > 0):
+        return comment.text()
+    if plan.unfiled and not _md_unfiled(comment, plan.unfiled, plan.unfiled_errors):
+        return comment.text()
+    _md_details(comment, [p for p in plan.projects if _shown(p)])
+    return comment.text()
+
+
+def _size(lines: Iterable[str]) -> int:
+    """The UTF-8 bytes of ``lines``, each ended by a newline."""
+    return sum(len(line.encode("utf-8")) + 1 for line in lines)
+
+
+def _truncation_note(what: str) -> list[str]:
+    return [
+        "",
+        f"> **Truncated:** {what} not shown, to stay under GitHub's "
+        f"{GITHUB_COMMENT_LIMIT:,}-character comment limit. Run `symsync plan` "
+        "or read the JSON plan (`symsync plan --out plan.json`) for everything.",
+        "",
+    ]
+
+
+# Room kept back for a truncation note: the longest there is, and a margin.
+_LONGEST_NOTE: Final = _truncation_note("999999999 more table rows and all projects' details")
+_RESERVE: Final = _size(_LONGEST_NOTE) + 256
+
+
+class _Comment:
+    """The markdown plan as it is built, and whether more still fits: its size is kept as lines
+    are added, so no check joins the whole text again."""
+
+    __slots__ = ("lines", "room", "size")
+
+    def __init__(self, limit: int) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+        self.room = limit - _RESERVE  # what the content may take; a note may still follow
+
+    def fits(self, *blocks: Sequence[str]) -> bool:
+        """Whether ``blocks`` fit after what is in."""
+        return self.size + sum(_size(block) for block in blocks) <= self.room
+
+    def add(self, lines: Sequence[str]) -> None:
+        self.lines.extend(lines)
+        self.size += _size(lines)
+
+    def cut(self, what: str) -> None:
+        """End with the note that ``what`` is not shown."""
+        self.add(_truncation_note(what))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _md_head(plan: Plan) -> list[str]:
+    """The title, the summary, the delete limits' verdict and the variables apply reads."""
+    out = ["### symsync plan", "", f"**{md_escape(summary_line(plan.summary))}**", ""]
     for line in verdict_lines(plan):
         out += [f"> **{md_escape(line)}**", ""]
     if plan.needs_variables:
@@ -413,91 +472,96 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
             "`SYMSYNC_SECRETS`).",
             "",
         ]
-    changing = [p for p in plan.projects if p.changes or p.reported or p.error is not None]
-    shown = [p for p in plan.projects if _shown(p)]
+    return out
 
-    def size(lines: list[str]) -> int:
-        return len("\n".join(lines).encode("utf-8")) + 1
 
-    def note(what: str) -> list[str]:
-        return [
-            "",
-            f"> **Truncated:** {what} not shown, to stay under GitHub's "
-            f"{GITHUB_COMMENT_LIMIT:,}-character comment limit. Run `symsync plan` "
-            "or read the JSON plan (`symsync plan --out plan.json`) for everything.",
-            "",
-        ]
-
-    # Room kept back for a truncation note.
-    reserve = size(note("999999999 more table rows and all projects' details")) + 256
-
-    if changing:
-        moves = summary.move > 0  # a Move column only when some project reorders
-        out += [
+def _md_table(comment: _Comment, changing: Sequence[ProjectPlan], *, moves: bool) -> bool:
+    """A row per project with changes, drift or an error; False when the rows were cut. A Move
+    column only when some project reorders."""
+    comment.add(
+        [
             "| Project | Create | Update | "
             + ("Move | " if moves else "")
             + "Delete | Unmanaged | Status |",
             "|---|---:|---:|" + ("---:|" if moves else "") + "---:|---:|---|",
         ]
-        for i, p in enumerate(changing):
-            if p.error is not None:
-                status = "could not be planned"
-            elif p.changes:
-                status = "changes pending"
-            else:
-                status = "sources not in the file"
-            row = (
-                f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
-                + (f"{p.count('move')} | " if moves else "")
-                + f"{p.count('delete')} | {len(p.unmanaged)} | {status} |"
-            )
-            if size([*out, row]) + reserve > limit:
-                out += note(f"{len(changing) - i} more table rows and all projects' details")
-                return "\n".join(out) + "\n"
-            out.append(row)
-        out.append("")
+    )
+    for i, p in enumerate(changing):
+        row = (
+            f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
+            + (f"{p.count('move')} | " if moves else "")
+            + f"{p.count('delete')} | {len(p.unmanaged)} | {_md_status(p)} |"
+        )
+        if not comment.fits([row]):
+            comment.cut(f"{len(changing) - i} more table rows and all projects' details")
+            return False
+        comment.add([row])
+    comment.add([""])
+    return True
 
-    if plan.unfiled:
-        out += [f"**{md_escape(UNFILED_HEAD)}**", ""]
-        for i, key in enumerate(plan.unfiled):
-            error = plan.unfiled_errors.get(key)
-            line = f"- {md_code(key)}"
-            if error is not None:
-                line += f": {md_escape(error)}"
-            if size([*out, line]) + reserve > limit:
-                out += note(f"{len(plan.unfiled) - i} more unfiled projects and all details")
-                return "\n".join(out) + "\n"
-            out.append(line)
-        out.append("")
 
+def _md_status(project: ProjectPlan) -> str:
+    if project.error is not None:
+        return "could not be planned"
+    if project.changes:
+        return "changes pending"
+    return "sources not in the file"
+
+
+def _md_unfiled(comment: _Comment, unfiled: Sequence[str], errors: Mapping[str, str]) -> bool:
+    """The projects with sources and no file; False when the list was cut."""
+    comment.add([f"**{md_escape(UNFILED_HEAD)}**", ""])
+    for i, key in enumerate(unfiled):
+        error = errors.get(key)
+        line = f"- {md_code(key)}"
+        if error is not None:
+            line += f": {md_escape(error)}"
+        if not comment.fits([line]):
+            comment.cut(f"{len(unfiled) - i} more unfiled projects and all details")
+            return False
+        comment.add([line])
+    comment.add([""])
+    return True
+
+
+def _md_details(comment: _Comment, shown: Sequence[ProjectPlan]) -> None:
+    """A <details> block per project shown, as many as fit; of the first that does not fit,
+    the lines that do."""
     for i, project in enumerate(shown):
         head, body, tail = _md_block(project)
-        block = head + body + tail
-        if size(out + block) + reserve <= limit:
-            out += block
+        if comment.fits(head, body, tail):
+            comment.add([*head, *body, *tail])
             continue
-        # Not all of it fits: show what does of this project, then say what was left out.
-        room = [*out, *head]
-        kept: list[str] = []
-        in_fence: str | None = None
-        for line in body:
-            closing = [in_fence] if in_fence else []
-            if size(room + kept + [line, *closing, *tail]) + reserve > limit:
-                break
-            kept.append(line)
-            if line.startswith("```"):
-                marker = line.removesuffix("diff")
-                in_fence = None if in_fence == marker else marker
+        kept = _lines_that_fit(comment, head, body, tail)
         if kept:
-            if in_fence:
-                kept.append(in_fence)
-            out += head + kept + ["", "_(the rest of this project is cut)_", "", *tail]
+            comment.add([*head, *kept, "", "_(the rest of this project is cut)_", "", *tail])
             left = len(shown) - i - 1
             what = f"the rest of {md_code(project.key)}"
             if left:
                 what += f" and {left} more projects' details"
         else:
             what = f"{len(shown) - i} more projects' details"
-        out += note(what)
-        break
-    return "\n".join(out) + "\n"
+        comment.cut(what)
+        return
+
+
+def _lines_that_fit(
+    comment: _Comment, head: Sequence[str], body: Sequence[str], tail: Sequence[str]
+) -> list[str]:
+    """The first lines of ``body`` that fit between ``head`` and ``tail``, with a code fence
+    they leave open closed again."""
+    kept: list[str] = []
+    used = comment.size + _size(head) + _size(tail)
+    in_fence: str | None = None
+    for line in body:
+        closing = [in_fence] if in_fence else []
+        if used + _size([line, *closing]) > comment.room:
+            break
+        kept.append(line)
+        used += _size([line])
+        if line.startswith("```"):
+            marker = line.removesuffix("diff")
+            in_fence = None if in_fence == marker else marker
+    if kept and in_fence:
+        kept.append(in_fence)
+    return kept
