@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from reconciler.config.loader import load_tree
 from reconciler.emulator import validation
 from reconciler.emulator.testing import running_emulator, serving_emulator
-from reconciler.importer.organization import import_organization, write_files
+from reconciler.importer.read import import_organization
+from reconciler.importer.write import write_files
 from reconciler.plan.planner import make_plan
 from reconciler.sentry import spec
 from reconciler.sentry.client import SentryClient
