@@ -261,16 +261,7 @@ class OrgPace:
         refused = status == 429
         if not refused:
             self.last_granted = now
-        if refused and headers.concurrency_refusal:
-            self.cap = max(1, self.in_flight)
-            self.cap_credit = 0
-        elif self.cap is not None:
-            self.cap_credit += 1
-            if self.cap_credit >= CAP_RECOVERY:
-                self.cap_credit = 0
-                self.cap += 1
-                if self.concurrent_limit is None or self.cap >= self.concurrent_limit:
-                    self.cap = None
+        self._adjust_cap(refused and headers.concurrency_refusal)
         reset = headers.reset
         if reset is not None and not (reset - now <= MAX_PLAUSIBLE_WAIT):
             reset = None  # a broken header: hours away (milliseconds?)
@@ -284,6 +275,20 @@ class OrgPace:
             self._learn_window(permit, now, reset, headers, refused)
         if refused and reset is not None and not headers.concurrency_refusal and reset > now:
             self.not_before = max(self.not_before, min(reset + self.lag, now + self.max_wait))
+
+    def _adjust_cap(self, concurrency_refused: bool) -> None:
+        """A concurrency 429 lowers the cap to the requests still in flight; every
+        ``CAP_RECOVERY`` answers without one raise it by one, up to Sentry's own limit."""
+        if concurrency_refused:
+            self.cap = max(1, self.in_flight)
+            self.cap_credit = 0
+        elif self.cap is not None:
+            self.cap_credit += 1
+            if self.cap_credit >= CAP_RECOVERY:
+                self.cap_credit = 0
+                self.cap += 1
+                if self.concurrent_limit is None or self.cap >= self.concurrent_limit:
+                    self.cap = None
 
     def _learn_window(
         self,
