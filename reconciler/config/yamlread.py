@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple
 
@@ -461,8 +461,15 @@ def plain_values(root: Node, text_length: int) -> Any:
     full walk must word something: a null, a tag, a key that is not a string, a duplicate key,
     a merge, a scalar its tag refuses, or nesting or aliases beyond the limits. For a document
     without any of these, the values are the ones ``_Builder`` makes."""
-    budget = 2 * text_length + ALIAS_ALLOWANCE
-    constructors = _SCALAR_CONSTRUCTORS
+    try:
+        return _plain_walk(2 * text_length + ALIAS_ALLOWANCE)(root, 0)
+    except _NotPlain:
+        return _NOT_PLAIN
+
+
+def _plain_walk(budget: int) -> Callable[[Node, int], Any]:
+    """The walk of ``plain_values``, which may visit ``budget`` nodes (aliases count each time
+    they are visited): it raises ``_NotPlain`` at the first thing to word."""
 
     def walk(node: Node, depth: int) -> Any:
         nonlocal budget
@@ -471,16 +478,7 @@ def plain_values(root: Node, text_length: int) -> Any:
             raise _NotPlain
         cls = node.__class__
         if cls is ScalarNode:
-            tag = node.tag
-            if tag == _STR:
-                return node.value
-            constructor = constructors.get(tag)
-            if constructor is None:
-                raise _NotPlain
-            try:
-                return constructor(node)
-            except Exception:
-                raise _NotPlain from None
+            return node.value if node.tag == _STR else _plain_scalar(node)
         if depth >= MAX_DEPTH:
             raise _NotPlain
         if cls is MappingNode:
@@ -499,10 +497,18 @@ def plain_values(root: Node, text_length: int) -> Any:
             raise _NotPlain
         return [walk(item, depth + 1) for item in node.value]
 
+    return walk
+
+
+def _plain_scalar(node: Node) -> Any:
+    """A scalar that is not a string (a boolean, a number...), as its tag makes it."""
+    constructor = _SCALAR_CONSTRUCTORS.get(node.tag)
+    if constructor is None:
+        raise _NotPlain
     try:
-        return walk(root, 0)
-    except _NotPlain:
-        return _NOT_PLAIN
+        return constructor(node)
+    except Exception:
+        raise _NotPlain from None
 
 
 class _LazyMarks:
