@@ -49,8 +49,7 @@ _BUNDLE_HELP: Final = (
 )
 
 
-# Secret fields Sentry's rewritten endpoint refuses blank (reference section 9); a blank
-# `password` is allowed.
+# Secret fields Sentry's rewritten endpoint refuses blank; a blank `password` is allowed.
 NOT_BLANK_SECRETS: Final = frozenset({"secret_key", "private_key"})
 
 

@@ -1,5 +1,10 @@
-"""``symsync import --org ORG [--project SLUG]... [--exclude PATTERN]... [--secret-name TEMPLATE]
-[--config-dir DIR] [--url URL] [--force]``."""
+"""``symsync import``: write project files from what Sentry holds now.
+
+``symsync import --org ORG [--project SLUG]... [--exclude PATTERN]... [--secret-name TEMPLATE]
+[--config-dir DIR] [--url URL] [--force]``: the reading and rendering are
+``reconciler.importer.read``'s, the writing ``reconciler.importer.write``'s; this module prints
+what came of them and picks the exit code.
+"""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ column) of every value, or diagnostics ``PATH:LINE:COLUMN: message`` for everyth
 wrong, in every file, in one run. This is the entry point (``load_tree``, ``load_file``,
 ``load_bytes``); the three jobs it puts together each have their own module:
 
-- ``reconciler.config.tree`` finds the project files, and words what is wrong with the tree's shape;
-- ``reconciler.config.yamlread`` reads one file's YAML into plain values with the position of every
-  value and key (PyYAML's C parser, one walk over the nodes; alias bombs refused);
+- ``reconciler.config.tree`` finds the project files, and words what is wrong with the tree's
+  shape;
+- ``reconciler.config.yamlread`` reads one file's YAML into plain values with the position of
+  every value and key (PyYAML's C parser, one walk over the nodes; alias bombs refused);
 - ``reconciler.config.wording`` words every problem as one ``PATH:LINE:COLUMN: message`` line, in
   particular pydantic's errors about the values.
 
@@ -17,8 +18,7 @@ How one file is read:
 2. ``yamlread`` composes and walks the document;
 3. checks that pydantic cannot place (duplicate ids, unknown regions, NUL characters);
 4. pydantic (``reconciler.config.project_file.ProjectFile``) validates the values, and
-``diagnostics`` maps
-   its errors back to the recorded positions.
+   ``wording`` maps its errors back to the recorded positions.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ __all__ = [
 ]
 
 # A source takes 100 to 500 bytes, so this leaves room for some 20,000 sources in one project.
-# Parsing costs up to about 300 bytes of memory per byte of YAML: a much larger file would take
-# many seconds and gigabytes for no real use, so it is refused before parsing.
+# Parsing takes some hundreds of times a file's size in memory (``benchmarks/README.md``): a much
+# larger file would take many seconds and gigabytes for no real use, so it is refused before
+# parsing.
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
@@ -114,14 +115,14 @@ def collector_paused(*, freeze: bool = False) -> Iterator[None]:
     """The cyclic garbage collector off while a tree is loaded.
 
     Loading allocates many small, acyclic, long-lived objects (values, positions, models); with
-    the collector on, its full collections rescan all of them again and again, which made a
-    10,000-file tree about 1.5x slower (benchmarks/bench_scale.py measures validate).
+    the collector on, its full collections rescan all of them again and again, which makes a
+    large tree markedly slower to load (``benchmarks/bench_scale.py`` measures ``validate``).
 
     ``freeze=True``, for a command's one run: what is alive at the end is moved out of the
     collector's sight for the rest of the process (``gc.freeze``), instead of being rescanned
     by the full collection that so many new objects trigger as soon as the collector is back
-    on (tenths of a second holding the GIL, while the readers wait for it). Objects are still
-    freed as usual when no longer referenced.
+    on (a long pause holding the GIL, while the readers wait for it). Objects are still freed
+    as usual when no longer referenced.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()

@@ -2,11 +2,10 @@
 
 A ``Diagnostic`` is one problem at one position, always printed on one line whatever names and
 values it quotes (control characters and invisible marks are shown escaped). Most of this module
-turns pydantic's validation errors (``reconciler.config.project_file.ProjectFile``) into messages a
-user can act
-on: the error's location is mapped back to the position ``reconciler.config.yamlread`` recorded, and
-the message names the field and the source id, and says how to fix it (the choices, a likely
-misspelling, the example to write).
+turns pydantic's validation errors (``reconciler.config.project_file.ProjectFile``) into messages
+a user can act on: the error's location is mapped back to the position
+``reconciler.config.yamlread`` recorded, and the message names the field and the source id, and
+says how to fix it (the choices, a likely misspelling, the example to write).
 """
 
 from __future__ import annotations

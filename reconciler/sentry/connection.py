@@ -1,5 +1,4 @@
-"""One attempt over the wire to one Sentry: the connection pool, and a deadline for the whole
-answer.
+"""One attempt over the wire to one Sentry: the connection pool, and a whole-answer deadline.
 
 - **Set up once.** Requests go straight to ``requests``' adapter (its urllib3 pool, its error
   types) with a request prepared here: a ``Session`` would merge its settings, read the

@@ -2,11 +2,10 @@
 
 Sentry limits API traffic in fixed windows and says where each answer stands in
 ``X-Sentry-Rate-Limit-Limit`` (requests per window), ``-Remaining``, ``-Reset`` (the epoch second
-the window ends), ``-ConcurrentLimit`` and ``-ConcurrentRemaining`` (reference section 7). It keys
-a window by the token's owner: a user auth token's requests all count in one window (per
-request method), whatever organization they go to; an internal integration's token has one per
-organization. An :class:`OrgPace` turns those headers into one decision per request: send now,
-or wait. The rules:
+the window ends), ``-ConcurrentLimit`` and ``-ConcurrentRemaining``. It keys a window by the
+token's owner: a user auth token's requests all count in one window (per request method),
+whatever organization they go to; an internal integration's token has one per organization. An
+:class:`OrgPace` turns those headers into one decision per request: send now, or wait. The rules:
 
 - **Learn first.** Until the first answer from an organization arrives, one request is in flight
   at a time (for at most ``PROBE_HOLD`` seconds): the first answer says what the limits are.
