@@ -224,7 +224,7 @@ def _load(path: Path) -> ProjectFile:
     return ProjectFile.model_validate(yaml.safe_load(path.read_text()))
 
 
-def test_renders_the_contract_format_in_its_key_order(client, tmp_path):
+def test_renders_the_file_format_in_its_key_order(client, tmp_path):
     result = import_organization(client, "acme", ["ios"], tmp_path)
     write_files(result)
     path = tmp_path / "acme" / "ios.yaml"
