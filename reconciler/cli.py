@@ -106,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point. Never shows a traceback to a user, nor a known secret."""
     # At exit, the interpreter's last garbage collection would walk every object still alive
     # (pydantic's validators, a plan's projects) only to free them a moment before the process
-    # ends: about a tenth of a second for `plan` (benchmarks/bench_scale.py). Frozen objects
-    # are left out of it; files are still flushed and closed as usual.
+    # ends, a delay a large `plan` notices. Frozen objects are left out of it; files are still
+    # flushed and closed as usual.
     atexit.register(gc.freeze)
     _redact_standard_streams()
     try:

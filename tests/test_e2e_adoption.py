@@ -48,8 +48,7 @@ def test_report_unfiled_lists_projects_with_sources_and_no_file(tmp_path: Path, 
 
 def _organization(projects: int = 40, broken: str = "p13") -> dict:
     """``projects`` projects of every source type and field; ``broken``'s stored list is not
-    JSON, so Sentry fails every request on it with a 500 (reference section 6), both
-    generations."""
+    JSON, so Sentry fails every request on it with a 500, in both generations."""
     remote = {}
     for i in range(1, projects + 1):
         slug = f"p{i:02d}"

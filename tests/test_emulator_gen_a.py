@@ -1,7 +1,8 @@
-"""Conformance of the emulator's default (Gen A) endpoint with the reference, sections 1 to 6.
+"""Conformance of the emulator's default (Gen A) endpoint with Sentry's published endpoint.
 
-Each case names the behaviour it checks; the comment above it gives the reference section.
-Behaviours the reference marks UNVERIFIED carry ``unverified`` in their names.
+Each case names the behaviour it checks, grouped by method, accepted and rejected fields, secrets,
+messages, ids, and order and storage. Behaviours read from Sentry's code but not confirmed on a
+live server carry ``unverified`` in their names.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ LEGACY_ASC = {
 
 
 def _post_rejected(name: str, body: object, stored: list[object] | None = None) -> Case:
-    # Section 1: every POST validation failure is 400 with an EMPTY body.
+    # Every POST validation failure is 400 with an EMPTY body.
     return Case(name, "POST", 400, stored=list(stored or []), body=body, response=EMPTY)
 
 
@@ -57,7 +58,7 @@ def _failed_to_validate(sources: list[dict[str, object]]) -> dict[str, str]:
 
 
 CASES = [
-    # --- Section 1: GET -------------------------------------------------------------------
+    # --- GET ------------------------------------------------------------------------------
     Case("get_without_sources_returns_200_empty_array", "GET", 200, response=[]),
     Case(
         "get_returns_every_source_in_stored_order_with_secrets_redacted",
@@ -106,7 +107,7 @@ CASES = [
         query="cursor=0:100:0&per_page=1&foo=bar",
         response=[redacted(WEB), redacted(S3)],
     ),
-    # --- Section 1: POST ------------------------------------------------------------------
+    # --- POST -----------------------------------------------------------------------------
     Case(
         "post_returns_201_with_the_stored_source_redacted",
         "POST",
@@ -124,7 +125,8 @@ CASES = [
         response=lambda b: UUID4_RE.match(b["id"]) is not None,
         after=lambda after: len(after) == 1 and UUID4_RE.match(after[0]["id"]) is not None,
     ),
-    # Section 4 (UNVERIFIED): the schema-failure message indexes source["type"]: KeyError, 500.
+    # Not confirmed on a live server: the schema-failure message indexes source["type"]:
+    # KeyError, 500.
     Case(
         "post_body_without_type_returns_500_unverified",
         "POST",
@@ -146,7 +148,7 @@ CASES = [
         body=[PLAIN],
         response=internal_error,
     ),
-    # Section 1: DRF's parse error.
+    # DRF's parse error.
     Case(
         "post_invalid_json_returns_400_json_parse_error",
         "POST",
@@ -162,7 +164,7 @@ CASES = [
         content_type="text/plain",
         response={"detail": 'Unsupported media type "text/plain" in request.'},
     ),
-    # --- Section 1: PUT -------------------------------------------------------------------
+    # --- PUT ------------------------------------------------------------------------------
     Case(
         "put_without_id_parameter_returns_404_missing_source_id",
         "PUT",
@@ -266,7 +268,7 @@ CASES = [
         body=without(PLAIN, "url"),
         response=_failed_to_validate([without(PLAIN, "url")]),
     ),
-    # --- Section 1: DELETE ----------------------------------------------------------------
+    # --- DELETE ---------------------------------------------------------------------------
     Case(
         "delete_returns_204_with_empty_body",
         "DELETE",
@@ -299,7 +301,7 @@ CASES = [
         query="id=nope",
         response={"error": "Unknown source id: nope"},
     ),
-    # --- Section 2: what the server accepts -----------------------------------------------
+    # --- what the server accepts ----------------------------------------------------------
     _post_accepted("post_accepts_a_source_without_name", without(PLAIN, "name")),
     _post_accepted("post_accepts_an_empty_name", http_source("p", name="")),
     _post_accepted(
@@ -359,7 +361,7 @@ CASES = [
         body=PLAIN,
         after=lambda after: len(after) == 301 and after[-1] == PLAIN,
     ),
-    # --- Section 2: what the server rejects (POST: empty 400) -----------------------------
+    # --- what the server rejects (POST: empty 400) ----------------------------------------
     _post_rejected("post_rejects_http_without_url", without(PLAIN, "url")),
     _post_rejected("post_rejects_s3_without_region", without(S3, "region")),
     _post_rejected("post_rejects_s3_without_secret_key", without(S3, "secret_key")),
@@ -396,7 +398,7 @@ CASES = [
     _post_rejected("post_rejects_a_string_for_has_index", s3_source("b", has_index="true")),
     _post_rejected("post_rejects_an_unknown_type", http_source("p", type="ftp")),
     _post_rejected("post_rejects_legacy_app_store_connect", LEGACY_ASC),
-    # --- Section 3: secrets ---------------------------------------------------------------
+    # --- secrets --------------------------------------------------------------------------
     Case(
         "secret_present_with_empty_value_is_still_redacted",
         "GET",
@@ -497,7 +499,7 @@ CASES = [
         body={**s3_source("web"), "secret_key": PLACEHOLDER},
         response=EMPTY,
     ),
-    # Section 3 (UNVERIFIED in practice): Python equality makes {"hidden-secret": 1} a match.
+    # Not confirmed in practice: Python equality makes {"hidden-secret": 1} a match.
     Case(
         "put_hidden_secret_one_is_backfilled_like_true_unverified",
         "PUT",
@@ -555,7 +557,7 @@ CASES = [
         response=redacted(S3),
         after=[S3],
     ),
-    # --- Section 4: messages --------------------------------------------------------------
+    # --- messages -------------------------------------------------------------------------
     Case(
         "schema_failure_message_is_the_repr_of_the_whole_list_with_secrets_redacted",
         "PUT",
@@ -598,7 +600,7 @@ CASES = [
         body=without(http_source("sentry:x"), "url"),
         response=_failed_to_validate([without(http_source("sentry:x"), "url")]),
     ),
-    # --- Section 5: ids -------------------------------------------------------------------
+    # --- ids ------------------------------------------------------------------------------
     _post_rejected(
         "post_rejects_an_id_starting_with_sentry_without_colon", http_source("sentryfoo")
     ),
@@ -616,7 +618,7 @@ CASES = [
         response=http_source("plain2"),
         after=[S3, http_source("plain2"), GCS],
     ),
-    # --- Section 6: order and storage -----------------------------------------------------
+    # --- order and storage ----------------------------------------------------------------
     Case(
         "post_appends_at_the_end",
         "POST",
@@ -643,7 +645,7 @@ CASES = [
         query="id=plain",
         after=[],
     ),
-    # Section 6 (UNVERIFIED for the 2026 code): a stored legacy entry fails every Gen A method.
+    # Not confirmed for Sentry's 2026 code: a stored legacy entry fails every Gen A method.
     Case(
         "stored_app_store_connect_entry_makes_get_fail_with_500_unverified",
         "GET",

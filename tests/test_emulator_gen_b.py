@@ -1,8 +1,7 @@
-"""Conformance of ``--api-generation b`` with the reference's section 9 (the rewritten endpoint).
+"""Conformance of ``--api-generation b`` with Sentry's rewritten symbol-sources endpoint.
 
-Gen B's deployment status is UNVERIFIED as a whole (reference section 0); the case names say
-``unverified`` only for behaviours the reference itself does not state, which come from reading
-the Gen B code.
+Whether Sentry serves Gen B anywhere yet is not confirmed; the case names say ``unverified`` only
+for behaviours that come from reading the Gen B code alone.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ LEGACY_ASC = {
 
 
 def _rejected(name: str, body: object, message: str, stored: list[object] | None = None) -> Case:
-    # Section 9: every error body is {"error": str(exc)}; no empty 400s.
+    # Every error body is {"error": str(exc)}; no empty 400s.
     return Case(
         name, "POST", 400, stored=list(stored or []), body=body, response={"error": message}
     )

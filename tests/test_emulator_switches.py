@@ -1,4 +1,4 @@
-"""The behaviour switches of contract section 4: latency, rate and concurrency limits, faults."""
+"""The emulator's behaviour switches: latency, rate and concurrency limits, faults."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_rate_limit_headers_count_down_then_429_with_sentry_body() -> None:
     }
 
 
-# Section 7 (UNVERIFIED): the middleware's plain HttpResponse has Django's default type.
+# Not confirmed on a live server: the middleware's plain HttpResponse has Django's default type.
 def test_rate_limit_429_content_type_is_text_html_unverified() -> None:
     with serving_emulator(STATE, rate_limit=RateLimit(1, 60)) as handle:
         _get(handle)

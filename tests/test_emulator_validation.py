@@ -1,4 +1,4 @@
-"""The emulator's Gen A checker agrees with Sentry's own JSON Schema (reference section 2).
+"""The emulator's Gen A checker agrees with Sentry's own JSON Schema of a source list.
 
 Sentry's published response schema is generated from its validation schema by
 ``_redact_schema``, which only swaps each secret field's schema for the placeholder's. Undoing
@@ -106,13 +106,13 @@ def test_every_layout_of_the_shared_vocabulary_is_accepted(layout: str) -> None:
 
 
 def test_whole_list_is_validated_on_every_write() -> None:
-    # Section 2: a stored bad entry fails the list even if the new source is fine.
+    # A stored bad entry fails the list even if the new source is fine.
     with pytest.raises(validation.InvalidSourcesError, match="Failed to validate source"):
         validation.validate_sources_gen_a([http_source("a", url=None), http_source("b")])
 
 
 def test_gen_b_redacts_the_union_of_secret_fields() -> None:
-    # Section 9: the set of secret fields is the union for every type.
+    # The set of secret fields is the union for every type.
     odd = {"type": "http", "secret_key": "x", "private_key": "y", "password": "z"}
     assert validation.redact_gen_b(odd) == {
         "type": "http",

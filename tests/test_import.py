@@ -20,13 +20,9 @@ from reconciler.apply.secrets import SECRETS_VARIABLE, parse_bundle
 from reconciler.config.project_file import ProjectFile
 from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import register_secret
-from reconciler.importer.organization import (
-    ImportConflictError,
-    ImportResult,
-    import_organization,
-    write_files,
-)
+from reconciler.importer.read import ImportResult, import_organization
 from reconciler.importer.secret_names import SecretNameError, SecretNameTemplate, variable_name
+from reconciler.importer.write import ImportConflictError, write_files
 from reconciler.sentry.client import SentryClient
 from tests.e2e_helpers import clean_env, state_doc, symsync
 from tests.fake_sentry import FakeSentry, Recorded, Reply, fake_sentry
@@ -228,7 +224,7 @@ def _load(path: Path) -> ProjectFile:
     return ProjectFile.model_validate(yaml.safe_load(path.read_text()))
 
 
-def test_renders_the_contract_format_in_its_key_order(client, tmp_path):
+def test_renders_the_file_format_in_its_key_order(client, tmp_path):
     result = import_organization(client, "acme", ["ios"], tmp_path)
     write_files(result)
     path = tmp_path / "acme" / "ios.yaml"

@@ -4,7 +4,7 @@ to nothing: no change, no source reported, no warning.
 Generated states cover every source type, layout, casing, filter, ``is_public``, ``has_index``,
 ``platforms``, blank and absent names, strings that YAML 1.1 reads as something else, and
 unicode (invisible characters, NEL, LS, PS, control characters but NUL, which PostgreSQL cannot
-store). The file format is stricter than Gen B in one place, by contract: ``region`` must be an
+store). The file format is stricter than Gen B in one place, by design: ``region`` must be an
 AWS region code (Gen B takes any string), and one symsync does not know by name is a warning;
 so regions are drawn from the known ones.
 
@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from reconciler.config.loader import load_tree
 from reconciler.emulator import validation
 from reconciler.emulator.testing import running_emulator, serving_emulator
-from reconciler.importer.organization import import_organization, write_files
+from reconciler.importer.read import import_organization
+from reconciler.importer.write import write_files
 from reconciler.plan.planner import make_plan
 from reconciler.sentry import spec
 from reconciler.sentry.client import SentryClient

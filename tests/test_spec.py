@@ -1,4 +1,4 @@
-"""The shared vocabulary matches the published OpenAPI response schema (reference section 2)."""
+"""The shared vocabulary matches Sentry's published OpenAPI response schema."""
 
 import pytest
 
@@ -55,7 +55,7 @@ def test_known_regions_are_well_formed(region: str) -> None:
     assert spec.AWS_REGION_RE.match(region)
 
 
-# Sentry's published reference (shared/reference/published-api-reference-update-symbol-source.txt).
+# The regions Sentry's published API reference lists for updating a symbol source.
 PUBLISHED_REGIONS = {
     "us-east-2", "us-east-1", "us-west-1", "us-west-2", "ap-east-1", "ap-south-1",
     "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1",

@@ -49,8 +49,7 @@ _BUNDLE_HELP: Final = (
 )
 
 
-# Secret fields Sentry's rewritten endpoint refuses blank (reference section 9); a blank
-# `password` is allowed.
+# Secret fields Sentry's rewritten endpoint refuses blank; a blank `password` is allowed.
 NOT_BLANK_SECRETS: Final = frozenset({"secret_key", "private_key"})
 
 
@@ -93,6 +92,25 @@ def parse_bundle(raw: str) -> dict[str, str]:
     if raw.strip() == "":
         return {}
     register_secret(raw, SECRETS_VARIABLE)
+    data, names_seen = _read_bundle(raw)
+    if not isinstance(data, dict):
+        if isinstance(data, str):
+            register_secret(data, SECRETS_VARIABLE)
+        raise SecretsBundleError(f"{SECRETS_VARIABLE} is {_kind(data)}; {_BUNDLE_HELP}")
+    values, problems = _bundle_entries(data)
+    twice = sorted(
+        {n for n in names_seen if names_seen.count(n) > 1 and VARIABLE_NAME.fullmatch(n)}
+    )
+    if twice:
+        problems.append(f"{', '.join(f'`{n}`' for n in twice)} given more than once")
+    if problems:
+        raise SecretsBundleError(f"{SECRETS_VARIABLE}: {'; '.join(problems)}; {_BUNDLE_HELP}")
+    return values
+
+
+def _read_bundle(raw: str) -> tuple[Any, list[str]]:
+    """The JSON of ``SYMSYNC_SECRETS``, and every name of every object in it in order (a name
+    given twice is there twice). Raises :class:`SecretsBundleError` when it is not JSON."""
     names_seen: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -100,7 +118,7 @@ def parse_bundle(raw: str) -> dict[str, str]:
         return dict(items)
 
     try:
-        data = json.loads(raw, object_pairs_hook=pairs)
+        return json.loads(raw, object_pairs_hook=pairs), names_seen
     except json.JSONDecodeError as exc:
         _register_strings_of_broken(raw)
         # exc.msg is the parser's fixed wording ("Expecting ',' delimiter"), without the text.
@@ -112,10 +130,11 @@ def parse_bundle(raw: str) -> dict[str, str]:
         raise SecretsBundleError(
             f"{SECRETS_VARIABLE} is nested too deeply to read; {_BUNDLE_HELP}"
         ) from None
-    if not isinstance(data, dict):
-        if isinstance(data, str):
-            register_secret(data, SECRETS_VARIABLE)
-        raise SecretsBundleError(f"{SECRETS_VARIABLE} is {_kind(data)}; {_BUNDLE_HELP}")
+
+
+def _bundle_entries(data: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The entries of ``SYMSYNC_SECRETS`` that are a variable's name and a string, and what is
+    wrong with the others; every string value registered as a secret."""
     problems: list[str] = []
     values: dict[str, str] = {}
     for position, (name, value) in enumerate(data.items(), start=1):
@@ -134,14 +153,7 @@ def parse_bundle(raw: str) -> dict[str, str]:
             problems.append(f"the value of `{name}` is {_kind(value)}, not a string")
         else:
             values[name] = value
-    twice = sorted(
-        {n for n in names_seen if names_seen.count(n) > 1 and VARIABLE_NAME.fullmatch(n)}
-    )
-    if twice:
-        problems.append(f"{', '.join(f'`{n}`' for n in twice)} given more than once")
-    if problems:
-        raise SecretsBundleError(f"{SECRETS_VARIABLE}: {'; '.join(problems)}; {_BUNDLE_HELP}")
-    return values
+    return values, problems
 
 
 def register_environment(environ: Mapping[str, str] | None = None) -> SecretsBundleError | None:

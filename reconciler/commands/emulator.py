@@ -1,4 +1,4 @@
-"""``symsync emulator``: run the bundled local Sentry (contract section 4)."""
+"""``symsync emulator``: run the bundled local Sentry (``reconciler.emulator``)."""
 
 from __future__ import annotations
 

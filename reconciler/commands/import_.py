@@ -1,5 +1,10 @@
-"""``symsync import --org ORG [--project SLUG]... [--exclude PATTERN]... [--secret-name TEMPLATE]
-[--config-dir DIR] [--url URL] [--force]``."""
+"""``symsync import``: write project files from what Sentry holds now.
+
+``symsync import --org ORG [--project SLUG]... [--exclude PATTERN]... [--secret-name TEMPLATE]
+[--config-dir DIR] [--url URL] [--force]``: the reading and rendering are
+``reconciler.importer.read``'s, the writing ``reconciler.importer.write``'s; this module prints
+what came of them and picks the exit code.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ from reconciler.commands.progress import RunProgress, client_stats
 from reconciler.config.diagnostic import display_path
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_OK
-from reconciler.importer.organization import import_organization, write_files
+from reconciler.importer.read import ImportResult, import_organization
 from reconciler.importer.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
+from reconciler.importer.write import write_files
 from reconciler.sentry.client import SentryClient
 
 
@@ -99,6 +105,18 @@ def command(
         click.echo(f"warning: {warning}", err=True)
     with interrupt.deferred("the project files were written"):
         write_files(result)
+    _report_written(org, result)
+    _report_variables(result)
+    if result.failed:
+        _report_failed(result)
+        progress.finish(len(result.files) + len(result.failed))
+        return EXIT_ERROR
+    progress.finish(len(result.files))
+    return EXIT_OK
+
+
+def _report_written(org: str, result: ImportResult) -> None:
+    """The files written, the projects excluded, or that there was nothing to import."""
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"
         click.echo(f"wrote {display_path(imported.path)} ({count})", err=True)
@@ -114,33 +132,37 @@ def command(
         )
     if not result.files and not result.failed:
         click.echo(f"organization `{org}` has no projects to import: nothing was written", err=True)
+
+
+def _report_variables(result: ImportResult) -> None:
+    """The environment variables the written files name, each with the secrets it stands for."""
     grouped = result.variables_by_name()
-    if grouped:
-        click.echo(
-            "\nSecrets stay in Sentry and cannot be read back. Set these environment variables "
-            "for `symsync apply` whenever it has to send a value (creating a source again, or "
-            "adding a secret):",
-            err=True,
-        )
-        width = max(len(name) for name in grouped)
-        for name, uses in grouped.items():
-            described = "; ".join(v.describe() for v in uses)
-            click.echo(f"  {name:<{width}}  {described}", err=True)
-    if result.failed:
-        click.echo("", err=True)
-        for failed in result.failed:
-            click.echo(f"error: {failed.key}: {failed.message()}", err=True)
-            click.echo(f"  next: {failed.next_step()}", err=True)
-        total = len(result.files) + len(result.failed)
-        unread = sum(1 for failed in result.failed if failed.unread)
-        why = [f"{unread} could not be read"] if unread else []
-        if len(result.failed) > unread:
-            why.append(f"{len(result.failed) - unread} would hold a secret's value")
-        click.echo(
-            f"imported {len(result.files)} of {total} project(s); {', '.join(why)} (see above)",
-            err=True,
-        )
-        progress.finish(total)
-        return EXIT_ERROR
-    progress.finish(len(result.files))
-    return EXIT_OK
+    if not grouped:
+        return
+    click.echo(
+        "\nSecrets stay in Sentry and cannot be read back. Set these environment variables "
+        "for `symsync apply` whenever it has to send a value (creating a source again, or "
+        "adding a secret):",
+        err=True,
+    )
+    width = max(len(name) for name in grouped)
+    for name, uses in grouped.items():
+        described = "; ".join(v.describe() for v in uses)
+        click.echo(f"  {name:<{width}}  {described}", err=True)
+
+
+def _report_failed(result: ImportResult) -> None:
+    """Each project not imported, with what to do next, and how many were."""
+    click.echo("", err=True)
+    for failed in result.failed:
+        click.echo(f"error: {failed.key}: {failed.message()}", err=True)
+        click.echo(f"  next: {failed.next_step()}", err=True)
+    total = len(result.files) + len(result.failed)
+    unread = sum(1 for failed in result.failed if failed.unread)
+    why = [f"{unread} could not be read"] if unread else []
+    if len(result.failed) > unread:
+        why.append(f"{len(result.failed) - unread} would hold a secret's value")
+    click.echo(
+        f"imported {len(result.files)} of {total} project(s); {', '.join(why)} (see above)",
+        err=True,
+    )

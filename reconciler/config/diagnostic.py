@@ -1,10 +1,9 @@
 """A problem found in the desired-state tree, at a position in a file: ``PATH:LINE:COLUMN``.
 
 The small part of the loader's wording that finding the files needs (``reconciler.config.tree``),
-kept
-apart from ``reconciler.config.wording`` (which turns pydantic's validation errors into messages)
-so that listing a tree imports neither pydantic nor the models: ``plan`` starts its reads from
-the files' names while the models load.
+kept apart from ``reconciler.config.wording`` (which turns pydantic's validation errors into
+messages) so that listing a tree imports neither pydantic nor the models: ``plan`` starts its
+reads from the files' names while the models load.
 """
 
 from __future__ import annotations

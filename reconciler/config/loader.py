@@ -5,9 +5,10 @@ column) of every value, or diagnostics ``PATH:LINE:COLUMN: message`` for everyth
 wrong, in every file, in one run. This is the entry point (``load_tree``, ``load_file``,
 ``load_bytes``); the three jobs it puts together each have their own module:
 
-- ``reconciler.config.tree`` finds the project files, and words what is wrong with the tree's shape;
-- ``reconciler.config.yamlread`` reads one file's YAML into plain values with the position of every
-  value and key (PyYAML's C parser, one walk over the nodes; alias bombs refused);
+- ``reconciler.config.tree`` finds the project files, and words what is wrong with the tree's
+  shape;
+- ``reconciler.config.yamlread`` reads one file's YAML into plain values with the position of
+  every value and key (PyYAML's C parser, one walk over the nodes; alias bombs refused);
 - ``reconciler.config.wording`` words every problem as one ``PATH:LINE:COLUMN: message`` line, in
   particular pydantic's errors about the values.
 
@@ -17,8 +18,7 @@ How one file is read:
 2. ``yamlread`` composes and walks the document;
 3. checks that pydantic cannot place (duplicate ids, unknown regions, NUL characters);
 4. pydantic (``reconciler.config.project_file.ProjectFile``) validates the values, and
-``diagnostics`` maps
-   its errors back to the recorded positions.
+   ``wording`` maps its errors back to the recorded positions.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from yaml.nodes import Node
 
 from reconciler.config import yamlread
 from reconciler.config.diagnostic import Diagnostic, diagnostic, diagnostic_order
@@ -63,8 +64,9 @@ __all__ = [
 ]
 
 # A source takes 100 to 500 bytes, so this leaves room for some 20,000 sources in one project.
-# Parsing costs up to about 300 bytes of memory per byte of YAML: a much larger file would take
-# many seconds and gigabytes for no real use, so it is refused before parsing.
+# Parsing takes some hundreds of times a file's size in memory (``benchmarks/README.md``): a much
+# larger file would take many seconds and gigabytes for no real use, so it is refused before
+# parsing.
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
@@ -113,14 +115,14 @@ def collector_paused(*, freeze: bool = False) -> Iterator[None]:
     """The cyclic garbage collector off while a tree is loaded.
 
     Loading allocates many small, acyclic, long-lived objects (values, positions, models); with
-    the collector on, its full collections rescan all of them again and again, which made a
-    10,000-file tree about 1.5x slower (benchmarks/bench_scale.py measures validate).
+    the collector on, its full collections rescan all of them again and again, which makes a
+    large tree markedly slower to load (``benchmarks/bench_scale.py`` measures ``validate``).
 
     ``freeze=True``, for a command's one run: what is alive at the end is moved out of the
     collector's sight for the rest of the process (``gc.freeze``), instead of being rescanned
     by the full collection that so many new objects trigger as soon as the collector is back
-    on (tenths of a second holding the GIL, while the readers wait for it). Objects are still
-    freed as usual when no longer referenced.
+    on (a long pause holding the GIL, while the readers wait for it). Objects are still freed
+    as usual when no longer referenced.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -207,65 +209,81 @@ def load_bytes(
     """
     if len(data) > MAX_FILE_BYTES:
         return FileResult(None, [_too_large(shown)])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
-        return FileResult(
-            None,
-            [
-                diagnostic(
-                    shown,
-                    line,
-                    column,
-                    f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}): save it as UTF-8",
-                )
-            ],
-        )
-
-    try:
-        composed = yamlread.compose_document(text)
-    except yamlread.YamlError as exc:
-        return FileResult(None, [diagnostic(shown, *exc.problem)])
-
+    text = _decoded(data, shown)
+    if isinstance(text, Diagnostic):
+        return FileResult(None, [text])
+    composed = _composed_mapping(text, shown)
+    if isinstance(composed, Diagnostic):
+        return FileResult(None, [composed])
     root = composed.root
-    if root is None or yamlread.is_empty(root):
-        return FileResult(
-            None,
-            [
-                diagnostic(
-                    shown,
-                    1,
-                    1,
-                    "file is empty: a project file needs at least `sources:` (write "
-                    "`sources: []` to manage no sources), or delete the file to leave the "
-                    "project unmanaged",
-                )
-            ],
-        )
-    if not yamlread.is_mapping(root):
-        mark = root.start_mark
-        return FileResult(
-            None,
-            [
-                diagnostic(
-                    shown,
-                    mark.line + 1,
-                    mark.column + 1,
-                    f"a project file must be a mapping with `sources:` at the top, not "
-                    f"{yamlread.node_kind(root)}",
-                )
-            ],
-        )
+    assert root is not None
 
     # Positions are recorded only when asked for: to word a problem, or to keep origins.
     document = yamlread.read_values(root, len(text), composed, lazy_positions=not keep_origins)
     diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
     if document.refused:
         return FileResult(None, diagnostics)
+    model = _validated(document, text, shown, root, diagnostics)
+    if model is None:
+        return FileResult(None, diagnostics)
+    config = ProjectConfig(
+        organization=organization,
+        project=project,
+        path=path if path is not None else Path(shown),
+        file=model,
+        origins=Origins(shown, document.positions) if keep_origins else {},
+    )
+    return FileResult(config, diagnostics)
 
+
+def _decoded(data: bytes, shown: str) -> str | Diagnostic:
+    """The file's text, or where it is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
+        return diagnostic(
+            shown,
+            line,
+            column,
+            f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}): save it as UTF-8",
+        )
+
+
+def _composed_mapping(text: str, shown: str) -> yamlread.Composed | Diagnostic:
+    """The composed document, or why it is not one mapping (bad YAML, empty, something else)."""
+    try:
+        composed = yamlread.compose_document(text)
+    except yamlread.YamlError as exc:
+        return diagnostic(shown, *exc.problem)
+    root = composed.root
+    if root is None or yamlread.is_empty(root):
+        return diagnostic(
+            shown,
+            1,
+            1,
+            "file is empty: a project file needs at least `sources:` (write `sources: []` to "
+            "manage no sources), or delete the file to leave the project unmanaged",
+        )
+    if not yamlread.is_mapping(root):
+        mark = root.start_mark
+        return diagnostic(
+            shown,
+            mark.line + 1,
+            mark.column + 1,
+            "a project file must be a mapping with `sources:` at the top, not "
+            f"{yamlread.node_kind(root)}",
+        )
+    return composed
+
+
+def _validated(
+    document: Document, text: str, shown: str, root: Node, diagnostics: list[Diagnostic]
+) -> ProjectFile | None:
+    """The file's model, or None when it has an error; every problem found (the checks pydantic
+    cannot place, then pydantic's) added to ``diagnostics``, sorted."""
     diagnostics.extend(rejected_diagnostics(document, shown))
     _check_duplicate_ids(document, shown, diagnostics)
     _check_regions(document, shown, diagnostics)
@@ -278,18 +296,11 @@ def load_bytes(
         if not any(d.severity == "error" for d in diagnostics):  # pragma: no cover - defensive
             diagnostics.append(diagnostic(shown, 1, 1, "invalid project file"))
         diagnostics.sort(key=diagnostic_order)
-        return FileResult(None, diagnostics)
+        return None
     diagnostics.sort(key=diagnostic_order)
     if any(d.severity == "error" for d in diagnostics):
-        return FileResult(None, diagnostics)
-    config = ProjectConfig(
-        organization=organization,
-        project=project,
-        path=path if path is not None else Path(shown),
-        file=model,
-        origins=Origins(shown, document.positions) if keep_origins else {},
-    )
-    return FileResult(config, diagnostics)
+        return None
+    return model
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,15 +1,14 @@
 """The desired state of one project, as written in ``configs/<org>/<project>.yaml``.
 
-pydantic models with ``extra="forbid"`` and strict types. They implement contract section 1:
-every field of a custom source in Sentry's published schema, and nothing that Sentry would reject
-(in either generation of its endpoint). They are stricter than the server where the contract is:
+pydantic models with ``extra="forbid"`` and strict types. A file holds every field of a custom
+source in Sentry's published schema, and nothing that Sentry would reject (in either generation
+of its endpoint). The models are stricter than the server where the file format asks for it:
 secrets only by reference, region codes well-formed, no blank required strings. ``name`` is
 optional and may be blank, as Sentry allows, so that any stored name round-trips unchanged.
 
 The vocabulary (enums, per-type fields, secret fields) comes from ``reconciler.sentry.spec``,
-shared with
-the emulator. The loader turns pydantic's errors into ``PATH:LINE:COLUMN: message`` lines
-(``reconciler.config.wording``); the messages here are what other users of the models see.
+shared with the emulator. The loader turns pydantic's errors into ``PATH:LINE:COLUMN: message``
+lines (``reconciler.config.wording``); the messages here are what other users of the models see.
 """
 
 from __future__ import annotations
@@ -206,8 +205,8 @@ class Filters(StrictModel):
     filetypes: list[spec.FileType] | None = Field(
         default=None, description="Only look up these kinds of debug files."
     )
-    # Sentry's rewritten endpoint refuses a blank pattern (reference section 9), as it does a
-    # blank platform; the file accepts nothing Sentry would refuse.
+    # Sentry's rewritten endpoint refuses a blank pattern, as it does a blank platform; the file
+    # accepts nothing Sentry would refuse.
     path_patterns: list[NonBlankStr] | None = Field(
         default=None,
         description=(

@@ -1,4 +1,4 @@
-"""Find the project files of the desired-state tree (contract section 1).
+"""Find the project files of the desired-state tree, ``configs/<org>/<project>.yaml``.
 
 ``configs/<organization>/<project>.yaml`` (or ``.yml``): the organization and project come from
 the path. Names must be slugs; names starting with ``.`` or ``_``, and files that are not YAML,

@@ -2,11 +2,10 @@
 
 A ``Diagnostic`` is one problem at one position, always printed on one line whatever names and
 values it quotes (control characters and invisible marks are shown escaped). Most of this module
-turns pydantic's validation errors (``reconciler.config.project_file.ProjectFile``) into messages a
-user can act
-on: the error's location is mapped back to the position ``reconciler.config.yamlread`` recorded, and
-the message names the field and the source id, and says how to fix it (the choices, a likely
-misspelling, the example to write).
+turns pydantic's validation errors (``reconciler.config.project_file.ProjectFile``) into messages
+a user can act on: the error's location is mapped back to the position
+``reconciler.config.yamlread`` recorded, and the message names the field and the source id, and
+says how to fix it (the choices, a likely misspelling, the example to write).
 """
 
 from __future__ import annotations
@@ -14,8 +13,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -159,122 +160,221 @@ def position_of(loc: Loc, document: Document) -> int:
     return positions[loc]
 
 
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """One of pydantic's errors, with what every wording of it needs."""
+
+    err: ErrorDetails
+    loc: Loc
+    tag: str | None  # the source's type, when the error is about a source
+    document: Document
+    root: Node | None
+    in_source: bool  # the error is about a source or a value inside one
+    prefix: str  # "source `acme-symbols`: " for an error inside a source, else ""
+    rel: Loc  # the location inside the source (inside the file, for others)
+    name: str  # how a message names the field
+
+    @classmethod
+    def of(
+        cls, err: ErrorDetails, loc: Loc, tag: str | None, document: Document, root: Node | None
+    ) -> _Failed:
+        in_source = len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int)
+        prefix = f"{source_label(document.values, loc[1])}: " if in_source else ""
+        rel = loc[2:] if in_source else loc
+        return cls(err, loc, tag, document, root, in_source, prefix, rel, _field_name(rel))
+
+    @property
+    def value(self) -> Any:
+        return self.err.get("input")
+
+    @property
+    def style(self) -> StringStyle | None:
+        """How the string value was written (None when it is no string)."""
+        return string_style(self.root, self.loc) if isinstance(self.value, str) else None
+
+
 def _describe(
     err: ErrorDetails, loc: Loc, tag: str | None, document: Document, root: Node | None
 ) -> tuple[int, str]:
-    values = document.values
+    """The position and the message of one of pydantic's errors."""
+    failed = _Failed.of(err, loc, tag, document, root)
     kind = err["type"]
-    value = err.get("input")
-    in_source = len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int)
-    prefix = f"{source_label(values, loc[1])}: " if in_source else ""
-    rel = loc[2:] if in_source else loc
-    name = _field_name(rel)
-
     if kind == "missing":
-        container = loc[:-1]
-        missing = str(loc[-1])
-        mark = position_of(container, document)
-        if not in_source:
-            return mark, (
-                f"`{missing}` is required: list the project's sources under `sources:`, or "
-                "write `sources: []` to manage none"
-            )
-        if len(rel) == 1 and tag in _ARTICLE:
-            hint = _MISSING_HINTS.get(missing, f"add `{missing}`")
-            return mark, f"{prefix}`{missing}` is required for {_ARTICLE[tag]} {tag} source: {hint}"
-        if len(rel) == 1:
-            return mark, f"{prefix}`{missing}` is required: say which source to delete"
-        if rel[:1] == ("layout",):
-            return mark, (
-                f"{prefix}`{name}` is required: one of {_choices(spec.LAYOUT_TYPES)}, like "
-                "`layout: {type: native}`"
-            )
-        if rel and str(rel[0]) in spec.ALL_SECRET_FIELDS:
-            return mark, f"{prefix}`{name}` is required: write `{rel[0]}: {{env: NAME}}`"
-        return mark, f"{prefix}`{name}` is required"
-
+        return position_of(loc[:-1], document), _missing_message(failed)
     if kind == "extra_forbidden":
         key_position = document.key_positions.get(loc)
         mark = key_position if key_position is not None else position_of(loc, document)
-        return mark, prefix + _unknown_key_message(str(loc[-1]), loc[:-1], tag, in_source)
-
+        return mark, failed.prefix + _unknown_key_message(
+            str(loc[-1]), loc[:-1], tag, failed.in_source
+        )
     if kind == "source_type":
-        entry = value if isinstance(value, dict) else None
-        if entry is None:
-            return position_of(loc, document), (
-                f"{prefix}each entry of `sources` must be a mapping with `id` and `type`, not "
-                f"{_value_kind(value)}"
-            )
-        state = entry.get("state", "present")
-        if "type" not in entry and state is not INVALID and state not in ("present", "absent"):
-            # `state: absnet` is more likely the mistake than a missing `type`.
-            return position_of((*loc, "state"), document), _choice_message(
-                prefix, "state", state, ("present", "absent")
-            )
-        if "type" not in entry:
-            return position_of(loc, document), (
-                f"{prefix}`type` is required: add `type: http`, `type: s3` or `type: gcs`, or "
-                "`state: absent` to delete the source"
-            )
-        return position_of((*loc, "type"), document), _choice_message(
-            prefix, "type", entry["type"], spec.SOURCE_TYPES
-        )
+        return _not_a_source(failed)
+    wording = _WORDINGS.get(kind, _pydantic_message)
+    return position_of(loc, document), wording(failed)
 
-    mark = position_of(loc, document)
-    ctx = err.get("ctx") or {}
-    if kind == "secret_literal":
-        return mark, (
-            f"{prefix}`{name}` must be a reference like `{{env: NAME}}`, not a literal: "
-            "secrets never go into git; put the secret in an environment variable and name it"
+
+def _missing_message(failed: _Failed) -> str:
+    """A required key that is not there."""
+    missing = str(failed.loc[-1])
+    prefix, rel, name, tag = failed.prefix, failed.rel, failed.name, failed.tag
+    if not failed.in_source:
+        return (
+            f"`{missing}` is required: list the project's sources under `sources:`, or "
+            "write `sources: []` to manage none"
         )
-    if kind == "literal_error":
-        last = next((str(p) for p in reversed(rel) if isinstance(p, str)), "")
-        choices = _CHOICES.get(last)
-        if last == "type" and rel[:1] == ("layout",):
-            choices = spec.LAYOUT_TYPES
-        if choices is None:
-            choices = tuple(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
-        return mark, _choice_message(prefix, name, value, choices)
-    if kind == "string_type":
-        return mark, f"{prefix}`{name}` must be a string, not {_value_kind(value)}{_quote(value)}"
-    if kind == "bool_type":
-        if isinstance(value, str):
-            return mark, prefix + _boolean_message(name, value, string_style(root, loc))
-        return mark, f"{prefix}`{name}` must be `true` or `false`, not {_value_kind(value)}"
-    if kind == "list_type":
-        example = {
-            "sources": "a list of sources (write `sources: []` for none)",
-            "filetypes": "a list, like `[pe, pdb]`",
-            "path_patterns": 'a list, like `["*.dll"]`',
-            "platforms": "a list, like `[ios, macos]`",
-        }.get(str(rel[-1]) if rel else "", "a list")
-        return mark, f"{prefix}`{name}` must be {example}, not {_value_kind(value)}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        example = {
-            "layout": "a mapping, like `{type: native}`",
-            "filters": "a mapping with `filetypes`, `path_patterns` or `requires_checksum`",
-        }.get(str(rel[-1]) if rel else "", "a mapping")
-        return mark, f"{prefix}`{name}` must be {example}, not {_value_kind(value)}"
-    if kind == "string_pattern_mismatch":  # the only pattern is SecretRef.env
-        return mark, (
-            f"{prefix}`{name}` must name an environment variable (letters, digits and `_`, "
-            "not starting with a digit), like `ACME_SYMBOLS_PASSWORD`"
+    if len(rel) == 1 and tag in _ARTICLE:
+        hint = _MISSING_HINTS.get(missing, f"add `{missing}`")
+        return f"{prefix}`{missing}` is required for {_ARTICLE[tag]} {tag} source: {hint}"
+    if len(rel) == 1:
+        return f"{prefix}`{missing}` is required: say which source to delete"
+    if rel[:1] == ("layout",):
+        return (
+            f"{prefix}`{name}` is required: one of {_choices(spec.LAYOUT_TYPES)}, like "
+            "`layout: {type: native}`"
         )
-    if kind in ("int_type", "greater_than", "greater_than_equal"):
-        style = string_style(root, loc) if isinstance(value, str) else None
-        return mark, prefix + _whole_number_message(name, rel, value, kind, style)
-    if kind == "blank":
-        return mark, f"{prefix}`{name}` must not be blank"
-    if kind == "reserved_id":
-        return mark, (
-            f"source id `{value}` starts with `sentry`, which Sentry reserves for its own "
-            "sources: choose another id"
+    if rel and str(rel[0]) in spec.ALL_SECRET_FIELDS:
+        return f"{prefix}`{name}` is required: write `{rel[0]}: {{env: NAME}}`"
+    return f"{prefix}`{name}` is required"
+
+
+def _not_a_source(failed: _Failed) -> tuple[int, str]:
+    """An entry of `sources` that is no source: not a mapping, or without a known `type`."""
+    loc, document, prefix, value = failed.loc, failed.document, failed.prefix, failed.value
+    entry = value if isinstance(value, dict) else None
+    if entry is None:
+        return position_of(loc, document), (
+            f"{prefix}each entry of `sources` must be a mapping with `id` and `type`, not "
+            f"{_value_kind(value)}"
         )
-    if kind == "region":
-        return mark, (
-            f"{prefix}`region` `{value}` is not an AWS region code: use a code like `us-east-1`"
+    state = entry.get("state", "present")
+    if "type" not in entry and state is not INVALID and state not in ("present", "absent"):
+        # `state: absnet` is more likely the mistake than a missing `type`.
+        return position_of((*loc, "state"), document), _choice_message(
+            prefix, "state", state, ("present", "absent")
         )
-    return mark, f"{prefix}`{name}`: {err['msg']}"
+    if "type" not in entry:
+        return position_of(loc, document), (
+            f"{prefix}`type` is required: add `type: http`, `type: s3` or `type: gcs`, or "
+            "`state: absent` to delete the source"
+        )
+    return position_of((*loc, "type"), document), _choice_message(
+        prefix, "type", entry["type"], spec.SOURCE_TYPES
+    )
+
+
+def _secret_literal_message(failed: _Failed) -> str:
+    return (
+        f"{failed.prefix}`{failed.name}` must be a reference like `{{env: NAME}}`, not a "
+        "literal: secrets never go into git; put the secret in an environment variable and "
+        "name it"
+    )
+
+
+def _literal_message(failed: _Failed) -> str:
+    """A value that is not one of the field's choices."""
+    rel = failed.rel
+    last = next((str(p) for p in reversed(rel) if isinstance(p, str)), "")
+    choices = _CHOICES.get(last)
+    if last == "type" and rel[:1] == ("layout",):
+        choices = spec.LAYOUT_TYPES
+    if choices is None:
+        ctx = failed.err.get("ctx") or {}
+        choices = tuple(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+    return _choice_message(failed.prefix, failed.name, failed.value, choices)
+
+
+def _string_message(failed: _Failed) -> str:
+    value = failed.value
+    return (
+        f"{failed.prefix}`{failed.name}` must be a string, not {_value_kind(value)}{_quote(value)}"
+    )
+
+
+def _bool_message(failed: _Failed) -> str:
+    value = failed.value
+    if isinstance(value, str):
+        return failed.prefix + _boolean_message(failed.name, value, failed.style)
+    return f"{failed.prefix}`{failed.name}` must be `true` or `false`, not {_value_kind(value)}"
+
+
+_LIST_EXAMPLES: Final = {
+    "sources": "a list of sources (write `sources: []` for none)",
+    "filetypes": "a list, like `[pe, pdb]`",
+    "path_patterns": 'a list, like `["*.dll"]`',
+    "platforms": "a list, like `[ios, macos]`",
+}
+_MAPPING_EXAMPLES: Final = {
+    "layout": "a mapping, like `{type: native}`",
+    "filters": "a mapping with `filetypes`, `path_patterns` or `requires_checksum`",
+}
+
+
+def _list_message(failed: _Failed) -> str:
+    example = _LIST_EXAMPLES.get(str(failed.rel[-1]) if failed.rel else "", "a list")
+    return f"{failed.prefix}`{failed.name}` must be {example}, not {_value_kind(failed.value)}"
+
+
+def _mapping_message(failed: _Failed) -> str:
+    example = _MAPPING_EXAMPLES.get(str(failed.rel[-1]) if failed.rel else "", "a mapping")
+    return f"{failed.prefix}`{failed.name}` must be {example}, not {_value_kind(failed.value)}"
+
+
+def _variable_name_message(failed: _Failed) -> str:
+    # The only pattern is SecretRef.env's.
+    return (
+        f"{failed.prefix}`{failed.name}` must name an environment variable (letters, digits "
+        "and `_`, not starting with a digit), like `ACME_SYMBOLS_PASSWORD`"
+    )
+
+
+def _number_message(failed: _Failed) -> str:
+    kind = failed.err["type"]
+    return failed.prefix + _whole_number_message(
+        failed.name, failed.rel, failed.value, kind, failed.style
+    )
+
+
+def _blank_message(failed: _Failed) -> str:
+    return f"{failed.prefix}`{failed.name}` must not be blank"
+
+
+def _reserved_id_message(failed: _Failed) -> str:
+    return (
+        f"source id `{failed.value}` starts with `sentry`, which Sentry reserves for its own "
+        "sources: choose another id"
+    )
+
+
+def _region_message(failed: _Failed) -> str:
+    return (
+        f"{failed.prefix}`region` `{failed.value}` is not an AWS region code: use a code like "
+        "`us-east-1`"
+    )
+
+
+def _pydantic_message(failed: _Failed) -> str:
+    """An error this module has no wording of its own for: pydantic's message."""
+    return f"{failed.prefix}`{failed.name}`: {failed.err['msg']}"
+
+
+# The wording of each kind of error about a value, at the value's position.
+_WORDINGS: Final[dict[str, Callable[[_Failed], str]]] = {
+    "secret_literal": _secret_literal_message,
+    "literal_error": _literal_message,
+    "string_type": _string_message,
+    "bool_type": _bool_message,
+    "list_type": _list_message,
+    "model_type": _mapping_message,
+    "model_attributes_type": _mapping_message,
+    "dict_type": _mapping_message,
+    "string_pattern_mismatch": _variable_name_message,
+    "int_type": _number_message,
+    "greater_than": _number_message,
+    "greater_than_equal": _number_message,
+    "blank": _blank_message,
+    "reserved_id": _reserved_id_message,
+    "region": _region_message,
+}
 
 
 def source_label(values: Any, index: str | int) -> str:

@@ -1,4 +1,4 @@
-"""What every stage shares, at the bottom of the house.
+"""What every stage shares, at the bottom of the import order.
 
 The one exception root and the exit codes (``errors``), the masking of tokens and secret values
 in anything shown (``redact``), atomic file writes (``atomic``) and the handling of SIGINT and

@@ -1,17 +1,17 @@
 """How the emulator keeps ``--state FILE``: a write journal beside the file, and the file itself.
 
-The file keeps its documented format (contract section 4), for seeding and for reading. What
-changed is when it is written: rewriting the whole JSON file on every write cost 63 ms per PUT
-with 400 projects and 1.56 s with 10,000, so the emulator, not the client, limited an apply at
+The file keeps its documented format (the README's ``symsync emulator`` section), for seeding
+and for reading. What changed is when it is written: rewriting the whole JSON file on every write
+cost more with every project added, until the emulator, not the client, limited an apply at
 scale. Now:
 
 - A write is recorded in ``FILE.journal.sqlite3`` (module ``journal``): one SQLite transaction
   that replaces the written project's row, before the answer is sent. Its cost does not depend
-  on the number of projects (``benchmarks/bench_emulator_writes.py``; figures in the README).
+  on the number of projects (``benchmarks/bench_emulator_writes.py`` measures it).
 - A small state (its file at most ``SYNC_BYTES``, some 300 projects of 3 sources) is also
-  written to the JSON file after every write, before the answer, as contract section 4 says: a
-  test or a user reading the file right after a write finds it there. That costs about a
-  millisecond, whatever the write.
+  written to the JSON file after every write, before the answer, as ``--state`` promises: a
+  test or a user reading the file right after a write finds it there. At that size the cost
+  is small, whatever the write.
 - A larger one is rewritten in the background once writes pause (``IDLE_SECONDS``), at least
   every ``MAX_LAG_SECONDS`` while they do not, and on a clean stop (SIGINT/SIGTERM), which also
   deletes the journal. So after a clean stop the file alone is the complete state, and while the
@@ -25,16 +25,16 @@ The journal records which file its rows apply to (the SHA-256 of the file's byte
 over that file only. If the file was changed by hand while the emulator was stopped, the file
 wins and the journal's rows are dropped with a warning.
 
-Why this design (measured on the 2-core machine of issue 7, ext4): an SQLite commit in WAL mode
-without an fsync costs about 0.03 ms, one with an fsync 0.5 ms at the median and 4 to 8 ms at
-the 95th percentile on a shared disk; appending a JSON line to a file costs 0.001 ms without an
-fsync and 0.4 ms with one, but needs its own compaction and torn-line handling, which SQLite's
-upsert and transactions give for free (one row per project, so the journal stays small). Either
-is small beside the 1 ms an HTTP request costs the emulator. Per-project files would make the state
-thousands of files and still need the one-file view for inspection. ``synchronous=NORMAL``
-(no fsync per write) is what keeps the 95th percentile low: a committed row survives the process
-being killed, which is the durability the emulator promises; after a power cut SQLite's database
-is still whole, and only the last writes may be missing.
+Why this design: an SQLite commit without an fsync costs a small fraction of what serving the
+HTTP request costs the emulator, while an fsync per commit makes the slowest writes many times
+slower on a shared disk. Appending JSON lines to a file would cost even less, but needs its own
+compaction and torn-line handling, which SQLite's upsert and transactions give for free (one row
+per project, so the journal stays small). Per-project files would make the state thousands of
+files and still need the one-file view for inspection. ``synchronous=NORMAL`` (no fsync per
+write) is what keeps the slowest writes fast: a committed row survives the process being killed,
+which is the durability the emulator promises; after a power cut SQLite's database is still
+whole, and only the last writes may be missing. (The figures behind these choices are in
+``benchmarks/README.md``, "Measurements behind the design".)
 
 A file without write permission (``chmod a-w``) is loaded and never written, nor is a journal
 kept: the emulator serves from memory (noting it once on stderr at the first write), as it does

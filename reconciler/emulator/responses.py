@@ -1,4 +1,4 @@
-"""What a handler answers, and Sentry's generic answers (reference section 7)."""
+"""What a handler answers, and Sentry's generic answers (auth, permission, not found)."""
 
 from __future__ import annotations
 

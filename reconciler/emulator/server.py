@@ -6,7 +6,7 @@ A request to the API goes through the same steps as in Sentry, in the same order
    view runs; its ``X-Sentry-Rate-Limit-*`` headers go on every API answer.
 2. Authentication (DRF ``initial()``): a bad ``Authorization`` header or an unknown token is
    401, no credentials is 401 too.
-3. Permission ``has_permission``: the token's scopes against the method (reference section 7).
+3. Permission ``has_permission``: the token's scopes against the method.
    This runs BEFORE the project is looked up, so a token without the scope gets 403 even for a
    project that does not exist; only a caller with the scope learns that it is missing (404).
    (Sentry's ``ScopedPermission.has_permission`` checks scopes; ``ProjectEndpoint.convert_args``
@@ -58,8 +58,8 @@ from reconciler.emulator.state import EmulatorState, Organization
 from reconciler.sentry import spec
 
 DEFAULT_TOKEN: Final = "symsync-emulator"
-# A token given without scopes, and the default token, carry ``project:admin`` (contract
-# section 4) and ``org:read``, which Sentry requires to list an organization's projects.
+# A token given without scopes, and the default token, carry ``project:admin`` (every method on
+# symbol sources) and ``org:read``, which Sentry requires to list an organization's projects.
 DEFAULT_SCOPES: Final[frozenset[str]] = frozenset({"project:admin", "org:read"})
 
 ORG_TOKEN_PREFIX: Final = "sntrys_"
@@ -72,7 +72,7 @@ ORG_METHOD_SCOPES: Final[dict[str, frozenset[str]]] = {
     "DELETE": frozenset({"org:admin"}),
 }
 
-# Fault kinds (contract section 4).
+# Fault kinds (``--fault-rate``).
 FAULT_500_BEFORE: Final = "500-before-write"
 FAULT_502: Final = "502"
 FAULT_503: Final = "503"
@@ -95,9 +95,9 @@ CONCURRENT_LIMIT_MESSAGE: Final = (
     "Concurrency limit is {limit}"
 )
 # Sentry's rate-limit middleware builds its 429 with a plain HttpResponse: the body is JSON but
-# the Content-Type is Django's default (reference section 7, UNVERIFIED).
+# the Content-Type is Django's default (read from Sentry's code; not confirmed on a live server).
 RATE_LIMIT_CONTENT_TYPE: Final = "text/html; charset=utf-8"
-# DRF's 401 carries the first authenticator's header (reference section 7, UNVERIFIED).
+# DRF's 401 carries the first authenticator's header (not confirmed on a live server).
 WWW_AUTHENTICATE_401: Final = 'xBasic realm="api"'
 
 API_PREFIX: Final = "/api/0/"
@@ -238,8 +238,8 @@ def _unauthorized(message: str) -> Reply:
 
 
 def _forbidden(allowed: frozenset[str]) -> Reply:
-    # Newer Sentry raises InsufficientScope for a token without the scope; a third-party
-    # reading says it adds this header (reference section 7, UNVERIFIED).
+    # Newer Sentry raises InsufficientScope for a token without the scope; one reading of its
+    # code says it adds this header (not confirmed on a live server).
     challenge = f'Bearer error="insufficient_scope", scope="{" ".join(sorted(allowed))}"'
     return detail(403, NO_PERMISSION, **{"WWW-Authenticate": challenge})
 

@@ -3,9 +3,9 @@
 Each generation's handlers follow the order of checks of Sentry's own code, because that order
 is visible to a client (which error wins when a request has several problems):
 
-- Gen A: reference sections 1 to 6 (``ProjectSymbolSourcesEndpoint`` with ``validate_sources``
+- Gen A: the published endpoint (``ProjectSymbolSourcesEndpoint`` with ``validate_sources``
   and ``backfill_source``).
-- Gen B: reference section 9 (``ProjectSymbolSources`` with per-kind serializers).
+- Gen B: Sentry's rewrite of it (``ProjectSymbolSources`` with per-kind serializers).
 
 Handlers run with the state lock held, so a read-modify-write of a project's list is atomic.
 Where Sentry's code would raise an uncaught exception the answer is a 500, as Sentry's would be.
@@ -55,7 +55,7 @@ def handle(
 
 def _parse_stored_a(project: Project) -> list[dict[str, Any]]:
     """``parse_sources(option, False)``: the stored list must validate, else an uncaught error
-    (500) for reads and writes alike (reference section 6)."""
+    (500) for reads and writes alike, as in Sentry."""
     stored = copy.deepcopy(project.symbol_sources)
     try:
         v.validate_sources_gen_a(stored)
@@ -109,7 +109,7 @@ def _post_a(query_id: str | None, read_body: BodyReader, project: Project, commi
 
 
 def _backfill_a(source: dict[str, Any], sources_by_id: dict[Any, dict[str, Any]]) -> None:
-    """``backfill_source``: looks up the stored value under the BODY's id (reference section 3).
+    """``backfill_source``: looks up the stored value under the BODY's id (not the ``?id=``).
     A body without ``type`` raises KeyError, which the PUT handler turns into an empty 400."""
     for secret in sorted(v.secret_fields_gen_a(source["type"])):
         if secret in source and spec.is_hidden_secret(source[secret]):

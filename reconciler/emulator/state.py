@@ -1,6 +1,6 @@
 """The emulator's instance: organizations, projects and their stored symbol sources.
 
-File format (contract section 4)::
+File format (the README's ``symsync emulator`` section shows an example)::
 
     {"organizations": {"<org>": {"projects": {"<project>": {"symbol_sources": [...]}}}}}
 
@@ -10,7 +10,7 @@ project, answered with Sentry's 302); any other key is kept as given. Ids not gi
 file order, so a restart with the saved file gives every project the same id.
 
 The stored ``symbol_sources`` list is kept exactly as written (secrets in clear), even when it is
-not valid: Sentry then fails every request on that project, as reference section 6 describes.
+not valid: Sentry then fails every request on that project, and so does the emulator.
 Saving is ``persistence``'s job: each write is recorded in a journal beside the file before it
 is answered, and the file itself is rewritten once writes pause and on a clean stop. The file is
 written one line per project (``snapshot``), from text cached per project, so rewriting it

@@ -1,12 +1,12 @@
 """Sentry's server-side validation of a project's symbol-source list, in both code generations.
 
-Gen A (reference section 2 and 4) validates the whole list with a JSON Schema (``oneOf`` http,
+Gen A (the published endpoint) validates the whole list with a JSON Schema (``oneOf`` http,
 s3, gcs; ``additionalProperties: false`` everywhere; no nulls), then checks ids: reserved prefix
 first, then duplicates. The checker below applies the same rules over the shared tables of
 ``reconciler.sentry.spec`` instead of a schema document, so the emulator and the loader share one
 vocabulary.
 
-Gen B (reference section 9) validates each source with a per-kind DRF serializer; the functions
+Gen B (Sentry's rewrite) validates each source with a per-kind DRF serializer; the functions
 below reproduce DRF's field semantics (blank, null, "Not a valid string.", choice and list
 messages) and the ``Invalid <type> source: <path>: <msg>; ...`` message format.
 
@@ -142,9 +142,8 @@ def redact_gen_a(source: dict[str, Any]) -> dict[str, Any]:
 def validate_sources_gen_a(sources: object) -> None:
     """Sentry's Gen A ``validate_sources``: schema over the whole list, then ids.
 
-    Raises ``InvalidSourcesError`` with Sentry's messages (reference section 4), or ``ServerBug``
-    where Sentry's own code would raise (a list entry without ``type`` while building the schema
-    failure message).
+    Raises ``InvalidSourcesError`` with Sentry's messages, or ``ServerBug`` where Sentry's own
+    code would raise (a list entry without ``type`` while building the schema failure message).
     """
     if not isinstance(sources, list) or not all(source_matches_schema(s) for s in sources):
         if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
@@ -320,7 +319,7 @@ _COMMON_FIELDS: Final[dict[str, FieldCheck]] = {
     "has_index": _boolean,
     "platforms": _list_of(_char(allow_blank=False)),
 }
-# Fields that may be blank in Gen B (reference section 9); every other string must not be.
+# Fields that may be blank in Gen B; every other string must not be.
 GEN_B_BLANK_ALLOWED: Final[frozenset[str]] = frozenset({"name", "username", "password", "prefix"})
 _KIND_FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
     "http": ("url", "username", "password"),

@@ -2,17 +2,19 @@
 
 The client speaks Sentry's API (paths, methods, the shapes of answers) and settles writes whose
 outcome is uncertain; :mod:`reconciler.sentry.transport` sends the requests (session, pacing,
-retries,
-deadlines) and :mod:`reconciler.sentry.errors` words the failures.
+retries, deadlines) and :mod:`reconciler.sentry.errors` words the failures.
 
-Settling uncertain writes (reference sections 1 and 11): a POST whose first attempt may have
-reached Sentry (a 5xx, a dropped connection) can answer "duplicate id" on its retry; symsync
-always sends its own ``id``, so the client then reads that id back and reports success when the
-source holds what was sent, instead of reporting a failure or writing twice. The same goes for a
-PUT that hid a committed write and a DELETE whose retry finds the source already gone.
+Settling uncertain writes: Sentry's symbol-sources writes are not idempotent, and a POST whose
+first attempt may have reached Sentry (a 5xx, a dropped connection) can answer "duplicate id" on
+its retry; symsync always sends its own ``id``, so the client then reads that id back and reports
+success when the source holds what was sent, instead of reporting a failure or writing twice.
+The same goes for a PUT that hid a committed write and a DELETE whose retry finds the source
+already gone.
 
 The client only uses request patterns that behave the same in Sentry's two endpoint generations
-(reference section 11) and branches on status codes, not on bodies.
+(the older endpoint, which validates the whole list at once, and its rewrite with one serializer
+per source type) and branches on status codes, not on bodies, whose wording differs between
+them.
 
 An :class:`AccountWideError` (a bad token, a URL that is not Sentry's API, a server that stopped
 answering) trips the transport's breaker: every later call fails at once with the same error.
@@ -283,8 +285,8 @@ class SentryClient:
     ) -> dict[str, Any]:
         """PUT the complete source ``body`` in place of ``source_id``; the stored source."""
         if body.get("id") != source_id:
-            # Sentry would rename the source (to a random UUID when the id is missing), and
-            # reference section 11 says never to: this is a bug in the caller.
+            # Sentry would rename the source (to a random UUID when the id is missing), which
+            # loses the identity symsync keys sources by: this is a bug in the caller.
             raise SymsyncError(
                 f"an update of source `{source_id}` must carry the same `id` in its body"
             )
@@ -493,7 +495,8 @@ def _plaintext_secrets(body: dict[str, Any]) -> bool:
 
 def _same_source(remote: dict[str, Any], body: dict[str, Any]) -> bool:
     """Whether Sentry's (redacted) ``remote`` is what ``body`` stores: equal except that every
-    secret field present in the body shows as the placeholder (reference section 3)."""
+    secret field present in the body shows as the placeholder (Sentry never returns a secret,
+    only ``{"hidden-secret": true}`` in its place)."""
     expected = {
         key: spec.hidden_secret() if key in spec.ALL_SECRET_FIELDS else value
         for key, value in body.items()

@@ -1,5 +1,4 @@
-"""One attempt over the wire to one Sentry: the connection pool, and a deadline for the whole
-answer.
+"""One attempt over the wire to one Sentry: the connection pool, and a whole-answer deadline.
 
 - **Set up once.** Requests go straight to ``requests``' adapter (its urllib3 pool, its error
   types) with a request prepared here: a ``Session`` would merge its settings, read the
@@ -383,36 +382,75 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
 
 
-def describe_failure(exc: BaseException, timeout: float) -> Failure:
-    if isinstance(exc, _BodyTooLarge):
-        return Failure(
+_Kinds = type[BaseException] | tuple[type[BaseException], ...]
+_UNRESOLVED: Final = Failure("the host name could not be resolved", reached_server=False)
+# What an attempt's exception says by its own type, checked in this order. A type whose
+# meaning depends on what it wraps (a connection error, a cut-off body) is looked up in
+# ``_BY_CAUSE`` first, then in ``_BY_WRAPPER``.
+_BY_TYPE: Final[tuple[tuple[_Kinds, Failure], ...]] = (
+    (
+        _BodyTooLarge,
+        Failure(
             f"the answer was larger than {MAX_BODY // (1024 * 1024)} MiB",
             reached_server=True,
             retryable=False,
-        )
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return Failure("timed out while connecting", reached_server=False, timed_out=True)
-    if isinstance(exc, requests.exceptions.ReadTimeout):
+        ),
+    ),
+    (
+        requests.exceptions.ConnectTimeout,
+        Failure("timed out while connecting", reached_server=False, timed_out=True),
+    ),
+    (
+        requests.exceptions.SSLError,
+        Failure("TLS handshake failed", reached_server=False, retryable=False),
+    ),
+    (
+        (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader),
+        Failure("invalid request", reached_server=False, retryable=False),
+    ),
+    (
+        requests.exceptions.ContentDecodingError,
+        Failure("the answer could not be decoded", reached_server=True),
+    ),
+)
+# What an exception wraps (requests -> urllib3 -> socket errors), checked for each cause in turn.
+_BY_CAUSE: Final[tuple[tuple[_Kinds, Failure], ...]] = (
+    (ConnectionRefusedError, Failure("connection refused", reached_server=False)),
+    (socket.gaierror, _UNRESOLVED),
+    ((ConnectionResetError, BrokenPipeError), Failure("connection reset", reached_server=True)),
+    (
+        http.client.RemoteDisconnected,
+        Failure("connection closed without an answer", reached_server=True),
+    ),
+    (http.client.IncompleteRead, Failure("the answer was cut off", reached_server=True)),
+)
+# urllib3's wrapper of a failed name lookup, known by its name (urllib3 1.x lacks the class).
+_NAME_RESOLUTION: Final = "NameResolutionError"
+# A wrapper whose causes said nothing more.
+_BY_WRAPPER: Final[tuple[tuple[type[BaseException], Failure], ...]] = (
+    (
+        requests.exceptions.ChunkedEncodingError,
+        Failure("the answer was cut off", reached_server=True),
+    ),
+    (requests.exceptions.ConnectionError, Failure("connection failed", reached_server=True)),
+)
+
+
+def describe_failure(exc: BaseException, timeout: float) -> Failure:
+    """Why an attempt that raised ``exc`` got no answer, and whether it may have reached the
+    server (for a write: whether it may have happened)."""
+    if isinstance(exc, requests.exceptions.ReadTimeout):  # the one reason worded per attempt
         return Failure(f"no answer within {timeout:g} s", reached_server=True, timed_out=True)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return Failure("TLS handshake failed", reached_server=False, retryable=False)
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidHeader):
-        return Failure("invalid request", reached_server=False, retryable=False)
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return Failure("the answer could not be decoded", reached_server=True)
+    for kinds, failure in _BY_TYPE:
+        if isinstance(exc, kinds):
+            return failure
     for cause in _causes(exc):
-        if isinstance(cause, ConnectionRefusedError):
-            return Failure("connection refused", reached_server=False)
-        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
-            return Failure("the host name could not be resolved", reached_server=False)
-        if isinstance(cause, ConnectionResetError | BrokenPipeError):
-            return Failure("connection reset", reached_server=True)
-        if isinstance(cause, http.client.RemoteDisconnected):
-            return Failure("connection closed without an answer", reached_server=True)
-        if isinstance(cause, http.client.IncompleteRead):
-            return Failure("the answer was cut off", reached_server=True)
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return Failure("the answer was cut off", reached_server=True)
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return Failure("connection failed", reached_server=True)
+        if type(cause).__name__ == _NAME_RESOLUTION:
+            return _UNRESOLVED
+        for kinds, failure in _BY_CAUSE:
+            if isinstance(cause, kinds):
+                return failure
+    for kind, failure in _BY_WRAPPER:
+        if isinstance(exc, kind):
+            return failure
     return Failure(type(exc).__name__, reached_server=True)

@@ -36,6 +36,7 @@ BODY_LIMIT: Final = 500
 SAYS_LIMIT: Final = 300
 # Sentry's answers are JSON; these are what a web server or a proxy sends instead.
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
 class SentryAPIError(SymsyncError):
@@ -181,6 +182,12 @@ def _sentry_shaped(answer: Answer) -> bool:
     return isinstance(parsed, dict) and ("detail" in parsed or "error" in parsed)
 
 
+def _says_suffix(answer: Answer) -> str:
+    """``: Sentry says '...'`` with what Sentry's body says, or nothing."""
+    says = sentry_says(answer)
+    return f": Sentry says {says!r}" if says else ""
+
+
 def _what_came(answer: Answer) -> str:
     if answer.content_type in _HTML_TYPES or answer.content.lstrip()[:1] == b"<":
         return "an HTML page"
@@ -224,11 +231,7 @@ class ErrorWording:
     def error(self, answer: Answer, target: Target) -> SentryAPIError:
         """The error for an answer that is not what the request needed."""
         status = answer.status
-        method = answer.method
-        where = f"({method} {answer.path}: {status})"
-        says = sentry_says(answer)
-        says_suffix = f": Sentry says {says!r}" if says else ""
-        retried = f" after {answer.attempts} attempts" if answer.attempts > 1 else ""
+        where = f"({answer.method} {answer.path}: {status})"
         if status == 401:
             return self._make(
                 answer,
@@ -237,18 +240,7 @@ class ErrorWording:
                 account_wide=True,
             )
         if status == 403:
-            if target.project is None:
-                needs = f"the `org:read` scope, and access to organization `{target.org}`"
-            else:
-                needs = (
-                    f"the `{needed_scope(method)}` scope on {target.project_key}, and the "
-                    "token's user must have access to the project"
-                )
-            return self._make(
-                answer,
-                f"the token is not allowed to do this: {method} needs {needs} {where}",
-                account_wide=target.project is None,
-            )
+            return self._forbidden(answer, target, where)
         if status == 407:
             return self._make(
                 answer,
@@ -256,52 +248,81 @@ class ErrorWording:
                 f"the proxy's user name and password in HTTPS_PROXY (or HTTP_PROXY) {where}",
                 account_wide=True,
             )
-        if status in (301, 302, 303, 307, 308):
+        if status in _REDIRECTS:
             return self._moved(answer, target, where)
         if status in (400, 404) and target.source_id is not None and says_missing_id(answer):
-            # Gen A answers 404, Gen B 400; symsync always sends `?id=`, so it was lost on the
-            # way (a proxy that drops query strings, or a URL that ends the path early).
-            return self._make(
-                answer,
-                f"Sentry did not receive the source id (`?id=`) that symsync sent for source "
-                f"`{target.source_id}` in {target.project_key}: Sentry says 'Missing source id'; "
-                f"check that a proxy in front of {self.host} keeps query strings {where}",
-            )
+            return self._lost_source_id(answer, target, where)
         if status == 404:
             if not _sentry_shaped(answer):
                 return self.not_sentry(answer, where)
             return self._make(answer, self._not_found(answer, target, where))
         if status == 400:
-            if says:
-                return self._make(answer, f"Sentry rejected the request{says_suffix} {where}")
-            # Gen A drops every validation message. For a PUT it also answers this way when a
-            # kept secret (the placeholder) has no stored value to fill in.
-            hint = (
-                " (for an update, also when a secret kept as it is has no stored value in "
-                "Sentry any more: run `symsync plan` again)"
-                if method == "PUT"
-                else ""
+            return self._rejected(answer, where)
+        if status == 429 or status >= 500:
+            return self._gave_up(answer, where)
+        if 200 <= status < 300:
+            return self.unexpected(answer, "the answer the request needs")
+        return self._make(answer, f"Sentry answered {status}{_says_suffix(answer)} {where}")
+
+    def _forbidden(self, answer: Answer, target: Target, where: str) -> SentryAPIError:
+        """403: the scope the request needs; account-wide when it is about the organization."""
+        if target.project is None:
+            needs = f"the `org:read` scope, and access to organization `{target.org}`"
+        else:
+            needs = (
+                f"the `{needed_scope(answer.method)}` scope on {target.project_key}, and the "
+                "token's user must have access to the project"
             )
-            return self._make(
-                answer,
-                f"Sentry rejected the source without a reason; run `symsync validate`{hint} "
-                f"{where}",
-            )
-        if status == 429:
+        return self._make(
+            answer,
+            f"the token is not allowed to do this: {answer.method} needs {needs} {where}",
+            account_wide=target.project is None,
+        )
+
+    def _lost_source_id(self, answer: Answer, target: Target, where: str) -> SentryAPIError:
+        """Sentry's "Missing source id" (Gen A answers 404, Gen B 400): symsync always sends
+        ``?id=``, so it was lost on the way (a proxy that drops query strings, or a URL that
+        ends the path early)."""
+        return self._make(
+            answer,
+            f"Sentry did not receive the source id (`?id=`) that symsync sent for source "
+            f"`{target.source_id}` in {target.project_key}: Sentry says 'Missing source id'; "
+            f"check that a proxy in front of {self.host} keeps query strings {where}",
+        )
+
+    def _rejected(self, answer: Answer, where: str) -> SentryAPIError:
+        """400: Sentry's reason when it gives one."""
+        says_suffix = _says_suffix(answer)
+        if says_suffix:
+            return self._make(answer, f"Sentry rejected the request{says_suffix} {where}")
+        # Gen A drops every validation message. For a PUT it also answers this way when a
+        # kept secret (the placeholder) has no stored value to fill in.
+        hint = (
+            " (for an update, also when a secret kept as it is has no stored value in "
+            "Sentry any more: run `symsync plan` again)"
+            if answer.method == "PUT"
+            else ""
+        )
+        return self._make(
+            answer,
+            f"Sentry rejected the source without a reason; run `symsync validate`{hint} {where}",
+        )
+
+    def _gave_up(self, answer: Answer, where: str) -> SentryAPIError:
+        """A 429 or a 5xx that was still the answer when the retries ended."""
+        retried = f" after {answer.attempts} attempts" if answer.attempts > 1 else ""
+        if answer.status == 429:
             return self._make(
                 answer,
                 f"Sentry kept rate-limiting the requests{retried} {where}: try again later, "
                 "or with a lower --parallelism",
             )
-        if status >= 500:
-            reference = error_id(answer)
-            ref = f" (Sentry's error id {reference}, for its support)" if reference else ""
-            return self._make(
-                answer, f"Sentry failed with {status}{retried}{says_suffix}{ref} {where}"
-            )
-        if 200 <= status < 300:
-            return self.unexpected(answer, "the answer the request needs")
-        return self._make(answer, f"Sentry answered {status}{says_suffix} {where}")
+        reference = error_id(answer)
+        ref = f" (Sentry's error id {reference}, for its support)" if reference else ""
+        return self._make(
+            answer,
+            f"Sentry failed with {answer.status}{retried}{_says_suffix(answer)}{ref} {where}",
+        )
 
     def rate_limited_everywhere(self, answer: Answer) -> AccountWideError:
         """429s for as long as the retry budget, with nothing granted meanwhile."""

@@ -2,11 +2,10 @@
 
 Sentry limits API traffic in fixed windows and says where each answer stands in
 ``X-Sentry-Rate-Limit-Limit`` (requests per window), ``-Remaining``, ``-Reset`` (the epoch second
-the window ends), ``-ConcurrentLimit`` and ``-ConcurrentRemaining`` (reference section 7). It keys
-a window by the token's owner: a user auth token's requests all count in one window (per
-request method), whatever organization they go to; an internal integration's token has one per
-organization. An :class:`OrgPace` turns those headers into one decision per request: send now,
-or wait. The rules:
+the window ends), ``-ConcurrentLimit`` and ``-ConcurrentRemaining``. It keys a window by the
+token's owner: a user auth token's requests all count in one window (per request method),
+whatever organization they go to; an internal integration's token has one per organization. An
+:class:`OrgPace` turns those headers into one decision per request: send now, or wait. The rules:
 
 - **Learn first.** Until the first answer from an organization arrives, one request is in flight
   at a time (for at most ``PROBE_HOLD`` seconds): the first answer says what the limits are.
@@ -261,16 +260,7 @@ class OrgPace:
         refused = status == 429
         if not refused:
             self.last_granted = now
-        if refused and headers.concurrency_refusal:
-            self.cap = max(1, self.in_flight)
-            self.cap_credit = 0
-        elif self.cap is not None:
-            self.cap_credit += 1
-            if self.cap_credit >= CAP_RECOVERY:
-                self.cap_credit = 0
-                self.cap += 1
-                if self.concurrent_limit is None or self.cap >= self.concurrent_limit:
-                    self.cap = None
+        self._adjust_cap(refused and headers.concurrency_refusal)
         reset = headers.reset
         if reset is not None and not (reset - now <= MAX_PLAUSIBLE_WAIT):
             reset = None  # a broken header: hours away (milliseconds?)
@@ -284,6 +274,20 @@ class OrgPace:
             self._learn_window(permit, now, reset, headers, refused)
         if refused and reset is not None and not headers.concurrency_refusal and reset > now:
             self.not_before = max(self.not_before, min(reset + self.lag, now + self.max_wait))
+
+    def _adjust_cap(self, concurrency_refused: bool) -> None:
+        """A concurrency 429 lowers the cap to the requests still in flight; every
+        ``CAP_RECOVERY`` answers without one raise it by one, up to Sentry's own limit."""
+        if concurrency_refused:
+            self.cap = max(1, self.in_flight)
+            self.cap_credit = 0
+        elif self.cap is not None:
+            self.cap_credit += 1
+            if self.cap_credit >= CAP_RECOVERY:
+                self.cap_credit = 0
+                self.cap += 1
+                if self.concurrent_limit is None or self.cap >= self.concurrent_limit:
+                    self.cap = None
 
     def _learn_window(
         self,

@@ -1,12 +1,9 @@
 """What Sentry's symbol-sources API accepts, in one place.
 
 The loader's model (reconciler.config.project_file) and the emulator (reconciler.emulator) both
-build on these
-tables, so the two can never disagree about the server's vocabulary. The loader is stricter than
-the server in places (known region shape, no blank required strings, secrets by reference); those
-extra rules live in the model, not here.
-
-Reference: shared/reference/sentry-symbol-sources-api.md, sections 2, 3 and 5.
+build on these tables, so the two can never disagree about the server's vocabulary. The loader is
+stricter than the server in places (known region shape, no blank required strings, secrets by
+reference); those extra rules live in the model, not here.
 """
 
 from __future__ import annotations
@@ -56,7 +53,7 @@ FILTER_FIELDS: Final[frozenset[str]] = frozenset(
     {"filetypes", "path_patterns", "requires_checksum"}
 )
 
-# Per-type fields, as the server enforces them (reference section 2).
+# Per-type fields, as the server enforces them.
 TYPE_REQUIRED: Final[dict[str, frozenset[str]]] = {
     "http": frozenset({"url"}),
     "s3": frozenset({"bucket", "region", "access_key", "secret_key"}),
@@ -68,7 +65,8 @@ TYPE_OPTIONAL: Final[dict[str, frozenset[str]]] = {
     "gcs": frozenset({"prefix"}),
 }
 
-# Secret fields, per type (reference section 3). Never returned in clear by Sentry.
+# Secret fields, per type. Sentry never returns their values: each reads back as the
+# placeholder below.
 SECRET_FIELDS: Final[dict[str, frozenset[str]]] = {
     "http": frozenset({"password"}),
     "s3": frozenset({"secret_key"}),
@@ -99,7 +97,8 @@ def type_fields(source_type: str) -> frozenset[str]:
     )
 
 
-# Sentry rejects every id that starts with this, colon or not (reference section 5).
+# Sentry rejects every id that starts with this, colon or not (its endpoint's validation keeps
+# such ids for its own built-in sources).
 RESERVED_ID_PREFIX: Final = "sentry"
 
 
@@ -108,12 +107,12 @@ def is_reserved_id(source_id: str) -> bool:
 
 
 # AWS region codes symsync knows by name: every region of AWS's standard partition, GovCloud, and
-# the two China regions that Sentry's published reference lists (China is its own partition).
+# the two China regions that Sentry offers for S3 sources (China is its own partition).
 # Checked against botocore's botocore/data/partitions.json (boto/botocore @ c870f2c1, late 2025:
 # the "aws", "aws-us-gov" and "aws-cn" partitions). Any other well-formed code is accepted with a
 # warning, so a region AWS opens later still works.
 KNOWN_AWS_REGIONS: Final[tuple[str, ...]] = (
-    # Sentry's published reference lists these 21.
+    # The 21 regions Sentry's published API schema offers for S3 sources.
     "us-east-2",
     "us-east-1",
     "us-west-1",
@@ -156,7 +155,7 @@ KNOWN_AWS_REGIONS: Final[tuple[str, ...]] = (
 )
 AWS_REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$")
 
-# Token scopes each method needs (reference section 7).
+# Token scopes each method needs on a project's symbol sources (Sentry's project permissions).
 METHOD_SCOPES: Final[dict[str, frozenset[str]]] = {
     "GET": frozenset({"project:read", "project:write", "project:admin"}),
     "POST": frozenset({"project:write", "project:admin"}),
@@ -164,5 +163,5 @@ METHOD_SCOPES: Final[dict[str, frozenset[str]]] = {
     "DELETE": frozenset({"project:admin"}),
 }
 
-# Organization and project slugs in the desired-state tree (contract section 1).
+# Organization and project slugs: the folder and file names of `configs/<org>/<project>.yaml`.
 SLUG_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

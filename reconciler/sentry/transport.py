@@ -154,6 +154,25 @@ class TransportStats:
     rate_limit_wait: float  # wall-clock seconds some request waited for Sentry's limits
 
 
+@dataclass(slots=True)
+class _Tries:
+    """One request's attempts so far, and when its retries must end (monotonic seconds)."""
+
+    method: str
+    path: str  # with the query
+    pace_key: str
+    secrets: tuple[str, ...]
+    started_clock: float  # the pacer's clock when the request was first asked for
+    last_refusal: float  # the pacer's clock at its last 429 (at first, when it was asked for)
+    attempt: int = 0
+    failures: int = 0  # attempts without an answer, and 5xx answers
+    refusals: int = 0  # 429 answers
+    uncertain: bool = False  # an earlier attempt of this write may have reached Sentry
+    started: float | None = None  # when the first attempt went out
+    budget_end: float = math.inf
+    hard_end: float = math.inf
+
+
 # --------------------------------------------------------------------------------- the transport
 
 
@@ -253,91 +272,116 @@ class Transport:
         data = None if body is None else json.dumps(body).encode()
         secrets = (self._token.value, *secret_values(body))
         ticket = self._pacer.ticket()
-        uncertain = False
-        attempt = failures = refusals = 0
-        started: float | None = None
-        started_clock = last_refusal = self._pacer.now()
-        budget_end = hard_end = math.inf
+        now = self._pacer.now()
+        tries = _Tries(method, full_path, pace_key, secrets, started_clock=now, last_refusal=now)
         while True:
             permit = self._pacer.acquire(pace_key, ticket, stop=self._check)
-            now = self._monotonic()
-            if started is None:
-                started = now
-                budget_end = now + self.retry_budget
-                hard_end = now + RATE_LIMITED_FACTOR * max(self.retry_budget, 1.0)
-            attempt += 1
+            self._begin_attempt(tries)
             began = time.monotonic()
             try:
                 status, answer_headers, content = self._connection.attempt(method, url, data)
             except AttemptFailed as exc:
                 self._pacer.dropped(permit)
-                failure = exc.failure
-                self._log(method, full_path, failure.reason, attempt, began)
-                if failure.reached_server and method != "GET":
-                    uncertain = True
-                failures += 1
-                last = self.max_retries + 1
-                if not failure.reached_server:
-                    # A server that refuses connections is down or the URL is wrong: a couple
-                    # of quick retries cover a restart, more would only keep the user waiting.
-                    last = min(last, UNREACHED_ATTEMPTS)
-                delay = self._backoff_delay(failures)
-                if (
-                    not failure.retryable
-                    or failures >= last
-                    or self._monotonic() + delay > budget_end
-                    or not self._wait_to_retry(delay, method, full_path, failure.reason)
-                ):
-                    raise NoAnswer(
-                        method,
-                        full_path,
-                        failure,
-                        attempts=attempt,
-                        uncertain=uncertain,
-                        secrets=secrets,
-                        server_silent=self._silent_since(started),
-                    ) from None
+                self._log(method, full_path, exc.failure.reason, tries.attempt, began)
+                self._retry_failure(tries, exc.failure)  # or raises NoAnswer
                 continue
             self._pacer.answered(permit, status, answer_headers)
             with self._lock:
                 self._last_answer = self._monotonic()
-            self._log(method, full_path, str(status), attempt, began)
+            self._log(method, full_path, str(status), tries.attempt, began)
             answer = Answer(
-                method, full_path, status, answer_headers, content, attempt, uncertain, secrets
-            )
+                method, full_path, status, answer_headers, content, tries.attempt,
+                tries.uncertain, secrets,
+            )  # fmt: skip
             if status not in RETRY_STATUSES:
                 return answer
-            now = self._monotonic()
-            if status == 429:
-                refusals += 1
-                end = budget_end
-                granted = self._pacer.last_granted(pace_key)
-                if granted is not None and granted >= last_refusal:
-                    # Sentry answered other requests since this one was last refused: it only
-                    # waits its turn, which costs none of its budget.
-                    end = max(end, min(now + self.retry_budget, hard_end))
-                    budget_end = end
-                last_refusal = self._pacer.now()
-                delay, waited_by_pacer = self._rate_limit_delay(pace_key, answer, refusals)
-            else:
-                waited_by_pacer = 0.0
-                if status in UNCERTAIN_STATUSES and method != "GET":
-                    uncertain = True
-                failures += 1
-                if failures > self.max_retries:
-                    return answer
-                end = budget_end
-                delay = self._server_error_delay(answer, failures)
-            if now + delay + waited_by_pacer > end:
-                if status == 429:
-                    granted = self._pacer.last_granted(pace_key)
-                    nothing = granted is None or granted < started_clock
-                    return dataclasses.replace(answer, nothing_granted=nothing)
+            final = self._retry_answer(tries, answer)
+            if final is not None:
+                return final
+
+    def _begin_attempt(self, tries: _Tries) -> None:
+        """Count an attempt about to go out; the first one starts the retry budget."""
+        now = self._monotonic()
+        if tries.started is None:
+            tries.started = now
+            tries.budget_end = now + self.retry_budget
+            tries.hard_end = now + RATE_LIMITED_FACTOR * max(self.retry_budget, 1.0)
+        tries.attempt += 1
+
+    def _retry_failure(self, tries: _Tries, failure: Failure) -> None:
+        """After an attempt that got no answer: wait to retry it, or raise :class:`NoAnswer`
+        when it is not retried (not retryable, too many failures, no budget left, stopped)."""
+        if failure.reached_server and tries.method != "GET":
+            tries.uncertain = True
+        tries.failures += 1
+        last = self.max_retries + 1
+        if not failure.reached_server:
+            # A server that refuses connections is down or the URL is wrong: a couple of quick
+            # retries cover a restart, more would only keep the user waiting.
+            last = min(last, UNREACHED_ATTEMPTS)
+        delay = self._backoff_delay(tries.failures)
+        if (
+            not failure.retryable
+            or tries.failures >= last
+            or self._monotonic() + delay > tries.budget_end
+            or not self._wait_to_retry(delay, tries.method, tries.path, failure.reason)
+        ):
+            raise NoAnswer(
+                tries.method,
+                tries.path,
+                failure,
+                attempts=tries.attempt,
+                uncertain=tries.uncertain,
+                secrets=tries.secrets,
+                server_silent=self._silent_since(tries.started),
+            ) from None
+
+    def _retry_answer(self, tries: _Tries, answer: Answer) -> Answer | None:
+        """After a 429 or a 5xx: wait to retry (``None``), or the answer that stands when it is
+        not retried (too many failures, no budget left, stopped)."""
+        now = self._monotonic()
+        if answer.status == 429:
+            end, delay, waited_by_pacer = self._after_refusal(tries, answer, now)
+        else:
+            if answer.status in UNCERTAIN_STATUSES and tries.method != "GET":
+                tries.uncertain = True
+            tries.failures += 1
+            if tries.failures > self.max_retries:
                 return answer
-            shown = delay + waited_by_pacer
-            if not self._wait_to_retry(delay, method, full_path, f"status {status}", shown):
-                # Stopped: this answer stands, and a write it may hide is settled by the caller.
-                return dataclasses.replace(answer, uncertain=uncertain)
+            end, delay, waited_by_pacer = (
+                tries.budget_end,
+                self._server_error_delay(answer, tries.failures),
+                0.0,
+            )
+        if now + delay + waited_by_pacer > end:
+            if answer.status == 429:
+                granted = self._pacer.last_granted(tries.pace_key)
+                nothing = granted is None or granted < tries.started_clock
+                return dataclasses.replace(answer, nothing_granted=nothing)
+            return answer
+        shown = delay + waited_by_pacer
+        reason = f"status {answer.status}"
+        if not self._wait_to_retry(delay, tries.method, tries.path, reason, shown):
+            # Stopped: this answer stands, and a write it may hide is settled by the caller.
+            return dataclasses.replace(answer, uncertain=tries.uncertain)
+        return None
+
+    def _after_refusal(
+        self, tries: _Tries, answer: Answer, now: float
+    ) -> tuple[float, float, float]:
+        """(when the retries must end, seconds to sleep here, seconds the pacer will wait)
+        after a 429."""
+        tries.refusals += 1
+        end = tries.budget_end
+        granted = self._pacer.last_granted(tries.pace_key)
+        if granted is not None and granted >= tries.last_refusal:
+            # Sentry answered other requests since this one was last refused: it only waits its
+            # turn, which costs none of its budget.
+            end = max(end, min(now + self.retry_budget, tries.hard_end))
+            tries.budget_end = end
+        tries.last_refusal = self._pacer.now()
+        delay, waited_by_pacer = self._rate_limit_delay(tries.pace_key, answer, tries.refusals)
+        return end, delay, waited_by_pacer
 
     def _wait_to_retry(
         self, delay: float, method: str, path: str, reason: str, shown: float | None = None

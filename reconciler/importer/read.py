@@ -1,0 +1,333 @@
+"""``symsync import``: read an organization's projects from Sentry and render their files.
+
+The projects are read in parallel and every file is rendered in memory (``convert``); nothing
+is written here (``write`` does, once this has succeeded). ``--exclude`` patterns leave projects
+out before any is read.
+
+A project whose sources cannot be read does not stop the others: it is recorded in
+``ImportResult.failed`` with its error, and the rest are rendered. A failure that is about the
+whole account (the token, the URL, the connection) stops the run at once with that one error.
+
+A project whose file would hold the value of a secret the environment holds (in a field that
+is no secret field: a URL, a bucket, an access key also put in ``SYMSYNC_SECRETS``) is recorded
+in ``failed`` too: its file is never written, not even masked (the mask would become the desired
+state, and from there reach Sentry). It is named by where the value came from (a variable's
+name, from :mod:`reconciler.core.redact`'s registry), never the value.
+
+The reading can be followed (``on_total``, ``on_project``): this module only reports it; the
+command decides what to show (``reconciler.commands.progress``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml as pyyaml
+
+from reconciler.apply.secrets import SECRETS_VARIABLE
+from reconciler.config.selection import selects
+from reconciler.core.errors import SymsyncError
+from reconciler.core.redact import find_known
+from reconciler.importer.convert import ImportedFile, SecretVariable, render_project
+from reconciler.importer.secret_names import SecretNamer, SecretNameTemplate
+from reconciler.importer.write import missing_schema, refuse_conflicts, target_path
+from reconciler.sentry import spec
+from reconciler.sentry.client import SentryClient
+from reconciler.sentry.errors import stops_the_run
+
+READ_PARALLELISM: Final = 8
+
+
+@dataclass(frozen=True)
+class FailedProject:
+    """A project that was not imported; nothing was written for it.
+
+    Either its sources could not be read (``error`` says why), or they were read but its file
+    would hold the value of a secret the environment holds: then ``secrets`` names where each
+    such value came from (a variable, never the value) and ``error`` where it is in the file.
+    """
+
+    organization: str
+    project: str
+    error: str
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.organization}/{self.project}"
+
+    @property
+    def unread(self) -> bool:
+        """Whether its sources could not be read (rather than not written for a secret)."""
+        return not self.secrets
+
+    def message(self) -> str:
+        if self.unread:
+            return f"could not read its sources: {self.error}"
+        return f"its file would hold the value of a secret: {self.error}; the file was not written"
+
+    def next_step(self) -> str:
+        alone = f"`symsync import --org {self.organization} --project {self.project}`"
+        if self.unread:
+            return (
+                f"once Sentry answers for it, import it alone with {alone}, or leave it out with "
+                f"`--exclude {self.key}`"
+            )
+        fields = [f for per_type in spec.SECRET_FIELDS.values() for f in sorted(per_type)]
+        fix = (
+            "remove the value from that field in Sentry (a secret's value belongs only in a "
+            f"secret field: {', '.join(fields[:-1])} or {fields[-1]})"
+        )
+        if any(SECRETS_VARIABLE in origin for origin in self.secrets):
+            fix += f", or, if it is no secret, stop listing it in {SECRETS_VARIABLE}"
+        return f"{fix}; then import the project alone with {alone}"
+
+
+# Called once a project's read has finished, in the thread that called ``import_organization``:
+# with the project's slug, and with why it could not be read (None when it was).
+ProjectRead = Callable[[str, FailedProject | None], None]
+
+
+@dataclass
+class ImportResult:
+    files: list[ImportedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failed: list[FailedProject] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    # The JSON Schema the files' first line points editors to, when it is not there yet.
+    schema_path: Path | None = None
+    schema_text: str = ""
+
+    @property
+    def variables(self) -> list[SecretVariable]:
+        return [v for f in self.files for v in f.variables]
+
+    def variables_by_name(self) -> dict[str, list[SecretVariable]]:
+        """Each variable once, with every secret it stands for (a custom ``--secret-name``
+        template may give several sources one variable)."""
+        grouped: dict[str, list[SecretVariable]] = {}
+        for variable in self.variables:
+            grouped.setdefault(variable.name, []).append(variable)
+        return grouped
+
+
+def import_organization(
+    client: SentryClient,
+    org: str,
+    projects: Sequence[str],
+    config_dir: Path,
+    *,
+    force: bool = False,
+    exclude: Sequence[str] = (),
+    secret_name: SecretNameTemplate | None = None,
+    on_total: Callable[[int], None] | None = None,
+    on_project: ProjectRead | None = None,
+) -> ImportResult:
+    """Read the organization's projects (all, or those named, less those excluded) and render
+    their files.
+
+    Nothing is written here; see :func:`reconciler.importer.write.write_files`. A project whose
+    sources cannot be read is recorded in ``failed``; the others are rendered. Raises when a
+    named project does not exist, a file is in the way without ``force``, or a failure
+    concerns the whole account.
+
+    For a progress display: ``on_total`` is called once with the number of projects to read, as
+    soon as it is known (the organization's project list read, exclusions applied), before the
+    first read; ``on_project`` once per project as its read finishes, whether its sources were
+    read or it failed (not for a failure that stops the whole run, which is raised).
+    """
+    if not spec.SLUG_RE.match(org):
+        raise SymsyncError(
+            f"`{org}` is not a valid organization slug (lowercase letters, digits, `-` and `_`)"
+        )
+    template = secret_name or SecretNameTemplate.parse(None)
+    result = ImportResult()
+    slugs = _named_projects(client, org, projects)
+    slugs = _without_excluded(org, slugs, exclude, result)
+    selected = _with_file_names(org, slugs, result.warnings)
+    if on_total is not None:
+        on_total(len(selected))
+    remote = _read_projects(client, org, selected, on_project)
+    _render(org, selected, remote, config_dir, SecretNamer(template), result)
+    schema = missing_schema(config_dir)
+    if schema is not None:
+        result.schema_path, result.schema_text = schema
+    refuse_conflicts(result.files, force=force)
+    return result
+
+
+def _named_projects(client: SentryClient, org: str, projects: Sequence[str]) -> list[str]:
+    """The slugs of the organization's projects, or of those in ``projects`` (each must be
+    one of them)."""
+    available = [p.get("slug") for p in client.list_projects(org)]
+    slugs = [s for s in available if isinstance(s, str)]
+    if not projects:
+        return slugs
+    wanted = list(dict.fromkeys(projects))
+    missing = [p for p in wanted if p not in slugs]
+    if missing:
+        listed = ", ".join(f"`{p}`" for p in missing)
+        raise SymsyncError(
+            f"organization `{org}` has no project {listed}: the projects are named by their "
+            "slug, as in the project's URL"
+        )
+    return wanted
+
+
+def _with_file_names(org: str, slugs: Sequence[str], warnings: list[str]) -> list[str]:
+    """The distinct ``slugs``, sorted, that can be file names; a warning for each other."""
+    selected: list[str] = []
+    for slug in sorted(set(slugs)):
+        if spec.SLUG_RE.match(slug):
+            selected.append(slug)
+        else:
+            warnings.append(
+                f"skipped project `{slug}` of `{org}`: its slug cannot be a file name in the "
+                "configuration tree"
+            )
+    return selected
+
+
+def _render(
+    org: str,
+    slugs: Sequence[str],
+    remote: Mapping[str, list[dict[str, Any]] | FailedProject],
+    config_dir: Path,
+    namer: SecretNamer,
+    result: ImportResult,
+) -> None:
+    """Render the file of every project read into ``result.files``; those that could not be
+    read, or whose file would hold a secret's value, into ``result.failed``."""
+    for slug in slugs:
+        sources = remote[slug]
+        if isinstance(sources, FailedProject):
+            result.failed.append(sources)
+            continue
+        path = target_path(config_dir, org, slug)
+        imported = render_project(org, slug, path, sources, namer, result.warnings)
+        shown = _secrets_shown(imported.text)
+        if shown:
+            # Not written, so an existing file there is not in the way.
+            result.failed.append(_holds_secrets(org, slug, shown))
+            continue
+        result.files.append(imported)
+
+
+def _secrets_shown(text: str) -> list[tuple[str, str]]:
+    """(origin, where) for each known secret value a project file's ``text`` holds: the origin
+    names the variable it came from, ``where`` the field and source (never the value). Empty
+    when it holds none."""
+    if not find_known(text):  # one scan of the text; the walk that says where is for a hit only
+        return []
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    document = pyyaml.load(text, Loader=loader)
+    sources = document.get("sources") if isinstance(document, dict) else None
+    found: dict[tuple[str, str], None] = {}
+    for number, source in enumerate(sources if isinstance(sources, list) else [], start=1):
+        if not isinstance(source, dict):
+            continue
+        source_id = source.get("id")
+        label = (
+            f"source `{source_id}`"
+            if isinstance(source_id, str) and not find_known(source_id)
+            else f"source #{number}"  # an id that holds the value is not shown
+        )
+        # The keys are the importer's own field names (FIELD_ORDER, LAYOUT_ORDER, FILTER_ORDER).
+        for field_path, string in _strings_of(source, ""):
+            for origin in find_known(string):
+                found[(origin, f"`{field_path}` of {label}")] = None
+    if not found:  # a value spanning the file's punctuation, or in its fixed text
+        found = {(origin, "the file"): None for origin in find_known(text)}
+    return list(found)
+
+
+def _strings_of(value: Any, where: str) -> list[tuple[str, str]]:
+    """(dotted field path, text) of every string in a source's value."""
+    if isinstance(value, dict):
+        return [
+            pair
+            for key, item in value.items()
+            for pair in _strings_of(item, f"{where}.{key}" if where else str(key))
+        ]
+    if isinstance(value, list):
+        return [pair for item in value for pair in _strings_of(item, where)]
+    return [(where, value)] if isinstance(value, str) else []
+
+
+def _holds_secrets(org: str, project: str, shown: list[tuple[str, str]]) -> FailedProject:
+    places = "; ".join(f"{origin} in {where}" for origin, where in shown[:5])
+    more = f" (and {len(shown) - 5} more)" if len(shown) > 5 else ""
+    origins = tuple(sorted({origin for origin, _ in shown}))
+    return FailedProject(org, project, f"{places}{more}", origins)
+
+
+def _without_excluded(
+    org: str, slugs: Sequence[str], patterns: Sequence[str], result: ImportResult
+) -> list[str]:
+    """``slugs`` less those an ``--exclude`` pattern matches: a shell-style glob of
+    ``ORG/PROJECT`` (organization and project matched separately) or of the project slug."""
+    if not patterns:
+        return list(slugs)
+    kept: list[str] = []
+    used: set[str] = set()
+    for slug in slugs:
+        hits = [p for p in patterns if _excludes(p, org, slug)]
+        if hits:
+            used.update(hits)
+            result.excluded.append(f"{org}/{slug}")
+        else:
+            kept.append(slug)
+    for pattern in patterns:
+        if pattern not in used:
+            result.warnings.append(
+                f"--exclude {pattern!r} matches no project of `{org}` (give ORG/PROJECT or a "
+                "project slug; globs like `legacy-*` work)"
+            )
+    return kept
+
+
+def _excludes(pattern: str, org: str, slug: str) -> bool:
+    if "/" in pattern:
+        return selects([pattern], f"{org}/{slug}")
+    return fnmatch.fnmatchcase(slug, pattern)
+
+
+def _read_projects(
+    client: SentryClient, org: str, slugs: Sequence[str], on_project: ProjectRead | None = None
+) -> dict[str, list[dict[str, Any]] | FailedProject]:
+    """Every project's sources, or why they could not be read; projects in parallel. A failure
+    that concerns the whole account cancels what has not started and is raised.
+
+    ``on_project`` hears of each read as it finishes (from this thread, not the workers)."""
+    out: dict[str, list[dict[str, Any]] | FailedProject] = {}
+    if not slugs:
+        return out
+    pool = ThreadPoolExecutor(max_workers=min(READ_PARALLELISM, len(slugs)))
+    try:
+        futures: dict[Future[list[dict[str, Any]]], str] = {
+            pool.submit(client.list_sources, org, slug): slug for slug in slugs
+        }
+        pending: set[Future[list[dict[str, Any]]]] = set(futures)
+        while pending:
+            # Each read as it finishes, so that progress moves one project at a time.
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                slug = futures[future]
+                exc = future.exception()
+                if exc is None:
+                    out[slug] = future.result()
+                elif isinstance(exc, SymsyncError) and not stops_the_run(exc):
+                    out[slug] = FailedProject(org, slug, str(exc))
+                else:
+                    raise exc
+                if on_project is not None:
+                    failed = out[slug]
+                    on_project(slug, failed if isinstance(failed, FailedProject) else None)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return out
