@@ -25,7 +25,12 @@ lint: $(BIN)/symsync
 	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
 test: lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --durations=15
+
+# The unit tests alone (tests/unit, one folder per package): the quick loop while editing.
+.PHONY: unit
+unit: $(BIN)/symsync
+	$(BIN)/pytest -n auto tests/unit
 
 # Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_*
 # variables: SYMSYNC_SOAK_SEEDS for the fault, kill and fuzz suites (50 here). Prints counts.
