@@ -48,8 +48,7 @@ def test_report_unfiled_lists_projects_with_sources_and_no_file(tmp_path: Path, 
 
 def _organization(projects: int = 40, broken: str = "p13") -> dict:
     """``projects`` projects of every source type and field; ``broken``'s stored list is not
-    JSON, so Sentry fails every request on it with a 500 (reference section 6), both
-    generations."""
+    JSON: Sentry cannot read it, so both generations fail every request on it with a 500."""
     remote = {}
     for i in range(1, projects + 1):
         slug = f"p{i:02d}"
@@ -94,7 +93,7 @@ def _organization(projects: int = 40, broken: str = "p13") -> dict:
 
 
 def test_adopting_an_organization_with_a_broken_project(tmp_path: Path, generation):
-    """The done-when of the adoption issue: import writes the 39 readable projects and exits 1;
+    """Adopting an organization: import writes the 39 readable projects and exits 1;
     the plan right after is empty; a source added by hand is drift that the plan shows; a new
     project with sources and no file is listed by --report-unfiled. Each read of the broken
     project retries its 500s for the retry budget: a short one keeps the test fast."""

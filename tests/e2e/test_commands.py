@@ -1,4 +1,4 @@
-"""End to end: the options of `symsync plan` and `symsync apply` (contract section 2)."""
+"""End to end: the options of `symsync plan` and `symsync apply`, as `--help` documents them."""
 
 from __future__ import annotations
 

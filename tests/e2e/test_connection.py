@@ -1,9 +1,9 @@
 """End to end: the real CLI against servers that fail as a whole, or too slowly.
 
-- Deadlines (issue 11): a silent server, one that trickles its answer and a project that
+- Deadlines: a silent server, one that trickles its answer and a project that
   answers 500 forever each end the run with a clear error, within `--timeout` and
   `--retry-budget` (small here; the README gives the defaults).
-- One error for one cause (issue 8): a wrong token, nothing listening and a URL that is not
+- One error for one cause: a wrong token, nothing listening and a URL that is not
   Sentry's API give one message and exit 1 on a 40-project tree, and the server is not asked
   again for every project; a 404 for one project stays that project's error.
 """

@@ -1,4 +1,4 @@
-"""The real CLI against a hostile fake Sentry (tests/hostile_sentry.py) on 127.0.0.1.
+"""The real CLI against a hostile fake Sentry (tests/support/hostile_sentry.py) on 127.0.0.1.
 
 Each hostile answer (HTML pages, malformed JSON, wrong shapes, redirects to another host,
 401/403/404, error pages that echo the request) must end the command with exit 1, no

@@ -198,7 +198,7 @@ def test_no_leak_on_error_paths(tmp_path):
     out.check()
 
 
-# --- known values, whatever field carries them (issue: secrets redacted by value) ---------------
+# --- known values, whatever field carries them (secrets are redacted by value) ---------------
 
 BUNDLE_VALUE = f"SENTINEL-BUNDLE-{TAG}"
 UNUSED_BUNDLE_VALUE = f"SENTINEL-UNUSED-{TAG}"

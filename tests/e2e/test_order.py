@@ -315,8 +315,8 @@ class MoveGate:
 
 def run_kill_case(seed: int, generation: str, root: Path) -> tuple[int, bool]:
     """Kill apply at a random point of one scenario's writes (even seeds: between a move's
-    DELETE and its POST, held there by ``MoveGate``), apply again, check nothing was lost or
-    doubled.
+    DELETE and its POST, held there by ``MoveGate``), apply again, and check that no source
+    was lost or doubled.
 
     Returns the writes done before the kill, and whether a source was missing after it."""
     rng = random.Random(seed)

@@ -144,7 +144,7 @@ def test_apply_sends_only_the_needed_requests_and_converges(generation, configs)
         assert run.returncode == 0, run.stderr
         log = emu.requests()
         state = emu.state()
-        # Contract section 4: the --state file is saved after every write (read while the
+        # The emulator saves its --state file after every write (read while the
         # emulator still runs, the moment apply is done).
         assert json.loads(emu.state_path.read_text(encoding="utf-8")) == state
         again = symsync(
@@ -249,7 +249,7 @@ def test_saved_plan_is_refused_against_another_sentry(generation, configs, tmp_p
 
 def test_one_failing_project_leaves_the_others_applied(generation, tmp_path):
     # (a missing secret variable is not a project's failure: it stops the whole apply before
-    # any write, see test_e2e_secrets.py)
+    # any write, see tests/e2e/test_secrets.py)
     remote = {"team/one": [], "team/two": [_http("doomed")]}
     desired = {
         "team/one": {"sources": [_http("new-one")]},

@@ -1,4 +1,4 @@
-"""Start-up imports only what the command needs (issue: a pipeline, not phases).
+"""Start-up imports only what the command needs, so the first request goes out early.
 
 ``symsync plan`` sends its first read before it imports what only an answer needs (the differ,
 the plan's models), and a plan printed to a pipe with stderr in a CI log never imports rich

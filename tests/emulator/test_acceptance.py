@@ -1,7 +1,9 @@
 """Acceptance checks of the emulator against Sentry's own code, beyond the conformance tables.
 
-Each test names the behaviour it checks; the comment above it gives the reference section, or
-the Sentry or DRF code it follows where the reference is silent. Everything is driven over HTTP.
+Each test names the behaviour it checks; the comment above it says what Sentry does, and names
+the Sentry or DRF code it follows where that helps. A name that says unverified marks a
+behaviour read from Sentry's code and not confirmed against a live server. Everything is driven
+over HTTP.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def test_unknown_api_route_is_an_empty_404_without_auth() -> None:
 # --- Request bodies: Sentry's DRF parsers are JSON, multipart and form ----------------------
 
 
-# Section 1: a body that is not valid JSON is DRF's ParseError; DRF rejects NaN (strict JSON).
+# A body that is not valid JSON is DRF's ParseError; DRF rejects NaN (strict JSON).
 def test_nan_in_a_json_body_is_400_json_parse_error_naming_the_constant(
     both: EmulatorHandle,
 ) -> None:
@@ -103,7 +105,8 @@ def test_nan_in_a_json_body_is_400_json_parse_error_naming_the_constant(
     }
 
 
-# Section 5 and DRF's FormParser: an immutable QueryDict; assigning the generated id raises.
+# A form body without an id (Gen A generates one): DRF's FormParser gives an immutable
+# QueryDict, and assigning the generated id raises.
 def test_gen_a_form_post_without_id_is_a_500() -> None:
     with serving_emulator(state_of({"ios": []})) as handle:
         response = requests.post(
@@ -117,7 +120,7 @@ def test_gen_a_form_post_without_id_is_a_500() -> None:
     assert internal_error(response.json())
 
 
-# Section 1: POST validation failures are an empty 400 (a form value is never a layout object).
+# Gen A: POST validation failures are an empty 400 (a form value is never a layout object).
 def test_gen_a_form_post_with_id_is_an_empty_400() -> None:
     with serving_emulator(state_of({"ios": []})) as handle:
         response = requests.post(
@@ -130,7 +133,7 @@ def test_gen_a_form_post_with_id_is_an_empty_400() -> None:
     assert (response.status_code, response.content) == (400, b"")
 
 
-# Section 4: the PUT message is the repr of the whole list, and Django prints a QueryDict.
+# Gen A: the PUT message is the repr of the whole list, and Django prints a QueryDict.
 def test_gen_a_form_put_message_shows_the_query_dict_with_its_secret_redacted() -> None:
     with serving_emulator(state_of({"ios": [dict(WEB)]})) as handle:
         response = requests.put(
@@ -147,7 +150,7 @@ def test_gen_a_form_put_message_shows_the_query_dict_with_its_secret_redacted() 
     }
 
 
-# Section 9: Gen B copies the body into a dict first, so a form is validated like JSON.
+# Gen B copies the body into a dict first, so a form is validated like JSON.
 def test_gen_b_form_post_is_validated_by_the_serializer() -> None:
     with serving_emulator(state_of({"ios": []}), generation="b") as handle:
         response = requests.post(
@@ -217,7 +220,7 @@ def test_basic_auth_answers_401_with_drf_messages(header: str, message: str) -> 
     assert response.json() == {"detail": message}
 
 
-# --- Sections 1, 5: renames ------------------------------------------------------------------
+# --- Renames ---------------------------------------------------------------------------------
 
 
 def test_put_renaming_onto_another_stored_id_is_400_duplicate(both: EmulatorHandle) -> None:
@@ -241,7 +244,7 @@ def test_put_rename_replaces_in_place_and_the_old_id_is_gone(both: EmulatorHandl
     assert (gone.status_code, gone.json()) == (404, {"error": "Unknown source id: web"})
 
 
-# Section 3: POST never backfills, in either generation.
+# POST never backfills a secret placeholder, in either generation.
 def test_post_with_a_placeholder_never_backfills(both: EmulatorHandle) -> None:
     body = http_source("web2", password=PLACEHOLDER)
     response = requests.post(_url(both, "p3"), json=body, headers=AUTH, timeout=10)
@@ -249,7 +252,7 @@ def test_post_with_a_placeholder_never_backfills(both: EmulatorHandle) -> None:
     assert stored_sources(both, "p3") == [WEB, S3]
 
 
-# Sections 3 and 6: every answer is redacted, storage keeps the plaintext in order.
+# Every answer is redacted, storage keeps the plaintext in order.
 def test_every_answer_is_redacted_and_storage_keeps_plaintext(both: EmulatorHandle) -> None:
     sentinel = "pw-SENTINEL-acc"
     new = http_source("third", password=sentinel)
@@ -348,7 +351,7 @@ def test_host_option_binds_the_given_loopback_address() -> None:
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-# Sections 1 and 9: "?id=" (empty) on every method, in both generations.
+# "?id=" (empty) on every method, in both generations.
 @pytest.mark.parametrize(
     ("method", "gen_a", "gen_b"),
     [
@@ -394,7 +397,7 @@ def test_org_projects_all_projects_answers_every_project_without_a_link() -> Non
     assert "Link" not in response.headers
 
 
-# Contract section 4: following rel="next" with per_page walks every project exactly once.
+# The emulator's project list: following rel="next" with per_page walks every project exactly once.
 def test_org_projects_following_next_visits_every_project_once() -> None:
     projects = {f"p{i:03d}": [] for i in range(205)}
     with serving_emulator(state_of(projects)) as handle:

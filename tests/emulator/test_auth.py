@@ -1,4 +1,7 @@
-"""Auth, scopes, generic errors and the organization's project list (reference sections 1, 7)."""
+"""Auth, scopes, generic errors and the organization's project list, as Sentry answers them.
+
+A name or comment that says unverified marks a behaviour read from Sentry's code and not
+confirmed against a live server."""
 
 from __future__ import annotations
 
@@ -62,14 +65,14 @@ def _call(
     return requests.request(method, emu.url + path, headers=all_headers, timeout=10, **kwargs)  # type: ignore[arg-type]
 
 
-# Section 7: 401 bodies.
+# The bodies of Sentry's 401 answers.
 def test_no_credentials_returns_401_not_provided(emu: EmulatorHandle) -> None:
     response = _call(emu, "GET", token=None)
     assert response.status_code == 401
     assert response.json() == NOT_PROVIDED
 
 
-# Section 7 (UNVERIFIED): the 401 challenge header of Sentry's first authenticator.
+# Unverified: the 401 challenge header of Sentry's first authenticator.
 def test_401_carries_www_authenticate_xbasic_unverified(emu: EmulatorHandle) -> None:
     response = _call(emu, "GET", token=None)
     assert response.headers["WWW-Authenticate"] == 'xBasic realm="api"'
@@ -115,7 +118,7 @@ def test_other_auth_scheme_counts_as_no_credentials(emu: EmulatorHandle) -> None
     assert response.json() == NOT_PROVIDED
 
 
-# Section 7: scopes per method.
+# The token scopes each method needs.
 @pytest.mark.parametrize(
     ("method", "token", "allowed"),
     [
@@ -151,7 +154,7 @@ def test_method_scopes(emu: EmulatorHandle, method: str, token: str, allowed: bo
         assert response.json() == FORBIDDEN
 
 
-# Section 7 (UNVERIFIED): InsufficientScope's challenge header.
+# Unverified: InsufficientScope's challenge header.
 def test_403_carries_insufficient_scope_challenge_unverified(emu: EmulatorHandle) -> None:
     response = _call(
         emu, "DELETE", path=f"/api/0/projects/{ORG}/ios/symbol-sources/?id=web", token=WRITE
@@ -162,7 +165,7 @@ def test_403_carries_insufficient_scope_challenge_unverified(emu: EmulatorHandle
     )
 
 
-# Section 7: the scope check (has_permission) runs before the project lookup (convert_args).
+# The scope check (has_permission) runs before the project lookup (convert_args).
 def test_missing_scope_is_403_even_for_an_unknown_project(emu: EmulatorHandle) -> None:
     response = _call(
         emu, "POST", path=f"/api/0/projects/{ORG}/nope/symbol-sources/", token=READ, json={}
@@ -192,7 +195,7 @@ def test_project_in_another_organization_is_404(emu: EmulatorHandle) -> None:
     assert response.status_code == 404
 
 
-# Section 1: both path parts accept a numeric id or a slug.
+# Both path parts accept a numeric id or a slug.
 @pytest.mark.parametrize(("org", "project"), [("11", "42"), ("11", "ios"), (ORG, "42")])
 def test_path_accepts_numeric_ids_or_slugs(emu: EmulatorHandle, org: str, project: str) -> None:
     response = _call(emu, "GET", path=f"/api/0/projects/{org}/{project}/symbol-sources/")
@@ -200,14 +203,14 @@ def test_path_accepts_numeric_ids_or_slugs(emu: EmulatorHandle, org: str, projec
     assert [s["id"] for s in response.json()] == ["web"]
 
 
-# Section 1: the list is never paginated.
+# The list of symbol sources is never paginated.
 def test_symbol_source_list_has_no_link_header(emu: EmulatorHandle) -> None:
     response = _call(emu, "GET")
     assert response.status_code == 200
     assert "Link" not in response.headers
 
 
-# Section 7: an old slug of a renamed project answers 302 to the new one.
+# An old slug of a renamed project answers 302 to the new one.
 def test_renamed_project_slug_redirects_with_302(emu: EmulatorHandle) -> None:
     response = _call(
         emu,
@@ -250,7 +253,7 @@ def test_unknown_api_path_is_404(emu: EmulatorHandle) -> None:
     assert _call(emu, "GET", path="/api/0/nothing/here/").status_code == 404
 
 
-# Section 6: the request body is stored verbatim, in its key order.
+# The request body is stored verbatim, in its key order.
 def test_body_is_stored_in_its_original_key_order(emu: EmulatorHandle) -> None:
     body = '{"url": "https://z.example/", "layout": {"type": "native"}, "type": "http", "id": "zz"}'
     response = _call(

@@ -1,5 +1,5 @@
 """No secret value ever leaves the emulator except through the control endpoint that returns the
-state (reference section 3; sentinel values)."""
+state: Sentry answers every secret field with a placeholder (sentinel values show any leak)."""
 
 from __future__ import annotations
 

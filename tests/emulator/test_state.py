@@ -202,7 +202,7 @@ def test_restart_with_the_saved_state_serves_the_same_sources(tmp_path: Path) ->
 
 
 def test_a_small_state_is_in_the_file_as_soon_as_a_write_is_answered(tmp_path: Path) -> None:
-    """Contract section 4: the file is saved after every write (a state of up to
+    """The state file is saved after every write (a state of up to
     ``persistence.SYNC_BYTES``, which any test-sized state is)."""
     path = tmp_path / "state.json"
     projects = {f"p{i}": [http_source("web", password=f"pw-{i}")] for i in range(20)}
@@ -541,7 +541,7 @@ def test_missing_state_file_is_an_empty_instance(tmp_path: Path) -> None:
         assert response.status_code == 404
 
 
-# Reference section 6: an unset option reads back as [].
+# Sentry keeps the sources in a project option: an unset option reads back as [].
 def test_project_without_symbol_sources_reads_as_an_empty_list() -> None:
     with serving_emulator({"organizations": {ORG: {"projects": {"ios": {}}}}}) as handle:
         response = requests.get(handle.url + SOURCES, headers=AUTH, timeout=10)

@@ -1,4 +1,7 @@
-"""The behaviour switches of contract section 4: latency, rate and concurrency limits, faults."""
+"""The emulator's behaviour switches: latency, rate and concurrency limits, faults.
+
+A name or comment that says unverified marks a behaviour read from Sentry's code and not
+confirmed against a live server."""
 
 from __future__ import annotations
 
@@ -66,7 +69,8 @@ def test_rate_limit_headers_count_down_then_429_with_sentry_body() -> None:
     }
 
 
-# Section 7 (UNVERIFIED): the middleware's plain HttpResponse has Django's default type.
+# Unverified: the rate-limit middleware's 429 is a plain HttpResponse, with Django's default
+# content type.
 def test_rate_limit_429_content_type_is_text_html_unverified() -> None:
     with serving_emulator(STATE, rate_limit=RateLimit(1, 60)) as handle:
         _get(handle)

@@ -1,10 +1,9 @@
-"""The emulator's Gen A checker agrees with Sentry's own JSON Schema (reference section 2).
+"""The emulator's Gen A checker agrees with Sentry's own JSON Schema for symbol sources.
 
 Sentry's published response schema is generated from its validation schema by
 ``_redact_schema``, which only swaps each secret field's schema for the placeholder's. Undoing
-that swap gives the validation schema back; the emulator's hand-written checker (built on
-``reconciler.sentry.spec``) must accept and reject exactly what jsonschema does with it, for any
-input.
+that swap gives the validation schema back. For any input, the emulator's hand-written checker
+(built on ``reconciler.sentry.spec``) must accept and reject exactly what jsonschema does.
 """
 
 from __future__ import annotations
@@ -106,13 +105,13 @@ def test_every_layout_of_the_shared_vocabulary_is_accepted(layout: str) -> None:
 
 
 def test_whole_list_is_validated_on_every_write() -> None:
-    # Section 2: a stored bad entry fails the list even if the new source is fine.
+    # Sentry validates the whole list: a stored bad entry fails it even if the new source is fine.
     with pytest.raises(validation.InvalidSourcesError, match="Failed to validate source"):
         validation.validate_sources_gen_a([http_source("a", url=None), http_source("b")])
 
 
 def test_gen_b_redacts_the_union_of_secret_fields() -> None:
-    # Section 9: the set of secret fields is the union for every type.
+    # Gen B: the set of secret fields is the union for every type.
     odd = {"type": "http", "secret_key": "x", "private_key": "y", "password": "z"}
     assert validation.redact_gen_b(odd) == {
         "type": "http",

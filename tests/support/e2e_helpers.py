@@ -105,7 +105,8 @@ def write_tree(root: Path, projects: dict[str, dict[str, Any]]) -> Path:
 
 
 def state_doc(projects: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Emulator state (contract section 4) from ``{"org/project": [sources...]}``."""
+    """Emulator state (the document `symsync emulator --state` reads) from
+    ``{"org/project": [sources...]}``."""
     orgs: dict[str, Any] = {}
     for key, sources in projects.items():
         org, name = key.split("/")

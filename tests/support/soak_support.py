@@ -1,8 +1,7 @@
 """Shared by the soak suites (``make soak``): seed counts, the counts printed at the end, and
 killing the real CLI at a random moment.
 
-``SYMSYNC_SOAK_SEEDS`` (environment) sets how many seeds each suite runs; ``make soak`` sets it
-high.
+``SYMSYNC_SOAK_SEEDS`` (environment) sets how many seeds each suite runs (``make soak``: 50).
 Every suite adds what it did to :data:`COUNTS`; tests/conftest.py prints them after the run:
 inputs tried, faults injected, kills, sources lost (must be 0) and leaks (must be 0).
 """

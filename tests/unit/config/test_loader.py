@@ -1,4 +1,5 @@
-"""The loader: every rule of contract section 1, with the exact `PATH:LINE:COLUMN: message`."""
+"""The loader: every rule of the project file format and of the tree's layout, with the exact
+`PATH:LINE:COLUMN: message`."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ F = "configs/acme/ios.yaml"
 
 
 # ---------------------------------------------------------------------------------------------
-# The whole broken tree in one run: every bad input of the issue, each with its position.
+# The whole broken tree in one run (tests/data/loader/broken): every kind of bad input, each with
+# its position.
 
 
 def test_broken_tree_reports_every_error_of_every_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -471,7 +473,7 @@ def test_yaml_11_booleans_are_not_strings(configs: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Every rule of contract section 1: one valid and one invalid case each
+# Every rule of the project file format: one valid and one invalid case each
 
 
 TOP_KEYS = "`sources`, `unmanaged`, `order` and `max_deletes`"
@@ -1147,8 +1149,8 @@ def test_order_max_deletes_and_secret_versions(configs: Path) -> None:
 
 
 def test_blank_path_pattern_is_refused_as_sentry_refuses_it(configs: Path) -> None:
-    """Gen B's serializer refuses a blank item in `filters.path_patterns` (reference section 9),
-    so the file does too, at the item's position."""
+    """Gen B's serializer refuses a blank item in `filters.path_patterns` (its items are
+    DRF CharFields, which refuse a blank string), so the file does too, at the item's position."""
     text = "sources:\n" + HTTP + "    filters:\n" + "      path_patterns: ['*.dll', ' ']\n"
     assert check(configs, text) == [
         f"{F}:8:32: source `acme-symbols`: `filters.path_patterns[1]` must not be blank",

@@ -1,5 +1,5 @@
-"""The loader on inputs found by probing it from the outside: each case once broke a rule of the
-contract (one line per error, no traceback, accept nothing malformed) or had a position or
+"""The loader on inputs found by probing it from the outside: each case once broke a rule the loader
+keeps (one line per error, no traceback, accept nothing malformed) or had a position or
 message that could be clearer. Every assertion is the exact `PATH:LINE:COLUMN: message`."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Finding the project files of the desired-state tree (reconciler.config.tree), without reading
-them."""
+"""Finding the project files of the desired-state tree (reconciler.config.tree).
+
+The files are found, not read."""
 
 from __future__ import annotations
 

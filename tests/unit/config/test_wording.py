@@ -1,5 +1,6 @@
-"""How problems are worded (reconciler.config.wording), on its own: one line each, named by
-field."""
+"""How problems are worded (reconciler.config.wording), on its own.
+
+Each problem is one line, named by its field."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Reading one YAML document into plain values with positions (reconciler.config.yamlread), on its
-own."""
+"""Reading one YAML document into plain values with positions (reconciler.config.yamlread).
+
+The reader is tested on its own, without the loader."""
 
 from __future__ import annotations
 

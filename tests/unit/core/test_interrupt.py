@@ -1,7 +1,7 @@
 """Interrupts: what a signal does in each phase, and how the applier stops writing.
 
 The signal handler is driven directly (no real signal, no real exit): the end-to-end behaviour
-of the real CLI under SIGINT and SIGTERM is in test_e2e_interrupts.py.
+of the real CLI under SIGINT and SIGTERM is in tests/e2e/test_interrupts.py.
 """
 
 from __future__ import annotations

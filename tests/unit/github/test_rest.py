@@ -1,5 +1,5 @@
 """`symsync github comment` and `symsync github drift`, run as the workflows run them: the real
-CLI in a subprocess, against the fake GitHub API on 127.0.0.1 (tests/fake_github.py)."""
+CLI in a subprocess, against the fake GitHub API on 127.0.0.1 (tests/support/fake_github.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ to nothing: no change, no source reported, no warning.
 Generated states cover every source type, layout, casing, filter, ``is_public``, ``has_index``,
 ``platforms``, blank and absent names, strings that YAML 1.1 reads as something else, and
 unicode (invisible characters, NEL, LS, PS, control characters but NUL, which PostgreSQL cannot
-store). The file format is stricter than Gen B in one place, by contract: ``region`` must be an
+store). The file format is stricter than Gen B in one place, by design: ``region`` must be an
 AWS region code (Gen B takes any string), and one symsync does not know by name is a warning;
 so regions are drawn from the known ones.
 

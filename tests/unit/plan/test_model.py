@@ -1,4 +1,4 @@
-"""The Plan value objects and their JSON form (contract section 3)."""
+"""The Plan value objects and their JSON form (`plan --format json`, format_version 1)."""
 
 from __future__ import annotations
 

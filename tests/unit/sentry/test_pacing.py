@@ -1,8 +1,8 @@
 """Pacing from Sentry's rate-limit headers, driven by a fake clock: no test sleeps.
 
 The simulation at the end plays a whole run against a model of Sentry's fixed-window and
-concurrency limiters (what the emulator does, reference section 7) and checks the issue's
-targets: at most 1 % of answers are 429s while at least 90 % of the limit is used."""
+concurrency limiters (what the emulator does, as Sentry does) and checks the pacer's targets:
+at most 1 % of answers are 429s while at least 90 % of the limit is used."""
 
 from __future__ import annotations
 
@@ -287,7 +287,7 @@ def simulate(
 @pytest.mark.parametrize("workers", [8, 32])
 @pytest.mark.parametrize("start", [T0, T0 + 0.37, T0 + 0.999])
 def test_a_run_at_the_limit_sees_next_to_no_429s(workers, start):
-    """Issue 7's target, 400 requests at `--rate-limit 40/1 --concurrent-limit 25`: at most
+    """The pacer's target, 400 requests at `--rate-limit 40/1 --concurrent-limit 25`: at most
     1 % of answers are 429s, at least 90 % of 40 requests per second."""
     answers, refused, seconds = simulate(
         workers=workers, requests=400, limit=40, window=1.0, concurrent=25, start=start

@@ -1,4 +1,5 @@
-"""The shared vocabulary matches the published OpenAPI response schema (reference section 2)."""
+"""The shared vocabulary (reconciler.sentry.spec) matches Sentry's published OpenAPI response
+schema for symbol sources (tests/data/sentry-openapi-symbol-sources.json)."""
 
 import pytest
 
@@ -55,7 +56,8 @@ def test_known_regions_are_well_formed(region: str) -> None:
     assert spec.AWS_REGION_RE.match(region)
 
 
-# Sentry's published reference (shared/reference/published-api-reference-update-symbol-source.txt).
+# The regions Sentry's published API reference lists for an S3 source ("Update a Project's Symbol
+# Source", the `region` body parameter).
 PUBLISHED_REGIONS = {
     "us-east-2", "us-east-1", "us-west-1", "us-west-2", "ap-east-1", "ap-south-1",
     "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1",
