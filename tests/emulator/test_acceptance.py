@@ -1,4 +1,5 @@
-"""Acceptance checks of the emulator against Sentry's own code, beyond the conformance tables.
+"""Acceptance checks of the emulator against Sentry's own code, beyond the conformance table
+(test_conformance.py).
 
 Each test names the behaviour it checks; the comment above it says what Sentry does, and names
 the Sentry or DRF code it follows where that helps. A name that says unverified marks a
