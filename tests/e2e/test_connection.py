@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -65,16 +64,17 @@ def test_a_server_too_slow_to_answer_ends_the_plan_at_its_deadline(tmp_path, rep
     with fake_sentry() as server:
         server.default = reply
         env = clean_env(SENTRY_URL=server.url, SENTRY_AUTH_TOKEN=TOKEN)
-        started = time.monotonic()
+        # One 1 s attempt and the start of Python, on a busy machine: the run ends well within
+        # this wait, long before the silent server's 60 s or the trickle's end.
         run = symsync(
             "plan", "--config-dir", str(configs), "--timeout", "1", "--retry-budget", "0",
-            env=env, timeout=60,
+            env=env, timeout=30,
         )  # fmt: skip
-        elapsed = time.monotonic() - started
+        attempts = len(server.requests)
     assert run.returncode == 1
     _once(said, run.stdout + run.stderr)
     assert "did not answer in time" in run.stderr and "--timeout" in run.stderr
-    assert elapsed < 30  # one 1 s attempt and the start of Python, on a busy machine
+    assert attempts == 1
 
 
 def test_a_project_that_answers_500_forever_is_reported_within_the_retry_budget(tmp_path):
@@ -88,12 +88,11 @@ def test_a_project_that_answers_500_forever_is_reported_within_the_retry_budget(
     with fake_sentry() as server:
         server.default = respond
         env = clean_env(SENTRY_URL=server.url, SENTRY_AUTH_TOKEN=TOKEN)
-        started = time.monotonic()
+        # A 2 s retry budget and the start of Python: the run ends well within this wait.
         run = symsync(
             "plan", "--config-dir", str(configs), "--retry-budget", "2", "--format", "json",
-            env=env, timeout=60,
+            env=env, timeout=30,
         )  # fmt: skip
-        elapsed = time.monotonic() - started
     assert run.returncode == 1
     assert "error: acme/ios: could not read the remote sources: Sentry failed with 500" in (
         run.stderr
@@ -101,7 +100,6 @@ def test_a_project_that_answers_500_forever_is_reported_within_the_retry_budget(
     planned = {p["project"]: p for p in json.loads(run.stdout)["projects"]}
     assert "error" not in planned["web"]  # the other project was planned
     assert "Sentry failed with 500" in planned["ios"]["error"]
-    assert elapsed < 30
 
 
 def test_timeouts_are_documented_in_help():

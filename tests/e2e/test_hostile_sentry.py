@@ -11,7 +11,6 @@ trickles, cut answers, 5xx and 429 forever, huge bodies) run with a small --time
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,8 @@ SECRET = f"hostile-secret-{TAG}"
 SENTINELS = (TOKEN, SECRET)
 PROJECT = "acme/ios"
 SOURCES_PATH = r"/api/0/projects/acme/ios/symbol-sources/$"
-# The whole run, generously: a loaded machine, a Python start-up, a 50 MB answer.
+# How long the CLI may take to end (the wait for it fails beyond that), generously: a loaded
+# machine, a Python start-up, a 50 MB answer.
 FAST_RUN = 30.0
 
 
@@ -114,9 +114,7 @@ def _limit(case: Case) -> float:
     return TIMED_RUN if case.timed else FAST_RUN
 
 
-def _check(
-    run: Any, took: float, server: HostileSentry, *, named: str, limit: float = FAST_RUN
-) -> None:
+def _check(run: Any, server: HostileSentry, *, named: str) -> None:
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
     assert "Traceback" not in output, output
@@ -125,7 +123,6 @@ def _check(
     for sentinel in SENTINELS:
         assert sentinel not in output, f"{sentinel} leaked:\n{output}"
     assert server.writes() == [], "something was written"
-    assert took < limit, f"took {took:.1f} s"
 
 
 @pytest.fixture
@@ -149,10 +146,8 @@ def test_hostile_reads_fail_the_project_cleanly(case: Case, command: str, config
         args = [command, "--config-dir", str(configs), *_time_args(case)]
         if command == "apply":
             args.append("--yes")
-        started = time.monotonic()
-        run = symsync(*args, env=_env(server.url), timeout=120)
-        took = time.monotonic() - started
-        _check(run, took, server, named=PROJECT, limit=_limit(case))
+        run = symsync(*args, env=_env(server.url), timeout=_limit(case))
+        _check(run, server, named=PROJECT)
 
 
 IMPORT_CASES = [c for c in CASES if c.name in ("html-200", "object-not-list", "401", "trickle")]
@@ -168,13 +163,11 @@ def test_hostile_answers_fail_import_cleanly(case: Case, tmp_path: Path):
         Rule("GET", SOURCES_PATH, case.behaviour),
     ]
     with HostileSentry(rules) as server:
-        started = time.monotonic()
         run = symsync(
             "import", "--org", "acme", "--config-dir", str(tmp_path / "configs"),
-            *_time_args(case), env=_env(server.url), timeout=120,
+            *_time_args(case), env=_env(server.url), timeout=_limit(case),
         )  # fmt: skip
-        took = time.monotonic() - started
-        _check(run, took, server, named=PROJECT, limit=_limit(case))
+        _check(run, server, named=PROJECT)
     assert not (tmp_path / "configs" / "acme" / "ios.yaml").exists()
 
 
@@ -182,10 +175,10 @@ def test_a_redirect_to_another_host_is_not_followed_with_the_token(configs: Path
     with HostileSentry([Rule("*", ".", json_reply(200, []))]) as elsewhere:
         target = elsewhere.url.replace("127.0.0.1", "localhost")  # another host name
         with HostileSentry([Rule("GET", SOURCES_PATH, redirect_to(target))]) as server:
-            started = time.monotonic()
-            run = symsync("plan", "--config-dir", str(configs), env=_env(server.url))
-            took = time.monotonic() - started
-            _check(run, took, server, named=PROJECT)
+            run = symsync(
+                "plan", "--config-dir", str(configs), env=_env(server.url), timeout=FAST_RUN
+            )
+            _check(run, server, named=PROJECT)
         assert elsewhere.requests() == [], "the redirect was followed"
 
 
@@ -213,12 +206,10 @@ def test_a_hostile_answer_to_a_write_stops_that_project(case: Case, tmp_path: Pa
         Rule("POST", SOURCES_PATH, case.behaviour),
     ]
     with HostileSentry(rules) as server:
-        started = time.monotonic()
         run = symsync(
             "apply", "--yes", "--config-dir", str(configs), *_time_args(case),
-            env=_env(server.url), timeout=120,
+            env=_env(server.url), timeout=_limit(case),
         )  # fmt: skip
-        took = time.monotonic() - started
         output = run.stdout + run.stderr
         assert run.returncode == 1, output
         assert "Traceback" not in output and "internal error" not in output, output
@@ -228,4 +219,3 @@ def test_a_hostile_answer_to_a_write_stops_that_project(case: Case, tmp_path: Pa
         # The first source was sent (maybe retried, maybe read back); the second never was.
         sent = {(r.method, r.body.count(b'"second"')) for r in server.writes()}
         assert sent == {("POST", 0)}, sent
-        assert took < _limit(case), f"took {took:.1f} s"

@@ -1,9 +1,14 @@
 """End to end: SIGINT and SIGTERM sent to the real CLI while it writes to the real emulator.
 
 The emulator answers every request after ``--latency-ms``, so writes are in flight when the
-signal comes. Its request log says when each request arrived (``received_monotonic``, the
-machine's monotonic clock, which this process reads too), so "no write started after the
-signal" is checked against the moment the signal was sent.
+signal comes. "No write started after the signal" is checked from the order of events, never
+from how long anything took: the CLI reports each write before it starts the next one of that
+project, and says when it has stopped starting writes, so after that line only the write in
+flight of each project can be reported; and the emulator's request log says when each request
+arrived (``received_monotonic``, the machine's monotonic clock, which this process reads too),
+so at most one write per project arrives after the signal was sent. The waits for the CLI to
+end are generous; what they guard is that it does not wait for a request's deadline or for
+its retry budget, which are far longer.
 """
 
 from __future__ import annotations
@@ -34,10 +39,8 @@ from tests.support.hostile_sentry import HostileSentry, Rule, hang, json_reply
 pytestmark = pytest.mark.e2e
 
 LATENCY_MS = 600
-# A write that the applier let through just before the signal was handled arrives at most this
-# long after the signal was sent; the next write of a project could only start a whole latency
-# after the one in flight, so any write later than this one started after the signal.
-IN_FLIGHT_MARGIN = 0.4
+# A request's deadline that the CLI must not wait for, once told to stop.
+LONG_TIMEOUT = ("--timeout", "600")
 PROJECTS = ("acme/one", "acme/three", "acme/two")
 WRITES = ("s1", "s2", "s3", "s4")
 
@@ -159,9 +162,13 @@ def test_a_signal_mid_apply_finishes_the_writes_in_flight_and_starts_no_other(
         assert f"{signum.name}: no new write starts" in stderr
         assert f"Stopped by {signum.name} after finishing the writes in flight" in stderr
 
+        # The stop flag is set before this line is printed, each write is reported before the
+        # next of its project starts and every project's writes are sequential: after the line,
+        # a project can report only its write in flight.
+        said_after = stderr.split(f"{signum.name}: no new write starts", 1)[1]
+        reported = [line.split(":")[0] for line in said_after.splitlines() if ": created `" in line]
+        assert len(reported) == len(set(reported)), "a write started after the signal"
         writes = [e for e in log if e["method"] != "GET"]
-        late = [e for e in writes if e["received_monotonic"] > sent + IN_FLIGHT_MARGIN]
-        assert late == [], "writes started after the signal"
         after = [e["path"] for e in writes if e["received_monotonic"] > sent]
         assert len(after) == len(set(after)), "more than one write per project after the signal"
 
@@ -203,20 +210,18 @@ def test_a_second_sigint_exits_at_once(tmp_path: Path):
     rules = [Rule("GET", "/symbol-sources/$", json_reply(200, [])), Rule("POST", ".", hang)]
     with HostileSentry(rules) as server:
         env = clean_env(SENTRY_URL=server.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
-        run = Running("apply", "--yes", "--config-dir", str(configs), env=env)
+        run = Running("apply", "--yes", "--config-dir", str(configs), *LONG_TIMEOUT, env=env)
         try:
             server.wait_for("POST")  # the first write is in flight, and never answered
             run.process.send_signal(signal.SIGINT)
             run.wait_for("SIGINT: no new write starts", timeout=10)
-            started = time.monotonic()
             run.process.send_signal(signal.SIGINT)
-            rc, _, stderr = run.finish(timeout=20)
-            took = time.monotonic() - started
+            # At once: not when the write in flight would time out, 600 s from now.
+            rc, _, stderr = run.finish(timeout=30)
         finally:
             run.kill()
         writes = server.writes()
     assert rc == 130
-    assert took < 5  # at once, not when the write in flight would time out
     assert "SIGINT again: exiting at once" in stderr
     assert "Traceback" not in stderr
     assert len(writes) == 1  # the second source was never sent
@@ -231,17 +236,15 @@ def test_plan_and_import_stop_promptly_on_sigint(command, tmp_path: Path):
             ("plan", "--config-dir", str(configs)) if command == "plan" else
             ("import", "--org", "acme", "--config-dir", str(tmp_path / "imported"))
         )  # fmt: skip
-        run = Running(*args, env=env)
+        run = Running(*args, *LONG_TIMEOUT, env=env)
         try:
             server.wait_for("GET")
-            started = time.monotonic()
             run.process.send_signal(signal.SIGINT)
-            rc, _, stderr = run.finish(timeout=20)
-            took = time.monotonic() - started
+            # Promptly: not when the hanging read would time out, 600 s from now.
+            rc, _, stderr = run.finish(timeout=30)
         finally:
             run.kill()
     assert rc == 130, stderr
-    assert took < 5
     assert f"SIGINT: {command} stopped; nothing was written." in stderr
     assert "Traceback" not in stderr and "Aborted" not in stderr
     assert not (tmp_path / "imported").exists()
@@ -263,24 +266,22 @@ def test_a_retrying_write_stops_retrying_at_the_signal_and_is_settled_with_one_r
             "apply", "--yes", "--config-dir", str(configs), "--retry-budget", "120", env=env
         )
         try:
-            deadline = time.monotonic() + 30
-            while len(server.writes()) < 2 and time.monotonic() < deadline:
-                time.sleep(0.02)  # retrying now
+            server.wait_for("POST", count=2)  # retrying now
             sent = time.monotonic()
             run.process.send_signal(signal.SIGINT)
+            # The retries stop: the run ends long before its 120 s retry budget would.
             rc, _, stderr = run.finish(timeout=30)
-            took = time.monotonic() - sent
         finally:
             run.kill()
-        late_writes = [r for r in server.writes() if r.at > sent + IN_FLIGHT_MARGIN]
+        writes_after = [r for r in server.writes() if r.at > sent]
         reads_after = [
             (r.method, r.query) for r in server.requests() if r.at > sent and not r.is_write
         ]
     assert rc == 130, stderr
-    assert took < 5, f"{took:.1f} s: the retries went on"
     assert "Traceback" not in stderr
-    # No retry after the signal, and the uncertain write settled with one read of the source.
-    assert late_writes == []
+    # No retry after the signal (only the attempt already on its way may arrive after it was
+    # sent), and the uncertain write settled with one read of the source.
+    assert len(writes_after) <= 1, writes_after
     assert reads_after == [("GET", "id=s1")]
     cells = result_row(stderr, "acme/one")
     assert cells[1] == "failed" and cells[2] == "0/2"

@@ -10,13 +10,13 @@ over HTTP.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -295,18 +295,22 @@ def test_malformed_http_is_answered_400_and_the_server_keeps_serving() -> None:
 def test_stops_quickly_with_keep_alive_clients_and_a_request_in_flight(
     sig: signal.Signals,
 ) -> None:
-    with running_emulator("--latency-ms", "3000", state=state_of({"ios": []})) as emu:
+    """The emulator stops at the signal: it waits neither for an idle keep-alive connection
+    nor for the answer to a request in flight, which would take a minute."""
+    with running_emulator("--latency-ms", "60000", state=state_of({"ios": []})) as emu:
         assert emu.process is not None
         host, port = emu.url.removeprefix("http://").split(":")
         idle = socket.create_connection((host, int(port)), timeout=5)
-        busy = socket.create_connection((host, int(port)), timeout=5)
+        busy = socket.create_connection((host, int(port)), timeout=10)
         request = f"GET /api/0/projects/{ORG}/ios/symbol-sources/ HTTP/1.1\r\nHost: x\r\n"
-        busy.sendall(f"{request}Authorization: Bearer symsync-emulator\r\n\r\n".encode())
-        time.sleep(0.2)
-        started = time.monotonic()
+        headers = "Authorization: Bearer symsync-emulator\r\nExpect: 100-continue\r\n"
+        busy.sendall(f"{request}{headers}\r\n".encode())
+        # The interim answer comes once the emulator has read the request: it is in flight.
+        assert busy.recv(4096).startswith(b"HTTP/1.1 100 ")
         emu.process.send_signal(sig)
-        assert emu.process.wait(timeout=5) == 0
-        assert time.monotonic() - started < 2
+        assert emu.process.wait(timeout=30) == 0  # not the minute the answer would take
+        with contextlib.suppress(ConnectionResetError):
+            assert busy.recv(4096) == b"", "the request in flight was answered before the stop"
         idle.close()
         busy.close()
         assert "Traceback" not in emu.stderr()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from reconciler.emulator import server
 from reconciler.emulator.server import FAULT_KINDS, RateLimit
 from reconciler.emulator.testing import EmulatorHandle, serving_emulator
 from tests.support.emulator_support import AUTH, ORG, http_source, state_of, stored_sources
@@ -29,37 +30,68 @@ def _get(
     return requests.get(handle.url + path, headers=headers, timeout=10)
 
 
+class ServerTime:
+    """Stands in for the ``time`` module of the emulator's server (in this process): a wall clock
+    that moves only when the test moves it, and sleeps (the latency) recorded instead of slept.
+    While ``hold`` is set, each sleep waits at that barrier: the requests stay in flight until
+    enough of them are. Everything else is the real ``time``."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+        self.sleeps: list[float] = []
+        self.hold: threading.Barrier | None = None
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self.hold is not None:
+            self.hold.wait()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def server_time(monkeypatch: pytest.MonkeyPatch) -> ServerTime:
+    fake = ServerTime()
+    monkeypatch.setattr(server, "time", fake)
+    return fake
+
+
 # --- latency ---------------------------------------------------------------------------------
 
 
-def test_latency_delays_every_api_request() -> None:
+def test_latency_delays_every_api_request(server_time: ServerTime) -> None:
     with serving_emulator(STATE, latency_ms=150) as handle:
         for call in (lambda: _get(handle), lambda: _get(handle, token="bad")):
-            started = time.perf_counter()
+            before = len(server_time.sleeps)
             call()
-            assert time.perf_counter() - started >= 0.15
+            assert server_time.sleeps[before:] == [0.15]  # before the answer was sent
 
 
-def test_latency_does_not_apply_to_control_endpoints() -> None:
+def test_latency_does_not_apply_to_control_endpoints(server_time: ServerTime) -> None:
     with serving_emulator(STATE, latency_ms=500) as handle:
-        started = time.perf_counter()
         handle.state()
         handle.requests()
-        assert time.perf_counter() - started < 0.5
+        assert server_time.sleeps == []
+        _get(handle)
+        assert server_time.sleeps == [0.5]
 
 
 # --- rate limit ------------------------------------------------------------------------------
 
 
-def test_rate_limit_headers_count_down_then_429_with_sentry_body() -> None:
+def test_rate_limit_headers_count_down_then_429_with_sentry_body(server_time: ServerTime) -> None:
+    server_time.now = 1_700_000_030.5  # half way through a 60 s window
     with serving_emulator(STATE, rate_limit=RateLimit(3, 60)) as handle:
         responses = [_get(handle) for _ in range(4)]
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert [r.headers["X-Sentry-Rate-Limit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
     for response in responses:
         assert response.headers["X-Sentry-Rate-Limit-Limit"] == "3"
-        reset = int(response.headers["X-Sentry-Rate-Limit-Reset"])
-        assert time.time() - 1 <= reset <= time.time() + 61
+        assert response.headers["X-Sentry-Rate-Limit-Reset"] == "1700000040"  # the window's end
         assert "Retry-After" not in response.headers
     assert responses[3].headers["Access-Control-Allow-Methods"] == "GET"  # CORS, as Sentry
     assert "Retry-After" in responses[3].headers["Access-Control-Expose-Headers"]
@@ -86,13 +118,13 @@ def test_rate_limit_is_per_token() -> None:
         assert _get(handle, token="two").status_code == 200
 
 
-def test_rate_limit_window_resets() -> None:
+def test_rate_limit_window_resets(server_time: ServerTime) -> None:
+    server_time.now = 1_700_000_000.1
     with serving_emulator(STATE, rate_limit=RateLimit(1, 0.5)) as handle:
-        _get(handle)
+        assert _get(handle).status_code == 200
         limited = _get(handle)
-        if limited.status_code == 429:
-            time.sleep(max(int(limited.headers["X-Sentry-Rate-Limit-Reset"]) - time.time(), 0))
-            time.sleep(0.6)
+        assert limited.status_code == 429
+        server_time.now = float(limited.headers["X-Sentry-Rate-Limit-Reset"])
         assert _get(handle).status_code == 200
 
 
@@ -137,7 +169,9 @@ def _parallel(handle: EmulatorHandle, count: int) -> list[requests.Response]:
     return results
 
 
-def test_concurrent_limit_rejects_requests_over_the_cap() -> None:
+def test_concurrent_limit_rejects_requests_over_the_cap(server_time: ServerTime) -> None:
+    # Each request waits out its latency until all four are in flight at once.
+    server_time.hold = threading.Barrier(4, timeout=10)
     with serving_emulator(STATE, concurrent_limit=2, latency_ms=400) as handle:
         responses = _parallel(handle, 4)
     statuses = Counter(r.status_code for r in responses)

@@ -116,15 +116,18 @@ class HostileSentry:
                 return rule.behaviour
         return json_reply(404, {"detail": "The requested resource does not exist"})
 
-    def wait_for(self, method: str, timeout: float = 30) -> Received:
+    def wait_for(self, method: str, timeout: float = 30, count: int = 1) -> Received:
+        """Waits until ``count`` requests of ``method`` have arrived; returns the last of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                for request in self.received:
-                    if request.method == method:
-                        return request
+                arrived = [r for r in self.received if r.method == method]
+            if len(arrived) >= count:
+                return arrived[count - 1]
             time.sleep(0.02)
-        raise AssertionError(f"no {method} request reached the hostile server in {timeout} s")
+        raise AssertionError(
+            f"{count} {method} request(s) did not reach the hostile server in {timeout} s"
+        )
 
     def __enter__(self) -> HostileSentry:
         self._thread = threading.Thread(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from reconciler.core.errors import ConfigError, SymsyncError
+from reconciler.plan import planner
 from reconciler.plan.planner import READ_AHEAD_PER_READER, DesiredTree, make_plan
 from tests.support.plan_helpers import FakeSentry, http, project
 from tests.support.yaml_snippets import HTTP
@@ -134,27 +135,55 @@ def test_a_file_that_does_not_validate_is_read_by_name_and_nothing_is_planned(tm
     assert {method for method, *_ in fake.calls} <= {"GET"}  # reads only, never a write
 
 
-def test_reads_run_only_a_few_projects_ahead_of_the_loading():
+class _ReadsCounted(FakeSentry):
+    """Lets a test wait until a number of reads have reached Sentry."""
+
+    def __init__(self, projects: dict[str, list[dict[str, object]]]) -> None:
+        super().__init__(projects)
+        self._read = threading.Condition()
+
+    def list_sources(self, org: str, project: str) -> list[dict[str, object]]:
+        answer = super().list_sources(org, project)
+        with self._read:
+            self._read.notify_all()
+        return answer
+
+    def wait_for_reads(self, count: int, timeout: float = 10) -> bool:
+        with self._read:
+            return self._read.wait_for(lambda: len(self.calls) >= count, timeout)
+
+
+def test_reads_run_only_a_few_projects_ahead_of_the_loading(monkeypatch):
     """Against a fast Sentry, answers waiting for their files stay a handful, whatever the
-    size of the tree: the loading paces the reads."""
+    size of the tree: the loading paces the reads. Before each file is loaded, the readers
+    reach as far ahead as they are let (the wait for those reads ends only if they do), and the
+    planner has started no read beyond that."""
     keys = [f"a/p{i:03}" for i in range(200)]
-    fake = FakeSentry({key: [] for key in keys})
-    seen_ahead: list[int] = []
+    fake = _ReadsCounted({key: [] for key in keys})
+    started: list[str] = []  # every read the planner hands to its readers, in order
+
+    class CountingPool(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            started.append(args[0].key)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(planner, "ThreadPoolExecutor", CountingPool)
+    read_ahead = READ_AHEAD_PER_READER * 2  # two readers
+    started_ahead: list[int] = []
 
     def configs():
         for i, key in enumerate(keys):
-            # Give the readers time to run as far ahead as they are let.
-            deadline = time.monotonic() + 0.005
-            while time.monotonic() < deadline:
-                time.sleep(0.0005)
-            seen_ahead.append(len(fake.calls) - i)
+            reads = min(i + read_ahead, len(keys))
+            assert fake.wait_for_reads(reads), f"file {i}: only {len(fake.calls)} reads ran ahead"
+            started_ahead.append(len(started) - i)
             yield project("a", key.split("/")[1], [http("p")])
 
     plan = make_plan(fake, configs(), parallelism=2, keys=keys)
     assert len(plan.projects) == 200
     assert sorted(call[1] for call in fake.calls) == keys  # each read once
-    assert max(seen_ahead) <= READ_AHEAD_PER_READER * 2
-    assert max(seen_ahead) >= 2  # and they do run ahead
+    assert started == keys  # in the order of the keys
+    assert max(started_ahead) <= READ_AHEAD_PER_READER * 2
+    assert started_ahead[0] == read_ahead  # and they do run ahead, as far as they are let
 
 
 def test_a_project_yielded_out_of_the_order_of_keys_is_still_read_once(tmp_path):
