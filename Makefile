@@ -25,7 +25,12 @@ lint: $(BIN)/symsync
 	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
 test: lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --durations=15
+
+# The unit tests alone (tests/unit, one folder per package): the quick loop while editing.
+.PHONY: unit
+unit: $(BIN)/symsync
+	$(BIN)/pytest -n auto tests/unit
 
 # The documentation site (mkdocs.yml, docs/), built offline into site/ (ignored by git). Strict:
 # a broken link, a page missing from the nav or an unknown anchor fails the build, and so

@@ -8,8 +8,8 @@ import pytest
 
 from reconciler.core.redact import forget_secrets
 from reconciler.sentry.client import SentryClient
-from tests.fake_sentry import CLIENT_TOKEN, FakeSentry, FakeTime, fake_sentry
-from tests.soak_support import summary_lines
+from tests.support.fake_sentry import CLIENT_TOKEN, FakeSentry, FakeTime, fake_sentry
+from tests.support.soak_support import summary_lines
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ import yaml
 from reconciler import __version__
 from reconciler.cli import COMMANDS, EPILOG, cli
 from reconciler.emulator.testing import running_emulator
-from tests.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
+from tests.support.e2e_helpers import EMULATOR_TOKEN, clean_env, state_doc, symsync, write_tree
 
 
 def _repository_root() -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e_helpers import clean_env
+from tests.support.e2e_helpers import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
-"""The GitHub workflows and action.yml: least privilege (issue 9 item 5), every step calling
-symsync, and actionlint on the action's steps (the Makefile's lint target runs actionlint on
-the workflows and zizmor on both)."""
+"""The GitHub workflows and action.yml: least privilege (each job asks only for the permissions
+it uses), every step calling symsync, and actionlint on the action's steps (the Makefile's lint
+target runs actionlint on the workflows and zizmor on both)."""
 
 from __future__ import annotations
 
