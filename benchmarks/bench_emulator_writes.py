@@ -1,6 +1,6 @@
 """Cost of one write to ``symsync emulator --state FILE`` as the number of projects grows.
 
-Target (issue 7): a PUT costs the same whatever the number of projects, under 5 ms at 10,000
+Target: a PUT costs the same whatever the number of projects, under 5 ms at 10,000
 projects. For N projects (default 1,000 and 10,000, each with 3 sources) the script seeds a
 state file, starts the real CLI, and times PUTs one after another on a keep-alive session, each
 to a random project (a rename that sends the stored password back as the placeholder, as

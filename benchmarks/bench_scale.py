@@ -21,7 +21,7 @@ Throughput under a rate limit is counted over the span of the requests (first re
 to last answer, from the emulator's log), which is what the limit governs; the command's whole
 wall time, start-up included, is printed beside it.
 
-    .venv/bin/python benchmarks/bench_scale.py            # the full sizes (the README figures)
+    .venv/bin/python benchmarks/bench_scale.py            # full sizes (benchmarks/README.md)
     .venv/bin/python benchmarks/bench_scale.py --quick    # smaller N, a quick look
 """
 

@@ -30,7 +30,7 @@ COMMANDS: dict[str, str] = {
 }
 
 # command name -> its one-line summary in `symsync --help`, so the listing imports no command.
-# tests/test_cli.py checks each against the command's own short help. A command missing here is
+# tests/unit/test_cli.py checks each against the command's own short help. A command missing here is
 # listed all the same, by importing it.
 SUMMARIES: dict[str, str] = {
     "validate": "Check every project file offline (no token, no secrets needed).",

@@ -1,6 +1,6 @@
 """How the emulator keeps ``--state FILE``: a write journal beside the file, and the file itself.
 
-The file keeps its documented format (the README's ``symsync emulator`` section), for seeding
+The file keeps its documented format (``docs/emulator.md``, "The state file"), for seeding
 and for reading. What changed is when it is written: rewriting the whole JSON file on every write
 cost more with every project added, until the emulator, not the client, limited an apply at
 scale. Now:

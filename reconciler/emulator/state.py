@@ -1,6 +1,6 @@
 """The emulator's instance: organizations, projects and their stored symbol sources.
 
-File format (the README's ``symsync emulator`` section shows an example)::
+File format (``docs/emulator.md``, "The state file", shows an example)::
 
     {"organizations": {"<org>": {"projects": {"<project>": {"symbol_sources": [...]}}}}}
 

@@ -36,8 +36,8 @@ from reconciler.core.errors import SymsyncError
 from reconciler.importer.secret_names import SecretNamer
 from reconciler.sentry import spec
 
-# Key order of a source in a written file, the order of the README's example project file;
-# Sentry's other common fields come last.
+# Key order of a source in a written file, the order of the example project file in
+# ``docs/project-files.md``; Sentry's other common fields come last.
 _COMMON_TAIL: Final = ("platforms", "is_public", "has_index")
 FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
     "http": ("id", "type", "name", "url", "layout", "username", "password", "filters",

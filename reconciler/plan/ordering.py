@@ -17,8 +17,8 @@ Keeping a source costs at most one write (a PUT, when its fields change) and mov
 costs two, so the cheapest plan keeps the **longest** such prefix and moves every existing
 source after it, in file order; new sources are created in between, in file order. The writes
 for order are then ``2 x moved`` (``2 x (n - prefix)`` when nothing is new), and no sequence of
-deletes and appends does it in fewer (``tests/test_ordering.py`` checks this exhaustively for
-small lists).
+deletes and appends does it in fewer (``tests/unit/plan/test_ordering.py`` checks this
+exhaustively for small lists).
 
 Sources the file does not manage are never moved or deleted here; moved sources end up after
 them. Deleted sources (``state: absent``, ``unmanaged: delete``) take no part in the order.

@@ -2,7 +2,7 @@
 
 - Deadlines: a silent server, one that trickles its answer and a project that
   answers 500 forever each end the run with a clear error, within `--timeout` and
-  `--retry-budget` (small here; the README gives the defaults).
+  `--retry-budget` (small here; `symsync plan --help` gives the defaults).
 - One error for one cause: a wrong token, nothing listening and a URL that is not
   Sentry's API give one message and exit 1 on a 40-project tree, and the server is not asked
   again for every project; a 404 for one project stays that project's error.

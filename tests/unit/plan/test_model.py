@@ -33,7 +33,7 @@ def _mixed_plan() -> Plan:
     return Plan(projects=(one, err, two))
 
 
-def test_json_has_the_contract_keys():
+def test_json_has_the_documented_keys():
     data = _mixed_plan().to_json()
     assert data["format_version"] == FORMAT_VERSION == 1
     assert [(p["organization"], p["project"]) for p in data["projects"]] == [
