@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all test lint demo bench soak clean
+.PHONY: all venv test unit lint docs demo bench soak clean
 
 all: test
 
@@ -24,11 +24,12 @@ lint: $(BIN)/symsync
 	@# Security audit of the workflows and action.yml, without the network.
 	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
 
-test: lint
+# Everything a change must pass: lint and types, the docs site, then every test (the 15
+# slowest listed at the end).
+test: lint docs
 	$(BIN)/pytest -n auto --durations=15
 
 # The unit tests alone (tests/unit, one folder per package): the quick loop while editing.
-.PHONY: unit
 unit: $(BIN)/symsync
 	$(BIN)/pytest -n auto tests/unit
 
@@ -36,11 +37,8 @@ unit: $(BIN)/symsync
 # a broken link, a page missing from the nav or an unknown anchor fails the build, and so
 # `make test`, which builds it before the tests. Not --quiet: in MkDocs 1.6 it hides warnings
 # from the strict count, and the build would pass with a broken link.
-.PHONY: docs
 docs: $(BIN)/symsync
 	$(BIN)/mkdocs build --strict --site-dir site
-
-test: docs
 
 # Long many-seed suites (every test marked `soak`); seed counts come from SYMSYNC_SOAK_*
 # variables: SYMSYNC_SOAK_SEEDS for the fault, kill and fuzz suites (50 here). Prints counts.
