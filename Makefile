@@ -27,11 +27,11 @@ lint: $(BIN)/symsync
 # Everything a change must pass: lint and types, the docs site, then every test (the 15
 # slowest listed at the end).
 test: lint docs
-	$(BIN)/pytest -n auto --durations=15
+	$(BIN)/pytest -n auto --dist worksteal --durations=15
 
 # The unit tests alone (tests/unit, one folder per package): the quick loop while editing.
 unit: $(BIN)/symsync
-	$(BIN)/pytest -n auto tests/unit
+	$(BIN)/pytest -n auto --dist worksteal tests/unit
 
 # The documentation site (mkdocs.yml, docs/), built offline into site/ (ignored by git). Strict:
 # a broken link, a page missing from the nav or an unknown anchor fails the build, and so

@@ -84,9 +84,13 @@ def test_several_organizations_sharing_the_tokens_limit_pace_themselves_as_one(t
     assert plan.returncode == 0, plan.stdout + plan.stderr  # no changes left
     statuses = [entry["status"] for entry in applied]
     assert statuses.count(200) == len(MULTI) and statuses.count(201) == len(MULTI)
-    # The probe of a second organization can find the window used up, before the answers
-    # show that the organizations share it; nothing more.
-    assert statuses.count(429) <= 1, statuses
-    assert [entry["status"] for entry in planned].count(429) <= 1
+    # Each organization's first request goes out before any answer can show that the windows
+    # are one, so each organization but the first can find the window used up once (how many
+    # do depends only on which answers come back first); that 429 shows the sharing, and from
+    # then on they are paced as one: nothing more. (Paced apart, the four organizations offer
+    # four times the limit, and a 429 follows in nearly every window.)
+    probes = len(ORGS) - 1
+    assert statuses.count(429) <= probes, statuses
+    assert [entry["status"] for entry in planned].count(429) <= probes
     for key in MULTI:
         assert sources_in(state, key) == [_source(key)]
