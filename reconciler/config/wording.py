@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -309,14 +309,18 @@ _MAPPING_EXAMPLES: Final = {
 }
 
 
-def _list_message(failed: _Failed) -> str:
-    example = _LIST_EXAMPLES.get(str(failed.rel[-1]) if failed.rel else "", "a list")
+def _shape_message(failed: _Failed, examples: Mapping[str, str], shape: str) -> str:
+    """``name`` must be a list (or a mapping), shown by an example of the field where one helps."""
+    example = examples.get(str(failed.rel[-1]) if failed.rel else "", shape)
     return f"{failed.prefix}`{failed.name}` must be {example}, not {_value_kind(failed.value)}"
+
+
+def _list_message(failed: _Failed) -> str:
+    return _shape_message(failed, _LIST_EXAMPLES, "a list")
 
 
 def _mapping_message(failed: _Failed) -> str:
-    example = _MAPPING_EXAMPLES.get(str(failed.rel[-1]) if failed.rel else "", "a mapping")
-    return f"{failed.prefix}`{failed.name}` must be {example}, not {_value_kind(failed.value)}"
+    return _shape_message(failed, _MAPPING_EXAMPLES, "a mapping")
 
 
 def _variable_name_message(failed: _Failed) -> str:
