@@ -18,7 +18,7 @@ from reconciler.commands.options import (
     url_option,
     verbose_option,
 )
-from reconciler.commands.progress import RunProgress, client_stats
+from reconciler.commands.progress import RunProgress
 from reconciler.config.diagnostic import display_path
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_OK
@@ -89,7 +89,7 @@ def command(
     # The live display (a terminal, enough projects) is taken down when the reads end, however
     # they end (an error, a signal), and before any result is printed below it.
     with SentryClient.from_env(connection_settings()) as client, progress:
-        progress.attach(client_stats(client))
+        progress.attach(lambda: client.stats)
         result = import_organization(
             client,
             org,

@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # rich is imported only when a console may be a terminal, or 
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from reconciler.sentry.client import SentryClient
 
 # Fewer projects than this finish before a live display would be worth drawing.
 LIVE_FROM_PROJECTS = 10
@@ -65,11 +64,6 @@ class _NoCounters:
 
 
 Stats = Callable[[], Counters]
-
-
-def client_stats(client: SentryClient) -> Stats:
-    """The counters of a client (``SentryClient.stats``), read each time they are shown."""
-    return lambda: client.stats
 
 
 def totals_line(verb: str, projects: int, counters: Counters, seconds: float) -> str:
