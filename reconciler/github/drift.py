@@ -38,10 +38,13 @@ def drift_reasons(plan: Mapping[str, Any]) -> list[str]:
                 reported += len(project[key])
         if project.get("error"):
             errors += 1
-    unfiled = plan.get("unfiled")
-    unfiled_count = len(unfiled) if isinstance(unfiled, list | dict) else 0
     unreadable = plan.get("unfiled_errors")  # projects whose sources could not be read
-    errors += len(unreadable) if isinstance(unreadable, list | dict) else 0
+    unreadable = unreadable if isinstance(unreadable, list | dict) else []
+    errors += len(unreadable)
+    unfiled = plan.get("unfiled")
+    # The projects found with sources, apart from those that could not be read.
+    unfiled = unfiled if isinstance(unfiled, list | dict) else []
+    unfiled_count = sum(1 for key in unfiled if key not in unreadable)
     if changes:
         reasons.append(f"{changes} pending change{'s' if changes != 1 else ''}")
     if reported:

@@ -258,6 +258,9 @@ class Summary(_Frozen):
     # sources and no file (`plan --report-unfiled`); both are drift, neither is written.
     reported: int = 0
     unfiled: int = 0
+    # Projects without a file whose sources (or organizations whose project list) could not be
+    # read: not counted in ``unfiled``, since nobody knows whether they have sources.
+    unfiled_unreadable: int = 0
 
     @property
     def changes(self) -> int:
@@ -298,7 +301,8 @@ class Plan(_Frozen):
             unmanaged=sum(len(p.unmanaged) for p in self.projects),
             errors=sum(1 for p in self.projects if p.error is not None),
             reported=sum(len(p.reported) for p in self.projects),
-            unfiled=len(self.unfiled or ()),
+            unfiled=sum(1 for k in self.unfiled or () if k not in self.unfiled_errors),
+            unfiled_unreadable=len(self.unfiled_errors),
         )
 
     @property

@@ -83,8 +83,21 @@ def summary_line(summary: Summary) -> str:
         text += (
             f" {summary.reported} source(s) in Sentry are not in their file (unmanaged: report)."
         )
-    if summary.unfiled:
-        text += f" {summary.unfiled} project(s) in Sentry have symbol sources and no file."
+    if summary.unfiled or summary.unfiled_unreadable:
+        text += f" {unfiled_sentence(summary)}."
+    return text
+
+
+def unfiled_sentence(summary: Summary) -> str:
+    """The projects found with sources and no file, apart from those whose sources could not
+    be read: "2 projects in Sentry have symbol sources and no file; 1 could not be read"."""
+    found = summary.unfiled
+    text = (
+        f"{found} project{'' if found == 1 else 's'} in Sentry "
+        f"{'has' if found == 1 else 'have'} symbol sources and no file"
+    )
+    if summary.unfiled_unreadable:
+        text += f"; {summary.unfiled_unreadable} could not be read"
     return text
 
 
@@ -477,20 +490,21 @@ def _md_head(plan: Plan) -> list[str]:
 
 def _md_table(comment: _Comment, changing: Sequence[ProjectPlan], *, moves: bool) -> bool:
     """A row per project with changes, drift or an error; False when the rows were cut. A Move
-    column only when some project reorders."""
+    column only when some project reorders. Unmanaged counts the sources kept without a word,
+    Reported those shown as drift (``unmanaged: report``)."""
     comment.add(
         [
             "| Project | Create | Update | "
             + ("Move | " if moves else "")
-            + "Delete | Unmanaged | Status |",
-            "|---|---:|---:|" + ("---:|" if moves else "") + "---:|---:|---|",
+            + "Delete | Unmanaged | Reported | Status |",
+            "|---|---:|---:|" + ("---:|" if moves else "") + "---:|---:|---:|---|",
         ]
     )
     for i, p in enumerate(changing):
         row = (
             f"| {md_code(p.key, table=True)} | {p.count('create')} | {p.count('update')} | "
             + (f"{p.count('move')} | " if moves else "")
-            + f"{p.count('delete')} | {len(p.unmanaged)} | {_md_status(p)} |"
+            + f"{p.count('delete')} | {len(p.unmanaged)} | {len(p.reported)} | {_md_status(p)} |"
         )
         if not comment.fits([row]):
             comment.cut(f"{len(changing) - i} more table rows and all projects' details")

@@ -98,7 +98,7 @@ def test_detailed_exitcode_and_formats(emu, configs):
     assert not ANSI.search(run.stdout)  # piped: no colour
     md = symsync(*base, "--format", "markdown", env=_env(emu.url))
     assert md.returncode == 0
-    assert "| `acme/ios` | 0 | 1 | 0 | 0 | changes pending |" in md.stdout
+    assert "| `acme/ios` | 0 | 1 | 0 | 0 | 0 | changes pending |" in md.stdout
     assert "<details>" in md.stdout
 
 

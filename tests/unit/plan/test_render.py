@@ -92,8 +92,8 @@ def test_markdown_for_pull_requests():
     md = render_markdown(_plan())
     assert md.startswith("### symsync plan\n")
     assert "**Plan: 1 to create, 2 to update, 1 to delete" in md
-    assert "| `acme/ios` | 1 | 2 | 1 | 1 | changes pending |" in md
-    assert "| `beta/web` | 0 | 0 | 0 | 0 | could not be planned |" in md
+    assert "| `acme/ios` | 1 | 2 | 1 | 1 | 0 | changes pending |" in md
+    assert "| `beta/web` | 0 | 0 | 0 | 0 | 0 | could not be planned |" in md
     assert "acme/same" not in md
     assert md.count("<details>") == md.count("</details>") == 2
     assert "Unmanaged (kept): `hand`" in md
@@ -194,8 +194,9 @@ def test_a_move_in_every_format():
     ) in text.splitlines()
     assert "Plan: 0 to create, 0 to update, 1 to move, 0 to delete, 1 unchanged." in text
     markdown = render_markdown(plan)
-    assert "| Project | Create | Update | Move | Delete | Unmanaged | Status |" in markdown
-    assert "| `acme/ios` | 0 | 0 | 1 | 0 | 0 | changes pending |" in markdown
+    head = "| Project | Create | Update | Move | Delete | Unmanaged | Reported | Status |"
+    assert head in markdown
+    assert "| `acme/ios` | 0 | 0 | 1 | 0 | 0 | 0 | changes pending |" in markdown
     (change,) = json.loads(render(plan, "json"))["projects"][0]["changes"]
     assert (change["action"], change["source_id"], change["secrets"]) == (
         "move", "b", {"password": "send"},
@@ -215,7 +216,7 @@ def test_sources_reported_as_not_in_the_file_show_in_every_format():
         "1 source(s) in Sentry are not in their file (unmanaged: report)."
     )
     markdown = render_markdown(plan)
-    assert "| `o/p` | 0 | 0 | 0 | 0 | sources not in the file |" in markdown
+    assert "| `o/p` | 0 | 0 | 0 | 0 | 1 | sources not in the file |" in markdown
     assert "**Not in the file** (unmanaged: report, kept): `hand-made`" in markdown
     document = json.loads(render(plan, "json"))
     assert document["projects"][0]["reported"] == ["hand-made"]

@@ -108,17 +108,39 @@ def test_every_format_shows_unfiled_projects_and_json_keeps_them():
         unfiled_errors={"acme/broken": "could not read its sources: Sentry failed with 500"},
     )
     assert plan.has_drift and plan.has_errors
-    assert plan.summary.unfiled == 2
+    # The project that could not be read is counted apart: nobody knows if it has sources.
+    assert (plan.summary.unfiled, plan.summary.unfiled_unreadable) == (1, 1)
     text = render(plan, "text")
     assert "Projects in Sentry with symbol sources and no file (--report-unfiled):" in text
     assert "  ? acme/new\n" in text
     assert "  ! acme/broken: could not read its sources: Sentry failed with 500" in text
-    assert "2 project(s) in Sentry have symbol sources and no file." in text
+    assert "1 project in Sentry has symbol sources and no file; 1 could not be read." in text
     markdown = render(plan, "markdown")
     assert "- `acme/new`" in markdown and "- `acme/broken`: could not read" in markdown
     document = plan.to_json()
     assert document["unfiled"] == ["acme/broken", "acme/new"]
-    assert document["summary"]["unfiled"] == 2
+    assert document["summary"]["unfiled"] == 1
+    assert document["summary"]["unfiled_unreadable"] == 1
     assert Plan.from_json(document) == plan
     assert "unfiled" not in Plan().to_json()
     assert not Plan(unfiled=()).has_drift
+
+
+@pytest.mark.parametrize(
+    ("unfiled", "unreadable", "sentence"),
+    [
+        (("acme/a",), (), "1 project in Sentry has symbol sources and no file."),
+        (("acme/a", "acme/b"), (), "2 projects in Sentry have symbol sources and no file."),
+        (
+            ("acme/a", "acme/b", "acme/c"),
+            ("acme/b", "acme/c"),
+            "1 project in Sentry has symbol sources and no file; 2 could not be read.",
+        ),
+        (("acme/b",), ("acme/b",), "0 projects in Sentry have symbol sources and no file; 1 could"),
+    ],
+)
+def test_the_unfiled_summary_counts_unreadable_projects_apart(unfiled, unreadable, sentence):
+    errors = {key: "could not read its sources: Sentry failed with 500" for key in unreadable}
+    plan = Plan(unfiled=unfiled, unfiled_errors=errors)
+    assert sentence in render(plan, "text")
+    assert sentence in render(plan, "markdown")
