@@ -206,10 +206,7 @@ class GitHubAPI:
                 if pauses:
                     self._sleep(pauses.pop(0))
                     continue
-                reason = redact_text(str(exc), [self.env.token])
-                raise GitHubError(
-                    f"GitHub did not answer {what}: {truncate(reason, 300)}"
-                ) from None
+                raise GitHubError(self._describe_no_answer(what, url, exc)) from None
             if response.status_code in _TRANSIENT and pauses:
                 response.close()
                 self._sleep(pauses.pop(0))
@@ -258,6 +255,23 @@ class GitHubAPI:
             url = response.links.get("next", {}).get("url")
             query = None  # the next link carries the query
 
+    def _describe_no_answer(self, what: str, url: str, exc: requests.RequestException) -> str:
+        """One line naming the host, what went wrong in words of our own (never the library's
+        message, which is long, holds the whole URL and is cut mid-word) and what to check."""
+        from reconciler.sentry.connection import describe_failure
+
+        host = urlsplit(url).hostname or urlsplit(url).netloc
+        reason = describe_failure(exc, TIMEOUT[1]).reason
+        if reason == type(exc).__name__:  # nothing more said than the library's class
+            reason = "no answer"
+        check = "the network"
+        if isinstance(exc, requests.exceptions.SSLError):
+            check = "the host's TLS certificate (a proxy's own CA needs REQUESTS_CA_BUNDLE)"
+        return (
+            f"GitHub did not answer {what}: could not reach {host} ({reason}); check "
+            f"GITHUB_API_URL ({self.env.api_url}), GITHUB_TOKEN and {check}"
+        )
+
     def _describe_failure(self, what: str, response: requests.Response) -> str:
         detail = ""
         try:
@@ -266,7 +280,8 @@ class GitHubAPI:
                 detail = body["message"]
         except ValueError:
             detail = response.text
-        detail = truncate(redact_text(detail.strip(), [self.env.token]), 300)
+        # One line: an error page's text (a proxy's HTML) would otherwise span many.
+        detail = truncate(redact_text(" ".join(detail.split()), [self.env.token]), 300)
         hint = {
             401: "the token is not valid (GITHUB_TOKEN)",
             403: "the token lacks a permission: check the job's `permissions:`",

@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -263,6 +264,41 @@ def test_an_unreachable_github_is_a_clear_error(tmp_path: Path, monkeypatch) -> 
     run = github_cli("comment", "--body-file", str(write(tmp_path, "a.md", "x")), env=env)
     assert run.returncode == 1
     assert "GitHub did not answer GET /repos/acme/configs/issues/7/comments" in run.stderr
+    assert "could not reach 127.0.0.1 (connection refused)" in run.stderr
+    assert "check GITHUB_API_URL" in run.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("api_url", "host", "reason"),
+    [
+        ("http://127.0.0.1:{port}", "127.0.0.1", "connection refused"),
+        ("https://github.invalid", "github.invalid", "the host name could not be resolved"),
+    ],
+)
+def test_a_connection_error_is_one_line_naming_the_host_and_what_to_check(
+    tmp_path: Path, api_url: str, host: str, reason: str
+) -> None:
+    """The real CLI, as a workflow step runs it: one line of our own words, none of urllib3's
+    (its message holds the pool and the whole URL, and was cut with "(N more characters)")."""
+    url = api_url.format(port=_closed_port())
+    env = gh_env(FakeGitHub(TOKEN, url=url), tmp_path)
+    run = github_cli(
+        "comment", "--body-file", str(write(tmp_path, "a.md", "x")), env=env, subprocess_=True
+    )
+    assert run.returncode == 1
+    (line,) = run.stderr.splitlines()
+    assert line == (
+        "error: GitHub did not answer GET /repos/acme/configs/issues/7/comments: could not "
+        f"reach {host} ({reason}); check GITHUB_API_URL ({url}), GITHUB_TOKEN and the network"
+    )
+    for library_words in ("HTTPConnectionPool", "Max retries", "more characters", "urllib3"):
+        assert library_words not in run.stderr
 
 
 def test_a_next_link_to_another_host_is_not_followed(github, tmp_path: Path) -> None:
