@@ -128,10 +128,14 @@ class Permit:
 
 @dataclass(frozen=True)
 class Hold:
-    """Not yet: wait ``seconds``; ``for_slot`` when an answer may end the wait sooner."""
+    """Not yet: wait ``seconds``; ``for_slot`` when an answer may end the wait sooner.
+    ``limited`` when Sentry's limits are the cause (a 429's reset, a window or a concurrency
+    cap its headers showed used up), not symsync's own caution (the first answer of an
+    organization awaited, the last moment of a window skipped)."""
 
     seconds: float
     for_slot: bool
+    limited: bool = True
 
 
 @dataclass
@@ -218,7 +222,7 @@ class OrgPace:
         if not self.learned and self.in_flight > 0:
             started = self.probe_started if self.probe_started is not None else now
             if now < started + PROBE_HOLD:
-                return Hold(started + PROBE_HOLD - now, for_slot=True)
+                return Hold(started + PROBE_HOLD - now, for_slot=True, limited=False)
         cap = self.cap if self.cap is not None else self.concurrent_limit
         if cap is not None and self.in_flight >= cap:
             return Hold(SLOT_POLL, for_slot=True)
@@ -226,7 +230,9 @@ class OrgPace:
             return None
         if self.window_end is not None and now >= self.window_end - self.edge:
             # Too close to the end: the request could arrive in the next window.
-            return Hold(self.window_end + self.lag - now, for_slot=False)
+            return Hold(
+                self.window_end + self.lag - now, for_slot=False, limited=self.used >= self.limit
+            )
         if self.used < self.limit:
             return None
         if self.window_end is not None:
@@ -400,7 +406,10 @@ def _least(values: Iterable[_N | None]) -> _N | None:
 class PacingStats:
     requests: int = 0
     rate_limited: int = 0
-    waited: float = 0.0  # wall-clock seconds during which some request waited for a limit
+    # Wall-clock seconds during which some request waited because of Sentry's limits (a 429's
+    # reset, a window or a concurrency cap its headers showed used up); never symsync's own
+    # caution, like the wait for an organization's first answer.
+    waited: float = 0.0
 
 
 @dataclass(eq=False)
@@ -513,9 +522,11 @@ class Pacer:
                     step = self.poll(key, ticket)
                     if isinstance(step, Permit):
                         return step
-                    if step is not None and not waiting_for_limit:
-                        waiting_for_limit = True
-                        self._start_limit_wait()
+                    # Only a wait that Sentry's limits cause counts as waiting for them.
+                    limited = step is not None and step.limited
+                    if limited != waiting_for_limit:
+                        waiting_for_limit = limited
+                        (self._start_limit_wait if limited else self._end_limit_wait)()
                     if step is None or step.for_slot:
                         wait = SLOT_POLL if step is None else min(step.seconds, SLOT_POLL)
                         self._cond.wait(wait)

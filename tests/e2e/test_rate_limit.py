@@ -6,6 +6,7 @@ exactly the files."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -66,6 +67,9 @@ def test_apply_at_the_rate_limit_paces_itself_and_converges(tmp_path):
     (run,), (log,), state = _at_the_limit(tmp_path, PROJECTS, APPLY)
     assert run.returncode == 0, run.stderr
     assert "20 applied, 0 unchanged, 0 failed" in run.stderr
+    # 40 requests at 10 a second: some of them waited for a window the headers showed used up.
+    waited = re.search(r"([0-9.]+) s waiting for the rate limit", run.stderr)
+    assert waited is not None and float(waited.group(1)) > 0, run.stderr
     statuses = [entry["status"] for entry in log]
     # One read and one create per project; a 429 costs one more request.
     assert statuses.count(200) == 20 and statuses.count(201) == 20
@@ -94,3 +98,21 @@ def test_several_organizations_sharing_the_tokens_limit_pace_themselves_as_one(t
     assert [entry["status"] for entry in planned].count(429) <= probes
     for key in MULTI:
         assert sources_in(state, key) == [_source(key)]
+
+
+def test_against_a_sentry_without_limits_nothing_is_waiting_for_the_rate_limit(tmp_path):
+    """No rate-limit header and no 429: the figure is 0.0, however slowly the first answer of
+    the organization (which the others wait for, to learn the limits) comes."""
+    keys = PROJECTS[:12]
+    configs = write_tree(tmp_path, {key: {"sources": [_source(key)]} for key in keys})
+    state = state_doc({key: [_source(key)] for key in keys})
+    with running_emulator("--latency-ms", "300", state=state) as emulator:
+        env = clean_env(SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        run = symsync(*PLAN, "--config-dir", str(configs), env=env)
+        applied = symsync("apply", "--yes", "--config-dir", str(configs), env=env)
+    assert run.returncode == 0, run.stderr
+    assert "plan: 12 projects, 12 requests, 0 answered 429, 0.0 s waiting for the rate limit" in (
+        run.stderr
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert "0 answered 429, 0.0 s waiting for the rate limit" in applied.stderr

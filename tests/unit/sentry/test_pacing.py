@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -595,3 +596,68 @@ def _joined(pacer: Pacer, key: str, n: int) -> list[int]:
     for ticket in tickets:
         pacer.join(key, ticket)
     return tickets
+
+
+# ------------------------------------------------- what counts as waiting for the rate limit
+
+
+def test_only_holds_that_sentrys_limits_cause_are_limited():
+    pace = OrgPace()
+    first = go(pace, T0)
+    probe = pace.hold(T0)  # the first answer awaited: symsync's own caution
+    assert probe is not None and not probe.limited
+    pace.answered(first, T0 + 0.02, 200, headers(limit=3, remaining=2, reset=T0 + 1))
+    edge = pace.hold(T0 + 0.995)  # the window's last moment skipped, the window not used up
+    assert edge is not None and not edge.limited
+    go(pace, T0 + 0.1)
+    go(pace, T0 + 0.1)
+    used_up = pace.hold(T0 + 0.1)  # three of three used: Sentry's limit
+    assert used_up is not None and used_up.limited
+    assert pace.hold(T0 + 0.995) == Hold(pytest.approx(0.005), for_slot=False, limited=True)
+    refused = OrgPace()
+    pace_429 = go(refused, T0)
+    refused.answered(pace_429, T0 + 0.01, 429, headers(limit=40, remaining=0, reset=T0 + 2))
+    hold = refused.hold(T0 + 0.01)
+    assert hold is not None and hold.limited
+
+
+def test_a_429s_reset_is_counted_as_waiting_for_the_rate_limit():
+    clock = FakeClock(T0)
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    pacer = Pacer(clock=clock, monotonic=clock, sleep=sleep)
+    first = pacer.acquire("acme", pacer.ticket())
+    clock.now += 0.01
+    pacer.answered(first, 429, as_headers(headers(limit=40, remaining=0, reset=T0 + 2)))
+    pacer.acquire("acme", pacer.ticket())
+    assert clock.now == pytest.approx(T0 + 2)
+    assert pacer.stats.waited == pytest.approx(1.99)
+
+
+def test_waiting_for_the_first_answer_is_not_waiting_for_the_rate_limit():
+    """Against a Sentry that sends no rate-limit header and never answers 429, the figure stays
+    0.0 however long the first answer takes."""
+    held = threading.Event()
+
+    class Watched(Pacer):
+        def poll(self, key: str, ticket: int) -> Permit | Hold | None:
+            step = super().poll(key, ticket)
+            if isinstance(step, Hold):
+                held.set()
+            return step
+
+    clock = FakeClock(T0)
+    pacer = Watched(clock=clock, monotonic=clock)
+    first = pacer.acquire("acme", pacer.ticket())
+    second_ticket = pacer.ticket()
+    got: list[Permit] = []
+    waiter = threading.Thread(target=lambda: got.append(pacer.acquire("acme", second_ticket)))
+    waiter.start()
+    assert held.wait(timeout=30)  # the second request is held until the first answer
+    clock.now += 1.5  # a slow first answer, without any rate-limit header
+    pacer.answered(first, 200, {})
+    waiter.join(timeout=30)
+    assert not waiter.is_alive() and len(got) == 1
+    assert pacer.stats.waited == 0.0
