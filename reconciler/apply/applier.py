@@ -378,14 +378,17 @@ _STATUS_STYLE = {
 }
 
 
-def results_table(result: ApplyResult) -> Table:
-    """The per-project result table printed (on stderr) at the end of apply."""
+def results_table(result: ApplyResult, *, unchanged: bool = True) -> Table:
+    """The per-project result table printed (on stderr) at the end of apply; without the rows
+    of unchanged projects unless ``unchanged`` (see :func:`unchanged_line`)."""
     table = Table(title="symsync apply", title_justify="left", show_lines=False)
     table.add_column("project", no_wrap=True)
     table.add_column("result", no_wrap=True)
     table.add_column("changes", justify="right", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for p in sorted(result.projects, key=lambda r: (r.organization, r.project)):
+        if not unchanged and p.status == "unchanged":
+            continue
         table.add_row(
             p.key,
             f"[{_STATUS_STYLE[p.status]}]{p.status}[/]",
@@ -393,6 +396,15 @@ def results_table(result: ApplyResult) -> Table:
             escape(redact_known(p.message)),
         )
     return table
+
+
+def unchanged_line(result: ApplyResult) -> str | None:
+    """The one line that stands for the unchanged projects' rows when they are left out of the
+    table: "38 projects unchanged"; None when there are none."""
+    count = result.count("unchanged")
+    if not count:
+        return None
+    return f"{count} project{'s' if count != 1 else ''} unchanged (-v lists them)"
 
 
 def results_summary(result: ApplyResult) -> str:

@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from reconciler.apply.applier import ApplyResult, results_summary, results_table
+from reconciler.apply.applier import (
+    ApplyResult,
+    results_summary,
+    results_table,
+    unchanged_line,
+)
 from reconciler.apply.run import ApplyOptions, prepare_apply
 from reconciler.commands.options import (
     base_option,
@@ -54,13 +59,23 @@ def show_plan(plan: Plan, fmt: str) -> None:
     report_problems(plan, errors=False)  # errors are in the result table
 
 
-def show_results(result: ApplyResult, stopped_by: AccountWideError | None) -> None:
-    """The result table and its summary on stderr, then the error that stopped the run."""
+def show_results(
+    result: ApplyResult, stopped_by: AccountWideError | None, *, verbose: bool = False
+) -> None:
+    """The result table and its summary on stderr, then the error that stopped the run.
+
+    On a terminal (or with ``--verbose``) the table lists every project; in a CI log, only the
+    projects something happened to, and one line counts the unchanged ones."""
     # On a terminal, its width; in a CI log, room enough that messages are not folded much.
     console = Console(stderr=True, highlight=False)
+    every_project = console.is_terminal or verbose
     if not console.is_terminal:
         console = Console(stderr=True, highlight=False, width=120)
-    console.print(results_table(result))
+    unchanged = None if every_project else unchanged_line(result)
+    if every_project or len(result.projects) > result.count("unchanged"):
+        console.print(results_table(result, unchanged=every_project))
+    if unchanged is not None:
+        console.print(unchanged, markup=False)
     console.print(results_summary(result), markup=False)
     if stopped_by is not None:
         echo_err(f"error: {stopped_by}")
@@ -153,7 +168,7 @@ def command(
         progress.phase("apply", len(run.plan.projects))
         # A line per write on a terminal or with --verbose; a CI log gets the table below.
         result = run.carry_out(on_event=progress.event, on_project=progress.advance)
-    show_results(result, run.stopped_by)
+    show_results(result, run.stopped_by, verbose=verbose)
     progress.finish(len(run.plan.projects))
     # A signal that came after the last write still ends the run as interrupted.
     return interrupt.exit_code() or result.exit_code
