@@ -4,6 +4,7 @@ emulator."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,41 @@ def test_in_a_ci_log_apply_lists_what_happened_and_counts_the_unchanged(tmp_path
     assert code == 0, terminal
     assert _table_rows(terminal) == sorted([*UNCHANGED, "acme/changed"])
     assert "projects unchanged (-v" not in terminal
+
+
+def test_the_markdown_plan_counts_reported_sources(tmp_path: Path):
+    configs = write_tree(
+        tmp_path,
+        {
+            "acme/ios": {"unmanaged": "report", "sources": [_http("a")]},
+            "acme/web": {"sources": [_http("w")]},
+        },
+    )
+    remote = {
+        "acme/ios": [_http("a"), _http("by-hand"), _http("by-hand-2")],
+        "acme/web": [_http("w"), _http("kept")],
+    }
+    with running_emulator(state=state_doc(remote)) as emu:
+        run = symsync("plan", "--format", "markdown", "--config-dir", str(configs),
+                      env=_env(emu.url))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "| Project | Create | Update | Delete | Unmanaged | Reported | Status |" in run.stdout
+    assert "| `acme/ios` | 0 | 0 | 0 | 0 | 2 | sources not in the file |" in run.stdout
+
+
+def test_the_unfiled_summary_counts_a_project_it_could_not_read_apart(tmp_path: Path):
+    configs = write_tree(tmp_path, {"acme/ios": {"sources": [_http("a")]}})
+    state = state_doc({"acme/ios": [_http("a")], "acme/new": [_http("b")], "acme/broken": []})
+    # Sentry cannot read a stored list that is not JSON: every read of it fails with a 500.
+    state["organizations"]["acme"]["projects"]["broken"]["symbol_sources"] = "not json ["
+    with running_emulator(state=state) as emu:
+        args = ("plan", "--report-unfiled", "--config-dir", str(configs), "--retry-budget", "1")
+        text = symsync(*args, env=_env(emu.url))
+        document = json.loads(symsync(*args, "--format", "json", env=_env(emu.url)).stdout)
+    assert text.returncode == 1, text.stderr
+    assert (
+        "1 project in Sentry has symbol sources and no file; 1 could not be read.\n" in text.stdout
+    )
+    assert document["summary"]["unfiled"] == 1
+    assert document["summary"]["unfiled_unreadable"] == 1
+    assert sorted(document["unfiled_errors"]) == ["acme/broken"]
