@@ -24,7 +24,6 @@ from reconciler.commands.options import (
     max_deletes_option,
     parallelism_option,
     project_option,
-    report_problems,
     rotate_option,
     stdout_color,
     url_option,
@@ -53,10 +52,10 @@ def confirm(yes: bool) -> bool:
 
 
 def show_plan(plan: Plan, fmt: str) -> None:
-    """The plan on stdout (and in the step summary); its warnings on stderr."""
+    """The plan on stdout, with its warnings (and in the step summary); the errors are in the
+    result table."""
     click.echo(render(plan, fmt, color=stdout_color()), nl=False)
     append_plan_summary(plan)
-    report_problems(plan, errors=False)  # errors are in the result table
 
 
 def show_results(

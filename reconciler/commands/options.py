@@ -31,20 +31,15 @@ def stdout_color() -> bool:
     return sys.stdout.isatty() and os.environ.get("NO_COLOR", "") == ""
 
 
-def report_problems(plan: Plan, *, errors: bool = True) -> None:
-    """Project warnings (and errors) on stderr too, where CI logs show them whatever the format
-    and wherever stdout goes."""
+def report_errors(plan: Plan) -> None:
+    """The projects that could not be planned on stderr too, where CI logs show them whatever
+    the format and wherever stdout goes. Warnings are not repeated here: they are part of the
+    plan (every format shows them), and each warning is printed once."""
     for project in plan.projects:
-        if errors and project.error is not None:
+        if project.error is not None:
             echo_err(f"error: {project.key}: {project.error}")
-        for warning in project.warnings:
-            echo_err(f"warning: {project.key}: {warning}")
-    if plan.limits is not None:
-        for line in plan.limits.lines():
-            echo_err(f"warning: apply would refuse: {line}")
-    if errors:
-        for key, error in plan.unfiled_errors.items():
-            echo_err(f"error: {key}: {error}")
+    for key, error in plan.unfiled_errors.items():
+        echo_err(f"error: {key}: {error}")
 
 
 def log_requests() -> None:

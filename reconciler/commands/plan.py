@@ -17,7 +17,7 @@ from reconciler.commands.options import (
     max_deletes_option,
     parallelism_option,
     project_option,
-    report_problems,
+    report_errors,
     rotate_option,
     stdout_color,
     url_option,
@@ -46,7 +46,7 @@ def write_plan_file(plan: Plan, path: Path) -> None:
 
 def show_plan(plan: Plan, fmt: str, out: Path | None) -> None:
     """Save the plan to ``out`` if given, print it on stdout (and in the step summary), and its
-    problems on stderr."""
+    errors on stderr."""
     from reconciler.github.actions import append_plan_summary
 
     if out is not None:
@@ -57,7 +57,7 @@ def show_plan(plan: Plan, fmt: str, out: Path | None) -> None:
     else:
         click.echo(render(plan, fmt, color=stdout_color()), nl=False)
     append_plan_summary(plan)
-    report_problems(plan)
+    report_errors(plan)
     if out is not None:
         echo_err(f"Saved the plan to {out}; apply it with `symsync apply {out}`.")
 

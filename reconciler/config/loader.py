@@ -232,6 +232,7 @@ def load_bytes(
         path=path if path is not None else Path(shown),
         file=model,
         origins=Origins(shown, document.positions) if keep_origins else {},
+        warnings=tuple(d for d in diagnostics if d.severity == "warning"),
     )
     return FileResult(config, diagnostics)
 

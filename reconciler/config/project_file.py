@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from reconciler.config.diagnostic import Origin
+from reconciler.config.diagnostic import Diagnostic, Origin
 from reconciler.sentry import spec
 
 
@@ -402,6 +402,9 @@ class ProjectConfig:
     # Origin of every value, keyed by its location in the document: ("sources", 0, "url");
     # () is the whole document, ("sources", 0) the first source's mapping.
     origins: Mapping[tuple[str | int, ...], Origin] = field(default_factory=dict, compare=False)
+    # The file's warnings (a valid file has no error): they travel with the project into its
+    # plan, so that every plan format shows them where the changes are.
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     @property
     def unmanaged(self) -> Unmanaged:

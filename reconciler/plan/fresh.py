@@ -7,7 +7,8 @@ planner reads every selected project while the files load. A client that cannot 
 token, a bad URL) is reported after the tree's own errors, which the user must fix anyway.
 
 Progress goes to a display the caller hands in, the tree's diagnostics to its ``echo``: nothing
-here prints.
+here prints. The warnings of the files planned are not echoed: they are part of the plan, which
+the caller shows (they are echoed only when the run fails before there is a plan to show).
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ def plan_tree(
     from reconciler.plan.planner import DesiredTree, make_plan, with_rotations
 
     desired = DesiredTree(config_dir, patterns, echo=echo)
-    configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
-    client = connect(settings, desired)
+    try:
+        configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
+        client = connect(settings, desired)
+    except BaseException:
+        desired.release_warnings()  # no plan will show them
+        raise
     progress.attach(lambda: client.stats)
     try:
         try:
@@ -102,6 +107,7 @@ def plan_tree(
             progress.stop()
     except BaseException:
         client.close()
+        desired.release_warnings()  # no plan will show them
         raise
     return plan, client
 

@@ -199,6 +199,23 @@ class RemoteSource(_Frozen):
     digest: str
 
 
+class PlanWarning(_Frozen):
+    """A warning about a project: from its file, at a position (``file``, ``line``,
+    ``column``, 1-based), or from planning it, about the project as a whole (no position)."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    message: str
+
+    @property
+    def where(self) -> str | None:
+        """``PATH:LINE:COLUMN``, or None for a warning about the whole project."""
+        if self.file is None or self.line is None or self.column is None:
+            return None
+        return f"{self.file}:{self.line}:{self.column}"
+
+
 class ProjectPlan(_Frozen):
     organization: str
     project: str
@@ -210,7 +227,8 @@ class ProjectPlan(_Frozen):
     unmanaged: tuple[str, ...] = ()
     reported: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    # The file's warnings (with their position), then the plan's own.
+    warnings: tuple[PlanWarning, ...] = ()
     # Hash of the redacted remote list as GET returned it; None when it could not be read.
     fingerprint: str | None = None
     remote_sources: tuple[RemoteSource, ...] = ()
@@ -222,6 +240,15 @@ class ProjectPlan(_Frozen):
     @classmethod
     def _sorted_changes(cls, value: tuple[Change, ...]) -> tuple[Change, ...]:
         return tuple(sorted(value, key=lambda c: c.sort_key))
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _warnings_from_words(cls, value: Any) -> Any:
+        # A warning given as words alone (the differ's, or a plan saved by an earlier symsync)
+        # is about the whole project.
+        if isinstance(value, list | tuple):
+            return [{"message": w} if isinstance(w, str) else w for w in value]
+        return value
 
     @property
     def key(self) -> str:
@@ -344,7 +371,7 @@ class Plan(_Frozen):
                 "unmanaged": list(p.unmanaged),
                 "reported": list(p.reported),
                 "unchanged": list(p.unchanged),
-                "warnings": list(p.warnings),
+                "warnings": [w.model_dump() for w in p.warnings],
                 "fingerprint": p.fingerprint,
                 "remote_sources": [r.model_dump() for r in p.remote_sources],
             }

@@ -107,6 +107,10 @@ class DesiredTree:
             self._selection_error = exc
             self.selected = set()
         self._checked = False
+        # The files whose warnings the plan carries (their projects were yielded), and those
+        # warnings, printed only if no plan is shown (``release_warnings``).
+        self._planned_files: set[str] = set()
+        self._held: list[Any] = []
 
     def __len__(self) -> int:
         """How many projects ``load()`` yields when the tree is valid."""
@@ -119,7 +123,7 @@ class DesiredTree:
         return list(dict.fromkeys(k for k in keys if k in self.selected))
 
     def load(self) -> Iterator[ProjectConfig]:
-        from reconciler.config.diagnostic import diagnostic_order
+        from reconciler.config.diagnostic import diagnostic_order, printable
         from reconciler.config.loader import collector_paused, load_found
 
         found = self._found
@@ -130,6 +134,7 @@ class DesiredTree:
                 diagnostics.extend(loaded.diagnostics)
                 config = loaded.config
                 if config is not None and file.well_named and config.key in self.selected:
+                    self._planned_files.add(printable(file.shown))
                     yield config
         diagnostics.sort(key=diagnostic_order)
         self._finish(diagnostics)
@@ -139,13 +144,25 @@ class DesiredTree:
         for _ in self.load():
             pass
 
+    def release_warnings(self) -> None:
+        """Print the warnings the plan was to carry, when the run ends without showing one (an
+        error about the whole account): each warning is still printed once."""
+        held, self._held = self._held, []
+        for diagnostic in held:
+            self.echo(str(diagnostic))
+
     def _finish(self, diagnostics: Sequence[Any]) -> None:
         if self._checked:
             return
         self._checked = True
-        for diagnostic in diagnostics:
-            self.echo(str(diagnostic))
         errors = sum(1 for d in diagnostics if d.severity == "error")
+        for diagnostic in diagnostics:
+            # A valid tree is planned: the warnings of a planned file are in its plan, which
+            # the run shows, so they are not printed here too.
+            if not errors and diagnostic.origin.path in self._planned_files:
+                self._held.append(diagnostic)
+            else:
+                self.echo(str(diagnostic))
         if errors:
             raise ConfigError(
                 f"{errors} error(s) in {display_path(self.config_dir)}; nothing was planned. "
@@ -214,10 +231,26 @@ def _plan_read(
             project=config.project,
             file=file,
             error=f"could not read the remote sources: {remote}",
+            warnings=_file_warnings(config),
         )
     from reconciler.plan.differ import diff_project
 
-    return diff_project(config, remote, file=file, rotate=rotate)
+    project = diff_project(config, remote, file=file, rotate=rotate)
+    if not config.warnings:
+        return project
+    return project.model_copy(update={"warnings": (*_file_warnings(config), *project.warnings)})
+
+
+def _file_warnings(config: ProjectConfig) -> tuple[Any, ...]:
+    """The warnings of the project's file, as the plan carries them (with their position)."""
+    from reconciler.plan.model import PlanWarning
+
+    return tuple(
+        PlanWarning(
+            file=w.origin.path, line=w.origin.line, column=w.origin.column, message=w.message
+        )
+        for w in config.warnings
+    )
 
 
 class _Pending:

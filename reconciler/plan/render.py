@@ -237,18 +237,34 @@ def _project_lines(project: ProjectPlan) -> Iterator[Line]:
         yield Line("  unmanaged, kept: " + ", ".join(project.unmanaged), "dim")
     if project.reported:
         yield Line(f"  ? {REPORTED_HEAD}: " + ", ".join(project.reported), "magenta")
-    for warning in project.warnings:
-        yield Line(f"  ! warning: {warning}", "yellow")
 
 
 def _shown(project: ProjectPlan) -> bool:
-    return bool(
-        project.changes
-        or project.unmanaged
-        or project.reported
-        or project.warnings
-        or project.error
-    )
+    """Whether the project has a block of its own (its warnings are in the warnings section)."""
+    return bool(project.changes or project.unmanaged or project.reported or project.error)
+
+
+WARNINGS_HEAD: Final = "Warnings:"
+
+
+def warnings_of(plan: Plan) -> list[tuple[str, str]]:
+    """Every warning of the plan, project by project, as (where, message): where is the
+    file's ``PATH:LINE:COLUMN`` for a warning about a value in it, else the project."""
+    return [
+        (warning.where or project.key, warning.message)
+        for project in plan.projects
+        for warning in project.warnings
+    ]
+
+
+def _warning_lines(plan: Plan) -> Iterator[Line]:
+    found = warnings_of(plan)
+    if not found:
+        return
+    yield Line(WARNINGS_HEAD, "bold")
+    for where, message in found:
+        yield Line(f"  ! {where}: {message}", "yellow")
+    yield Line()
 
 
 def _unfiled_lines(plan: Plan) -> Iterator[Line]:
@@ -272,6 +288,7 @@ def text_lines(plan: Plan) -> list[Line]:
         lines.extend(_project_lines(project))
         lines.append(Line())
     lines.extend(_unfiled_lines(plan))
+    lines.extend(_warning_lines(plan))
     if plan.needs_variables:
         lines.append(Line(needs_variables_line(plan)))
     lines.append(Line(summary_line(plan.summary), "bold"))
@@ -400,9 +417,6 @@ def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
             + ", ".join(md_code(s) for s in project.reported)
         )
         body.append("")
-    for warning in project.warnings:
-        body.append(f"> **Warning:** {md_escape(warning)}")
-        body.append("")
     tail.append("</details>")
     tail.append("")
     return head, body, tail
@@ -420,6 +434,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     if changing and not _md_table(comment, changing, moves=plan.summary.move > 0):
         return comment.text()
     if plan.unfiled and not _md_unfiled(comment, plan.unfiled, plan.unfiled_errors):
+        return comment.text()
+    if not _md_warnings(comment, warnings_of(plan)):
         return comment.text()
     _md_details(comment, [p for p in plan.projects if _shown(p)])
     return comment.text()
@@ -532,6 +548,22 @@ def _md_unfiled(comment: _Comment, unfiled: Sequence[str], errors: Mapping[str, 
             line += f": {md_escape(error)}"
         if not comment.fits([line]):
             comment.cut(f"{len(unfiled) - i} more unfiled projects and all details")
+            return False
+        comment.add([line])
+    comment.add([""])
+    return True
+
+
+def _md_warnings(comment: _Comment, found: Sequence[tuple[str, str]]) -> bool:
+    """The warnings, each with where it is; False when the list was cut. Outside the projects'
+    folded details, so that a reviewer sees them."""
+    if not found:
+        return True
+    comment.add([f"**{md_escape(WARNINGS_HEAD)}**", ""])
+    for i, (where, message) in enumerate(found):
+        line = f"- {md_code(where)}: {md_escape(message)}"
+        if not comment.fits([line]):
+            comment.cut(f"{len(found) - i} more warnings and all projects' details")
             return False
         comment.add([line])
     comment.add([""])

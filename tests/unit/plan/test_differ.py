@@ -187,7 +187,7 @@ def test_order_difference_is_a_warning_not_a_change():
     remote = _remote(http("b"), http("a"))
     plan = diff_project(project("acme", "ios", [http("a"), http("b")]), remote)
     assert plan.changes == ()
-    (warning,) = plan.warnings
+    (warning,) = [w.message for w in plan.warnings]
     assert "b, a" in warning and "a, b" in warning
     # a new source goes to the end: a file that lists it first is warned about
     plan = diff_project(project("acme", "ios", [http("new"), http("a")]), _remote(http("a")))
@@ -225,7 +225,8 @@ def test_a_remote_id_with_sentrys_prefix_is_never_deleted():
     plan = diff_project(project("acme", "ios", [http("a")], unmanaged="delete"), remote)
     assert [(c.action, c.source_id) for c in plan.changes] == [("delete", "stray")]
     assert plan.unmanaged == ("sentry:microsoft",)
-    assert any("sentry:microsoft" in w and "never deletes" in w for w in plan.warnings)
+    messages = [w.message for w in plan.warnings]
+    assert any("sentry:microsoft" in w and "never deletes" in w for w in messages)
     keep = diff_project(project("acme", "ios", [http("a")]), remote)
     assert keep.unmanaged == ("sentry:microsoft", "stray")
     assert keep.warnings == ()
@@ -287,7 +288,7 @@ def test_order_warn_keeps_the_warning_and_names_enforce():
         project("acme", "ios", [http("a"), http("b")]), [redacted(s) for s in remote]
     )
     assert plan.changes == ()
-    (warning,) = plan.warnings
+    (warning,) = [w.message for w in plan.warnings]
     assert warning.startswith("source order differs from the file")
     assert "order: enforce" in warning
 
@@ -320,7 +321,7 @@ def test_a_field_symsync_does_not_manage_is_named_in_a_warning():
     }
     assert list(changes["b"].fields) == ["bucket"]
     assert "c" not in changes  # an empty value is the same as none
-    warnings = list(plan.warnings)
+    warnings = [w.message for w in plan.warnings]
     assert warnings[0] == (
         "Sentry holds fields `layout.hexes`, `quantum_cache` on source `a`, which symsync does "
         "not manage (the file cannot hold them): this plan updates `a`, and the update removes "
@@ -338,7 +339,7 @@ def test_a_moved_source_is_warned_to_lose_a_field_symsync_does_not_manage():
     remote = [dict(http("b"), quantum_cache=True), http("a")]
     plan = diff_project(config, remote)
     assert [(c.action, c.source_id) for c in plan.changes] == [("move", "b"), ("update", "a")]
-    (warning,) = plan.warnings
+    (warning,) = [w.message for w in plan.warnings]
     assert warning.endswith(
         "this plan moves `b` (order: enforce), and re-creating it removes it; do not apply it "
         "if Sentry still needs it"
@@ -347,5 +348,7 @@ def test_a_moved_source_is_warned_to_lose_a_field_symsync_does_not_manage():
 
 def test_a_field_name_that_is_not_plain_is_quoted_in_the_warning():
     remote = [dict(http("a"), **{"we\x1bird\nname": 1})]
-    (warning,) = diff_project(project("acme", "ios", [http("a")]), remote).warnings
+    (warning,) = [
+        w.message for w in diff_project(project("acme", "ios", [http("a")]), remote).warnings
+    ]
     assert '"we\\u001bird\\nname"' in warning and "\x1b" not in warning

@@ -16,6 +16,7 @@ from reconciler.plan.model import (
     FORMAT_VERSION,
     Change,
     Plan,
+    PlanWarning,
     ProjectPlan,
     describe_drift,
     fingerprint,
@@ -67,7 +68,34 @@ def test_json_has_the_documented_keys():
         "errors": 1,
         "reported": 0,
         "unfiled": 0,
+        "unfiled_unreadable": 0,
     }
+
+
+def test_warnings_carry_their_position_in_json_and_older_plans_still_read():
+    warned = ProjectPlan(
+        organization="acme",
+        project="ios",
+        warnings=(
+            PlanWarning(file="configs/acme/ios.yaml", line=9, column=13, message="region typo"),
+            "source order differs from the file",
+        ),
+    )
+    document = Plan(projects=(warned,)).to_json()
+    assert document["projects"][0]["warnings"] == [
+        {"file": "configs/acme/ios.yaml", "line": 9, "column": 13, "message": "region typo"},
+        {
+            "file": None,
+            "line": None,
+            "column": None,
+            "message": "source order differs from the file",
+        },
+    ]
+    assert Plan.from_json(document).projects[0] == warned
+    # A plan saved before warnings had a position: each one is about the whole project.
+    document["projects"][0]["warnings"] = ["an old warning"]
+    (old,) = Plan.from_json(document).projects[0].warnings
+    assert (old.where, old.message) == (None, "an old warning")
 
 
 def test_round_trip_through_json_text():

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.plan.differ import diff_project
-from reconciler.plan.model import Plan, ProjectPlan
+from reconciler.plan.model import Plan, PlanWarning, ProjectPlan
 from reconciler.plan.render import (
     GITHUB_COMMENT_LIMIT,
     md_code,
@@ -238,3 +238,32 @@ def test_a_list_that_gains_or_loses_items_shows_only_those_items():
     document = json.loads(render(plan, "json"))
     fields = document["projects"][0]["changes"][0]["fields"]
     assert fields["filters.path_patterns"]["after"] == [*patterns, "*.so", "*.pdb"]
+
+
+def test_warnings_have_a_section_of_their_own_in_text_and_markdown():
+    warned = ProjectPlan(
+        organization="acme",
+        project="ios",
+        warnings=(
+            PlanWarning(file="configs/acme/ios.yaml", line=9, column=13, message="region `x`"),
+            PlanWarning(message="source order differs"),
+        ),
+    )
+    plan = Plan(projects=(warned,))
+    text = render_text(plan)
+    assert (
+        "Warnings:\n"
+        "  ! configs/acme/ios.yaml:9:13: region `x`\n"
+        "  ! acme/ios: source order differs\n"
+    ) in text
+    assert "acme/ios (" not in text  # a project with warnings alone has no block of its own
+    markdown = render_markdown(plan)
+    assert (
+        "**Warnings:**\n\n"
+        "- `configs/acme/ios.yaml:9:13`: region \\`x\\`\n"
+        "- `acme/ios`: source order differs\n"
+    ) in markdown
+    assert "<details>" not in markdown
+    assert "Warnings" not in render_text(
+        Plan(projects=(warned.model_copy(update={"warnings": ()}),))
+    )
