@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,7 +321,34 @@ def _dump(doc: CommentedMap) -> str:
 def _emit(doc: CommentedMap) -> str:
     buffer = io.StringIO()
     _yaml().dump(doc, buffer)
-    return buffer.getvalue()
+    text = buffer.getvalue()
+    # ruamel.yaml writes these as they are (it escapes control characters, not the invisible
+    # ones). Every string holding one is double-quoted (``_quote_ambiguous``), and nothing
+    # else in the file can hold one, so each is in a double-quoted scalar, where an escape
+    # reads back as the same character.
+    if any(_invisible(ch) for ch in text):
+        text = "".join(_escaped(ch) if _invisible(ch) else ch for ch in text)
+    return text
+
+
+# Characters a reviewer cannot see, or cannot tell from others, in a file: control and format
+# characters (zero-width spaces and joiners, bidirectional controls, the byte-order mark, soft
+# hyphens), line and paragraph separators, private-use, surrogate and unassigned code points,
+# spaces other than the ASCII one, and the Hangul fillers, which render as nothing.
+_INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+_BLANK_LETTERS: Final = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _invisible(ch: str) -> bool:
+    if " " <= ch <= "~" or ch == "\n":
+        return False
+    return unicodedata.category(ch) in _INVISIBLE_CATEGORIES or ch in _BLANK_LETTERS
+
+
+def _escaped(ch: str) -> str:
+    """The escape of ``ch`` in a double-quoted YAML string."""
+    code = ord(ch)
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
 
 
 def _reads_back(text: str, plain: Any) -> bool:
@@ -351,9 +379,10 @@ def _quote_ambiguous(value: Any) -> Any:
         for index, item in enumerate(value):
             value[index] = _quote_ambiguous(item)
     elif isinstance(value, str) and not isinstance(value, ScalarString):
-        if any(c in _UNICODE_BREAKS for c in value):
-            # ruamel.yaml writes these raw in single quotes, where a reader folds them; double
-            # quotes escape them (\N, \L, \P).
+        if any(c in _UNICODE_BREAKS or _invisible(c) for c in value):
+            # ruamel.yaml writes line breaks raw in single quotes, where a reader folds them;
+            # double quotes escape them (\N, \L, \P). Invisible characters are escaped in
+            # double quotes too (``_emit``), so that a reviewer sees them.
             return DoubleQuotedScalarString(value)
         tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
         if tag != _STR_TAG or value[:1] in _INDICATORS:

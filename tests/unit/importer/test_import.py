@@ -1010,6 +1010,45 @@ def test_strings_that_yaml_1_1_would_misread_are_quoted(tmp_path):
     assert [s["filters"]["path_patterns"] for s in back] == [[t] for t in AMBIGUOUS]
 
 
+# Characters a reviewer cannot see in a file: zero-width space, non-joiner and joiner, the
+# word joiner, line and paragraph separators, bidirectional controls (an override and an
+# isolate), the byte-order mark, a soft hyphen, a no-break and an ideographic space, a
+# private-use and an unassigned code point, a tag character, a control character.
+INVISIBLE = ["zero\u200bwidth", "non\u200cjoin\u200djoiner", "word\u2060joiner",
+             "line\u2028sep", "para\u2029sep", "bidi\u202eevil\u202c", "iso\u2066late\u2069",
+             "\ufeffbom", "soft\u00adhyphen", "no\u00a0break", "wide\u3000space",
+             "private\ue000use", "unassigned\u0378", "tag\U000e0041", "bell\x07"]  # fmt: skip
+
+
+def test_invisible_characters_are_written_as_escapes_and_read_back(tmp_path):
+    from reconciler.config.loader import load_file
+
+    sources = [
+        {"id": f"s{i}", "type": "http", "name": text, "url": f"https://x.example/{text}",
+         "layout": {"type": "native"}, "filters": {"path_patterns": [text]}}
+        for i, text in enumerate(INVISIBLE)
+    ]  # fmt: skip
+    with fake_sentry() as server:
+        server.default = FakeOrg({"acme": {"ios": sources}})
+        with SentryClient(server.url, TOKEN, sleep=lambda s: None) as c:
+            result = import_organization(c, "acme", ["ios"], tmp_path)
+    write_files(result)
+    path = tmp_path / "acme" / "ios.yaml"
+    text = path.read_text(encoding="utf-8")
+    # Nothing but visible characters (and line ends) in the file: each one is an escape.
+    assert all(ch == "\n" or ch.isprintable() for ch in text)
+    assert 'name: "zero\\u200Bwidth"' in text
+    assert 'name: "bidi\\u202Eevil\\u202C"' in text
+    assert 'name: "tag\\U000E0041"' in text
+    assert 'name: "line\\Lsep"' in text
+    loaded = load_file(path, "ios.yaml", "acme", "ios")
+    assert loaded.diagnostics == [], text
+    assert loaded.config is not None
+    back = [s.model_dump(exclude_none=True) for s in loaded.config.file.sources]
+    assert [s["name"] for s in back] == INVISIBLE
+    assert [s["filters"]["path_patterns"] for s in back] == [[t] for t in INVISIBLE]
+
+
 def test_blank_and_absent_names_are_written_as_sentry_holds_them(tmp_path):
     common = {"type": "gcs", "bucket": "b", "client_email": "a@b", "private_key": HIDDEN,
               "layout": {"type": "native"}}  # fmt: skip
