@@ -1,7 +1,7 @@
 """``symsync import``: write project files from what Sentry holds now.
 
-``symsync import --org ORG [--project SLUG]... [--exclude PATTERN]... [--secret-name TEMPLATE]
-[--config-dir DIR] [--url URL] [--force]``: the reading and rendering are
+``symsync import (--org ORG | --project ORG/PROJECT...) [--project SLUG]... [--exclude PATTERN]...
+[--secret-name TEMPLATE] [--config-dir DIR] [--url URL] [--force]``: the reading and rendering are
 ``reconciler.importer.read``'s, the writing ``reconciler.importer.write``'s; this module prints
 what came of them and picks the exit code.
 """
@@ -22,20 +22,26 @@ from reconciler.commands.progress import RunProgress
 from reconciler.config.diagnostic import display_path
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_OK
-from reconciler.importer.read import ImportResult, import_organization
+from reconciler.importer.read import ImportResult, import_organization, selected_organizations
 from reconciler.importer.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
 from reconciler.importer.write import write_files
 from reconciler.sentry.client import SentryClient
 
 
 @click.command("import", short_help="Write project files from what Sentry holds now.")
-@click.option("--org", "org", required=True, help="Organization slug to import.")
+@click.option(
+    "--org",
+    "org",
+    metavar="ORG",
+    help="Organization slug to import: all its projects, or those --project names.",
+)
 @click.option(
     "--project",
     "projects",
     multiple=True,
-    metavar="SLUG",
-    help="Import only this project (may repeat). Default: every project of the organization.",
+    metavar="ORG/PROJECT",
+    help="Import only these projects (may repeat): ORG/PROJECT with shell-style globs like "
+    "`acme/*`, as `plan --project`, or a bare project slug of --org.",
 )
 @click.option(
     "--exclude",
@@ -65,7 +71,7 @@ from reconciler.sentry.client import SentryClient
 @verbose_option
 @interrupt.handled("import")
 def command(
-    org: str,
+    org: str | None,
     projects: tuple[str, ...],
     excludes: tuple[str, ...],
     secret_name: str | None,
@@ -74,6 +80,9 @@ def command(
     verbose: bool,
 ) -> int:
     """Write project files from the live state of Sentry, secrets as {env: ...} references.
+
+    Give an organization (--org ORG: every project of it), projects (--project ORG/PROJECT,
+    may repeat, globs like `acme/*`), or both (--org ORG --project SLUG).
 
     A project whose sources cannot be read does not stop the others: every project that could
     be read is written, each failed one is named, and the exit code is 1. The same goes for a
@@ -85,6 +94,7 @@ def command(
     if verbose:
         log_requests()
     template = SecretNameTemplate.parse(secret_name)  # a bad template fails before any request
+    selected_organizations(org, projects, config_dir)  # and so does a bad selection
     progress = RunProgress("import", verbose=verbose)
     # The live display (a terminal, enough projects) is taken down when the reads end, however
     # they end (an error, a signal), and before any result is printed below it.
@@ -115,7 +125,7 @@ def command(
     return EXIT_OK
 
 
-def _report_written(org: str, result: ImportResult) -> None:
+def _report_written(org: str | None, result: ImportResult) -> None:
     """The files written, the projects excluded, or that there was nothing to import."""
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"
@@ -131,7 +141,8 @@ def _report_written(org: str, result: ImportResult) -> None:
             f"excluded {len(result.excluded)} project(s): {', '.join(result.excluded)}", err=True
         )
     if not result.files and not result.failed:
-        click.echo(f"organization `{org}` has no projects to import: nothing was written", err=True)
+        where = f"organization `{org}` has" if org is not None else "there are"
+        click.echo(f"{where} no projects to import: nothing was written", err=True)
 
 
 def _report_variables(result: ImportResult) -> None:

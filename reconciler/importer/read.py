@@ -30,7 +30,8 @@ from typing import Any, Final
 import yaml as pyyaml
 
 from reconciler.apply.secrets import SECRETS_VARIABLE
-from reconciler.config.selection import selects
+from reconciler.config.diagnostic import display_path
+from reconciler.config.selection import ProjectPattern, selects
 from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import find_known
 from reconciler.importer.convert import ImportedFile, SecretVariable, render_project
@@ -99,6 +100,7 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     failed: list[FailedProject] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    excludes_used: set[str] = field(default_factory=set)  # the --exclude patterns that matched
     # The JSON Schema the files' first line points editors to, when it is not there yet.
     schema_path: Path | None = None
     schema_text: str = ""
@@ -118,7 +120,7 @@ class ImportResult:
 
 def import_organization(
     client: SentryClient,
-    org: str,
+    org: str | None,
     projects: Sequence[str],
     config_dir: Path,
     *,
@@ -128,32 +130,33 @@ def import_organization(
     on_total: Callable[[int], None] | None = None,
     on_project: ProjectRead | None = None,
 ) -> ImportResult:
-    """Read the organization's projects (all, or those named, less those excluded) and render
-    their files.
+    """Read the projects ``org`` and ``projects`` select (see :func:`selected_organizations`),
+    less those excluded, and render their files.
 
     Nothing is written here; see :func:`reconciler.importer.write.write_files`. A project whose
     sources cannot be read is recorded in ``failed``; the others are rendered. Raises when a
-    named project does not exist, a file is in the way without ``force``, or a failure
-    concerns the whole account.
+    project named does not exist (or a pattern matches none), a file is in the way without
+    ``force``, or a failure concerns the whole account.
 
     For a progress display: ``on_total`` is called once with the number of projects to read, as
-    soon as it is known (the organization's project list read, exclusions applied), before the
+    soon as it is known (the organizations' project lists read, exclusions applied), before the
     first read; ``on_project`` once per project as its read finishes, whether its sources were
     read or it failed (not for a failure that stops the whole run, which is raised).
     """
-    if not spec.SLUG_RE.match(org):
-        raise SymsyncError(
-            f"`{org}` is not a valid organization slug (lowercase letters, digits, `-` and `_`)"
-        )
     template = secret_name or SecretNameTemplate.parse(None)
     result = ImportResult()
-    slugs = _named_projects(client, org, projects)
-    slugs = _without_excluded(org, slugs, exclude, result)
-    selected = _with_file_names(org, slugs, result.warnings)
+    chosen: dict[str, list[str]] = {}
+    for organization, patterns in selected_organizations(org, projects, config_dir).items():
+        slugs = _named_projects(client, organization, patterns)
+        slugs = _without_excluded(organization, slugs, exclude, result)
+        chosen[organization] = _with_file_names(organization, slugs, result.warnings)
+    _warn_unused_excludes(exclude, result)
     if on_total is not None:
-        on_total(len(selected))
-    remote = _read_projects(client, org, selected, on_project)
-    _render(org, selected, remote, config_dir, SecretNamer(template), result)
+        on_total(sum(len(slugs) for slugs in chosen.values()))
+    namer = SecretNamer(template)
+    for organization, slugs in chosen.items():
+        remote = _read_projects(client, organization, slugs, on_project)
+        _render(organization, slugs, remote, config_dir, namer, result)
     schema = missing_schema(config_dir)
     if schema is not None:
         result.schema_path, result.schema_text = schema
@@ -161,22 +164,101 @@ def import_organization(
     return result
 
 
-def _named_projects(client: SentryClient, org: str, projects: Sequence[str]) -> list[str]:
-    """The slugs of the organization's projects, or of those in ``projects`` (each must be
-    one of them)."""
+def selected_organizations(
+    org: str | None, projects: Sequence[str], config_dir: Path
+) -> dict[str, list[str]]:
+    """The organizations to import, each with the project patterns that select in it (none:
+    every project of it).
+
+    ``--org ORG`` alone is every project of ORG. ``--project`` takes ``ORG/PROJECT`` with
+    shell-style globs in each segment, as ``plan --project`` does, or a bare project slug of
+    ``--org``. Sentry lists no organizations here, so a glob in the organization segment
+    matches the organizations that have a folder in ``config_dir``.
+    """
+    if org is not None and not spec.SLUG_RE.match(org):
+        raise SymsyncError(
+            f"`{org}` is not a valid organization slug (lowercase letters, digits, `-` and `_`)"
+        )
+    if not projects:
+        if org is None:
+            raise SymsyncError(
+                "say what to import: --org ORG (every project of it), or --project "
+                "ORG/PROJECT (may repeat; globs like `acme/*` work)"
+            )
+        return {org: []}
+    chosen: dict[str, list[str]] = {}
+    for value in dict.fromkeys(projects):
+        for organization, pattern in _pattern_organizations(org, value, config_dir):
+            chosen.setdefault(organization, []).append(pattern)
+    return chosen
+
+
+def _pattern_organizations(org: str | None, value: str, config_dir: Path) -> list[tuple[str, str]]:
+    """(organization, project pattern) for one ``--project`` value."""
+    if "/" not in value:
+        if org is None:
+            raise SymsyncError(
+                f"--project {value!r} names no organization: give ORG/PROJECT (as "
+                f"`--project acme/{value}`), or the organization with --org"
+            )
+        return [(org, value)]
+    parsed = ProjectPattern.parse(value)
+    if parsed is None:
+        raise SymsyncError(
+            f"--project {value!r} is not ORG/PROJECT; give it as in "
+            "configs/<org>/<project>.yaml (globs like `acme/*` or `*/ios` work)"
+        )
+    if org is not None:
+        if not parsed.may_match_in(org):
+            raise SymsyncError(
+                f"--project {value!r} is not in --org {org}: give projects of {org}, or leave "
+                "--org out and give each project as ORG/PROJECT"
+            )
+        return [(org, parsed.project)]
+    if not _has_glob(parsed.org):
+        if not spec.SLUG_RE.match(parsed.org):
+            raise SymsyncError(
+                f"--project {value!r}: `{parsed.org}` is not a valid organization slug "
+                "(lowercase letters, digits, `-` and `_`)"
+            )
+        return [(parsed.org, parsed.project)]
+    from reconciler.plan.unfiled import organization_folders
+
+    found = [o for o in organization_folders(config_dir) if parsed.may_match_in(o)]
+    if not found:
+        raise SymsyncError(
+            f"--project {value!r} matches no organization folder in {display_path(config_dir)} "
+            "(Sentry does not list a token's organizations): name the organization, as in "
+            "`--project acme/*`"
+        )
+    return [(o, parsed.project) for o in found]
+
+
+def _has_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def _named_projects(client: SentryClient, org: str, patterns: Sequence[str]) -> list[str]:
+    """The slugs of the organization's projects, or of those the project ``patterns`` (slugs,
+    or shell-style globs of them) select: each must select at least one."""
     available = [p.get("slug") for p in client.list_projects(org)]
     slugs = [s for s in available if isinstance(s, str)]
-    if not projects:
+    if not patterns:
         return slugs
-    wanted = list(dict.fromkeys(projects))
-    missing = [p for p in wanted if p not in slugs]
+    selected: dict[str, None] = {}
+    missing: list[str] = []
+    for pattern in dict.fromkeys(patterns):
+        hits = [s for s in slugs if fnmatch.fnmatchcase(s, pattern)]
+        if not hits:
+            missing.append(pattern)
+        selected.update(dict.fromkeys(hits))
     if missing:
         listed = ", ".join(f"`{p}`" for p in missing)
         raise SymsyncError(
             f"organization `{org}` has no project {listed}: the projects are named by their "
-            "slug, as in the project's URL"
+            "slug, as in the project's URL (globs like `ios-*` work)"
         )
-    return wanted
+    return list(selected)
 
 
 def _with_file_names(org: str, slugs: Sequence[str], warnings: list[str]) -> list[str]:
@@ -282,13 +364,18 @@ def _without_excluded(
             result.excluded.append(f"{org}/{slug}")
         else:
             kept.append(slug)
-    for pattern in patterns:
-        if pattern not in used:
+    result.excludes_used.update(used)
+    return kept
+
+
+def _warn_unused_excludes(patterns: Sequence[str], result: ImportResult) -> None:
+    """A warning for each ``--exclude`` pattern that matched no project of any organization."""
+    for pattern in dict.fromkeys(patterns):
+        if pattern not in result.excludes_used:
             result.warnings.append(
-                f"--exclude {pattern!r} matches no project of `{org}` (give ORG/PROJECT or a "
+                f"--exclude {pattern!r} matches no project imported (give ORG/PROJECT or a "
                 "project slug; globs like `legacy-*` work)"
             )
-    return kept
 
 
 def _excludes(pattern: str, org: str, slug: str) -> bool:

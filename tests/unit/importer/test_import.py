@@ -469,7 +469,7 @@ def test_exclude_by_slug_glob_and_by_org_project(client, fake, tmp_path):
     assert [f.project for f in result.files] == ["android", "ios"]
     assert result.excluded == ["acme/game", "acme/web"]
     warnings = "\n".join(result.warnings)
-    assert "--exclude 'other/ios' matches no project of `acme`" in warnings
+    assert "--exclude 'other/ios' matches no project imported" in warnings
     assert "--exclude 'nothing-*' matches no project" in warnings
     read = [r.path for r in fake.requests if r.path.endswith("/symbol-sources/")]
     assert sorted(read) == [
