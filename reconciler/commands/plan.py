@@ -120,7 +120,7 @@ def command(
 ) -> int:
     """Show what apply would change. Needs a token with project:read, no secret variables.
 
-    The plan goes to stdout; progress, warnings and errors go to stderr.
+    The plan, with its warnings, goes to stdout; progress and errors go to stderr.
     """
     if verbose:
         log_requests()
