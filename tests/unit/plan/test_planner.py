@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config.diagnostic import display_path
 from reconciler.core.errors import ConfigError, SymsyncError
 from reconciler.plan import planner
 from reconciler.plan.planner import READ_AHEAD_PER_READER, DesiredTree, make_plan
 from tests.support.plan_helpers import FakeSentry, http, project
-from tests.support.yaml_snippets import HTTP
+from tests.support.yaml_snippets import HTTP, S3
 
 VALID = "sources:\n" + HTTP
 
@@ -192,3 +193,22 @@ def test_a_project_yielded_out_of_the_order_of_keys_is_still_read_once(tmp_path)
     plan = make_plan(fake, iter(configs), parallelism=1, keys=["a/x", "a/y", "a/z"])
     assert [p.key for p in plan.projects] == ["a/x", "a/z"]
     assert sorted(call[1] for call in fake.calls) == ["a/x", "a/y", "a/z"]
+
+
+TYPO = "sources:\n" + S3.replace("us-east-1", "eu-south-9")  # region at line 6, column 13
+
+
+def test_a_files_warnings_go_into_its_plan_and_only_the_others_are_echoed(tmp_path):
+    config_dir = _tree(tmp_path, {"a/x.yaml": TYPO, "b/y.yaml": TYPO})
+    said: list[str] = []
+    desired = DesiredTree(config_dir, ("a/*",), echo=said.append)
+    plan = make_plan(FakeSentry({"a/x": []}), desired.load(), keys=desired.keys())
+    (warning,) = plan.projects[0].warnings
+    assert warning.where == f"{display_path(config_dir / 'a' / 'x.yaml')}:6:13"
+    assert "region `eu-south-9` is not a known AWS region" in warning.message
+    # b/y is not planned: its warning is printed; a/x's is in the plan, printed with it.
+    assert len(said) == 1 and "y.yaml:6:13: warning: " in said[0]
+    # A run that ends before its plan is shown prints the held ones, once.
+    desired.release_warnings()
+    desired.release_warnings()
+    assert len(said) == 2 and "x.yaml:6:13: warning: " in said[1]
