@@ -285,9 +285,13 @@ class GitHubAPI:
         hint = {
             401: "the token is not valid (GITHUB_TOKEN)",
             403: "the token lacks a permission: check the job's `permissions:`",
-            404: "not found, or the token may not see it",
+            404: "not found, or the token may not see it: check GITHUB_API_URL and "
+            "GITHUB_REPOSITORY",
         }.get(response.status_code)
-        parts = [f"GitHub answered {response.status_code} to {what}"]
+        if hint is None and response.status_code >= 500:
+            hint = "GitHub could not answer it now: run the job again later"
+        host = urlsplit(response.url or self.env.api_url).netloc
+        parts = [f"GitHub answered {response.status_code} to {what} on {host}"]
         if detail:
             parts.append(detail)
         if hint:

@@ -244,7 +244,13 @@ def test_http_failures_are_clear_and_never_show_the_token(github, tmp_path: Path
     run = github_cli("comment", "--body-file", str(write(tmp_path, "a.md", "x")),
                      env=gh_env(github, tmp_path))  # fmt: skip
     assert run.returncode == 1
-    assert "GitHub answered 500 to GET /repos/acme/configs/issues/7/comments" in run.stderr
+    host = github.url.split("://", 1)[1]
+    assert (
+        f"GitHub answered 500 to GET /repos/acme/configs/issues/7/comments on {host}: "
+        "internal error for Authorization: Bearer"
+    ) in run.stderr
+    assert run.stderr.rstrip().endswith("run the job again later")
+    assert len(run.stderr.strip().splitlines()) == 1
     github.fail_with = (403, "Resource not accessible by integration")
     run = github_cli("comment", "--body-file", str(tmp_path / "a.md"), env=gh_env(github, tmp_path))
     assert run.returncode == 1
