@@ -45,8 +45,58 @@ CREATE TABLE IF NOT EXISTS writes (
 """
 
 
+SEAL_SUFFIX: Final = ".journal.seq"
+
+
 def journal_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + SUFFIX)
+
+
+def seal_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + SEAL_SUFFIX)
+
+
+class Seal:
+    """The number of the last write the journal recorded, kept outside the journal.
+
+    SQLite cannot tell that its ``-wal`` file was removed or damaged: it opens the database
+    without the writes that file held. The seal can: it is written after each journal commit
+    (one small ``pwrite`` in place, no fsync: it survives the emulator being killed, as the
+    journal does), so a journal whose last write is older than the seal has lost writes, and a
+    seal without a journal means the journal is gone. A clean stop removes it with the journal.
+    """
+
+    WIDTH: Final = 20
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> int | None:
+        """The sealed write number; ``None`` without a seal. Raises ``ValueError`` when the
+        seal holds no number (and ``OSError`` when it cannot be read)."""
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return int(text.decode("ascii").strip() or "0")
+
+    def write(self, seq: int) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.pwrite(self._fd, f"{seq:0{self.WIDTH}d}\n".encode("ascii"), 0)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def remove(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
 @dataclass(frozen=True)
@@ -136,6 +186,16 @@ class Journal:
         )
         for organization, project, seq, sources in cursor:
             yield Row(str(organization), str(project), int(seq), str(sources))
+
+    def last_seq(self) -> int:
+        """The number of the last write this journal knows of: recorded, or held by the file
+        it applies to (or by the file being written)."""
+        meta = self.meta()
+        (latest,) = self._db.execute("SELECT MAX(seq) FROM writes").fetchone()
+        known = [meta.base.seq, int(latest or 0)]
+        if meta.pending is not None:
+            known.append(meta.pending.seq)
+        return max(known)
 
     def count(self) -> int:
         (count,) = self._db.execute("SELECT COUNT(*) FROM writes").fetchone()

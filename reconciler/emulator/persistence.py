@@ -60,7 +60,15 @@ from pathlib import Path
 from typing import Final
 
 from reconciler.core.atomic import write_atomic
-from reconciler.emulator.journal import Base, Journal, journal_path, remove_files
+from reconciler.emulator.journal import (
+    Base,
+    Journal,
+    Row,
+    Seal,
+    journal_path,
+    remove_files,
+    seal_path,
+)
 
 # A state whose JSON file is at most this large is written to it after every write.
 SYNC_BYTES: Final = 256 * 1024
@@ -125,6 +133,8 @@ class StateStore:
         self._seq = 0  # the last write recorded
         self._exported_seq = 0  # the last write the JSON file holds
         self._warned = False
+        self._refusing = False  # the last write could not be saved
+        self._seal = Seal(seal_path(path))
         self._closed = False
         self._wake = threading.Condition(threading.Lock())
         self._last_write = 0.0
@@ -135,7 +145,10 @@ class StateStore:
     # -- start --------------------------------------------------------------------------------
 
     def recover(self, restore: Restore) -> None:
-        """Lays the journal's rows that the file does not hold over the loaded state."""
+        """Lays the journal's rows that the file does not hold over the loaded state.
+
+        Raises ``JournalError`` when writes would be lost: the journal is gone or damaged (its
+        seal says it recorded more), or it holds writes for another file than the one found."""
         if self.read_only:
             if self.journal_path.exists():
                 self._warn(
@@ -144,39 +157,32 @@ class StateStore:
                 )
             return
         self._remove_stale_temporary_files()
-        if self._base_digest is None or not self.journal_path.exists():
-            return
-        loaded = Base(self._base_digest, 0)
         try:
-            journal = Journal.open(self.journal_path, loaded)
-            try:
-                meta = journal.meta()
-                if meta.base.digest == self._base_digest:
-                    after = meta.base.seq
-                elif meta.pending is not None and meta.pending.digest == self._base_digest:
-                    # Stopped between renaming the new file into place and noting it.
-                    journal.end_export(meta.pending)
-                    after = meta.pending.seq
-                else:
-                    dropped = journal.count()
-                    journal.reset(loaded)
-                    after = 0
-                    if dropped:
-                        print(
-                            f"warning: {self.path} changed since {self.journal_path.name} "
-                            f"recorded {dropped} write(s); the file wins, those writes are "
-                            "dropped",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                rows = list(journal.rows(after))
-            except BaseException:
-                journal.close()
-                raise
+            sealed = Seal.read(self._seal.path)
+        except (OSError, ValueError, UnicodeDecodeError):
+            raise self._refusal(f"{self._seal.path} is damaged") from None
+        if not self.journal_path.exists():
+            if sealed:
+                raise self._refusal(
+                    f"{self.journal_path} is missing, but it had recorded {sealed} write(s)"
+                )
+            self._seal.remove()  # a seal of no write
+            return
+        if self._base_digest is None:
+            raise self._refusal(f"{self.path} is missing, but its journal is there")
+        try:
+            journal, after, rows = self._read_journal(sealed)
+        except JournalError:
+            raise
         except (sqlite3.Error, OSError) as exc:
-            raise JournalError(f"cannot read {self.journal_path}: {exc}") from None
+            raise self._refusal(f"cannot read {self.journal_path}: {exc}") from None
         for row in rows:
-            restore(row.organization, row.project, row.symbol_sources)
+            if not restore(row.organization, row.project, row.symbol_sources):
+                journal.close()
+                raise self._refusal(
+                    f"{self.journal_path.name} holds a write to {row.organization}/"
+                    f"{row.project}, which {self.path} does not have"
+                )
         self._journal = journal
         self._exported_seq = after
         self._seq = max([after, *(row.seq for row in rows)])
@@ -184,11 +190,53 @@ class StateStore:
             self._last_write = time.monotonic()
             self._start_flusher()
 
+    def _read_journal(self, sealed: int | None) -> tuple[Journal, int, list[Row]]:
+        """The open journal, the last write the file holds, and the rows after it."""
+        assert self._base_digest is not None
+        loaded = Base(self._base_digest, 0)
+        journal = Journal.open(self.journal_path, loaded)
+        try:
+            last = journal.last_seq()
+            if sealed is not None and last < sealed:
+                raise self._refusal(
+                    f"{self.journal_path} is damaged or was replaced: it holds writes up to "
+                    f"#{last}, but recorded {sealed} (is its -wal file missing or damaged?)"
+                )
+            meta = journal.meta()
+            if meta.base.digest == self._base_digest:
+                after = meta.base.seq
+            elif meta.pending is not None and meta.pending.digest == self._base_digest:
+                # Stopped between renaming the new file into place and noting it.
+                journal.end_export(meta.pending)
+                after = meta.pending.seq
+            else:
+                pending = journal.count()
+                if pending:
+                    raise self._refusal(
+                        f"{self.path} changed since {self.journal_path.name} recorded "
+                        f"{pending} write(s) to it"
+                    )
+                journal.reset(loaded)
+                after = 0
+            return journal, after, list(journal.rows(after))
+        except BaseException:
+            journal.close()
+            raise
+
+    def _refusal(self, reason: str) -> JournalError:
+        return JournalError(
+            f"{reason}; starting would lose writes the emulator answered. Restore the files "
+            f"as they were; or, to start from {self.path} alone and lose those writes, delete "
+            f"{self.journal_path.name}* and {self._seal.path.name} beside it; or give --fresh "
+            "to start with an empty instance"
+        )
+
     # -- writes -------------------------------------------------------------------------------
 
     def record(self, organization: str, project: str, symbol_sources: str) -> None:
-        """Records one project's new list before the write is answered. Call with the state
-        lock held."""
+        """Makes one project's new list durable before the write is answered. Call with the
+        state lock held. Raises ``NotDurable`` when it cannot: the write must then be undone
+        and refused."""
         if self.read_only:
             self._warn(f"note: {self.path} is read-only: writes are kept in memory, not saved")
             return
@@ -196,7 +244,10 @@ class StateStore:
         if self._closed or self._base_digest is None:
             # A write still in flight while stopping, or a state that did not come from the
             # file: the whole file is written now (this write included, as it is in memory).
-            self._export(warn=True)
+            if not self._export(warn=False, failure=self._refuse_writes):
+                self._seq -= 1
+                raise NotDurable(str(self.path))
+            self._saved_again()
             return
         try:
             with self._db_lock:
@@ -207,10 +258,14 @@ class StateStore:
                     self._journal = journal
                 self._journal.record(organization, project, self._seq, symbol_sources)
         except (sqlite3.Error, OSError) as exc:
-            self._warn(
-                f"warning: cannot save state to {self.journal_path} ({exc}); serving from memory"
-            )
-            return
+            self._seq -= 1
+            self._refuse_writes(self.journal_path, exc)
+            raise NotDurable(str(self.journal_path)) from None
+        self._saved_again()
+        try:
+            self._seal.write(self._seq)
+        except OSError as exc:  # the write is in the journal: only the seal lags
+            self._warn(f"warning: cannot update {self._seal.path} ({exc})")
         self._last_write = time.monotonic()
         if self._size <= self._sync_bytes:
             self._export(warn=True)  # a small state: the file too, before the answer
@@ -221,13 +276,31 @@ class StateStore:
         if self._flusher is None:
             self._start_flusher()
 
+    def _refuse_writes(self, where: Path, exc: BaseException) -> None:
+        """Says once, when writes start failing, that they are refused from now on."""
+        if not self._refusing:
+            self._refusing = True
+            print(
+                f"warning: cannot save a write to {where} ({exc}); writes are refused (503) "
+                "and not applied until one can be saved again; reads go on",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _saved_again(self) -> None:
+        if self._refusing:
+            self._refusing = False
+            print("note: writes are saved again", file=sys.stderr, flush=True)
+
     # -- exports ------------------------------------------------------------------------------
 
     def flush(self) -> bool:
         """Writes the JSON file now if it lacks a write; answers whether the file is current."""
         return self._export(warn=True)
 
-    def _export(self, *, warn: bool) -> bool:
+    def _export(
+        self, *, warn: bool, failure: Callable[[Path, BaseException], None] | None = None
+    ) -> bool:
         """Writes the whole state to the JSON file, atomically, and forgets the journal rows it
         now holds. Lock order: state lock, then export lock (taken before the state lock is let
         go, so two exports never interleave)."""
@@ -252,9 +325,12 @@ class StateStore:
                     if self._journal is not None:
                         self._journal.end_export(new)
             except (sqlite3.Error, OSError) as exc:
-                if warn:
+                if failure is not None:
+                    failure(self.path, exc)
+                elif warn:
                     self._warn(
-                        f"warning: cannot save state to {self.path} ({exc}); serving from memory"
+                        f"warning: cannot write {self.path} ({exc}); the writes are kept in "
+                        f"{self.journal_path.name} until it can"
                     )
                 return False
             self._base_digest = new.digest
@@ -307,8 +383,10 @@ class StateStore:
                 if self._journal is not None:
                     if written:
                         self._journal.remove()
+                        self._seal.remove()
                     else:
                         self._journal.close()
+                        self._seal.close()
                     self._journal = None
 
     # -- helpers ------------------------------------------------------------------------------
@@ -329,7 +407,26 @@ class StateStore:
 
 
 class JournalError(OSError):
-    """The journal beside the state file cannot be read."""
+    """The journal beside the state file cannot be used without losing writes."""
 
 
-__all__ = ["JournalError", "StateStore", "digest", "is_read_only", "remove_files"]
+class NotDurable(Exception):
+    """A write that could not be made durable: it must be undone and refused, not answered."""
+
+
+def remove_saved_writes(state_path: Path) -> None:
+    """Deletes the journal and its seal beside ``state_path`` (``--fresh``)."""
+    remove_files(journal_path(state_path))
+    with contextlib.suppress(FileNotFoundError):
+        seal_path(state_path).unlink()
+
+
+__all__ = [
+    "JournalError",
+    "NotDurable",
+    "StateStore",
+    "digest",
+    "is_read_only",
+    "remove_files",
+    "remove_saved_writes",
+]

@@ -88,3 +88,12 @@ def empty(status: int) -> Reply:
 def internal_error() -> Reply:
     """Sentry's answer to an uncaught exception."""
     return Reply(500, {"detail": "Internal Error", "errorId": uuid.uuid4().hex})
+
+
+NOT_DURABLE: Final = "The write could not be saved, so it was not applied. Try again later."
+
+
+def not_durable() -> Reply:
+    """A write the emulator could not make durable (its disk is full, or failing): refused,
+    and nothing changed. Sentry answers an unavailable database with a 5xx too."""
+    return Reply(503, {"detail": NOT_DURABLE})

@@ -28,8 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler.core.atomic import write_atomic
 from reconciler.core.errors import SymsyncError
-from reconciler.emulator.persistence import JournalError, StateStore, digest
+from reconciler.emulator.persistence import (
+    JournalError,
+    StateStore,
+    digest,
+    remove_saved_writes,
+)
+
+_WHAT_TO_DO = (
+    "restore it from a copy, or give --fresh to start with an empty instance (the file is then "
+    "overwritten)"
+)
 
 
 class StateFileError(SymsyncError):
@@ -154,7 +165,7 @@ class EmulatorState:
             try:
                 self.store.recover(self._restore)
             except JournalError as exc:
-                raise StateFileError(f"{exc}; move it away to start from {path} alone") from None
+                raise StateFileError(str(exc)) from None
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -234,26 +245,42 @@ class EmulatorState:
 
     @classmethod
     def load(cls, path: Path) -> EmulatorState:
-        """Reads ``--state FILE``; a missing file is an empty instance."""
+        """Reads ``--state FILE``; a missing file is an empty instance, an empty one an error
+        (a file the emulator wrote is never empty: something else emptied it)."""
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raw = b""
+            return cls({}, path)
         except OSError as exc:
-            raise StateFileError(f"cannot read state file {path}: {exc}") from None
+            raise StateFileError(
+                f"cannot read state file {path}: {exc.strerror or exc}; {_WHAT_TO_DO}"
+            ) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise StateFileError(f"cannot read state file {path}: {exc}") from None
+            raise StateFileError(f"cannot read state file {path}: {exc}; {_WHAT_TO_DO}") from None
         if not text.strip():
-            return cls({}, path, file_digest=digest(raw))
+            raise StateFileError(f"state file {path} is empty; {_WHAT_TO_DO}")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise StateFileError(
-                f"{path}:{exc.lineno}:{exc.colno}: state file is not valid JSON: {exc.msg}"
+                f"{path}:{exc.lineno}:{exc.colno}: state file is not valid JSON: {exc.msg}; "
+                f"{_WHAT_TO_DO}"
             ) from None
         return cls.from_dict(data, path, origin=str(path), file_digest=digest(raw))
+
+    @classmethod
+    def fresh(cls, path: Path) -> EmulatorState:
+        """``--fresh``: an empty instance, whatever ``path`` and its journal held; the file is
+        written empty now (so a later start without ``--fresh`` finds it)."""
+        remove_saved_writes(path)
+        text = _file_text([])
+        try:
+            write_atomic(path, text.encode("utf-8"), mode=0o600)
+        except OSError as exc:
+            raise StateFileError(f"cannot write state file {path}: {exc.strerror or exc}") from None
+        return cls({}, path, file_digest=digest(text.encode("utf-8")))
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -278,8 +305,8 @@ class EmulatorState:
     def commit(self, project: Project) -> None:
         """Saves ``project``'s new list before the write is answered. Call with ``lock`` held.
 
-        A state that cannot be saved is reported once on stderr; the emulator keeps serving
-        from memory."""
+        Raises ``NotDurable`` when it cannot be saved: the caller undoes the write and refuses
+        it."""
         if self.store is not None:
             self.store.record(project.organization.slug, project.slug, project.sources_text())
 

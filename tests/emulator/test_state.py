@@ -7,6 +7,8 @@ import io
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -361,11 +363,11 @@ def test_a_read_only_state_file_is_noted_once(tmp_path: Path, capsys: Any) -> No
     assert str(path) in err
 
 
-def test_a_folder_that_cannot_be_written_warns_once_and_keeps_serving(
+def test_a_folder_that_cannot_be_written_refuses_writes_with_503_and_keeps_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     path = tmp_path / "state.json"
-    _write_state(path, state_of({"ios": []}))
+    _write_state(path, state_of({"ios": [http_source("kept")]}))
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
@@ -380,11 +382,71 @@ def test_a_folder_that_cannot_be_written_warns_once_and_keeps_serving(
             response = requests.post(
                 handle.url + SOURCES, json=http_source(f"s{i}"), headers=AUTH, timeout=10
             )
-            assert response.status_code == 201
-        assert len(handle.state()["organizations"][ORG]["projects"]["ios"]["symbol_sources"]) == 3
+            assert response.status_code == 503
+        listed = requests.get(handle.url + SOURCES, headers=AUTH, timeout=10)
+        assert listed.status_code == 200
+        assert [s["id"] for s in listed.json()] == ["kept"]  # nothing refused was applied
+        assert handle.requests()[-2]["committed"] is False
     err = capsys.readouterr().err
-    assert err.count("cannot save state") == 1
-    assert _file_state(path) == state_of({"ios": []})
+    assert err.count("writes are refused (503)") == 1
+    assert _file_state(path) == state_of({"ios": [http_source("kept")]})
+
+
+def _failing_disk(
+    monkeypatch: pytest.MonkeyPatch, errno_value: int, failing: threading.Event
+) -> None:
+    """While ``failing`` is set, every journal write fails as a full (or failing) disk makes
+    SQLite fail."""
+    record = journal_module.Journal.record
+
+    def maybe_fail(self: journal_module.Journal, *args: Any) -> None:
+        if failing.is_set():
+            raise OSError(errno_value, os.strerror(errno_value))
+        record(self, *args)
+
+    monkeypatch.setattr(journal_module.Journal, "record", maybe_fail)
+
+
+@pytest.mark.parametrize("errno_value", [28, 5], ids=["ENOSPC", "EIO"])
+def test_a_full_disk_refuses_writes_until_one_can_be_saved_and_loses_none_answered(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    errno_value: int,
+    no_background_export: None,
+) -> None:
+    path = tmp_path / "state.json"
+    _write_state(path, state_of({"ios": [http_source("a")]}))
+    failing = threading.Event()
+    _failing_disk(monkeypatch, errno_value, failing)
+    answered: list[str] = []
+    with serving_emulator(state_path=path) as handle, requests.Session() as session:
+
+        def post(source_id: str) -> int:
+            response = session.post(
+                handle.url + SOURCES, json=http_source(source_id), headers=AUTH, timeout=10
+            )
+            if response.status_code == 201:
+                answered.append(source_id)
+            return response.status_code
+
+        assert post("b") == 201
+        failing.set()
+        assert [post(f"full{i}") for i in range(3)] == [503, 503, 503]
+        delete = session.delete(handle.url + SOURCES + "?id=a", headers=AUTH, timeout=10)
+        assert delete.status_code == 503
+        listed = session.get(handle.url + SOURCES, headers=AUTH, timeout=10)
+        assert [s["id"] for s in listed.json()] == ["a", "b"]  # reads go on, nothing half-done
+        failing.clear()
+        assert post("c") == 201
+        # As after a kill: the emulator still runs, its file was never rewritten.
+        assert _file_state(path) == state_of({"ios": [http_source("a")]})
+        again = EmulatorState.load(path)
+        assert [s["id"] for s in _sources_of(again, "ios")] == ["a", *answered]
+    assert answered == ["b", "c"]
+    err = capsys.readouterr().err
+    assert err.count("writes are refused (503)") == 1
+    assert "writes are saved again" in err
 
 
 def test_a_file_that_cannot_be_replaced_keeps_the_writes_in_the_journal(
@@ -493,21 +555,22 @@ def test_a_crash_after_the_new_file_is_in_place_loses_nothing(
     assert _file_state(seeded) == second.to_dict()
 
 
-def test_a_file_changed_by_hand_after_a_crash_wins_with_a_warning(
-    seeded: Path, no_background_export: None, capsys: Any
+def test_a_file_changed_by_hand_after_a_crash_is_refused_at_start(
+    seeded: Path, no_background_export: None
 ) -> None:
     first = EmulatorState.load(seeded)
     _set_sources(first, "ios", [http_source("b")])
     edited = state_of({"ios": [], "android": [http_source("by-hand")]})
     _write_state(seeded, edited)
-    again = EmulatorState.load(seeded)
-    assert again.to_dict() == edited
-    err = capsys.readouterr().err
-    assert "changed since" in err and "1 write(s)" in err and "dropped" in err
-    _set_sources(again, "ios", [http_source("after")])
-    third = EmulatorState.load(seeded)
-    assert _sources_of(third, "ios") == [http_source("after")]
-    assert _sources_of(third, "android") == [http_source("by-hand")]
+    with pytest.raises(StateFileError) as info:
+        EmulatorState.load(seeded)
+    message = str(info.value)
+    assert f"{seeded} changed since" in message and "1 write(s)" in message
+    assert "--fresh" in message and "delete state.json.journal.sqlite3*" in message
+    # Deleting the journal as the message says starts from the edited file alone.
+    journal_module.remove_files(seeded.with_name(seeded.name + JOURNAL_SUFFIX))
+    seeded.with_name(seeded.name + ".journal.seq").unlink()
+    assert EmulatorState.load(seeded).to_dict() == edited
 
 
 def test_a_journal_that_cannot_be_read_is_a_clear_error(seeded: Path) -> None:
@@ -515,8 +578,93 @@ def test_a_journal_that_cannot_be_read_is_a_clear_error(seeded: Path) -> None:
     with pytest.raises(StateFileError) as info:
         EmulatorState.load(seeded)
     message = str(info.value)
-    assert seeded.name + JOURNAL_SUFFIX in message
-    assert "move it away" in message
+    assert f"cannot read {seeded}{JOURNAL_SUFFIX}" in message
+    assert "--fresh" in message
+
+
+_WRITE_AND_DIE = """
+import os, sys
+from reconciler.emulator import persistence
+from reconciler.emulator.state import EmulatorState
+persistence.SYNC_BYTES = -1
+persistence.IDLE_SECONDS = persistence.MAX_LAG_SECONDS = 3600.0
+state = EmulatorState.load(persistence.Path(sys.argv[1]))
+for slug in ("ios", "android"):
+    with state.lock:
+        project = state.organizations["acme"].projects[slug]
+        project.symbol_sources = [{"type": "http", "id": slug, "url": "https://x.example/",
+                                   "layout": {"type": "native"}}]
+        state.commit(project)
+os._exit(0)  # as a kill: nothing is closed, nothing checkpointed
+"""
+
+
+def _write_and_die(path: Path) -> None:
+    subprocess.run([sys.executable, "-c", _WRITE_AND_DIE, str(path)], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("side", ["-wal", ""], ids=["wal-removed", "journal-removed"])
+def test_a_removed_journal_or_wal_after_a_kill_is_an_error_not_a_loss(
+    seeded: Path, side: str
+) -> None:
+    assert ORG == "acme"
+    _write_and_die(seeded)
+    journal = seeded.with_name(seeded.name + JOURNAL_SUFFIX)
+    if side:
+        journal.with_name(journal.name + side).unlink()
+    else:
+        journal_module.remove_files(journal)
+    with pytest.raises(StateFileError) as info:
+        EmulatorState.load(seeded)
+    message = str(info.value)
+    assert str(journal) in message
+    assert "recorded 2 write(s)" in message or "but recorded 2" in message
+    assert "--fresh" in message
+
+
+def test_after_a_kill_the_journal_and_its_seal_restore_every_write(seeded: Path) -> None:
+    _write_and_die(seeded)
+    again = EmulatorState.load(seeded)
+    assert [s["id"] for s in _sources_of(again, "ios")] == ["ios"]
+    assert [s["id"] for s in _sources_of(again, "android")] == ["android"]
+    again.close()
+    assert _names(seeded.parent) == ["state.json"]
+
+
+def test_a_damaged_wal_after_a_kill_is_an_error_not_a_loss(
+    seeded: Path, no_background_export: None
+) -> None:
+    first = EmulatorState.load(seeded)
+    for i in range(5):
+        _set_sources(first, "ios", [http_source(f"b{i}")])
+    wal = seeded.with_name(seeded.name + JOURNAL_SUFFIX + "-wal")
+    data = bytearray(wal.read_bytes())
+    data[-200:] = bytes(200)  # the last commit's frame, zeroed
+    wal.write_bytes(bytes(data))
+    with pytest.raises(StateFileError, match="damaged"):
+        EmulatorState.load(seeded)
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n"], ids=["0-bytes", "blank"])
+def test_an_empty_state_file_is_refused_at_start(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with pytest.raises(StateFileError) as info:
+        EmulatorState.load(path)
+    assert str(info.value).startswith(f"state file {path} is empty;")
+    assert "--fresh" in str(info.value)
+
+
+def test_fresh_starts_empty_whatever_the_file_and_journal_held(
+    seeded: Path, no_background_export: None
+) -> None:
+    first = EmulatorState.load(seeded)
+    _set_sources(first, "ios", [http_source("b")])
+    seeded.write_bytes(b"")
+    state = EmulatorState.fresh(seeded)
+    assert state.to_dict() == {"organizations": {}}
+    assert _names(seeded.parent) == ["state.json"]
+    assert EmulatorState.load(seeded).to_dict() == {"organizations": {}}
 
 
 def test_a_state_not_read_from_the_file_is_written_in_full_at_the_first_write(
