@@ -14,7 +14,8 @@ The server is looser than symsync's loader: any ``region`` string is accepted, s
 strings, and Gen A takes blank required strings and blank ``platforms`` items. Both take every
 field of the file format: ``name`` and ``layout.casing`` optional, ``is_public`` and ``has_index``
 booleans, ``platforms`` a list of strings (Gen B: DRF ``ListField(child=CharField())``, so no
-blank item).
+blank item). Gen B's strings, as every DRF ``CharField``, refuse NUL and lone surrogate
+characters; Gen A's schema takes any string.
 """
 
 from __future__ import annotations
@@ -184,6 +185,8 @@ BLANK_MSG: Final = "This field may not be blank."
 NOT_A_STRING_MSG: Final = "Not a valid string."
 NOT_A_BOOLEAN_MSG: Final = "Must be a valid boolean."
 UNKNOWN_FIELD_MSG: Final = "Unknown field."
+NULL_CHARACTER_MSG: Final = "Null characters are not allowed."
+SURROGATE_MSG: Final = "Surrogate characters are not allowed: U+{code_point:X}."
 
 _TRUE_VALUES: Final[frozenset[object]] = frozenset(
     {"t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "1", 1}
@@ -213,8 +216,23 @@ def _char(allow_blank: bool, required: bool = True) -> FieldCheck:
             raise _FieldError([BLANK_MSG])
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise _FieldError([NOT_A_STRING_MSG])
+        problems = _prohibited_characters(str(value))
+        if problems:
+            raise _FieldError(problems)
 
     return check
+
+
+def _prohibited_characters(text: str) -> list[str]:
+    """DRF ``CharField``'s own validators, in their order, each one's message (DRF runs every
+    validator and keeps every message): no NUL, and no lone surrogate (the first one named)."""
+    problems: list[str] = []
+    if "\x00" in text:
+        problems.append(NULL_CHARACTER_MSG)
+    surrogate = next((ch for ch in text if 0xD800 <= ord(ch) <= 0xDFFF), None)
+    if surrogate is not None:
+        problems.append(SURROGATE_MSG.format(code_point=ord(surrogate)))
+    return problems
 
 
 def _choice(choices: tuple[str, ...], required: bool = True) -> FieldCheck:
