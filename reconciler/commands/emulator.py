@@ -17,22 +17,56 @@ DEFAULT_PORT = 8000
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
 
 
-def parse_token(value: str) -> tuple[str, frozenset[str]]:
-    """``VALUE[=SCOPE,SCOPE...]``; without scopes the token gets the default scopes."""
+def parse_token(value: str) -> tuple[str, frozenset[str], str]:
+    """``VALUE[=SCOPE,SCOPE...][@ROLE]``: the token, its scopes (without any: the default
+    scopes) and the role of its holder in every organization (default owner)."""
+    from reconciler.emulator.access import DEFAULT_ROLE, ORG_TOKEN_PREFIX, ROLES
     from reconciler.emulator.server import DEFAULT_SCOPES
 
+    rest, at, role = value.rpartition("@") if "@" in value else (value, "", DEFAULT_ROLE)
+    if at and role not in ROLES:
+        raise click.BadParameter(
+            f"unknown role {role!r} after '@'; use one of {', '.join(ROLES)}",
+            param_hint="--token",
+        )
+    token, scopes = _token_and_scopes(rest, DEFAULT_SCOPES, "--token")
+    if token.startswith(ORG_TOKEN_PREFIX) and (at or "=" in rest):
+        raise click.BadParameter(
+            f"a {ORG_TOKEN_PREFIX}... token is an organization auth token: it always has the "
+            "scope org:ci only and no role; give it without '=' or '@'",
+            param_hint="--token",
+        )
+    return token, scopes, role
+
+
+def parse_org_token(value: str) -> tuple[str, str, frozenset[str]]:
+    """``ORG=VALUE[=SCOPE,...]``: an internal integration's token, bound to organization
+    ORG; without scopes it has every scope."""
+    from reconciler.emulator.access import INTEGRATION_SCOPES
+    from reconciler.sentry.spec import SLUG_RE
+
+    organization, sep, rest = value.partition("=")
+    if not sep or SLUG_RE.match(organization) is None:
+        raise click.BadParameter(
+            "give ORG=VALUE: an organization slug, '=', then the token", param_hint="--org-token"
+        )
+    token, scopes = _token_and_scopes(rest, INTEGRATION_SCOPES, "--org-token")
+    return token, organization, scopes
+
+
+def _token_and_scopes(value: str, default: frozenset[str], hint: str) -> tuple[str, frozenset[str]]:
     token, sep, scope_text = value.partition("=")
     if not token or any(ch.isspace() for ch in token):
         raise click.BadParameter(
-            "a token must be a non-empty value without spaces", param_hint="--token"
+            "a token must be a non-empty value without spaces", param_hint=hint
         )
     if not sep:
-        return token, DEFAULT_SCOPES
+        return token, default
     scopes = frozenset(s.strip() for s in scope_text.split(",") if s.strip())
     if not scopes:
         raise click.BadParameter(
             "give at least one scope after '=' (e.g. T=project:read), or leave out '='",
-            param_hint="--token",
+            param_hint=hint,
         )
     return token, scopes
 
@@ -67,12 +101,27 @@ def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None)
     help="JSON state file: loaded at start, saved after every write.",
 )
 @click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start with an empty instance: the --state file and its journal are overwritten.",
+)
+@click.option(
     "--token",
     "tokens",
     multiple=True,
-    metavar="VALUE[=SCOPE,...]",
-    help="Accepted bearer token (repeatable); without scopes it has project:admin and org:read. "
-    "Default: symsync-emulator.",
+    metavar="VALUE[=SCOPE,...][@ROLE]",
+    help="Accepted bearer token of a user (repeatable); without scopes it has project:admin and "
+    "org:read. ROLE (member, admin, manager, owner; default owner) is the user's role in every "
+    "organization: the token acts with its scopes that the role has. A sntrys_ token has "
+    "org:ci only. Default: symsync-emulator.",
+)
+@click.option(
+    "--org-token",
+    "org_tokens",
+    multiple=True,
+    metavar="ORG=VALUE[=SCOPE,...]",
+    help="Accepted token of an internal integration of organization ORG (repeatable): every "
+    "scope unless given, 403 for every other organization, rate-limited per organization.",
 )
 @click.option(
     "--latency-ms",
@@ -110,7 +159,9 @@ def command(
     host: str,
     port: int,
     state_path: Path | None,
+    fresh: bool,
     tokens: tuple[str, ...],
+    org_tokens: tuple[str, ...],
     latency_ms: float,
     rate_limit: object,
     concurrent_limit: int | None,
@@ -128,19 +179,30 @@ def command(
     )
     from reconciler.emulator.state import EmulatorState
 
+    parsed = [parse_token(t) for t in tokens]
+    integrations = {token: (org, scopes) for token, org, scopes in map(parse_org_token, org_tokens)}
     token_scopes = (
-        dict(parse_token(t) for t in tokens) if tokens else {DEFAULT_TOKEN: DEFAULT_SCOPES}
+        {token: scopes for token, scopes, _ in parsed}
+        if parsed or integrations
+        else {DEFAULT_TOKEN: DEFAULT_SCOPES}
     )
-    if tokens:  # a client may put its token in the URL's path, which the log shows
+    if parsed or integrations:  # a client may put its token in the URL's path, which the log shows
         from reconciler.core.redact import register_secret
 
-        for token in token_scopes:
-            register_secret(token, "an emulator --token")
-    state = EmulatorState.load(state_path) if state_path is not None else EmulatorState({}, None)
+        for token in [*token_scopes, *integrations]:
+            register_secret(token, "an emulator token")
+    if fresh and state_path is None:
+        raise click.UsageError("--fresh starts the --state file afresh: give --state FILE too")
+    if state_path is None:
+        state = EmulatorState({}, None)
+    else:
+        state = EmulatorState.fresh(state_path) if fresh else EmulatorState.load(state_path)
     settings = Settings(
         host=host,
         port=port,
         tokens=token_scopes,
+        roles={token: role for token, _, role in parsed},
+        org_tokens=integrations,
         latency_ms=latency_ms,
         rate_limit=rate_limit if isinstance(rate_limit, RateLimit) else None,
         concurrent_limit=concurrent_limit,

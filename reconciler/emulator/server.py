@@ -36,13 +36,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any, Final
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
 from reconciler.emulator import sources as sources_endpoint
+from reconciler.emulator.access import ORG_TOKEN_PREFIX, Credential, credentials
+from reconciler.emulator.persistence import NotDurable
 from reconciler.emulator.responses import (
     DOES_NOT_EXIST,
     INVALID_TOKEN,
@@ -53,16 +55,15 @@ from reconciler.emulator.responses import (
     Reply,
     detail,
     internal_error,
+    not_durable,
 )
-from reconciler.emulator.state import EmulatorState, Organization
+from reconciler.emulator.state import EmulatorState, Organization, Project
 from reconciler.sentry import spec
 
 DEFAULT_TOKEN: Final = "symsync-emulator"
 # A token given without scopes, and the default token, carry ``project:admin`` (every method on
 # symbol sources) and ``org:read``, which Sentry requires to list an organization's projects.
 DEFAULT_SCOPES: Final[frozenset[str]] = frozenset({"project:admin", "org:read"})
-
-ORG_TOKEN_PREFIX: Final = "sntrys_"
 
 # Scopes of Sentry's ``OrganizationPermission`` (the organization's project list).
 ORG_METHOD_SCOPES: Final[dict[str, frozenset[str]]] = {
@@ -126,6 +127,10 @@ class Settings:
     tokens: Mapping[str, frozenset[str]] = field(
         default_factory=lambda: {DEFAULT_TOKEN: DEFAULT_SCOPES}
     )
+    # Roles of ``tokens`` (``member``, ``admin``, ``manager``, ``owner``; absent: owner).
+    roles: Mapping[str, str] = field(default_factory=dict)
+    # Internal integrations' tokens: each bound to its organization, with its scopes.
+    org_tokens: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     latency_ms: float = 0.0
     rate_limit: RateLimit | None = None
     concurrent_limit: int | None = None
@@ -142,11 +147,18 @@ DROP: Final = _Drop()
 
 
 class _Limiter:
-    """Sentry's fixed-window rate limiter and concurrency limiter, per token."""
+    """Sentry's fixed-window rate limiter and concurrency limiter, per key (who holds the token,
+    and the HTTP method). ``clock`` gives the time in epoch seconds (default ``time.time``)."""
 
-    def __init__(self, rate: RateLimit | None, concurrent: int | None) -> None:
+    def __init__(
+        self,
+        rate: RateLimit | None,
+        concurrent: int | None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.rate = rate
         self.concurrent = concurrent
+        self._clock = clock
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[int, int]] = {}
         self._in_flight: dict[str, int] = {}
@@ -154,7 +166,7 @@ class _Limiter:
     def enter(self, key: str, method: str) -> tuple[dict[str, str], Reply | None]:
         headers: dict[str, str] = {}
         limited: Reply | None = None
-        now = time.time()
+        now = self._clock() if self._clock is not None else time.time()
         with self._lock:
             if self.rate is not None:
                 bucket = int(now // self.rate.window)
@@ -314,8 +326,14 @@ class Emulator:
     """One emulated Sentry instance served over HTTP."""
 
     def __init__(
-        self, settings: Settings, state: EmulatorState, log: IO[str] | None = None
+        self,
+        settings: Settings,
+        state: EmulatorState,
+        log: IO[str] | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``clock`` gives the rate-limit windows their time (epoch seconds)."""
         if settings.generation not in sources_endpoint.GENERATIONS:
             raise ValueError(f"unknown API generation {settings.generation!r}")
         self.settings = settings
@@ -324,7 +342,8 @@ class Emulator:
         self._log_lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._requests_lock = threading.Lock()
-        self._limiter = _Limiter(settings.rate_limit, settings.concurrent_limit)
+        self._limiter = _Limiter(settings.rate_limit, settings.concurrent_limit, clock)
+        self._credentials = credentials(settings.tokens, settings.roles, settings.org_tokens)
         seed = settings.fault_seed
         self.fault_seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
         self._faults = random.Random(self.fault_seed)
@@ -385,8 +404,7 @@ class Emulator:
 
         ``headers`` has lower-case names."""
         fault = self._draw_fault()
-        authorization = headers.get("authorization")
-        limit_key = f"token:{authorization}" if authorization else "anonymous"
+        limit_key = f"{self._holder(headers.get('authorization'))}:{method}"
         limit_headers, limited = self._limiter.enter(limit_key, method)
         try:
             if self.settings.latency_ms > 0:
@@ -429,14 +447,16 @@ class Emulator:
                 return _catchall(path, headers.get("content-type"))
             return detail(404, DOES_NOT_EXIST)
         scopes_needed = spec.METHOD_SCOPES if match else ORG_METHOD_SCOPES
-        denied = self._authorize(method, headers.get("authorization"), scopes_needed)
-        if denied is not None:
-            return denied
+        credential = self._authorize(method, headers.get("authorization"), scopes_needed)
+        if isinstance(credential, Reply):
+            return credential
         params = parse_qs(query, keep_blank_values=True)
         if org_match is not None:
             org = self.state.find_organization(unquote(org_match.group(1)))
             if org is None:
                 return detail(404, DOES_NOT_EXIST)
+            if not credential.may_use(org.slug):  # the object permission, after the lookup
+                return _forbidden(scopes_needed.get(method, frozenset()))
             if method != "GET":
                 return detail(405, f'Method "{method}" not allowed.')
             host = headers.get("host") or f"{self.host}:{self.port}"
@@ -447,33 +467,56 @@ class Emulator:
             project = self.state.find_project(org_ref, project_ref)
             if project is None:
                 moved = self.state.find_moved_project(org_ref, project_ref)
-                if moved is None:
+                if moved is None or not credential.may_use(moved.organization.slug):
                     return detail(404, DOES_NOT_EXIST)
                 return _project_moved(path, query, org_ref, project_ref, moved.slug)
+            if not credential.may_use(project.organization.slug):
+                return _forbidden(scopes_needed.get(method, frozenset()))
             ids = params.get("id")
             query_id = ids[-1] if ids else None  # Django's QueryDict.get: the last value
 
             def read_body() -> Any:
                 return parse_json_body(body, headers.get("content-type"))
 
-            try:
-                return sources_endpoint.handle(
-                    self.settings.generation,
-                    method,
-                    query_id,
-                    read_body,
-                    project,
-                    functools.partial(self.state.commit, project),
-                )
-            except ParseError as exc:
-                return detail(400, str(exc))
-            except _UnsupportedMediaType as exc:
-                return detail(415, f'Unsupported media type "{exc}" in request.')
+            return self._sources(method, query_id, read_body, project)
+
+    def _sources(
+        self, method: str, query_id: str | None, read_body: Callable[[], Any], project: Project
+    ) -> Reply:
+        """The symbol-sources handler, with the state lock held. A write that cannot be made
+        durable is not applied: the project keeps its list and the answer is 503."""
+        before = project.symbol_sources
+        try:
+            return sources_endpoint.handle(
+                self.settings.generation,
+                method,
+                query_id,
+                read_body,
+                project,
+                functools.partial(self.state.commit, project),
+            )
+        except ParseError as exc:
+            return detail(400, str(exc))
+        except _UnsupportedMediaType as exc:
+            return detail(415, f'Unsupported media type "{exc}" in request.')
+        except NotDurable:
+            project.symbol_sources = before
+            return not_durable()
+
+    def _holder(self, authorization: str | None) -> str:
+        """Whose rate-limit windows a request counts in: the token's holder, or, for a request
+        without a known token, the caller (this instance serves loopback: one caller)."""
+        parts = (authorization or "").split()
+        if len(parts) == 2 and parts[0].lower() == "bearer":
+            credential = self._credentials.get(parts[1])
+            if credential is not None:
+                return credential.holder
+        return "ip"
 
     def _authorize(
         self, method: str, authorization: str | None, scope_map: Mapping[str, frozenset[str]]
-    ) -> Reply | None:
-        scopes: frozenset[str] | None = None
+    ) -> Credential | Reply:
+        credential: Credential | None = None
         parts = (authorization or "").split()
         if parts and parts[0].lower() == "bearer":
             if len(parts) == 1:
@@ -482,8 +525,8 @@ class Emulator:
                 return _unauthorized(
                     "Invalid token header. Token string should not contain spaces."
                 )
-            scopes = self.settings.tokens.get(parts[1])
-            if scopes is None:
+            credential = self._credentials.get(parts[1])
+            if credential is None:
                 # Org auth tokens (``sntrys_``) go to their own authenticator.
                 org_token = parts[1].startswith(ORG_TOKEN_PREFIX)
                 return _unauthorized("Invalid org token" if org_token else INVALID_TOKEN)
@@ -491,12 +534,12 @@ class Emulator:
             failure = _basic_auth_failure(parts)
             if failure is not None:
                 return _unauthorized(failure)
-        if scopes is None:
+        if credential is None:
             return _unauthorized(NOT_AUTHENTICATED)
         allowed = scope_map.get(method, frozenset())
-        if not scopes & allowed:
+        if not credential.scopes & allowed:
             return _forbidden(allowed)
-        return None
+        return credential
 
     # -- bookkeeping --------------------------------------------------------------------------
 

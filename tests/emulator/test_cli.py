@@ -103,6 +103,37 @@ def test_token_scopes_from_the_command_line() -> None:
         assert requests.get(emu.url + SOURCES, headers=_auth(), timeout=10).status_code == 401
 
 
+def test_token_role_and_integration_token_from_the_command_line() -> None:
+    args = ("--token", "m-SENTINEL@member", "--token", "sntrys_ci-SENTINEL")
+    args += ("--org-token", f"{ORG}=int-SENTINEL")
+    other = {"organizations": {**STATE["organizations"], "globex": {"projects": {"ios": {}}}}}
+    with running_emulator(*args, state=other) as emu:
+        member = _auth("m-SENTINEL")
+        assert requests.get(emu.url + SOURCES, headers=member, timeout=10).status_code == 200
+        posted = requests.post(emu.url + SOURCES, json=http_source("x"), headers=member, timeout=10)
+        assert posted.status_code == 403
+        org_ci = _auth("sntrys_ci-SENTINEL")
+        assert requests.get(emu.url + SOURCES, headers=org_ci, timeout=10).status_code == 403
+        integration = _auth("int-SENTINEL")
+        assert requests.get(emu.url + SOURCES, headers=integration, timeout=10).status_code == 200
+        elsewhere = emu.url + SOURCES.replace(f"/{ORG}/", "/globex/")
+        assert requests.get(elsewhere, headers=integration, timeout=10).status_code == 403
+        log = emu.stderr()
+    assert "SENTINEL" not in log
+
+
+def test_an_empty_state_file_is_refused_and_fresh_starts_empty(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b"")
+    result = _run_cli("--port", "0", "--state", str(path))
+    assert result.returncode == 1
+    assert f"error: state file {path} is empty;" in result.stderr
+    assert "--fresh" in result.stderr and "Traceback" not in result.stderr
+    assert path.read_bytes() == b""
+    with running_emulator("--fresh") as emu:
+        assert requests.get(emu.url + SOURCES, headers=_auth(), timeout=10).status_code == 404
+
+
 def test_api_generation_b_from_the_command_line() -> None:
     with running_emulator("--api-generation", "b", state=STATE) as emu:
         response = requests.put(
@@ -165,6 +196,10 @@ def test_invalid_state_json_exits_1_with_a_clear_error(tmp_path: Path) -> None:
     ("args", "fragment"),
     [
         (("--token", "t="), "at least one scope"),
+        (("--token", "t@boss"), "unknown role 'boss'"),
+        (("--token", "sntrys_x=project:admin"), "org:ci only"),
+        (("--org-token", "int"), "ORG=VALUE"),
+        (("--fresh",), "--state"),
         (("--rate-limit", "lots"), "is not N/W"),
         (("--api-generation", "c"), "'c' is not one of"),
         (("--fault-rate", "2"), "fault-rate"),

@@ -119,3 +119,45 @@ def test_gen_b_redacts_the_union_of_secret_fields() -> None:
         "private_key": PLACEHOLDER,
         "password": PLACEHOLDER,
     }
+
+
+# DRF's CharField validators (ProhibitNullCharactersValidator, ProhibitSurrogateCharacters-
+# Validator) run on every string field of Gen B's serializers, each adding its message.
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("url", "https://x.example/\x00", "url: Null characters are not allowed."),
+        ("name", "a\x00b", "name: Null characters are not allowed."),
+        ("id", "web\ud800", "id: Surrogate characters are not allowed: U+D800."),
+        ("username", "\udfffci", "username: Surrogate characters are not allowed: U+DFFF."),
+        (
+            "password",
+            "\x00\udc80",
+            "password: Null characters are not allowed. "
+            "Surrogate characters are not allowed: U+DC80.",
+        ),
+    ],
+)
+def test_gen_b_refuses_nul_and_lone_surrogates_with_drf_messages(
+    field: str, value: str, message: str
+) -> None:
+    source = http_source("web")
+    source[field] = value
+    with pytest.raises(validation.InvalidSourcesError) as info:
+        validation.validate_sources_gen_b([source])
+    assert str(info.value) == f"Invalid http source: {message}"
+    validation.validate_sources_gen_a([source])  # Gen A's schema takes any string
+
+
+def test_gen_b_refuses_nul_inside_list_items() -> None:
+    source = http_source("web", filters={"path_patterns": ["ok", "b\x00d"]})
+    with pytest.raises(validation.InvalidSourcesError) as info:
+        validation.validate_sources_gen_b([source])
+    assert str(info.value) == (
+        "Invalid http source: filters.path_patterns.1: Null characters are not allowed."
+    )
+
+
+def test_gen_b_takes_a_paired_surrogate_escape_as_the_character_it_spells() -> None:
+    source = http_source("web", name="\U0001f600")  # JSON "\ud83d\ude00" decodes to this
+    validation.validate_sources_gen_b([source])
