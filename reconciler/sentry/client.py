@@ -38,6 +38,7 @@ from reconciler.core.redact import redact_text, register_secret
 from reconciler.sentry import spec
 from reconciler.sentry.connection import USER_AGENT
 from reconciler.sentry.errors import (
+    ORG_AUTH_TOKEN_PREFIX,
     TOKEN_VARIABLE,
     URL_VARIABLE,
     AccountWideError,
@@ -150,7 +151,9 @@ class SentryClient:
             monotonic=monotonic,
             jitter=jitter,
         )
-        self._wording = ErrorWording(self.base_url)
+        self._wording = ErrorWording(
+            self.base_url, org_auth_token=token.startswith(ORG_AUTH_TOKEN_PREFIX)
+        )
 
     @classmethod
     def from_env(cls, settings: ConnectionSettings | None = None, **kwargs: Any) -> SentryClient:

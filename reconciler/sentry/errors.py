@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from reconciler.sentry.transport import Answer, NoAnswer
 
 TOKEN_VARIABLE: Final = "SENTRY_AUTH_TOKEN"
+# Organization auth tokens start with this; Sentry gives them the scope ``org:ci`` only.
+ORG_AUTH_TOKEN_PREFIX: Final = "sntrys_"
 URL_VARIABLE: Final = "SENTRY_URL"
 BODY_LIMIT: Final = 500
 SAYS_LIMIT: Final = 300
@@ -87,6 +89,21 @@ class AccountWideError(SentryAPIError):
             uncertain=self.uncertain,
             unreachable=self.unreachable,
         )
+
+
+class OrganizationError(SentryAPIError):
+    """A failure about one organization (its project list refused, or not found): every
+    request about that organization would fail the same way, the other organizations' would
+    not. The organization is reported failed and the run goes on with the others."""
+
+    def __init__(self, message: str, *, organization: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.organization = organization
+
+
+def organization_failed(exc: BaseException) -> str | None:
+    """The organization that ``exc`` is the error of, if it is one organization's."""
+    return exc.organization if isinstance(exc, OrganizationError) else None
 
 
 def stops_the_run(exc: SymsyncError) -> bool:
@@ -201,21 +218,33 @@ def _what_came(answer: Answer) -> str:
 class ErrorWording:
     """Builds the errors of one Sentry (``base_url``)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, org_auth_token: bool = False) -> None:
+        """``org_auth_token``: the token is an organization auth token (``sntrys_``)."""
         self.base_url = base_url
         self.host = urlsplit(base_url).netloc
+        self.org_auth_token = org_auth_token
 
-    def _make(self, answer: Answer, message: str, *, account_wide: bool = False) -> SentryAPIError:
+    def _make(
+        self,
+        answer: Answer,
+        message: str,
+        *,
+        account_wide: bool = False,
+        organization: str | None = None,
+    ) -> SentryAPIError:
+        details: dict[str, Any] = {
+            "status": answer.status,
+            "method": answer.method,
+            "path": answer.path,
+            "body": body_text(answer),
+            "attempts": answer.attempts,
+            "uncertain": answer.uncertain,
+        }
+        text = redact_text(message + uncertain_note(answer.uncertain), answer.secrets)
+        if organization is not None:
+            return OrganizationError(text, organization=organization, **details)
         kind = AccountWideError if account_wide else SentryAPIError
-        return kind(
-            redact_text(message + uncertain_note(answer.uncertain), answer.secrets),
-            status=answer.status,
-            method=answer.method,
-            path=answer.path,
-            body=body_text(answer),
-            attempts=answer.attempts,
-            uncertain=answer.uncertain,
-        )
+        return kind(text, **details)
 
     def not_sentry(self, answer: Answer, where: str) -> AccountWideError:
         error = self._make(
@@ -265,18 +294,38 @@ class ErrorWording:
         return self._make(answer, f"Sentry answered {status}{_says_suffix(answer)} {where}")
 
     def _forbidden(self, answer: Answer, target: Target, where: str) -> SentryAPIError:
-        """403: the scope the request needs; account-wide when it is about the organization."""
+        """403: what the request needs, and why a token that seems to have it may not. About
+        the organization's project list it is that organization's error, not the run's."""
+        if self.org_auth_token:
+            return self._make(
+                answer,
+                f"{TOKEN_VARIABLE} is an organization auth token ({ORG_AUTH_TOKEN_PREFIX}...), "
+                "which Sentry gives the `org:ci` scope only: it can neither list projects nor "
+                "read or write symbol sources. Use a user auth token, or an internal "
+                "integration's token, with the `project:write` (or `project:admin`) and "
+                f"`org:read` scopes {where}",
+                account_wide=True,
+            )
         if target.project is None:
+            scope = "org:read"
             needs = f"the `org:read` scope, and access to organization `{target.org}`"
         else:
+            scope = needed_scope(answer.method)
             needs = (
-                f"the `{needed_scope(answer.method)}` scope on {target.project_key}, and the "
-                "token's user must have access to the project"
+                f"the `{scope}` scope on {target.project_key}, and the token's user must have "
+                "access to the project"
             )
+        role = (
+            f"; if the token has `{scope}`, the role of its user in organization `{target.org}` "
+            "may not grant it: Sentry gives a user's token only the scopes the user's role "
+            "has (a Member cannot change a project's settings; an Admin, Manager or Owner can, "
+            "or a team admin of the project's team). Organization auth tokens "
+            f"({ORG_AUTH_TOKEN_PREFIX}...) cannot be used here at all"
+        )
         return self._make(
             answer,
-            f"the token is not allowed to do this: {answer.method} needs {needs} {where}",
-            account_wide=target.project is None,
+            f"the token is not allowed to do this: {answer.method} needs {needs} {where}{role}",
+            organization=target.org if target.project is None else None,
         )
 
     def _lost_source_id(self, answer: Answer, target: Target, where: str) -> SentryAPIError:

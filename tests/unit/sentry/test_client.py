@@ -15,6 +15,7 @@ from reconciler import __version__
 from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import redact_data, redact_text, truncate
 from reconciler.sentry.client import AccountWideError, SentryAPIError, SentryClient
+from reconciler.sentry.errors import OrganizationError
 from reconciler.sentry.settings import ConnectionSettings
 from tests.support.fake_sentry import CLIENT_TOKEN, Recorded, Reply
 
@@ -409,14 +410,47 @@ def test_a_404_from_sentry_is_about_its_project(client, fake, body):
     assert "organization `acme` or project `ios` was not found" in str(info.value)
 
 
-def test_a_403_on_a_project_is_about_that_project_and_on_the_organization_about_all(client, fake):
+def test_a_403_on_a_project_is_about_that_project_and_on_the_organization_about_it(client, fake):
     fake.default = Reply(403, {"detail": "You do not have permission to perform this action."})
     with pytest.raises(SentryAPIError) as info:
         client.list_sources("acme", "ios")
     assert not isinstance(info.value, AccountWideError)
-    with pytest.raises(AccountWideError) as org:
+    with pytest.raises(OrganizationError) as org:
         client.list_projects("acme")
+    assert not isinstance(org.value, AccountWideError)
+    assert org.value.organization == "acme"
     assert "org:read" in str(org.value)
+    # The client is not stopped: another organization's requests still go.
+    fake.default = Reply(200, [])
+    assert client.list_projects("globex") == []
+
+
+def test_a_403_says_the_role_may_be_the_cause_and_rules_out_organization_tokens(client, fake):
+    fake.default = Reply(403, {"detail": "You do not have permission to perform this action."})
+    with pytest.raises(SentryAPIError) as info:
+        client.update_source("acme", "ios", "acme-symbols", HTTP_SOURCE)
+    message = str(info.value)
+    assert "needs the `project:write` scope on acme/ios" in message
+    assert "if the token has `project:write`, the role of its user in organization `acme`" in (
+        message
+    )
+    assert "a Member cannot change a project's settings" in message
+    assert "Organization auth tokens (sntrys_...) cannot be used here at all" in message
+    assert TOKEN not in message
+
+
+def test_an_organization_auth_token_is_named_as_unusable(fake):
+    fake.default = Reply(403, {"detail": "You do not have permission to perform this action."})
+    org_token = "sntrys_SENTINEL-org-token"
+    with (
+        SentryClient(fake.url, org_token, sleep=lambda s: None) as org_client,
+        pytest.raises(AccountWideError) as info,
+    ):
+        org_client.list_sources("acme", "ios")
+    message = str(info.value)
+    assert "SENTRY_AUTH_TOKEN is an organization auth token (sntrys_...)" in message
+    assert "`org:ci` scope only" in message
+    assert org_token not in message
 
 
 def test_a_404_on_a_create_names_the_endpoint_not_a_source(client, fake):
