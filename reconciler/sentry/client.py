@@ -54,8 +54,10 @@ from reconciler.sentry.transport import (
     LOGGER_NAME,
     Answer,
     NoAnswer,
+    Settle,
     Transport,
     TransportStats,
+    WriteLanded,
 )
 
 __all__ = [
@@ -254,7 +256,15 @@ class SentryClient:
         source_id = _body_id(body)
         target = Target(org, project, source_id)
         try:
-            answer = self._send("POST", _sources_path(org, project), body=body, target=target)
+            answer = self._send(
+                "POST",
+                _sources_path(org, project),
+                body=body,
+                target=target,
+                settle=lambda: self._confirm_written(org, project, body),
+            )
+        except WriteLanded as landed:
+            return dict(landed.found)
         except SentryAPIError as exc:
             if exc.uncertain and (found := self._confirm_written(org, project, body)) is not None:
                 return found
@@ -301,7 +311,18 @@ class SentryClient:
         # the body holds no plaintext secret (whose new value could not be seen).
         verifiable = not _plaintext_secrets(body)
         try:
-            answer = self._send("PUT", path, query={"id": source_id}, body=body, target=target)
+            answer = self._send(
+                "PUT",
+                path,
+                query={"id": source_id},
+                body=body,
+                target=target,
+                # A new secret's value cannot be seen: such a PUT is sent again (it is
+                # idempotent) rather than settled by a read.
+                settle=(lambda: self._confirm_written(org, project, body)) if verifiable else None,
+            )
+        except WriteLanded as landed:
+            return dict(landed.found)
         except SentryAPIError as exc:
             if (
                 exc.uncertain
@@ -324,8 +345,14 @@ class SentryClient:
         target = Target(org, project, source_id)
         try:
             answer = self._send(
-                "DELETE", _sources_path(org, project), query={"id": source_id}, target=target
+                "DELETE",
+                _sources_path(org, project),
+                query={"id": source_id},
+                target=target,
+                settle=lambda: self._confirmed_gone(org, project, source_id) or None,
             )
+        except WriteLanded:
+            return
         except SentryAPIError as exc:
             if exc.uncertain and self._confirmed_gone(org, project, source_id):
                 return
@@ -379,10 +406,14 @@ class SentryClient:
         target: Target,
         query: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        settle: Settle | None = None,
     ) -> Answer:
-        """The last answer of the request (after retries); raises when none came."""
+        """The last answer of the request (after retries); raises when none came, and
+        ``WriteLanded`` when ``settle`` found the write in Sentry after an uncertain attempt."""
         try:
-            return self._transport.send(method, path, pace_key=target.org, query=query, body=body)
+            return self._transport.send(
+                method, path, pace_key=target.org, query=query, body=body, settle=settle
+            )
         except NoAnswer as exc:
             raise self._wording.no_answer(exc) from None
 

@@ -16,6 +16,10 @@ What it guarantees:
   wait for the rate-limit reset and are retried as long as Sentry keeps answering other requests
   to the organization (within a hard limit of ``RATE_LIMITED_FACTOR`` budgets); when nothing is
   granted, they use up the budget like failures.
+- **Settled before sent again.** A write whose attempt may have reached Sentry (a timeout, a
+  connection dropped after sending, a 5xx) is settled by one read before it is sent again: a
+  write found there is not sent again (:class:`WriteLanded`), so a slow Sentry does not get
+  each write several times.
 - **A breaker.** Once :meth:`Transport.trip` is called with an error that concerns every
   request (a bad token, a URL that is not Sentry's API, a server that stopped answering),
   every later request fails at once with that error, without being sent.
@@ -168,9 +172,25 @@ class _Tries:
     failures: int = 0  # attempts without an answer, and 5xx answers
     refusals: int = 0  # 429 answers
     uncertain: bool = False  # an earlier attempt of this write may have reached Sentry
+    unsettled: bool = False  # an uncertain attempt not yet settled by a read
     started: float | None = None  # when the first attempt went out
     budget_end: float = math.inf
     hard_end: float = math.inf
+
+
+# Reads whether a write whose attempt may have reached Sentry is there: what it found (the
+# stored source, or True for a delete found done), or None when it is not (or cannot be read).
+Settle = Callable[[], Any]
+
+
+class WriteLanded(Exception):
+    """An uncertain attempt of a write was found in Sentry by the read that settles it, so the
+    write was not sent again. ``found`` is what the read found."""
+
+    def __init__(self, found: Any, *, attempts: int) -> None:
+        super().__init__("the write was found in Sentry")
+        self.found = found
+        self.attempts = attempts
 
 
 # --------------------------------------------------------------------------------- the transport
@@ -263,9 +283,15 @@ class Transport:
         pace_key: str,
         query: Mapping[str, str] | None = None,
         body: Any = None,
+        settle: Settle | None = None,
     ) -> Answer:
         """Send one request with retries; its last answer. Raises :class:`NoAnswer` when no
-        answer came, and the breaker's error once it has tripped."""
+        answer came, and the breaker's error once it has tripped.
+
+        ``settle`` (for a write) reads whether the write is already in Sentry: it is called
+        once after each attempt that may have reached Sentry (a timeout, a connection dropped
+        after sending, a 5xx), before the write is sent again; when it finds the write, the
+        write is not sent again and :class:`WriteLanded` carries what it found."""
         self._check()
         full_path = path + (f"?{urlencode(query, quote_via=quote, safe='')}" if query else "")
         url = self.base_url + full_path
@@ -275,6 +301,11 @@ class Transport:
         now = self._pacer.now()
         tries = _Tries(method, full_path, pace_key, secrets, started_clock=now, last_refusal=now)
         while True:
+            if tries.unsettled and settle is not None:
+                tries.unsettled = False
+                found = settle()
+                if found is not None:
+                    raise WriteLanded(found, attempts=tries.attempt)
             permit = self._pacer.acquire(pace_key, ticket, stop=self._check)
             self._begin_attempt(tries)
             began = time.monotonic()
@@ -312,7 +343,7 @@ class Transport:
         """After an attempt that got no answer: wait to retry it, or raise :class:`NoAnswer`
         when it is not retried (not retryable, too many failures, no budget left, stopped)."""
         if failure.reached_server and tries.method != "GET":
-            tries.uncertain = True
+            tries.uncertain = tries.unsettled = True
         tries.failures += 1
         last = self.max_retries + 1
         if not failure.reached_server:
@@ -344,7 +375,7 @@ class Transport:
             end, delay, waited_by_pacer = self._after_refusal(tries, answer, now)
         else:
             if answer.status in UNCERTAIN_STATUSES and tries.method != "GET":
-                tries.uncertain = True
+                tries.uncertain = tries.unsettled = True
             tries.failures += 1
             if tries.failures > self.max_retries:
                 return answer

@@ -33,6 +33,7 @@ HTTP_SOURCE = {
     "password": SECRET,
 }
 HTTP_REDACTED = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
+UNKNOWN_SOURCE = Reply(404, {"error": "Unknown source id: acme-symbols"})
 
 
 # ------------------------------------------------------------------------------ wire format
@@ -155,18 +156,31 @@ def test_list_projects_follows_cursor_links(client, fake):
     [Reply(500, {"detail": "Internal Error"}), Reply(drop=True), Reply(502)],
     ids=["500-after-commit", "dropped", "502"],
 )
-def test_post_retry_answering_duplicate_is_confirmed_by_get(client, fake, duplicate, first):
-    fake.add(first, duplicate, Reply(200, [HTTP_REDACTED]))
+def test_post_landing_after_its_settling_read_is_confirmed_by_get(client, fake, duplicate, first):
+    # The read finds nothing yet, so the POST goes again, and its "duplicate" is read back.
+    fake.add(first, UNKNOWN_SOURCE, duplicate, Reply(200, [HTTP_REDACTED]))
     assert client.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
-    assert fake.methods() == ["POST", "POST", "GET"]
-    assert fake.requests[2].query == {"id": ["acme-symbols"]}
+    assert fake.methods() == ["POST", "GET", "POST", "GET"]
+    assert fake.requests[1].query == {"id": ["acme-symbols"]}
+    assert fake.requests[3].query == {"id": ["acme-symbols"]}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [Reply(500, {"detail": "Internal Error"}), Reply(drop=True), Reply(502)],
+    ids=["500-after-commit", "dropped", "502"],
+)
+def test_post_found_by_its_settling_read_is_not_sent_again(client, fake, first):
+    fake.add(first, Reply(200, [HTTP_REDACTED]))
+    assert client.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
+    assert fake.methods() == ["POST", "GET"]
 
 
 def test_post_that_exhausts_retries_on_500_is_confirmed(fake, ftime):
-    fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
+    fake.add(Reply(500), UNKNOWN_SOURCE, Reply(500), Reply(200, [HTTP_REDACTED]))
     with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
-    assert fake.methods() == ["POST", "POST", "GET"]
+    assert fake.methods() == ["POST", "GET", "POST", "GET"]
 
 
 def test_post_first_attempt_400_is_a_real_failure(client, fake):
@@ -181,11 +195,11 @@ def test_post_first_attempt_400_is_a_real_failure(client, fake):
 
 def test_post_duplicate_with_other_content_is_reported(client, fake):
     other = {**HTTP_REDACTED, "url": "https://elsewhere.example/"}
-    fake.add(Reply(500), Reply(400), Reply(200, [other]))
+    fake.add(Reply(500), Reply(200, [other]), Reply(400), Reply(200, [other]))
     with pytest.raises(SentryAPIError) as info:
         client.create_source("acme", "ios", HTTP_SOURCE)
     assert "already exists" in str(info.value) and "other content" in str(info.value)
-    assert fake.methods() == ["POST", "POST", "GET"]
+    assert fake.methods() == ["POST", "GET", "POST", "GET"]
 
 
 @pytest.mark.parametrize("body_id", [None, "renamed"])
@@ -199,7 +213,7 @@ def test_put_must_keep_the_id(client, fake, body_id):
 
 
 def test_post_uncertain_then_400_for_an_absent_source_is_the_400(client, fake):
-    fake.add(Reply(503), Reply(400), Reply(404, {"error": "Unknown source id: acme-symbols"}))
+    fake.add(Reply(503), UNKNOWN_SOURCE, Reply(400), UNKNOWN_SOURCE)
     fake.default = Reply(404, {"error": "Unknown source id: acme-symbols"})
     with pytest.raises(SentryAPIError) as info:
         client.create_source("acme", "ios", HTTP_SOURCE)
@@ -215,17 +229,27 @@ def test_post_without_id_is_refused_before_sending(client, fake):
 
 def test_put_retried_after_500_is_resent_identically(client, fake):
     body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
-    fake.add(Reply(500), Reply(200, HTTP_REDACTED))
+    old = {**HTTP_REDACTED, "name": "Old"}
+    fake.add(Reply(500), Reply(200, [old]), Reply(200, HTTP_REDACTED))
     assert client.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
-    assert [r.json() for r in fake.requests] == [body, body]
+    assert fake.methods() == ["PUT", "GET", "PUT"]  # the read found the old source
+    assert [r.json() for r in fake.requests if r.method == "PUT"] == [body, body]
+
+
+def test_put_found_by_its_settling_read_is_not_sent_again(client, fake):
+    body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
+    fake.add(Reply(502), Reply(200, [HTTP_REDACTED]))
+    assert client.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
+    assert fake.methods() == ["PUT", "GET"]
 
 
 def test_put_exhausted_after_uncertain_attempts_is_confirmed(fake, ftime):
     body = {**HTTP_SOURCE, "password": {"hidden-secret": True}}
-    fake.add(Reply(500), Reply(500), Reply(200, [HTTP_REDACTED]))
+    old = {**HTTP_REDACTED, "name": "Old"}
+    fake.add(Reply(500), Reply(200, [old]), Reply(500), Reply(200, [HTTP_REDACTED]))
     with SentryClient(fake.url, TOKEN, max_retries=1, sleep=ftime.sleep, jitter=ftime.jitter) as c:
         assert c.update_source("acme", "ios", "acme-symbols", body) == HTTP_REDACTED
-    assert fake.methods() == ["PUT", "PUT", "GET"]
+    assert fake.methods() == ["PUT", "GET", "PUT", "GET"]
 
 
 def test_put_with_a_new_secret_value_is_not_confirmed_by_presence(fake, ftime):
@@ -241,10 +265,16 @@ def test_put_with_a_new_secret_value_is_not_confirmed_by_presence(fake, ftime):
 
 
 def test_delete_retry_finding_it_gone_is_success(client, fake):
-    fake.add(Reply(500), Reply(404, {"error": "Unknown source id: acme-symbols"}), Reply(200, []))
+    fake.add(Reply(500), Reply(200, [HTTP_REDACTED]), UNKNOWN_SOURCE, Reply(200, []))
     client.delete_source("acme", "ios", "acme-symbols")
-    assert fake.methods() == ["DELETE", "DELETE", "GET"]
-    assert fake.requests[2].query == {}
+    assert fake.methods() == ["DELETE", "GET", "DELETE", "GET"]
+    assert fake.requests[3].query == {}
+
+
+def test_delete_found_done_by_its_settling_read_is_not_sent_again(client, fake):
+    fake.add(Reply(503), Reply(200, []))
+    client.delete_source("acme", "ios", "acme-symbols")
+    assert fake.methods() == ["DELETE", "GET"]
 
 
 def test_delete_first_attempt_404_is_a_failure(client, fake):
@@ -859,3 +889,26 @@ def test_renamed_project_is_not_followed_but_explained():
     assert info.value.status == 302
     assert "project `acme/iphone` was renamed in Sentry to `ios`" in str(info.value)
     assert [(r["method"], r["status"]) for r in log] == [("DELETE", 302), ("GET", 200)]
+
+
+def test_a_write_slower_than_the_timeout_is_settled_by_one_read_not_sent_again(fake):
+    """The POST is stored at once but answered only after the next request arrives (an event,
+    not a sleep): the client times out, reads, finds it, and sends nothing more."""
+    stored: list[dict] = []
+    next_request = threading.Event()
+
+    def slow_post(recorded: Recorded) -> Reply:
+        stored.append(recorded.json())
+        next_request.wait(30)
+        return Reply(201, HTTP_REDACTED)
+
+    def read(recorded: Recorded) -> Reply:
+        next_request.set()
+        return Reply(200, [HTTP_REDACTED] if stored else [])
+
+    fake.add(slow_post)
+    fake.default = read
+    with SentryClient(fake.url, TOKEN, timeout=0.3, sleep=lambda s: None) as c:
+        assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
+    assert fake.methods() == ["POST", "GET"]
+    assert len(stored) == 1

@@ -80,10 +80,11 @@ def test_connection_failures_are_retried(fake, ftime, caplog, failure, reason):
 
 
 def test_write_that_kept_losing_its_connection_is_confirmed(fake, ftime):
-    fake.add(Reply(reset=True), Reply(reset=True), Reply(200, [HTTP_REDACTED]))
+    unknown = Reply(404, {"error": "Unknown source id: acme-symbols"})
+    fake.add(Reply(reset=True), unknown, Reply(reset=True), Reply(200, [HTTP_REDACTED]))
     with SentryClient(fake.url, TOKEN, max_retries=1, **ftime.kwargs()) as c:
         assert c.create_source("acme", "ios", HTTP_SOURCE) == HTTP_REDACTED
-    assert fake.methods() == ["POST", "POST", "GET"]
+    assert fake.methods() == ["POST", "GET", "POST", "GET"]
 
 
 def test_lost_connection_message(fake, ftime):
