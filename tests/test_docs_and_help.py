@@ -333,7 +333,9 @@ def test_a_saved_plan_applies_to_the_same_sentry_spelled_another_way(emu, tmp_pa
     run = symsync("plan", "--config-dir", str(configs), "--out", str(planfile),
                   "--url", shouted, env=env)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    run = symsync("apply", str(planfile), "--yes", "--url", emu.url, env=env)
+    run = symsync(
+        "apply", str(planfile), "--config-dir", str(configs), "--yes", "--url", emu.url, env=env
+    )
     assert run.returncode == 0, run.stderr
     assert (
         emu.state()["organizations"]["acme"]["projects"]["ios"]["symbol_sources"][0]["name"]

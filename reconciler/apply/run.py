@@ -40,11 +40,14 @@ from reconciler.config.selection import selects
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
 from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES, with_verdict
-from reconciler.plan.expect import differences, unplanned
+from reconciler.plan.expect import differences, limit_differences, unbound, unplanned
 from reconciler.plan.fresh import DEFAULT_CONFIG_DIR, Progress, connect, plan_tree
 from reconciler.plan.model import Plan
-from reconciler.plan.planner import match_projects
+from reconciler.plan.planner import DesiredTree, match_projects
 from reconciler.sentry.settings import ConnectionSettings
+
+# The differences a refusal names, at most (the first ones, in project and source order).
+MAX_SHOWN = 20
 
 if TYPE_CHECKING:
     from reconciler.sentry.client import SentryClient
@@ -138,23 +141,75 @@ def _saved_plan(
     options: ApplyOptions, planfile: Path, *, progress: Progress, echo: Callable[[str], None]
 ) -> tuple[Plan, SentryClient | None]:
     """The saved plan (what ``--project`` selects of it), with the client to carry it out: none
-    when it has nothing to change."""
+    when it has nothing to change. A plan with changes is checked against the files at hand
+    first: each change must be what they give (see ``bind_to_files``)."""
     plan = read_plan_file(planfile)
-    if options.config_dir is not None:
-        echo(f"note: --config-dir is not read when applying the saved plan {planfile}")
     if options.patterns:
         keys = [p.key for p in plan.projects]
         plan = plan.select(match_projects(keys, options.patterns, where=display_path(planfile)))
-    # The verdict of this run's limits, whatever the file says (it may have been made with
-    # other settings); the applier checks the same again before its first write.
-    plan = with_verdict(plan, options.max_deletes)
     if not plan.has_changes:
-        return plan, None
-    client = connect(options.settings)
-    progress.attach(lambda: client.stats)
+        return with_verdict(plan, options.max_deletes), None
+    plan, client = bind_to_files(plan, options, planfile, progress=progress, echo=echo)
+    # The verdict of this run's limits, with each project's limit as its file says (the
+    # applier checks the same again before its first write).
+    return with_verdict(plan, options.max_deletes), client
+
+
+def bind_to_files(
+    plan: Plan,
+    options: ApplyOptions,
+    planfile: Path,
+    *,
+    progress: Progress,
+    echo: Callable[[str], None],
+) -> tuple[Plan, SentryClient]:
+    """Plans the saved plan's projects afresh from the files at hand and refuses (exit 3,
+    nothing written anywhere) a saved plan whose changes they do not give: edited by hand, or
+    made from other files. Answers the plan carrying its files' delete limits, and the client.
+    """
+    config_dir = options.config_dir or DEFAULT_CONFIG_DIR
+    probe = connect(options.settings)  # nothing is read from another Sentry
+    try:
+        check_same_sentry(plan, probe.base_url, planfile)
+    finally:
+        probe.close()
+    tree = DesiredTree(config_dir, (), echo=lambda _line: None).keys()
+    keys = [p.key for p in plan.projects if p.key in set(tree)]
+    missing = [p.key for p in plan.projects if p.key not in set(tree)]
+    if keys:
+        fresh, client = plan_tree(config_dir, keys, options.settings, progress=progress, echo=echo)
+    else:
+        fresh, client = Plan(), connect(options.settings)
+        progress.attach(lambda: client.stats)
     with _closed_on_failure(client):
-        check_same_sentry(plan, client.base_url, planfile)
-    return plan, client
+        if client.stopped_by is not None:  # a bad token, Sentry unreachable: said once
+            raise client.stopped_by.again()
+        broken = unplanned(fresh)
+        if broken:
+            raise SymsyncError(
+                f"apply: {display_path(planfile)} cannot be checked against "
+                f"{display_path(config_dir)}: the fresh plan could not read {len(broken)} "
+                "project(s); nothing was written anywhere:\n"
+                + "\n".join(f"  {line}" for line in broken)
+            )
+        lines = unbound(plan, fresh, missing)
+        if lines:
+            shown = lines[:MAX_SHOWN]
+            more = len(lines) - len(shown)
+            raise RefusedError(
+                f"{display_path(planfile)} makes changes the files in "
+                f"{display_path(config_dir)} do not give (edited, or made from other files); "
+                "nothing was written anywhere:\n"
+                + "\n".join(f"  {line}" for line in shown)
+                + (f"\n  ... and {more} more" if more else "")
+                + "\nRun `symsync plan --out` again from these files and apply that plan."
+            )
+    limits = {p.key: p.max_deletes for p in fresh.projects}
+    projects = tuple(
+        p.model_copy(update={"max_deletes": limits.get(p.key, p.max_deletes)})
+        for p in plan.projects
+    )
+    return plan.model_copy(update={"projects": projects}), client
 
 
 def _fresh_plan(
@@ -263,6 +318,7 @@ class PreparedApply:
                 ),
             )
         differ = differences(self.reviewed, self.plan)
+        differ += limit_differences(self.reviewed, self.plan)
         if not differ:
             return None
         return ExpectRefusal(

@@ -88,3 +88,106 @@ def differences(reviewed: Plan, fresh: Plan) -> list[str]:
 
 def _order(key: ChangeKey) -> tuple[str, str]:
     return (key[1], key[0])
+
+
+def _without_rotations(project: ProjectPlan) -> dict[ChangeKey, Change]:
+    """The project's changes less what a rotation adds (``--rotate``, ``--base``): a secret
+    sent again is the value the file's reference names, which a plan of the files alone does
+    not send; an update that only rotates drops out."""
+    out: dict[ChangeKey, Change] = {}
+    for key, change in _changes(project).items():
+        fields = {name: f for name, f in change.fields.items() if not (f.secret and f.rotate)}
+        if change.action == "update" and not fields:
+            continue
+        out[key] = change.model_copy(update={"fields": fields})
+    return out
+
+
+def _write_differences(where: str, saved: Change, given: Change) -> Iterable[str]:
+    """What the plan would send that the files do not give, beyond the shown fields: the body,
+    the variables its secrets come from, the position and why a delete is made."""
+    if saved.source is not None and given.source is not None:
+        sent = saved.source
+        for name in sorted(set(sent) | set(given.source)):
+            if sent.get(name) != given.source.get(name):
+                yield (
+                    f"{where}: sends `{name}` {_value(sent.get(name))}; the files give "
+                    f"{_value(given.source.get(name))}"
+                )
+    elif (saved.source is None) != (given.source is None):
+        yield f"{where}: the source it sends is not the one the files give"
+    for name in sorted(set(saved.secrets) | set(given.secrets)):
+        planned, filed = saved.secrets.get(name), given.secrets.get(name)
+        rotated = name in saved.fields and saved.fields[name].rotate is not None
+        if planned != filed and not (rotated and planned == "send" and filed == "keep"):
+            yield (
+                f"{where}: secret `{name}`: the plan says {planned or 'nothing'}; the files "
+                f"give {filed or 'nothing'}"
+            )
+    if (saved.position, saved.reason) != (given.position, given.reason):
+        yield f"{where}: its position or reason is not the one the files give"
+
+
+def _project_differences(saved: ProjectPlan, given: ProjectPlan) -> Iterable[str]:
+    key = saved.key
+    if saved.max_deletes != given.max_deletes:
+        yield (
+            f"{key}: the plan says max_deletes {_value(saved.max_deletes)}; the file says "
+            f"{_value(given.max_deletes)}"
+        )
+    if (saved.unmanaged, saved.reported) != (given.unmanaged, given.reported):
+        yield (
+            f"{key}: the sources it keeps or reports as unmanaged are not what the file's "
+            "`unmanaged` gives"
+        )
+    originals = _changes(saved)
+    old_changes, new_changes = _without_rotations(saved), _changes(given)
+    for change_key in sorted(set(old_changes) | set(new_changes), key=_order):
+        action, source_id = change_key
+        where = f"{key}: {action} `{source_id}`"
+        if change_key not in new_changes:
+            yield f"{where}: in the plan, but the files do not give it"
+        elif change_key not in old_changes:
+            yield f"{where}: the files give it, but it is not in the plan"
+        else:
+            old, new = old_changes[change_key], new_changes[change_key]
+            for line in _field_differences(where, old, new):
+                yield line.replace("reviewed", "the plan says").replace("; now", "; the files give")
+            yield from _write_differences(where, originals[change_key], new)
+
+
+def unbound(saved: Plan, given: Plan, missing: Iterable[str] = ()) -> list[str]:
+    """What in the saved plan the files at hand do not give, in words naming each project and
+    source; empty when every change of it is what the files give.
+
+    ``given`` is a fresh plan of the files for the saved plan's projects; ``missing`` the saved
+    plan's projects that have no file. A project whose Sentry state moved since the saved plan
+    was made is not compared here (its changes were planned from another state; apply refuses
+    it by itself), and neither is one the fresh plan could not read (see ``unplanned``)."""
+    out: list[str] = []
+    absent = set(missing)
+    fresh = {p.key: p for p in given.projects}
+    for project in saved.projects:
+        if project.key in absent:
+            if project.has_changes:
+                out.append(f"{project.key}: has changes in the plan, but no project file here")
+            continue
+        new = fresh.get(project.key)
+        if new is None or new.error is not None:
+            continue
+        if project.error is not None or new.fingerprint != project.fingerprint:
+            continue
+        out.extend(_project_differences(project, new))
+    return out
+
+
+def limit_differences(reviewed: Plan, fresh: Plan) -> list[str]:
+    """Projects whose delete limit (``max_deletes:`` in the file) is not the reviewed one: the
+    limits a run is held to come from the files, so a reviewed plan must have had the same."""
+    now = {p.key: p for p in fresh.projects}
+    return [
+        f"{p.key}: max_deletes: reviewed {_value(p.max_deletes)}; the file says "
+        f"{_value(now[p.key].max_deletes)}"
+        for p in reviewed.projects
+        if p.key in now and now[p.key].error is None and p.max_deletes != now[p.key].max_deletes
+    ]

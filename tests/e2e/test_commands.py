@@ -169,10 +169,14 @@ def test_saved_plan_with_project_filter_and_bad_plan_files(emu, configs, tmp_pat
         == 0
     )
     before = len(emu.requests())
-    run = symsync("apply", str(saved), "--project", "beta/*", "--yes", env=_env(emu.url))
+    run = symsync(
+        "apply", str(saved), "--config-dir", str(configs), "--project", "beta/*", "--yes",
+        env=_env(emu.url),
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr
     sent = api_requests(emu.requests(), before)
-    assert sent == [("GET", "beta/web", ""), ("PUT", "beta/web", "id=c")]
+    # Read against its file, read again just before the write, written.
+    assert sent == [("GET", "beta/web", ""), ("GET", "beta/web", ""), ("PUT", "beta/web", "id=c")]
     assert sources_in(emu.state(), "acme/ios")[0]["name"] == "a"
 
     broken = tmp_path / "broken.json"

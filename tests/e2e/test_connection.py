@@ -185,10 +185,11 @@ def test_a_saved_plan_applied_with_a_wrong_token_states_the_cause_once(tmp_path)
         assert made.returncode == 0, made.stderr
         since = len(emulator.requests())
         bad = clean_env(SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN=TOKEN)
-        run = symsync("apply", str(planfile), "--yes", env=bad, timeout=60)
+        run = symsync(
+            "apply", str(planfile), "--config-dir", str(configs), "--yes", env=bad, timeout=60
+        )
         asked = len(emulator.requests()) - since
     assert run.returncode == 1
     _once("the token is invalid or expired", run.stdout + run.stderr)
-    assert run.stderr.count("stopped: Sentry could not be used") == 40
-    assert "0 applied" in run.stderr
+    assert "applied" not in run.stderr  # stopped while checking the plan, before any write
     assert asked <= 8

@@ -203,7 +203,7 @@ def test_stale_saved_plan_is_refused_and_nothing_written(generation, configs, tm
         )
         assert answer.status_code == 201
         before = len(emu.requests())
-        run = symsync("apply", str(saved), "--yes", env=env)
+        run = symsync("apply", str(saved), "--config-dir", str(configs), "--yes", env=env)
         log = emu.requests()
         state = emu.state()
 
@@ -211,8 +211,9 @@ def test_stale_saved_plan_is_refused_and_nothing_written(generation, configs, tm
     assert "refused" in run.stderr
     assert "added `sneaky`" in run.stderr
     sent = api_requests(log, before)
-    assert [(m, q) for m, k, q in sent if k == "acme/ios"] == [("GET", "")]
+    assert [(m, q) for m, k, q in sent if k == "acme/ios"] == [("GET", ""), ("GET", "")]
     assert [(m, q) for m, k, q in sent if k == "acme/android"] == [
+        ("GET", ""),
         ("GET", ""),
         ("DELETE", "id=stray"),
     ]
@@ -236,9 +237,10 @@ def test_saved_plan_is_refused_against_another_sentry(generation, configs, tmp_p
         )
         assert made.returncode == 0, made.stderr
         assert json.loads(saved.read_text())["sentry_url"] == planned_on.url
-        run = symsync("apply", str(saved), "--yes", env=_env(other.url, **SECRETS))
+        tree = ("--config-dir", str(configs))
+        run = symsync("apply", str(saved), *tree, "--yes", env=_env(other.url, **SECRETS))
         other_log, other_state = other.requests(), other.state()
-        applied = symsync("apply", str(saved), "--yes", env=_env(planned_on.url, **SECRETS))
+        applied = symsync("apply", str(saved), *tree, "--yes", env=_env(planned_on.url, **SECRETS))
 
     assert run.returncode == 3, run.stdout + run.stderr
     assert f"planned against {planned_on.url}, not {other.url}" in run.stderr

@@ -121,7 +121,9 @@ def test_one_missing_variable_anywhere_writes_nothing_anywhere(
         env = _env(emu.url, IOS_PW=FROM_ENV, ANDROID_S3="")
         runs = {
             "fresh plan": symsync("apply", "--config-dir", str(configs), "--yes", env=env),
-            "saved plan": symsync("apply", str(plan_file), "--yes", env=env),
+            "saved plan": symsync(
+                "apply", str(plan_file), "--config-dir", str(configs), "--yes", env=env
+            ),
         }
         log, state = emu.requests(), emu.state()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from reconciler.plan.differ import diff_project
 from reconciler.plan.model import Plan
 from reconciler.sentry.errors import AccountWideError
 from reconciler.sentry.settings import ConnectionSettings
+from tests.support.e2e_helpers import write_tree
 from tests.support.plan_helpers import FakeSentry, http, project, redacted
 
 SENTRY = "https://sentry.example"
@@ -101,27 +103,96 @@ def test_a_saved_plan_for_another_sentry_is_refused_and_its_client_closed(
     client = Client({"acme/ios": [redacted(http("a"))]}, url="https://other.example")
     monkeypatch.setattr(apply_run, "connect", lambda settings: client)
     notes: list[str] = []
-    options = ApplyOptions(planfile=planfile, config_dir=Path("configs"))
+    options = ApplyOptions(planfile=planfile, config_dir=tmp_path / "configs")
     with pytest.raises(RefusedError, match=r"was planned against https://sentry\.example"):
         prepare_apply(options, progress=Display(), echo=notes.append)
     assert client.closed
-    assert notes == [f"note: --config-dir is not read when applying the saved plan {planfile}"]
+    assert client.calls == []  # nothing read from the other Sentry
+
+
+def _tree_and_client(
+    tmp_path: Path, monkeypatch, desired: list[dict[str, Any]], remote: list[dict[str, Any]]
+) -> tuple[Path, Client]:
+    configs = write_tree(tmp_path, {"acme/ios": {"sources": desired}})
+    client = Client({"acme/ios": [redacted(s) for s in remote]})
+    # The client that only says which Sentry this is, then the one that reads and writes.
+    monkeypatch.setattr(apply_run, "connect", lambda settings: Client({}))
+    monkeypatch.setattr(fresh, "connect", lambda settings, desired=None: client)
+    return configs, client
 
 
 def test_a_saved_plan_is_verified_and_written_then_the_client_closed(tmp_path: Path, monkeypatch):
     planfile = _saved(tmp_path, _plan([http("a", name="new")], [http("a")]))
-    client = Client({"acme/ios": [redacted(http("a"))]})
-    monkeypatch.setattr(apply_run, "connect", lambda settings: client)
+    configs, client = _tree_and_client(tmp_path, monkeypatch, [http("a", name="new")], [http("a")])
     events: list[str] = []
-    with prepare_apply(ApplyOptions(planfile=planfile), progress=Display(), echo=print) as run:
+    options = ApplyOptions(planfile=planfile, config_dir=configs)
+    with prepare_apply(options, progress=Display(), echo=print) as run:
         assert run.needs_confirmation
         run.resolve_secrets()
         result = run.carry_out(on_event=events.append)
         assert not client.closed
     assert client.closed
     assert [p.status for p in result.projects] == ["applied"]
-    assert [call[0] for call in client.calls] == ["GET", "PUT"]  # re-read, then the write
+    # Read against the file, read again just before the write, then the write.
+    assert [call[0] for call in client.calls] == ["GET", "GET", "PUT"]
     assert events == ["acme/ios: updated `a`"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (
+            lambda d: d["projects"][0]["changes"][0]["fields"]["name"].update(after="bent"),
+            'field `name`: the plan says "a server" -> "bent"; the files give "a server" -> "new"',
+        ),
+        (
+            lambda d: d["projects"][0]["changes"][0]["source"].update(url="https://evil.example/"),
+            'sends `url` "https://evil.example/"; the files give "https://a.example/"',
+        ),
+        (
+            lambda d: d["projects"][0].update(max_deletes=100),
+            "acme/ios: the plan says max_deletes 100; the file says null",
+        ),
+        (
+            lambda d: d["projects"][0]["changes"].append(
+                {"action": "delete", "source_id": "b", "source_type": "http", "reason": "absent"}
+            ),
+            "acme/ios: delete `b`: in the plan, but the files do not give it",
+        ),
+    ],
+    ids=["field", "body", "max-deletes", "added-delete"],
+)
+def test_a_saved_plan_the_files_do_not_give_is_refused_before_any_write(
+    tmp_path: Path, monkeypatch, edit: Any, named: str
+):
+    document = json.loads(_plan([http("a", name="new")], [http("a"), http("b")]).dumps())
+    edit(document)
+    planfile = tmp_path / "plan.json"
+    planfile.write_text(json.dumps(document), encoding="utf-8")
+    configs, client = _tree_and_client(
+        tmp_path, monkeypatch, [http("a", name="new")], [http("a"), http("b")]
+    )
+    options = ApplyOptions(planfile=planfile, config_dir=configs)
+    with pytest.raises(RefusedError) as info:
+        prepare_apply(options, progress=Display(), echo=print)
+    assert named in str(info.value)
+    assert "nothing was written anywhere" in str(info.value)
+    assert [call[0] for call in client.calls] == ["GET"]
+    assert client.closed
+
+
+def test_a_saved_plan_for_a_project_without_a_file_is_refused(tmp_path: Path, monkeypatch):
+    planfile = _saved(tmp_path, _plan([http("a", name="new")], [http("a")]))
+    configs = write_tree(tmp_path, {"acme/android": {"sources": []}})
+    client = Client({"acme/ios": [redacted(http("a"))]})
+    monkeypatch.setattr(apply_run, "connect", lambda settings: client)
+    with pytest.raises(
+        RefusedError, match="acme/ios: has changes in the plan, but no project file"
+    ):
+        prepare_apply(
+            ApplyOptions(planfile=planfile, config_dir=configs), progress=Display(), echo=print
+        )
+    assert client.calls == []
 
 
 def _prepared(reviewed: Plan, fresh_plan: Plan) -> PreparedApply:
@@ -178,3 +249,13 @@ def test_a_fresh_plan_that_fails_takes_the_display_down_then_closes_the_client(
             tmp_path / "configs", (), ConnectionSettings(), progress=display, echo=print
         )
     assert display.calls == ["attach", "phase plan 1", "read", "stop", "close"]
+
+
+def test_expect_refuses_a_reviewed_plan_whose_delete_limit_the_file_no_longer_gives():
+    reviewed = _plan([http("a", name="new")], [http("a")])
+    bent = reviewed.model_copy(
+        update={"projects": (reviewed.projects[0].model_copy(update={"max_deletes": 100}),)}
+    )
+    refusal = _prepared(bent, reviewed).expect_refusal()
+    assert refusal is not None and refusal.exit_code == EXIT_REFUSED
+    assert "  acme/ios: max_deletes: reviewed 100; the file says null" in refusal.lines
