@@ -1,9 +1,12 @@
 """``symsync emulator --state FILE`` killed and restarted, as a user would: the real CLI.
 
 An answered write survives ``kill -9``; a kill at any moment leaves a state that loads; a clean
-stop (SIGINT or SIGTERM) leaves the complete state in the JSON file and nothing beside it.
+stop (SIGINT or SIGTERM) leaves the complete state in the JSON file and nothing beside it; on a
+full disk writes are refused with 503 and every one answered survives a kill.
 
-The random-kill loop runs a few seeded rounds here; ``SYMSYNC_SOAK_KILLS=N`` runs N rounds.
+The random-kill loop runs a few seeded rounds here, and ``SYMSYNC_SOAK_KILLS`` rounds (40 by
+default) in ``make soak``, which also fills a small tmpfs under a running emulator (where this
+machine lets the tests mount one).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from tests.support.emulator_support import AUTH, ORG, http_source, state_of
 pytestmark = pytest.mark.e2e
 
 LISTENING_RE = re.compile(r"listening on (http://\S+)")
-KILL_ROUNDS = int(os.environ.get("SYMSYNC_SOAK_KILLS", "4"))
+KILL_ROUNDS = 4
+SOAK_KILL_ROUNDS = int(os.environ.get("SYMSYNC_SOAK_KILLS", "40"))
 
 
 class Emulator:
@@ -172,6 +176,15 @@ class Writer:
 def test_kills_at_random_moments_leave_a_state_that_loads_with_every_answered_write(
     tmp_path: Path,
 ) -> None:
+    _kill_during_write_bursts(tmp_path, KILL_ROUNDS)
+
+
+@pytest.mark.soak
+def test_many_kills_during_write_bursts_lose_no_answered_write(tmp_path: Path) -> None:
+    _kill_during_write_bursts(tmp_path, SOAK_KILL_ROUNDS)
+
+
+def _kill_during_write_bursts(tmp_path: Path, rounds: int) -> None:
     rng = random.Random(20261202)
     path = tmp_path / "state.json"
     slugs = [f"p{i:03d}" for i in range(300)]
@@ -179,7 +192,7 @@ def test_kills_at_random_moments_leave_a_state_that_loads_with_every_answered_wr
     path.write_text(json.dumps(state_of(seed)))
     expected = dict.fromkeys(slugs, "seed")  # what must be there after a restart
     maybe: dict[str, str] = {}  # a write in flight at the kill may or may not be there
-    for _round in range(KILL_ROUNDS):
+    for _round in range(rounds):
         with emulator_on(path) as emulator:
             names = _names_in(emulator.state())
             for slug in slugs:
@@ -206,3 +219,73 @@ def test_kills_at_random_moments_leave_a_state_that_loads_with_every_answered_wr
         emulator.stop()
     assert _names_in(json.loads(path.read_text())) == names
     assert _files_beside(path) == []
+
+
+@contextmanager
+def _small_disk(folder: Path, size: str = "8m") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``folder`` (needs root; the test is skipped without)."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace')}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.soak
+def test_a_full_disk_refuses_writes_with_503_and_loses_none_answered_across_a_kill(
+    tmp_path: Path,
+) -> None:
+    with _small_disk(tmp_path / "disk") as disk:
+        path = disk / "state.json"
+        path.write_text(json.dumps(state_of({"ios": []})))
+        answered: list[str] = []
+        refused: list[str] = []
+        big = "n" * 2000  # each write grows the journal
+        with emulator_on(path) as emulator, requests.Session() as session:
+
+            def post(i: int) -> int:
+                body = http_source(f"s{i:04d}", name=big)
+                status = session.post(
+                    _sources_url(emulator.url, "ios"), json=body, headers=AUTH, timeout=30
+                ).status_code
+                (answered if status == 201 else refused).append(body["id"])
+                return status
+
+            for i in range(5):
+                assert post(i) == 201
+            filler = _fill(disk)
+            statuses = [post(i) for i in range(5, 100)]
+            assert 503 in statuses
+            assert set(statuses) <= {201, 503}
+            listed = session.get(_sources_url(emulator.url, "ios"), headers=AUTH, timeout=30)
+            assert listed.status_code == 200  # reads go on
+            assert [s["id"] for s in listed.json()] == answered
+            filler.unlink()
+            assert post(500) == 201  # writes are saved again
+            emulator.kill()
+        with emulator_on(path) as emulator:
+            stored = [
+                s["id"]
+                for s in emulator.state()["organizations"][ORG]["projects"]["ios"]["symbol_sources"]
+            ]
+            emulator.stop()
+    assert stored == answered
+    assert not set(stored) & set(refused)
