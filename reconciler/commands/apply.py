@@ -84,7 +84,8 @@ config_dir_option = click.option(
     "--config-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"The desired-state tree (default: {DEFAULT_CONFIG_DIR}); not read with PLANFILE.",
+    help=f"The desired-state tree (default: {DEFAULT_CONFIG_DIR}); with PLANFILE, the files "
+    "every change of the plan must come from.",
 )
 yes_option = click.option(
     "--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal)."
@@ -131,7 +132,9 @@ def command(
 ) -> int:
     """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan.
 
-    With PLANFILE, a project whose remote state moved since the plan is refused (exit 3).
+    With PLANFILE, a plan whose changes the files of --config-dir do not give (edited, or
+    made from other files) is refused whole (exit 3), and a project whose remote state moved
+    since the plan is refused (exit 3).
     Secret variables are read only where a value must be sent, from the environment, else
     from SYMSYNC_SECRETS (a JSON object of names to values); all of them are checked before
     the first write, and one missing stops the whole apply (exit 1). The token needs

@@ -22,8 +22,15 @@ scale. Now:
   flushed to disk and renamed over the old one.
 
 The journal records which file its rows apply to (the SHA-256 of the file's bytes): rows are laid
-over that file only. If the file was changed by hand while the emulator was stopped, the file
-wins and the journal's rows are dropped with a warning.
+over that file only. A seal beside it (``FILE.journal.seq``, module ``journal``) holds the number
+of the last write recorded. At start, anything that would lose an answered write is an error
+naming the file and what to do (``JournalError``), never a warning: a file changed by hand while
+the journal held writes to it, a journal that is missing or cannot be read, or one holding fewer
+writes than its seal says (a removed or damaged SQLite ``-wal``).
+
+A write that cannot be recorded (a full or failing disk) raises ``NotDurable``: the server undoes
+it and answers 503, and so for every write until one can be recorded again (said once on stderr
+when refusing starts and when it ends). Reads go on meanwhile.
 
 Why this design: an SQLite commit without an fsync costs a small fraction of what serving the
 HTTP request costs the emulator, while an fsync per commit makes the slowest writes many times
@@ -37,8 +44,9 @@ whole, and only the last writes may be missing. (The figures behind these choice
 ``benchmarks/README.md``, "Measurements behind the design".)
 
 A file without write permission (``chmod a-w``) is loaded and never written, nor is a journal
-kept: the emulator serves from memory (noting it once on stderr at the first write), as it does
-when the folder cannot be written (then with a warning, once).
+kept: the emulator serves from memory (noting it once on stderr at the first write). That is a
+choice made by whoever made the file read-only; a folder that cannot be written is not: its
+writes are refused with 503.
 
 Threads: ``record`` runs with the state lock held (so rows are recorded in the order the writes
 happened); the background export takes the state lock only to copy a reference to each
