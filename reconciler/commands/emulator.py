@@ -71,6 +71,29 @@ def _token_and_scopes(value: str, default: frozenset[str], hint: str) -> tuple[s
     return token, scopes
 
 
+def _accepted_tokens(
+    tokens: tuple[str, ...], org_tokens: tuple[str, ...]
+) -> tuple[dict[str, frozenset[str]], dict[str, str], dict[str, tuple[str, frozenset[str]]]]:
+    """The users' tokens with their scopes and roles, and the integrations' tokens; without
+    any, the default token."""
+    from reconciler.emulator.server import DEFAULT_SCOPES, DEFAULT_TOKEN
+
+    parsed = [parse_token(t) for t in tokens]
+    integrations = {token: (org, scopes) for token, org, scopes in map(parse_org_token, org_tokens)}
+    if not parsed and not integrations:
+        return {DEFAULT_TOKEN: DEFAULT_SCOPES}, {}, {}
+    from reconciler.core.redact import register_secret
+
+    # A client may put its token in the URL's path, which the log shows.
+    for token in [*(t for t, _, _ in parsed), *integrations]:
+        register_secret(token, "an emulator token")
+    return (
+        {token: scopes for token, scopes, _ in parsed},
+        {token: role for token, _, role in parsed},
+        integrations,
+    )
+
+
 def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
     if value is None:
         return None
@@ -171,26 +194,13 @@ def command(
 ) -> int:
     """Run a local server that behaves like Sentry's symbol-sources API."""
     from reconciler.emulator.server import (
-        DEFAULT_SCOPES,
-        DEFAULT_TOKEN,
         Emulator,
         RateLimit,
         Settings,
     )
     from reconciler.emulator.state import EmulatorState
 
-    parsed = [parse_token(t) for t in tokens]
-    integrations = {token: (org, scopes) for token, org, scopes in map(parse_org_token, org_tokens)}
-    token_scopes = (
-        {token: scopes for token, scopes, _ in parsed}
-        if parsed or integrations
-        else {DEFAULT_TOKEN: DEFAULT_SCOPES}
-    )
-    if parsed or integrations:  # a client may put its token in the URL's path, which the log shows
-        from reconciler.core.redact import register_secret
-
-        for token in [*token_scopes, *integrations]:
-            register_secret(token, "an emulator token")
+    token_scopes, roles, integrations = _accepted_tokens(tokens, org_tokens)
     if fresh and state_path is None:
         raise click.UsageError("--fresh starts the --state file afresh: give --state FILE too")
     if state_path is None:
@@ -201,7 +211,7 @@ def command(
         host=host,
         port=port,
         tokens=token_scopes,
-        roles={token: role for token, _, role in parsed},
+        roles=roles,
         org_tokens=integrations,
         latency_ms=latency_ms,
         rate_limit=rate_limit if isinstance(rate_limit, RateLimit) else None,
