@@ -177,7 +177,10 @@ class StateStore:
             self._seal.remove()  # a seal of no write
             return
         if self._base_digest is None:
-            raise self._refusal(f"{self.path} is missing, but its journal is there")
+            raise self._refusal(
+                f"{self.journal_path} holds writes, but {self.path} is missing (or the state "
+                "was not read from it)"
+            )
         try:
             journal, after, rows = self._read_journal(sealed)
         except JournalError:

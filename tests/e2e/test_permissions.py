@@ -85,3 +85,17 @@ def test_a_403_on_one_organizations_project_list_leaves_the_others_plan_and_repo
     assert "globex" in plan["unfiled_errors"]["globex/*"]
     assert "org:read" in plan["unfiled_errors"]["globex/*"]
     assert "acme-int-SENTINEL" not in run.stdout + run.stderr
+
+
+def test_import_of_an_organization_the_token_may_not_read_is_its_error(tmp_path: Path) -> None:
+    state = state_doc({"acme/ios": [SOURCE], "globex/web": [SOURCE]})
+    with running_emulator("--org-token", "acme=acme-int-SENTINEL", state=state) as emulator:
+        env = clean_env(SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN="acme-int-SENTINEL")
+        refused = symsync("import", "--org", "globex", "--config-dir", str(tmp_path / "c"), env=env)
+        done = symsync("import", "--org", "acme", "--config-dir", str(tmp_path / "c"), env=env)
+    assert refused.returncode == 1
+    assert "organization `globex`" in refused.stderr and "org:read" in refused.stderr
+    assert "Traceback" not in refused.stderr and "acme-int-SENTINEL" not in refused.stderr
+    assert not (tmp_path / "c" / "globex").exists()
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "c" / "acme" / "ios.yaml").exists()
