@@ -16,7 +16,8 @@ organization:
 
 Rate-limit windows are keyed by who holds the token (Sentry's ``get_rate_limit_key``): a user
 (every token of that user, across organizations) or, for an integration's token, its
-organization. Each ``--token`` is its own user here.
+organization; an organization auth token, like a request without a known token, by the caller's
+address (this instance serves loopback: one caller). Each ``--token`` is its own user here.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def credentials(
     out: dict[str, Credential] = {}
     for number, (value, scopes) in enumerate(tokens.items(), start=1):
         if value.startswith(ORG_TOKEN_PREFIX):
-            out[value] = Credential(ORG_CI_SCOPES, f"org-auth-token:{number}")
+            # Sentry counts an organization auth token's requests by the caller's address.
+            out[value] = Credential(ORG_CI_SCOPES, "ip")
             continue
         granted = ROLE_SCOPES[roles.get(value, DEFAULT_ROLE)]
         out[value] = Credential(implied_scopes(scopes) & granted, f"user:{number}")

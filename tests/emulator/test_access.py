@@ -221,3 +221,11 @@ def test_gen_b_answers_a_nul_in_a_string_with_drfs_message() -> None:
         "error": "Invalid http source: url: Null characters are not allowed."
     }
     assert [s["id"] for s in stored] == ["web"]
+
+
+def test_organization_auth_tokens_are_counted_by_the_callers_address() -> None:
+    tokens = {"sntrys_one": FULL, "sntrys_two": FULL, "user": FULL}
+    with serving_emulator(STATE, tokens=tokens, rate_limit=RateLimit(1, 60)) as handle:
+        assert _call(handle, "GET", "sntrys_one").status_code == 403
+        assert _call(handle, "GET", "sntrys_two").status_code == 429  # one address, one window
+        assert _call(handle, "GET", "user").status_code == 200
