@@ -39,7 +39,10 @@ from reconciler.importer.secret_names import SecretNamer, SecretNameTemplate
 from reconciler.importer.write import missing_schema, refuse_conflicts, target_path
 from reconciler.sentry import spec
 from reconciler.sentry.client import SentryClient
-from reconciler.sentry.errors import stops_the_run
+from reconciler.sentry.errors import OrganizationError, stops_the_run
+
+# The project of a failure that is the whole organization's (its project list refused).
+WHOLE_ORGANIZATION: Final = "*"
 
 READ_PARALLELISM: Final = 8
 
@@ -68,11 +71,18 @@ class FailedProject:
         return not self.secrets
 
     def message(self) -> str:
+        if self.project == WHOLE_ORGANIZATION:
+            return f"could not list its projects: {self.error}"
         if self.unread:
             return f"could not read its sources: {self.error}"
         return f"its file would hold the value of a secret: {self.error}; the file was not written"
 
     def next_step(self) -> str:
+        if self.project == WHOLE_ORGANIZATION:
+            return (
+                f"once the token may list the projects of `{self.organization}`, import them "
+                f"with `symsync import --org {self.organization}`"
+            )
         alone = f"`symsync import --org {self.organization} --project {self.project}`"
         if self.unread:
             return (
@@ -147,7 +157,11 @@ def import_organization(
     result = ImportResult()
     chosen: dict[str, list[str]] = {}
     for organization, patterns in selected_organizations(org, projects, config_dir).items():
-        slugs = _named_projects(client, organization, patterns)
+        try:
+            slugs = _named_projects(client, organization, patterns)
+        except OrganizationError as exc:  # that organization's error: the others go on
+            result.failed.append(FailedProject(organization, WHOLE_ORGANIZATION, str(exc)))
+            continue
         slugs = _without_excluded(organization, slugs, exclude, result)
         chosen[organization] = _with_file_names(organization, slugs, result.warnings)
     _warn_unused_excludes(exclude, result)

@@ -87,15 +87,21 @@ def test_a_403_on_one_organizations_project_list_leaves_the_others_plan_and_repo
     assert "acme-int-SENTINEL" not in run.stdout + run.stderr
 
 
-def test_import_of_an_organization_the_token_may_not_read_is_its_error(tmp_path: Path) -> None:
+def test_import_of_an_organization_the_token_may_not_read_is_its_error_only(
+    tmp_path: Path,
+) -> None:
     state = state_doc({"acme/ios": [SOURCE], "globex/web": [SOURCE]})
+    configs = tmp_path / "c"
     with running_emulator("--org-token", "acme=acme-int-SENTINEL", state=state) as emulator:
         env = clean_env(SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN="acme-int-SENTINEL")
-        refused = symsync("import", "--org", "globex", "--config-dir", str(tmp_path / "c"), env=env)
-        done = symsync("import", "--org", "acme", "--config-dir", str(tmp_path / "c"), env=env)
-    assert refused.returncode == 1
-    assert "organization `globex`" in refused.stderr and "org:read" in refused.stderr
-    assert "Traceback" not in refused.stderr and "acme-int-SENTINEL" not in refused.stderr
-    assert not (tmp_path / "c" / "globex").exists()
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "c" / "acme" / "ios.yaml").exists()
+        run = symsync(
+            "import", "--project", "globex/*", "--project", "acme/*",
+            "--config-dir", str(configs), env=env,
+        )  # fmt: skip
+    assert run.returncode == 1  # the failure shows in the exit code, at the end
+    assert "error: globex/*: could not list its projects: " in run.stderr
+    assert "organization `globex`" in run.stderr and "org:read" in run.stderr
+    assert "symsync import --org globex" in run.stderr
+    assert "Traceback" not in run.stderr and "acme-int-SENTINEL" not in run.stderr
+    assert (configs / "acme" / "ios.yaml").exists()  # the other organization is imported
+    assert not (configs / "globex").exists()
