@@ -105,6 +105,24 @@ def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None)
     return RateLimit(int(match.group(1)), float(match.group(2)))
 
 
+def _parse_projects(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    from reconciler.sentry.spec import SLUG_RE
+
+    out: list[tuple[str, str]] = []
+    for value in values:
+        org, sep, project = value.partition("/")
+        if not sep or not SLUG_RE.fullmatch(org) or not SLUG_RE.fullmatch(project):
+            raise click.BadParameter(
+                f"{value!r} is not ORG/PROJECT: give two slugs (lowercase letters, digits, `-` "
+                "and `_`) like acme/ios",
+                param_hint="--project",
+            )
+        out.append((org, project))
+    return out
+
+
 @click.command(
     name="emulator", short_help="Run a local Sentry (symbol-sources API) for demos and tests."
 )
@@ -147,6 +165,14 @@ def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None)
     "scope unless given, 403 for every other organization, rate-limited per organization.",
 )
 @click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    callback=_parse_projects,
+    metavar="ORG/PROJECT",
+    help="Create this project, empty, at start unless it exists (repeatable).",
+)
+@click.option(
     "--latency-ms",
     type=click.FloatRange(min=0),
     default=0.0,
@@ -185,6 +211,7 @@ def command(
     fresh: bool,
     tokens: tuple[str, ...],
     org_tokens: tuple[str, ...],
+    projects: list[tuple[str, str]],
     latency_ms: float,
     rate_limit: object,
     concurrent_limit: int | None,
@@ -207,6 +234,8 @@ def command(
         state = EmulatorState({}, None)
     else:
         state = EmulatorState.fresh(state_path) if fresh else EmulatorState.load(state_path)
+    for org, project in projects:
+        state.add_project(org, project)
     settings = Settings(
         host=host,
         port=port,

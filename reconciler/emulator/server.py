@@ -42,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any, Final
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
+from reconciler.emulator import project_details
 from reconciler.emulator import sources as sources_endpoint
 from reconciler.emulator.access import ORG_TOKEN_PREFIX, Credential, credentials
 from reconciler.emulator.persistence import NotDurable
@@ -104,6 +105,15 @@ WWW_AUTHENTICATE_401: Final = 'xBasic realm="api"'
 API_PREFIX: Final = "/api/0/"
 SYMBOL_SOURCES_RE: Final = re.compile(r"^/api/0/projects/([^/]+)/([^/]+)/symbol-sources/$")
 ORG_PROJECTS_RE: Final = re.compile(r"^/api/0/organizations/([^/]+)/projects/$")
+PROJECT_DETAILS_RE: Final = re.compile(r"^/api/0/projects/([^/]+)/([^/]+)/$")
+ORG_BUILTINS_RE: Final = re.compile(r"^/api/0/organizations/([^/]+)/builtin-symbol-sources/$")
+# Sentry's project details take a PUT from a `project:read` token too; what it may change is
+# checked field by field (``reconciler.emulator.project_details``).
+PROJECT_DETAILS_SCOPES: Final[dict[str, frozenset[str]]] = {
+    "GET": spec.METHOD_SCOPES["GET"],
+    "PUT": spec.METHOD_SCOPES["GET"],
+    "DELETE": spec.METHOD_SCOPES["DELETE"],
+}
 
 MAX_PER_PAGE: Final = 100
 READ_PIECE: Final = 1 << 20  # request bodies are read a MiB at a time
@@ -443,6 +453,9 @@ class Emulator:
         match = SYMBOL_SOURCES_RE.match(path)
         org_match = ORG_PROJECTS_RE.match(path)
         if match is None and org_match is None:
+            builtin_reply = self._route_builtins(method, path, query, headers, body)
+            if builtin_reply is not None:
+                return builtin_reply
             if path.startswith(API_PREFIX):
                 return _catchall(path, headers.get("content-type"))
             return detail(404, DOES_NOT_EXIST)
@@ -512,6 +525,50 @@ class Emulator:
             if credential is not None:
                 return credential.holder
         return "ip"
+
+    def _route_builtins(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply | None:
+        """Project details and the organization's built-in repositories; None for any other
+        path."""
+        details = PROJECT_DETAILS_RE.match(path)
+        builtins = ORG_BUILTINS_RE.match(path)
+        if details is None and builtins is None:
+            return None
+        authorization = headers.get("authorization")
+        scope_map = PROJECT_DETAILS_SCOPES if details else ORG_METHOD_SCOPES
+        denied = self._authorize(method, authorization, scope_map)
+        if denied is not None:
+            return denied
+        if builtins is not None:
+            if self.state.find_organization(unquote(builtins.group(1))) is None:
+                return detail(404, DOES_NOT_EXIST)
+            if method != "GET":
+                return detail(405, f'Method "{method}" not allowed.')
+            return project_details.organization_builtins()
+        assert details is not None
+        token = (authorization or "").split()[-1]
+        scopes = self.settings.tokens.get(token, frozenset())
+        with self.state.lock:
+            org_ref, project_ref = unquote(details.group(1)), unquote(details.group(2))
+            project = self.state.find_project(org_ref, project_ref)
+            if project is None:
+                moved = self.state.find_moved_project(org_ref, project_ref)
+                if moved is None:
+                    return detail(404, DOES_NOT_EXIST)
+                return _project_moved(path, query, org_ref, project_ref, moved.slug)
+            try:
+                return project_details.handle(
+                    method,
+                    lambda: parse_json_body(body, headers.get("content-type")),
+                    project,
+                    functools.partial(self.state.commit, project),
+                    scopes,
+                )
+            except ParseError as exc:
+                return detail(400, str(exc))
+            except _UnsupportedMediaType as exc:
+                return detail(415, f'Unsupported media type "{exc}" in request.')
 
     def _authorize(
         self, method: str, authorization: str | None, scope_map: Mapping[str, frozenset[str]]

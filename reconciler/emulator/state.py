@@ -48,6 +48,8 @@ class StateFileError(SymsyncError):
 
 
 _CURRENT: Any = object()
+# A project's built-in repositories in the state file; absent: never set.
+BUILTIN_KEY = "builtin_symbol_sources"
 
 
 @dataclass
@@ -61,11 +63,16 @@ class Project:
     extra: dict[str, Any] = field(default_factory=dict)
     given_keys: frozenset[str] = frozenset()
     previous_slugs: tuple[str, ...] = ()
+    # The project's built-in repositories (``builtinSymbolSources``); None: never set, and Sentry
+    # then answers its default. Replaced on every write, never changed in place.
+    builtin_symbol_sources: list[str] | None = None
     # This project's line of the state file and the list it was made from. Stored lists are
     # replaced on every write, never changed in place, so the same list means the same line.
-    _line: tuple[object, str] | None = field(default=None, repr=False, compare=False)
+    _line: tuple[object, object, str] | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(self, symbol_sources: Any = _CURRENT) -> dict[str, Any]:
+    def to_dict(
+        self, symbol_sources: Any = _CURRENT, builtin: list[str] | None | Any = _CURRENT
+    ) -> dict[str, Any]:
         """This project in the file format (sharing its values: copy before changing them)."""
         out: dict[str, Any] = {}
         if "id" in self.given_keys:
@@ -77,21 +84,33 @@ class Project:
         out.update(self.extra)
         current = symbol_sources is _CURRENT
         out["symbol_sources"] = self.symbol_sources if current else symbol_sources
+        builtin = self.builtin_symbol_sources if builtin is _CURRENT else builtin
+        if builtin is not None:
+            out[BUILTIN_KEY] = builtin
         return out
 
-    def file_line(self, symbol_sources: Any) -> str:
-        """``"<slug>": {...}``: this project, with the list ``symbol_sources`` that was stored
-        when a snapshot was taken, as one line of the state file. Safe without the lock."""
+    def stored(self) -> tuple[Any, list[str] | None]:
+        """What a write may replace: the sources list and the built-in repositories."""
+        return (self.symbol_sources, self.builtin_symbol_sources)
+
+    def file_line(self, stored: tuple[Any, list[str] | None]) -> str:
+        """``"<slug>": {...}``: this project, with what was stored (``stored()``) when a
+        snapshot was taken, as one line of the state file. Safe without the lock."""
         cached = self._line
-        if cached is not None and cached[0] is symbol_sources:
-            return cached[1]
-        line = f"{_dumps(self.slug)}: {_dumps(self.to_dict(symbol_sources))}"
-        self._line = (symbol_sources, line)
+        if cached is not None and cached[0] is stored[0] and cached[1] is stored[1]:
+            return cached[2]
+        line = f"{_dumps(self.slug)}: {_dumps(self.to_dict(*stored))}"
+        self._line = (stored[0], stored[1], line)
         return line
 
     def sources_text(self) -> str:
-        """The stored list as JSON text (what the journal records)."""
-        return _dumps(self.symbol_sources)
+        """What the journal records: the stored list as JSON text, or, once the project's
+        built-in repositories were set, an object with both (older journals hold lists)."""
+        if self.builtin_symbol_sources is None:
+            return _dumps(self.symbol_sources)
+        return _dumps(
+            {"symbol_sources": self.symbol_sources, BUILTIN_KEY: self.builtin_symbol_sources}
+        )
 
 
 @dataclass
@@ -224,7 +243,7 @@ class EmulatorState:
                 previous = project_data.get("previous_slugs", [])
                 if not isinstance(previous, list) or not all(isinstance(x, str) for x in previous):
                     raise StateFileError(f"{pwhere}.previous_slugs: must be a list of strings")
-                known = ("id", "name", "platform", "symbol_sources")
+                known = ("id", "name", "platform", "symbol_sources", BUILTIN_KEY)
                 org.projects[project_slug] = Project(
                     organization=org,
                     slug=project_slug,
@@ -235,6 +254,7 @@ class EmulatorState:
                     extra={k: v for k, v in project_data.items() if k not in known},
                     given_keys=frozenset(k for k in known[:3] if k in project_data),
                     previous_slugs=tuple(previous),
+                    builtin_symbol_sources=_builtin_of(project_data, pwhere),
                 )
             organizations[org_slug] = org
         _refuse_duplicate_ids(origin, "organization", list(organizations.values()))
@@ -293,6 +313,29 @@ class EmulatorState:
             return None
         return _lookup(org.projects, org.projects_by_id, project_id_or_slug)
 
+    def add_project(self, org_slug: str, project_slug: str) -> Project:
+        """The project, created empty (and its organization too) when it does not exist."""
+        with self.lock:
+            org = self.organizations.get(org_slug)
+            project = org.projects.get(project_slug) if org is not None else None
+            if project is None:
+                project = self._create_project(org_slug, project_slug)
+                self.commit(project)
+            return project
+
+    def _create_project(self, org_slug: str, project_slug: str) -> Project:
+        org = self.organizations.get(org_slug)
+        if org is None:
+            org_id = _next_free(set(self._organizations_by_id))
+            org = Organization(slug=org_slug, id=org_id, name=org_slug)
+            self.organizations[org_slug] = org
+            self._organizations_by_id[org_id] = org
+        used = {p.id for o in self.organizations.values() for p in o.projects.values()}
+        project = Project(org, project_slug, _next_free(used), project_slug, None, [])
+        org.projects[project_slug] = project
+        org.projects_by_id[project.id] = project
+        return project
+
     def find_moved_project(self, org_id_or_slug: str, old_slug: str) -> Project | None:
         """The project that was renamed from ``old_slug`` (Sentry's ``ProjectRedirect``)."""
         org = self.find_organization(org_id_or_slug)
@@ -320,8 +363,14 @@ class EmulatorState:
         org = self.organizations.get(org_slug)
         project = org.projects.get(project_slug) if org is not None else None
         if project is None:
-            return False
-        project.symbol_sources = json.loads(sources_text)
+            # Created at start (``--project``) by the run that wrote this row.
+            project = self._create_project(org_slug, project_slug)
+        stored = json.loads(sources_text)
+        if isinstance(stored, dict) and "symbol_sources" in stored:
+            project.symbol_sources = stored["symbol_sources"]
+            project.builtin_symbol_sources = stored.get(BUILTIN_KEY)
+        else:
+            project.symbol_sources = stored
         return True
 
     def to_dict(self) -> dict[str, Any]:
@@ -341,7 +390,7 @@ class EmulatorState:
         only, stored lists being replaced on a write, never changed) and answers a function that
         writes it as the state file's text, one line per project, without the lock."""
         taken: _Snapshot = [
-            (org, [(project, project.symbol_sources) for project in org.projects.values()])
+            (org, [(project, project.stored()) for project in org.projects.values()])
             for org in self.organizations.values()
         ]
         return functools.partial(_file_text, taken)
@@ -394,6 +443,15 @@ def _id_of(data: dict[str, Any], where: str) -> str | None:
     return str(value)
 
 
+def _builtin_of(data: dict[str, Any], where: str) -> list[str] | None:
+    if BUILTIN_KEY not in data:
+        return None
+    value = data[BUILTIN_KEY]
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise StateFileError(f"{where}.{BUILTIN_KEY}: must be a list of strings")
+    return value
+
+
 def _name_of(data: dict[str, Any], where: str, default: str) -> str:
     value = data.get("name", default)
     if not isinstance(value, str):
@@ -407,6 +465,10 @@ def _given_ids(items: Iterable[Any]) -> set[str]:
         if isinstance(item, dict) and isinstance(item.get("id"), int | str):
             ids.add(str(item["id"]))
     return ids
+
+
+def _next_free(used: set[str]) -> str:
+    return next(_counter(used))
 
 
 def _counter(used: set[str]) -> Iterator[str]:

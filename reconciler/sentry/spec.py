@@ -165,3 +165,30 @@ METHOD_SCOPES: Final[dict[str, frozenset[str]]] = {
 
 # Organization and project slugs: the folder and file names of `configs/<org>/<project>.yaml`.
 SLUG_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+# Built-in repositories: Sentry's own symbol servers a project can turn on by key (the project's
+# `builtinSymbolSources`). The keys Sentry documents, with the names its settings page shows.
+BUILTIN_SOURCE_NAMES: Final[dict[str, str]] = {
+    "microsoft": "Microsoft",
+    "nuget": "NuGet",
+    "citrix": "Citrix",
+    "intel": "Intel",
+    "amd": "AMD",
+    "nvidia": "NVIDIA",
+    "chromium": "Chromium",
+    "unity": "Unity",
+    "mozilla": "Mozilla",
+    "autodesk": "Autodesk",
+    "electron": "Electron",
+    "ubuntu": "Ubuntu",
+    "ios": "Apple",
+    "android": "Android",
+    "steam": "Steam",
+    "nintendo": "Nintendo SDK",
+}
+BUILTIN_SOURCE_KEYS: Final[tuple[str, ...]] = tuple(BUILTIN_SOURCE_NAMES)
+# What Sentry answers for a project that never set its built-in repositories.
+DEFAULT_BUILTIN_SOURCES: Final[tuple[str, ...]] = ("ios", "microsoft", "android", "nuget")
+# Scopes of Sentry's project details endpoint, which holds `builtinSymbolSources`: a token with
+# `project:read` may send a PUT, but only an empty list without `project:write`.
+PROJECT_WRITE_SCOPES: Final[frozenset[str]] = frozenset({"project:write", "project:admin"})
