@@ -435,7 +435,9 @@ class Emulator:
             elif fault == FAULT_500_BEFORE:
                 reply = internal_error()
             else:
-                reply = self._route(method, path, query, headers, body)
+                reply = self._route_builtins(method, path, query, headers, body) or self._route(
+                    method, path, query, headers, body
+                )
                 if fault == FAULT_500_AFTER:
                     # The write (if any) is committed; the client never hears of it.
                     committed = reply.committed
@@ -453,9 +455,6 @@ class Emulator:
         match = SYMBOL_SOURCES_RE.match(path)
         org_match = ORG_PROJECTS_RE.match(path)
         if match is None and org_match is None:
-            builtin_reply = self._route_builtins(method, path, query, headers, body)
-            if builtin_reply is not None:
-                return builtin_reply
             if path.startswith(API_PREFIX):
                 return _catchall(path, headers.get("content-type"))
             return detail(404, DOES_NOT_EXIST)

@@ -70,9 +70,7 @@ class Project:
     # replaced on every write, never changed in place, so the same list means the same line.
     _line: tuple[object, object, str] | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(
-        self, symbol_sources: Any = _CURRENT, builtin: list[str] | None | Any = _CURRENT
-    ) -> dict[str, Any]:
+    def to_dict(self, symbol_sources: Any = _CURRENT, builtin: Any = _CURRENT) -> dict[str, Any]:
         """This project in the file format (sharing its values: copy before changing them)."""
         out: dict[str, Any] = {}
         if "id" in self.given_keys:
