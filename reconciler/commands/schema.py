@@ -12,12 +12,20 @@ import json
 
 import click
 
-from reconciler.config.project_file import project_file_json_schema
+from reconciler.config.project_file import org_file_json_schema, project_file_json_schema
 from reconciler.core.errors import EXIT_OK
 
 
 @click.command("schema")
-def command() -> int:
-    """Print the JSON Schema of a project file."""
-    click.echo(json.dumps(project_file_json_schema(), indent=2, sort_keys=False))
+@click.option(
+    "--org",
+    "org_file",
+    is_flag=True,
+    help="Print the schema of an organization's _org.yaml instead (also in the project file "
+    "schema's $defs, as OrgFile).",
+)
+def command(org_file: bool) -> int:
+    """Print the JSON Schema of a project file (or, with --org, of _org.yaml)."""
+    schema = org_file_json_schema() if org_file else project_file_json_schema()
+    click.echo(json.dumps(schema, indent=2, sort_keys=False))
     return EXIT_OK

@@ -23,6 +23,7 @@ How one file is read:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from yaml.nodes import Node
 
 from reconciler.config import yamlread
 from reconciler.config.diagnostic import Diagnostic, diagnostic, diagnostic_order
+from reconciler.config.org_file import OrgContext, check_builtin_list, expand
 from reconciler.config.project_file import ProjectConfig, ProjectFile
 from reconciler.config.tree import FoundFile, FoundTree, find_project_files
 from reconciler.config.wording import (
@@ -156,22 +158,165 @@ def load_found(
     positions of a file's values are then dropped once the file has validated, which is most of
     what a loaded file costs in memory. The tree's own diagnostics stay in ``found``.
     """
+    orgs: dict[str, OrgContext | None] = {}
     for file in found.files:
-        if file.readable:
-            yield (
-                file,
-                load_file(
-                    Path(file.path),
-                    file.shown,
-                    file.organization,
-                    file.project,
-                    keep_origins=keep_origins,
-                ),
+        if not file.readable:
+            continue
+        if file.organization not in orgs:
+            org_file = found.org_files.get(file.organization)
+            orgs[file.organization] = None
+            if org_file is not None:
+                orgs[file.organization], org_result = _load_org_found(org_file)
+                yield org_file, org_result
+        yield (
+            file,
+            load_file(
+                Path(file.path),
+                file.shown,
+                file.organization,
+                file.project,
+                keep_origins=keep_origins,
+                org=orgs[file.organization],
+                org_dir=os.path.dirname(file.shown),
+            ),
+        )
+    for organization, org_file in found.org_files.items():
+        if organization not in orgs:  # an organization with no project file: still checked
+            yield org_file, _load_org_found(org_file)[1]
+
+
+def _load_org_found(org_file: FoundFile) -> tuple[OrgContext | None, FileResult]:
+    if not org_file.readable:
+        return None, FileResult(None, [])
+    context, diagnostics = load_org_file(Path(org_file.path), org_file.shown)
+    return context, FileResult(None, diagnostics)
+
+
+def load_org_file(path: Path, shown: str) -> tuple[OrgContext | None, list[Diagnostic]]:
+    """Read and check an organization's ``_org.yaml``: what its project files may take from it,
+    and its diagnostics. None when it cannot be read at all."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [diagnostic(shown, 1, 1, f"cannot read file: {exc.strerror}")]
+    if len(data) > MAX_FILE_BYTES:
+        return None, [_too_large(shown)]
+    text = _decoded(data, shown)
+    if isinstance(text, Diagnostic):
+        return None, [text]
+    try:
+        composed = yamlread.compose_document(text)
+    except yamlread.YamlError as exc:
+        return None, [diagnostic(shown, *exc.problem)]
+    root = composed.root
+    if root is None or yamlread.is_empty(root):
+        return OrgContext(shown), []
+    if not yamlread.is_mapping(root):
+        mark = root.start_mark
+        message = "`_org.yaml` must be a mapping with `sources:` and `defaults:` at the top"
+        return None, [diagnostic(shown, mark.line + 1, mark.column + 1, message)]
+    document = yamlread.read_values(root, len(text), composed)
+    diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
+    if document.refused:
+        return None, diagnostics
+    return _checked_org(document, text, shown, root, diagnostics), diagnostics
+
+
+def _checked_org(
+    document: Document, text: str, shown: str, root: Node, diagnostics: list[Diagnostic]
+) -> OrgContext:
+    from reconciler.config.org_file import OrgFile, check_builtin_list
+
+    diagnostics.extend(rejected_diagnostics(document, shown))
+    definitions = sources_of(document.values)
+    for index, entry in enumerate(definitions):
+        if isinstance(entry, dict) and entry.get("state") == "absent":
+            document.invalid.add(("sources", index))
+            diagnostics.append(
+                position_diagnostic(
+                    shown,
+                    position_of(("sources", index, "state"), document),
+                    f"{source_label(document.values, index)}: a shared definition must not "
+                    "carry `state: absent`: to delete a source in a project, write "
+                    "`- {id: ID, state: absent}` in that project's file",
+                )
             )
+    _check_duplicate_ids(document, shown, diagnostics)
+    _check_regions(document, shown, diagnostics)
+    if "\\" in text:
+        _check_nul_characters(document.values, (), document, shown, diagnostics)
+    check_builtin_list(
+        document, ("defaults", "builtin"), "`defaults.builtin`", shown, diagnostics, position_of
+    )
+    broken = {i for i, _ in enumerate(definitions) if ("sources", i) in document.invalid}
+    try:
+        model: OrgFile | None = OrgFile.model_validate(document.values)
+    except ValidationError as exc:
+        model = None
+        diagnostics.extend(validation_diagnostics(exc, document, shown, root))
+        broken |= {
+            err["loc"][1]
+            for err in exc.errors()
+            if len(err["loc"]) > 1 and err["loc"][0] == "sources" and isinstance(err["loc"][1], int)
+        }
+    context = _org_context(document, shown, broken, model, diagnostics)
+    diagnostics.sort(key=diagnostic_order)
+    return context
+
+
+def _org_context(
+    document: Document,
+    shown: str,
+    broken: set[int],
+    model: Any,
+    diagnostics: list[Diagnostic],
+) -> OrgContext:
+    from reconciler.config.org_file import suggestion
+
+    context = OrgContext(shown)
+    for index, entry in enumerate(sources_of(document.values)):
+        source_id = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(source_id, str):
+            continue
+        if index in broken or source_id in context.definitions:
+            context.broken.add(source_id)
+        else:
+            context.definitions[source_id] = entry
+    defaults = document.values.get("defaults") if isinstance(document.values, dict) else None
+    wanted = defaults.get("sources") if isinstance(defaults, dict) else None
+    known = sorted([*context.definitions, *context.broken])
+    for index, source_id in enumerate(wanted if isinstance(wanted, list) else []):
+        if isinstance(source_id, str) and source_id not in known:
+            hint = suggestion(source_id, known)
+            diagnostics.append(
+                position_diagnostic(
+                    shown,
+                    position_of(("defaults", "sources", index), document),
+                    f"`defaults.sources` names `{source_id}`, which is not defined under "
+                    f"`sources:` of this file{hint}",
+                )
+            )
+    if model is not None and model.defaults is not None:
+        context.default_sources = tuple(dict.fromkeys(model.defaults.sources or ()))
+        if model.defaults.builtin is not None:
+            context.default_builtin = tuple(model.defaults.builtin)
+    elif model is None:
+        # Defaults that do not validate: every project is left without them (and the tree
+        # is refused anyway, for the errors reported here).
+        context.broken |= set(known)
+        context.definitions.clear()
+    return context
 
 
 def load_file(
-    path: Path, shown: str, organization: str, project: str, *, keep_origins: bool = True
+    path: Path,
+    shown: str,
+    organization: str,
+    project: str,
+    *,
+    keep_origins: bool = True,
+    org: OrgContext | None = None,
+    org_dir: str = "",
 ) -> FileResult:
     """Read, parse and validate one project file. ``shown`` is the path used in messages."""
     try:
@@ -181,7 +326,10 @@ def load_file(
             data = stream.read()
     except OSError as exc:
         return FileResult(None, [diagnostic(shown, 1, 1, f"cannot read file: {exc.strerror}")])
-    return load_bytes(data, shown, organization, project, path, keep_origins=keep_origins)
+    return load_bytes(
+        data, shown, organization, project, path, keep_origins=keep_origins, org=org,
+        org_dir=org_dir,
+    )  # fmt: skip
 
 
 def _too_large(shown: str) -> Diagnostic:
@@ -202,10 +350,13 @@ def load_bytes(
     path: Path | None = None,
     *,
     keep_origins: bool = True,
+    org: OrgContext | None = None,
+    org_dir: str = "",
 ) -> FileResult:
     """Parse and validate the content of one project file. Never raises for bad content.
 
-    With ``keep_origins=False`` the config carries no origins (see ``load_found``).
+    With ``keep_origins=False`` the config carries no origins (see ``load_found``). ``org`` is
+    what the organization's ``_org.yaml`` defines (``org_dir``: its folder, for messages).
     """
     if len(data) > MAX_FILE_BYTES:
         return FileResult(None, [_too_large(shown)])
@@ -223,8 +374,17 @@ def load_bytes(
     diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
     if document.refused:
         return FileResult(None, diagnostics)
+    own_builtin = isinstance(document.values, dict) and "builtin" in document.values
+    expansion = expand(document.values, org, org_dir or os.path.dirname(shown))
+    if expansion.values is not document.values:
+        document = dataclasses.replace(document, values=expansion.values)
+    document.invalid.update(expansion.invalid)
+    for loc, message in expansion.problems:
+        diagnostics.append(position_diagnostic(shown, position_of(loc, document), message))
+    if own_builtin:
+        check_builtin_list(document, ("builtin",), "`builtin`", shown, diagnostics, position_of)
     model = _validated(document, text, shown, root, diagnostics)
-    if model is None:
+    if model is None or expansion.uses_broken:
         return FileResult(None, diagnostics)
     config = ProjectConfig(
         organization=organization,
@@ -309,7 +469,6 @@ def _validated(
 
 
 def _check_duplicate_ids(document: Document, path: str, diagnostics: list[Diagnostic]) -> None:
-    positions = document.positions
     first: dict[str, Loc] = {}
     for index, entry in enumerate(sources_of(document.values)):
         if not isinstance(entry, dict):
@@ -319,11 +478,11 @@ def _check_duplicate_ids(document: Document, path: str, diagnostics: list[Diagno
             continue
         loc: Loc = ("sources", index, "id")
         if source_id in first:
-            earlier = yamlread.line_of(positions[first[source_id]])
+            earlier = yamlread.line_of(position_of(first[source_id], document))
             diagnostics.append(
                 position_diagnostic(
                     path,
-                    positions[loc],
+                    position_of(loc, document),
                     f"source id `{source_id}` is used twice (first at line {earlier}): "
                     "ids must be unique in a file; rename one of them",
                 )
@@ -370,7 +529,7 @@ def _check_regions(document: Document, path: str, diagnostics: list[Diagnostic])
             diagnostics.append(
                 position_diagnostic(
                     path,
-                    document.positions[("sources", index, "region")],
+                    position_of(("sources", index, "region"), document),
                     f"{source_label(values, index)}: region `{region}` is not a known AWS "
                     "region; Sentry accepts it, but check the spelling",
                     "warning",

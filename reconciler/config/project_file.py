@@ -219,6 +219,16 @@ class Filters(StrictModel):
     )
 
 
+BuiltinKey = Annotated[
+    str,
+    AfterValidator(_not_blank),
+    Field(
+        description="Key of a built-in repository, like `microsoft` or `nuget`.",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    ),
+]
+
+
 class _PresentSource(StrictModel):
     type: spec.SourceType
     id: SourceId
@@ -377,6 +387,22 @@ class ProjectFile(StrictModel):
         ),
     )
 
+    defaults: bool = Field(
+        default=True,
+        description=(
+            "`false`: take nothing from the `defaults` of the organization's `_org.yaml` (no "
+            "default sources, no default built-in repositories)."
+        ),
+    )
+    builtin: list[BuiltinKey] | None = Field(
+        default=None,
+        description=(
+            "The project's built-in repositories (Sentry's own symbol servers), by key, like "
+            "`[microsoft, nuget]`: exactly these, in this order. Without it (and without "
+            "`defaults.builtin` in `_org.yaml`) they are not managed."
+        ),
+    )
+
     @model_validator(mode="after")
     def _unique_ids(self) -> ProjectFile:
         seen: set[str] = set()
@@ -425,6 +451,12 @@ class ProjectConfig:
     @property
     def key(self) -> str:
         return f"{self.organization}/{self.project}"
+
+    @property
+    def builtin(self) -> tuple[str, ...] | None:
+        """The built-in repositories to hold (after defaults); None: not managed."""
+        keys = self.file.builtin
+        return None if keys is None else tuple(keys)
 
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -478,9 +510,57 @@ def _as_validators_read_it(node: Any) -> None:
         _as_validators_read_it(value)
 
 
+def _use_source_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """A ``- use: ID`` entry: the id of a definition of ``_org.yaml``, and any field of a source
+    but ``type`` to override."""
+    properties: dict[str, Any] = {
+        "use": {
+            "type": "string",
+            "pattern": NOT_BLANK_PATTERN,
+            "description": "Id of a definition under `sources:` of the organization's `_org.yaml`.",
+        }
+    }
+    for name in ("HttpSource", "S3Source", "GcsSource"):
+        for key, value in defs[name]["properties"].items():
+            if key != "type":
+                properties.setdefault(key, value)
+    return {
+        "type": "object",
+        "title": "UseSource",
+        "description": (
+            "A shared definition of `_org.yaml`, by id, with any field but `type` overridden "
+            "(a field given replaces the definition's whole value)."
+        ),
+        "properties": properties,
+        "required": ["use"],
+        "additionalProperties": False,
+    }
+
+
+def org_file_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an organization's ``_org.yaml``, generated from ``OrgFile``."""
+    from reconciler.config.org_file import OrgFile
+
+    schema = OrgFile.model_json_schema(schema_generator=_ProjectFileSchema)
+    items = schema["properties"]["sources"]["items"]
+    items["oneOf"] = [ref for ref in items["oneOf"] if not ref["$ref"].endswith("/AbsentSource")]
+    schema["$defs"].pop("AbsentSource", None)
+    _as_validators_read_it(schema)
+    return {"$schema": SCHEMA_DIALECT, **schema}
+
+
 def project_file_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a project file, generated from ``ProjectFile``."""
+    """The JSON Schema of a project file, generated from ``ProjectFile``; its ``$defs`` hold
+    ``OrgFile`` too, the schema of ``_org.yaml`` (``#/$defs/OrgFile``)."""
     schema = ProjectFile.model_json_schema(schema_generator=_ProjectFileSchema)
+    defs = schema["$defs"]
+    defs["UseSource"] = _use_source_schema(defs)
+    schema["properties"]["sources"]["items"]["oneOf"].append({"$ref": "#/$defs/UseSource"})
+    org = org_file_json_schema()
+    org.pop("$schema")
+    for name, definition in org.pop("$defs").items():
+        defs.setdefault(name, definition)
+    defs["OrgFile"] = org
     _as_validators_read_it(schema)
     return {
         "$schema": SCHEMA_DIALECT,

@@ -1,8 +1,9 @@
 """Find the project files of the desired-state tree, ``configs/<org>/<project>.yaml``.
 
 ``configs/<organization>/<project>.yaml`` (or ``.yml``): the organization and project come from
-the path. Names must be slugs; names starting with ``.`` or ``_``, and files that are not YAML,
-are ignored; a YAML file directly in the config directory, or deeper than a project file, is an
+the path. Names must be slugs; names starting with ``.`` or ``_`` (but the reserved
+``_org.yaml``, an organization's shared definitions), and files that are not YAML, are
+ignored; a YAML file directly in the config directory, or deeper than a project file, is an
 error. Every problem with the tree's shape becomes a diagnostic; reading the files is
 ``reconciler.config.loader``'s job.
 """
@@ -20,6 +21,9 @@ from reconciler.core.errors import ConfigError
 from reconciler.sentry import spec
 
 YAML_SUFFIXES = (".yaml", ".yml")
+# An organization's shared definitions and defaults (``reconciler.config.org_file``); every
+# other name starting with `_` is ignored.
+ORG_FILE_NAMES = ("_org.yaml", "_org.yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,9 @@ class FoundTree:
 
     files: list[FoundFile] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Each organization's ``_org.yaml`` (shared definitions and defaults), when it has one;
+    # ``project`` is ``_org`` and ``well_named`` False: it is no project.
+    org_files: dict[str, FoundFile] = field(default_factory=dict)
 
 
 def find_project_files(config_dir: Path) -> FoundTree:
@@ -99,6 +106,9 @@ def _find_in_organization(
     seen: dict[str, str] = {}
     for entry in entries:
         name = entry.name
+        if name in ORG_FILE_NAMES:
+            _found_org_file(entry, os.path.join(shown, name), organization, found)
+            continue
         if _ignored(name):
             continue
         path_shown = os.path.join(shown, name)
@@ -147,6 +157,30 @@ def _find_in_organization(
         found.files.append(
             FoundFile(entry.path, path_shown, organization, project, org_ok and file_ok, readable)
         )
+
+
+def _found_org_file(
+    entry: os.DirEntry[str], shown: str, organization: str, found: FoundTree
+) -> None:
+    earlier = found.org_files.get(organization)
+    if earlier is not None:
+        found.diagnostics.append(
+            diagnostic(
+                shown,
+                1,
+                1,
+                f"`{organization}` already has {earlier.shown}: keep only one of the two",
+            )
+        )
+        return
+    readable = _is_file(entry)
+    if not readable:
+        found.diagnostics.append(
+            diagnostic(shown, 1, 1, "not a regular file: make it a file, or remove it")
+        )
+    found.org_files[organization] = FoundFile(
+        entry.path, shown, organization, "_org", False, readable
+    )
 
 
 def _yaml_files_below(folder: str, shown: str) -> Iterator[str]:

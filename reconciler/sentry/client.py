@@ -101,6 +101,8 @@ DEFAULT_URL: Final = "https://sentry.io"
 # Visible ASCII only: Sentry's tokens are hex or `sntry?_` followed by base64.
 _TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+")
 MAX_PAGES: Final = 10_000
+# The project details' field that holds its built-in repositories.
+BUILTIN_FIELD: Final = "builtinSymbolSources"
 
 
 class SentryClient:
@@ -369,6 +371,49 @@ class SentryClient:
         raise self._error(answer, target)
 
     @_stops_all_on_account_wide
+    def builtin_sources(self, org: str, project: str) -> list[str]:
+        """The project's built-in repositories (``builtinSymbolSources`` of its details)."""
+        target = Target(org, project)
+        answer = self._send("GET", _project_path(org, project), target=target)
+        if answer.status != 200:
+            raise self._error(answer, target)
+        return self._builtin_keys(answer)
+
+    @_stops_all_on_account_wide
+    def set_builtin_sources(self, org: str, project: str, keys: list[str]) -> list[str]:
+        """PUT ``{"builtinSymbolSources": keys}`` alone (a partial update of the project); the
+        list Sentry stored. Sending the same list again is harmless, so retries need no care."""
+        target = Target(org, project)
+        answer = self._send(
+            "PUT", _project_path(org, project), body={BUILTIN_FIELD: list(keys)}, target=target
+        )
+        if answer.status != 200:
+            raise self._error(answer, target)
+        return self._builtin_keys(answer)
+
+    @_stops_all_on_account_wide
+    def organization_builtin_keys(self, org: str) -> list[str]:
+        """The keys of the built-in repositories the organization may use."""
+        target = Target(org)
+        path = f"/api/0/organizations/{_segment(org)}/builtin-symbol-sources/"
+        answer = self._send("GET", path, target=target)
+        if answer.status != 200:
+            raise self._error(answer, target)
+        data = self._json(answer, "a list of built-in repositories")
+        if not isinstance(data, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("sentry_key"), str) for item in data
+        ):
+            raise self._unexpected(answer, "a list of built-in repositories")
+        return [item["sentry_key"] for item in data]
+
+    def _builtin_keys(self, answer: Answer) -> list[str]:
+        data = self._json(answer, "the project's details")
+        keys = data.get(BUILTIN_FIELD) if isinstance(data, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise self._unexpected(answer, f"the project's details with `{BUILTIN_FIELD}`")
+        return keys
+
+    @_stops_all_on_account_wide
     def list_projects(self, org: str) -> list[dict[str, Any]]:
         """Every project of the organization, following Sentry's cursor pagination."""
         target = Target(org)
@@ -511,6 +556,10 @@ def _segment(value: str) -> str:
 
 def _sources_path(org: str, project: str) -> str:
     return f"/api/0/projects/{_segment(org)}/{_segment(project)}/symbol-sources/"
+
+
+def _project_path(org: str, project: str) -> str:
+    return f"/api/0/projects/{_segment(org)}/{_segment(project)}/"
 
 
 def _body_id(body: dict[str, Any]) -> str:

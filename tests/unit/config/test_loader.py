@@ -474,7 +474,7 @@ def test_yaml_11_booleans_are_not_strings(configs: Path) -> None:
 # Every rule of the project file format: one valid and one invalid case each
 
 
-TOP_KEYS = "`sources`, `unmanaged`, `order` and `max_deletes`"
+TOP_KEYS = "`sources`, `unmanaged`, `order`, `max_deletes`, `defaults` and `builtin`"
 
 
 def test_top_level_only_sources_and_unmanaged(configs: Path) -> None:

@@ -306,7 +306,7 @@ def test_invisible_and_bidirectional_characters_are_shown_escaped(configs: Path)
     text = 'sources\u200b: []\nunmanaged: "kee\u202ep"\n'
     assert check(configs, text) == [
         f"{F}:1:1: unknown top-level key `sources\\u200b`: a project file holds only `sources`, "
-        "`unmanaged`, `order` and `max_deletes`; did you mean `sources`?",
+        "`unmanaged`, `order`, `max_deletes`, `defaults` and `builtin`; did you mean `sources`?",
         f"{F}:2:12: `unmanaged` must be `keep`, `report` or `delete`, not `kee\\u202ep`; did "
         "you mean `keep`?",
     ]
@@ -408,7 +408,7 @@ def test_a_boolean_string_reached_by_alias_or_merge_is_worded_as_written(configs
     """The value's own node tells how it was written: an alias is its anchor's value, a merged
     key the merged mapping's value (a key written beside `<<` wins over it)."""
     text = (
-        "defaults: &d {is_public: n, has_index: 'off'}\n"  # not a project key: one error more
+        "templates: &d {is_public: n, has_index: 'off'}\n"  # not a project key: one error more
         "sources:\n"
         "  - <<: *d\n"
         "    id: a\n"
@@ -425,13 +425,13 @@ def test_a_boolean_string_reached_by_alias_or_merge_is_worded_as_written(configs
         "  - {id: c, type: http, url: u, layout: {type: native}, has_index: *n2}\n"
     )
     assert check(configs, text) == [
-        f"{F}:1:1: unknown top-level key `defaults`: a project file holds only `sources`, "
-        "`unmanaged`, `order` and `max_deletes`",
-        f"{F}:1:26: source `a`: `is_public` must be `true` or `false`, not `n`, which YAML "
+        f"{F}:1:1: unknown top-level key `templates`: a project file holds only `sources`, "
+        "`unmanaged`, `order`, `max_deletes`, `defaults` and `builtin`",
+        f"{F}:1:27: source `a`: `is_public` must be `true` or `false`, not `n`, which YAML "
         "reads as text: write `false`",
-        f"{F}:1:40: source `a`: `has_index` must be `true` or `false`, not the string `off`: "
+        f"{F}:1:41: source `a`: `has_index` must be `true` or `false`, not the string `off`: "
         "write `false` without quotes",
-        f"{F}:1:40: source `b`: `has_index` must be `true` or `false`, not the string `off`: "
+        f"{F}:1:41: source `b`: `has_index` must be `true` or `false`, not the string `off`: "
         "write `false` without quotes",
         f"{F}:13:16: source `b`: `is_public` must be `true` or `false`, not the string `n`: "
         "write `false` without quotes",

@@ -79,7 +79,8 @@ def test_refused_values_are_named_by_their_field() -> None:
         (
             "sources: []\nunmanged: keep\n",
             "f.yaml:2:1: unknown top-level key `unmanged`: a project file holds only `sources`, "
-            "`unmanaged`, `order` and `max_deletes`; did you mean `unmanaged`?",
+            "`unmanaged`, `order`, `max_deletes`, `defaults` and `builtin`; "
+            "did you mean `unmanaged`?",
         ),
         (
             "sources:\n  - id: acme\n    type: s3\n    layout: {type: native}\n    bucket: b\n"
