@@ -40,6 +40,7 @@ from reconciler.core.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncErr
 from reconciler.core.redact import redact_known
 from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES, check_deletes
 from reconciler.plan.model import (
+    BuiltinChange,
     Change,
     DeleteLimits,
     Plan,
@@ -77,6 +78,10 @@ class SourcesAPI(Protocol):
     ) -> dict[str, Any]: ...
 
     def delete_source(self, org: str, project: str, source_id: str) -> None: ...
+
+    def builtin_sources(self, org: str, project: str) -> list[str]: ...
+
+    def set_builtin_sources(self, org: str, project: str, keys: list[str]) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,7 @@ class Applier:
         run_wide = [r for b, r in zip(limits.breaches, reasons, strict=True) if b.project is None]
         results: list[ProjectResult] = []
         for project in plan.projects:
-            total = len(project.changes)
+            total = project.writes
             if project.error is not None:
                 results.append(
                     ProjectResult(
@@ -230,7 +235,7 @@ class Applier:
                 project.organization,
                 project.project,
                 "failed",
-                total=len(project.changes),
+                total=project.writes,
                 message=f"internal error: {type(exc).__name__} (a bug in symsync)",
             )
         if self._on_project is not None:
@@ -239,14 +244,16 @@ class Applier:
 
     def _apply_project_unguarded(self, project: ProjectPlan) -> ProjectResult:
         org, name = project.organization, project.project
-        total = len(project.changes)
+        total = project.writes
         if project.error is not None:
             return ProjectResult(
                 org, name, "failed", total=total, message=f"not planned: {project.error}"
             )
-        if not project.changes:
+        if not project.has_changes:
             return ProjectResult(org, name, "unchanged", total=total)
         everything = tuple(_described(c) for c in project.changes)
+        if project.builtin is not None:
+            everything += (BUILTIN_WRITE,)
         if self._stopping():
             return ProjectResult(
                 org, name, "not started", 0, total,
@@ -263,7 +270,7 @@ class Applier:
         """A saved plan: the project read once more; refused if its remote state is not the one
         planned, failed if it cannot be read, None if it may be written."""
         org, name = project.organization, project.project
-        total = len(project.changes)
+        total = project.writes
         try:
             remote = self.client.list_sources(org, name)
         except AccountWideError:
@@ -272,7 +279,7 @@ class Applier:
             reason = f"could not read the remote state: {exc}"
             return ProjectResult(org, name, "failed", total=total, message=reason)
         if fingerprint(remote) == project.fingerprint:
-            return None
+            return self._builtin_moved(project)
         moved = describe_drift(project.remote_sources, remote_digests(remote))
         reason = (
             f"remote changed since the plan was made ({moved}); "
@@ -280,12 +287,34 @@ class Applier:
         )
         return ProjectResult(org, name, "refused", total=total, message=reason)
 
-    def _write_changes(self, project: ProjectPlan, everything: tuple[str, ...]) -> ProjectResult:
-        """Every change of the project, in order, until one fails or the run is stopped."""
+    def _builtin_moved(self, project: ProjectPlan) -> ProjectResult | None:
+        """A saved plan that sets the built-in repositories: refused when Sentry no longer holds
+        the list the plan saw."""
+        if project.builtin is None:
+            return None
         org, name = project.organization, project.project
-        total = len(project.changes)
+        try:
+            held = tuple(self.client.builtin_sources(org, name))
+        except AccountWideError:
+            return ProjectResult(org, name, "failed", total=project.writes, message=STOPPED)
+        except SymsyncError as exc:
+            reason = f"could not read the built-in repositories: {exc}"
+            return ProjectResult(org, name, "failed", total=project.writes, message=reason)
+        if held == project.builtin.before:
+            return None
+        reason = (
+            f"built-in repositories changed since the plan was made (now: "
+            f"{', '.join(held) or 'none'}); nothing written to it; run `symsync plan` again"
+        )
+        return ProjectResult(org, name, "refused", total=project.writes, message=reason)
+
+    def _write_changes(self, project: ProjectPlan, everything: tuple[str, ...]) -> ProjectResult:
+        """Every change of the project, in order, until one fails or the run is stopped; the
+        built-in repositories last, in one PUT."""
+        org, name = project.organization, project.project
+        total = project.writes
         done = 0
-        for change in project.changes:
+        for change in _writes_of(project):
             if self._stopping():
                 written, left = everything[:done], everything[done:]
                 status: Status = "interrupted" if done else "not started"
@@ -297,7 +326,10 @@ class Applier:
                     written=written, not_written=left,
                 )  # fmt: skip
             try:
-                self._write(org, name, change, self._secrets)
+                if isinstance(change, BuiltinChange):
+                    self.client.set_builtin_sources(org, name, list(change.after))
+                else:
+                    self._write(org, name, change, self._secrets)
             except AccountWideError:
                 applied = f" ({done} earlier change(s) applied)" if done else ""
                 return ProjectResult(org, name, "failed", done, total, f"{STOPPED}{applied}")
@@ -305,10 +337,10 @@ class Applier:
                 applied = f" ({done} earlier change(s) applied)" if done else ""
                 return ProjectResult(
                     org, name, "failed", done, total,
-                    f"{change.action} `{change.source_id}` failed: {exc}{applied}",
+                    f"{_written_name(change)} failed: {exc}{applied}",
                 )  # fmt: skip
             done += 1
-            self._event(f"{project.key}: {change.action}d `{change.source_id}`")
+            self._event(f"{project.key}: {_done_name(change)}")
         return ProjectResult(org, name, "applied", done, total, written=everything)
 
     def _write(self, org: str, name: str, change: Change, secrets: Mapping[str, str]) -> None:
@@ -341,6 +373,28 @@ class Applier:
 
 def _described(change: Change) -> str:
     return f"{change.action} {change.source_id}"
+
+
+BUILTIN_WRITE = "set builtin"
+
+
+def _writes_of(project: ProjectPlan) -> list[Change | BuiltinChange]:
+    writes: list[Change | BuiltinChange] = list(project.changes)
+    if project.builtin is not None:
+        writes.append(project.builtin)
+    return writes
+
+
+def _written_name(change: Change | BuiltinChange) -> str:
+    if isinstance(change, BuiltinChange):
+        return "setting the built-in repositories"
+    return f"{change.action} `{change.source_id}`"
+
+
+def _done_name(change: Change | BuiltinChange) -> str:
+    if isinstance(change, BuiltinChange):
+        return f"built-in repositories set ({change.describe()})"
+    return f"{change.action}d `{change.source_id}`"
 
 
 def apply_plan(

@@ -25,7 +25,10 @@ from reconciler.core.errors import EXIT_OK
     "schema's $defs, as OrgFile).",
 )
 def command(org_file: bool) -> int:
-    """Print the JSON Schema of a project file (or, with --org, of _org.yaml)."""
+    """Print the JSON Schema of a project file.
+
+    With --org, the schema of an organization's _org.yaml (shared definitions and defaults).
+    """
     schema = org_file_json_schema() if org_file else project_file_json_schema()
     click.echo(json.dumps(schema, indent=2, sort_keys=False))
     return EXIT_OK

@@ -4,7 +4,8 @@ Two plans make the same changes when, project by project, they hold the same cha
 action on the same source id, with the same fields, each with the same ``before`` and ``after``
 (and the same rotation reason, for a secret sent again). Everything else is not compared: the
 order changes are listed in, the remote fingerprints, the sources kept unmanaged (they are not
-changes), warnings. A project that the fresh plan could not read differs (its changes are
+changes), warnings. The built-in repositories must change the same way (or not at all) in both.
+A project that the fresh plan could not read differs (its changes are
 unknown). Secret fields carry only ``(set)``/``(not set)``, so no difference can show a value.
 """
 
@@ -83,7 +84,19 @@ def differences(reviewed: Plan, fresh: Plan) -> list[str]:
                 out.extend(
                     _field_differences(where, old_changes[change_key], new_changes[change_key])
                 )
+        out.extend(_builtin_difference(key, old, new))
     return out
+
+
+def _builtin_difference(key: str, old: ProjectPlan | None, new: ProjectPlan | None) -> list[str]:
+    """The built-in repositories: the same change (or none) on both sides."""
+    before = old.builtin if old is not None else None
+    after = new.builtin if new is not None else None
+    if before == after:
+        return []
+    shown_old = before.describe() if before is not None else "no change"
+    shown_new = after.describe() if after is not None else "no change"
+    return [f"{key}: built-in repositories: reviewed {shown_old}; now {shown_new}"]
 
 
 def _order(key: ChangeKey) -> tuple[str, str]:

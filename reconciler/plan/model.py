@@ -216,6 +216,37 @@ class PlanWarning(_Frozen):
         return f"{self.file}:{self.line}:{self.column}"
 
 
+class BuiltinChange(_Frozen):
+    """A project's built-in repositories (Sentry's ``builtinSymbolSources``) before and after:
+    apply sends the whole ``after`` list in one PUT of the project."""
+
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+    @property
+    def added(self) -> list[str]:
+        return [key for key in self.after if key not in self.before]
+
+    @property
+    def removed(self) -> list[str]:
+        return [key for key in self.before if key not in self.after]
+
+    def describe(self) -> str:
+        """``+ nuget, - unity``; a list whose keys only change order shows both orders."""
+        parts = [f"+ {key}" for key in self.added] + [f"- {key}" for key in self.removed]
+        if parts:
+            return ", ".join(parts)
+        return f"order {', '.join(self.before)} -> {', '.join(self.after)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "before": list(self.before),
+            "after": list(self.after),
+            "added": self.added,
+            "removed": self.removed,
+        }
+
+
 class ProjectPlan(_Frozen):
     organization: str
     project: str
@@ -235,6 +266,11 @@ class ProjectPlan(_Frozen):
     error: str | None = None
     # The project file's own delete limit (``max_deletes:``), replacing the half rule.
     max_deletes: int | None = None
+    # Built-in repositories: the change to make (None when they match or are not managed), and
+    # the list Sentry held when planned (None when not managed), which apply of a saved plan
+    # checks again.
+    builtin: BuiltinChange | None = None
+    builtin_seen: tuple[str, ...] | None = None
 
     @field_validator("changes")
     @classmethod
@@ -259,12 +295,17 @@ class ProjectPlan(_Frozen):
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes or self.builtin)
+
+    @property
+    def writes(self) -> int:
+        """The requests apply sends: one per change, and one for the built-in repositories."""
+        return len(self.changes) + (1 if self.builtin is not None else 0)
 
     @property
     def has_drift(self) -> bool:
         """Changes to apply, or remote sources reported as not in the file."""
-        return bool(self.changes or self.reported)
+        return bool(self.changes or self.builtin or self.reported)
 
     @property
     def needs_variables(self) -> tuple[str, ...]:
@@ -288,10 +329,12 @@ class Summary(_Frozen):
     # Projects without a file whose sources (or organizations whose project list) could not be
     # read: not counted in ``unfiled``, since nobody knows whether they have sources.
     unfiled_unreadable: int = 0
+    # Projects whose built-in repositories change (one write each).
+    builtin: int = 0
 
     @property
     def changes(self) -> int:
-        return self.create + self.update + self.delete + self.move
+        return self.create + self.update + self.delete + self.move + self.builtin
 
 
 class Plan(_Frozen):
@@ -330,6 +373,7 @@ class Plan(_Frozen):
             reported=sum(len(p.reported) for p in self.projects),
             unfiled=sum(1 for k in self.unfiled or () if k not in self.unfiled_errors),
             unfiled_unreadable=len(self.unfiled_errors),
+            builtin=sum(1 for p in self.projects if p.builtin is not None),
         )
 
     @property
@@ -379,11 +423,16 @@ class Plan(_Frozen):
                 item["error"] = p.error
             if p.max_deletes is not None:
                 item["max_deletes"] = p.max_deletes
+            if p.builtin is not None:
+                item["builtin"] = p.builtin.to_json()
+            if p.builtin_seen is not None:
+                item["builtin_seen"] = list(p.builtin_seen)
             projects.append(item)
         document: dict[str, Any] = {"format_version": FORMAT_VERSION}
         if self.sentry_url is not None:
             document["sentry_url"] = self.sentry_url
         document["projects"] = projects
+        document["groups"] = [group.to_json() for group in change_groups(self.projects)]
         if self.unfiled is not None:
             document["unfiled"] = list(self.unfiled)
             document["unfiled_errors"] = dict(self.unfiled_errors)
@@ -410,6 +459,7 @@ class Plan(_Frozen):
         """
         shell = self.model_copy(update={"projects": ()}).to_json()
         shell["summary"] = self.summary.model_dump()
+        shell["groups"] = [group.to_json() for group in change_groups(self.projects)]
         shell["projects"] = _PROJECTS_MARK
         head, tail = json.dumps(shell, indent=2, ensure_ascii=False).split(
             json.dumps(_PROJECTS_MARK), 1
@@ -482,6 +532,76 @@ def _field_json(change: FieldChange) -> dict[str, Any]:
     if change.rotate is not None:
         out["rotate"] = change.rotate
     return out
+
+
+# --- groups: one change made in several projects ---------------------------------------------
+
+
+class ChangeGroup:
+    """The same change (same action, source id and field values, before and after; or the same
+    built-in repositories before and after) in two or more projects."""
+
+    __slots__ = ("builtin", "change", "projects")
+
+    def __init__(
+        self, change: Change | None, builtin: BuiltinChange | None, projects: list[str]
+    ) -> None:
+        self.change = change
+        self.builtin = builtin
+        self.projects = projects
+
+    def to_json(self) -> dict[str, Any]:
+        if self.builtin is not None:
+            return {"kind": "builtin", "change": self.builtin.to_json(), "projects": self.projects}
+        assert self.change is not None
+        change = _change_json(self.change)
+        for key in ("source", "secrets", "position"):
+            change.pop(key, None)
+        return {"kind": "source", "change": change, "projects": self.projects}
+
+
+def _group_key(change: Change) -> str:
+    fields = {name: _field_json(f) for name, f in change.fields.items()}
+    return json.dumps(
+        [change.action, change.source_id, change.source_type, change.reason, fields],
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+def change_groups(projects: Sequence[ProjectPlan]) -> list[ChangeGroup]:
+    """Every change made in two or more projects, once, with the projects (in plan order);
+    source changes first, in the order first seen, then built-in repository changes."""
+    sources: dict[str, ChangeGroup] = {}
+    builtins: dict[tuple[tuple[str, ...], tuple[str, ...]], ChangeGroup] = {}
+    for project in projects:
+        if project.error is not None:
+            continue
+        for change in project.changes:
+            key = _group_key(change)
+            group = sources.setdefault(key, ChangeGroup(change, None, []))
+            if not group.projects or group.projects[-1] != project.key:
+                group.projects.append(project.key)
+        if project.builtin is not None:
+            pair = (project.builtin.before, project.builtin.after)
+            builtins.setdefault(pair, ChangeGroup(None, project.builtin, [])).projects.append(
+                project.key
+            )
+    return [g for g in [*sources.values(), *builtins.values()] if len(g.projects) > 1]
+
+
+def grouped_keys(groups: Sequence[ChangeGroup]) -> tuple[set[tuple[str, str]], set[str]]:
+    """(project, change key) of every source change in a group, and the projects whose
+    built-in repository change is in one: what the per-project details need not repeat."""
+    changes = {
+        (project, _group_key(g.change)) for g in groups if g.change for project in g.projects
+    }
+    builtins = {project for g in groups if g.builtin for project in g.projects}
+    return changes, builtins
+
+
+def in_group(project: ProjectPlan, change: Change, keys: set[tuple[str, str]]) -> bool:
+    return (project.key, _group_key(change)) in keys
 
 
 def env_name(value: Any) -> str | None:

@@ -23,7 +23,7 @@ import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,6 +47,18 @@ LOADING_SWITCH_INTERVAL = 0.0005
 
 class SourceReader(Protocol):
     def list_sources(self, org: str, project: str) -> list[dict[str, Any]]: ...
+
+
+class BuiltinReader(Protocol):
+    """What reading built-in repositories needs (``SentryClient`` has it)."""
+
+    def builtin_sources(self, org: str, project: str) -> list[str]: ...
+
+    def organization_builtin_keys(self, org: str) -> list[str]: ...
+
+
+# A project's built-in repositories as Sentry holds them, and the keys its organization offers.
+BuiltinRead = tuple[list[str], frozenset[str]]
 
 
 def match_projects(keys: Sequence[str], patterns: Sequence[str], *, where: str) -> list[str]:
@@ -203,7 +215,46 @@ def plan_project(
     rotate: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ProjectPlan:
     """Read one project and plan it."""
-    return _plan_read(config, _read(client, config.organization, config.project), rotate)
+    builtins = None
+    if config.builtin is not None:
+        builtins = _read_builtins(client, config.organization, config.project, _OrgKeys())
+    return _plan_read(config, _read(client, config.organization, config.project), rotate, builtins)
+
+
+class _OrgKeys:
+    """The keys each organization offers, read once per organization and run, whichever
+    thread asks first; the others wait for its answer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: dict[str, Future[frozenset[str]]] = {}
+
+    def get(self, client: Any, org: str) -> frozenset[str]:
+        with self._lock:
+            answer = self._answers.get(org)
+            mine = answer is None
+            if answer is None:
+                answer = self._answers[org] = Future()
+        if mine:
+            try:
+                answer.set_result(frozenset(client.organization_builtin_keys(org)))
+            except BaseException as exc:
+                answer.set_exception(exc)
+        return answer.result()
+
+
+def _read_builtins(
+    client: Any, org: str, project: str, org_keys: _OrgKeys
+) -> BuiltinRead | SymsyncError:
+    """The project's built-in repositories and its organization's keys, or why they could not
+    be read (an ``AccountWideError`` is raised, as for the sources)."""
+    try:
+        offered = org_keys.get(client, org)
+        return client.builtin_sources(org, project), offered
+    except AccountWideError:
+        raise
+    except SymsyncError as exc:
+        return exc
 
 
 def _read(client: SourceReader, org: str, project: str) -> list[dict[str, Any]] | SymsyncError:
@@ -221,24 +272,44 @@ def _plan_read(
     config: ProjectConfig,
     remote: list[dict[str, Any]] | SymsyncError,
     rotate: Mapping[str, Mapping[str, str]] | None,
+    builtins: BuiltinRead | SymsyncError | None = None,
 ) -> ProjectPlan:
     file = display_path(config.path)
+    error = None
     if isinstance(remote, SymsyncError):
+        error = f"could not read the remote sources: {remote}"
+    elif isinstance(builtins, SymsyncError):
+        error = f"could not read the built-in repositories: {builtins}"
+    if error is not None:
         from reconciler.plan.model import ProjectPlan
 
         return ProjectPlan(
             organization=config.organization,
             project=config.project,
             file=file,
-            error=f"could not read the remote sources: {remote}",
+            error=error,
             warnings=_file_warnings(config),
         )
+    assert not isinstance(remote, SymsyncError)
     from reconciler.plan.differ import diff_project
 
     project = diff_project(config, remote, file=file, rotate=rotate)
-    if not config.warnings:
+    if config.warnings:
+        project = project.model_copy(
+            update={"warnings": (*_file_warnings(config), *project.warnings)}
+        )
+    if builtins is None or isinstance(builtins, SymsyncError) or config.builtin is None:
         return project
-    return project.model_copy(update={"warnings": (*_file_warnings(config), *project.warnings)})
+    if project.error is not None:
+        return project
+    from reconciler.plan.builtin import BuiltinRefused, diff_builtin
+
+    held, offered = builtins
+    try:
+        change = diff_builtin(config.organization, config.builtin, held, offered)
+    except BuiltinRefused as exc:
+        return project.model_copy(update={"changes": (), "error": str(exc)})
+    return project.model_copy(update={"builtin": change, "builtin_seen": tuple(held)})
 
 
 def _file_warnings(config: ProjectConfig) -> tuple[Any, ...]:
@@ -257,33 +328,40 @@ class _Pending:
     """One project on its way into the plan: its answer and its file arrive in either order,
     from two threads; whichever comes second plans it."""
 
-    __slots__ = ("config", "key", "lock", "plan", "remote")
+    __slots__ = ("builtins", "config", "key", "lock", "plan", "remote")
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.lock = threading.Lock()
         self.config: ProjectConfig | None = None
         self.remote: list[dict[str, Any]] | SymsyncError | None = None
+        # The built-in repositories, for a file that manages them (read once its file is in).
+        self.builtins: BuiltinRead | SymsyncError | None = None
         self.plan: Future[ProjectPlan] = Future()
 
     def planned(self, project: ProjectPlan) -> None:
-        """The project's plan is made: keep it, and let go of the file and the answer."""
+        """The project's plan is made: keep it, and let go of the file and the answers."""
         self.plan.set_result(project)
-        self.config = self.remote = None
+        self.config = self.remote = self.builtins = None
 
     def arrive(
         self,
         *,
         config: ProjectConfig | None = None,
         remote: list[dict[str, Any]] | SymsyncError | None = None,
+        builtins: BuiltinRead | SymsyncError | None = None,
     ) -> bool:
-        """Records one of the two; answers whether both are now in."""
+        """Records what came; answers whether everything the project needs is now in."""
         with self.lock:
             if config is not None:
                 self.config = config
             if remote is not None:
                 self.remote = remote
-            return self.config is not None and self.remote is not None
+            if builtins is not None:
+                self.builtins = builtins
+            if self.config is None or self.remote is None:
+                return False
+            return self.config.builtin is None or self.builtins is not None
 
 
 def make_plan(
@@ -351,7 +429,9 @@ class _Pipeline:
     """The reads of one ``make_plan``, running ahead of the loading of the files, and the
     projects on their way into the plan."""
 
-    __slots__ = ("ahead", "client", "on_project", "pendings", "pool", "rotations", "window")
+    __slots__ = (
+        "ahead", "client", "on_project", "org_keys", "pendings", "pool", "rotations", "window"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -367,6 +447,7 @@ class _Pipeline:
         self.pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
         self.pendings: dict[str, _Pending] = {}  # every project whose read has started
         self.ahead: Iterator[str] = iter(())
+        self.org_keys = _OrgKeys()
         # Reads run at most this many projects ahead of the loading: enough to keep every
         # reader busy while the loader is imported and the first files load, and few enough
         # that answers waiting for their files stay a handful however large the tree (against
@@ -382,6 +463,8 @@ class _Pipeline:
         """A project's file is in: plan it if its answer is too, and read one more ahead."""
         # Not started yet: not named in ``keys``, or further ahead than read so far.
         pending = self.pendings.get(config.key) or self._start(config.key)
+        if config.builtin is not None:
+            self.pool.submit(self._fetch_builtins, pending, config)
         if pending.arrive(config=config):
             self._plan(pending)
         self._read_more(1)
@@ -406,16 +489,31 @@ class _Pipeline:
         try:
             remote = _read(self.client, org, name)
         except BaseException as exc:  # an AccountWideError: it ends the run
-            pending.plan.set_exception(exc)
+            with contextlib.suppress(InvalidStateError):
+                pending.plan.set_exception(exc)
             raise
         if pending.arrive(remote=remote):
+            self._plan(pending)
+
+    def _fetch_builtins(self, pending: _Pending, config: ProjectConfig) -> None:
+        try:
+            builtins = _read_builtins(
+                self.client, config.organization, config.project, self.org_keys
+            )
+        except BaseException as exc:  # an AccountWideError: it ends the run
+            with contextlib.suppress(InvalidStateError):
+                pending.plan.set_exception(exc)
+            raise
+        if pending.arrive(builtins=builtins):
             self._plan(pending)
 
     def _plan(self, pending: _Pending) -> None:
         """Plans a project whose answer and file are both in (in whichever thread brought the
         second of them); its place in the plan is ``pending.plan``."""
         assert pending.config is not None and pending.remote is not None
-        project = _plan_read(pending.config, pending.remote, self.rotations.get(pending.key))
+        project = _plan_read(
+            pending.config, pending.remote, self.rotations.get(pending.key), pending.builtins
+        )
         pending.planned(project)
         if self.on_project is not None:
             self.on_project(project)

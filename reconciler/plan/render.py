@@ -18,7 +18,15 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
-    from reconciler.plan.model import Change, FieldChange, Plan, ProjectPlan, Summary
+    from reconciler.plan.model import (
+        BuiltinChange,
+        Change,
+        ChangeGroup,
+        FieldChange,
+        Plan,
+        ProjectPlan,
+        Summary,
+    )
 
 Format = Literal["text", "markdown", "json"]
 FORMATS: Final[tuple[str, ...]] = ("text", "markdown", "json")
@@ -73,6 +81,7 @@ def summary_line(summary: Summary) -> str:
             f"Plan: {summary.create} to create, {summary.update} to update, "
             + (f"{summary.move} to move, " if summary.move else "")
             + f"{summary.delete} to delete, {summary.unchanged} unchanged"
+            + (f", built-in repositories of {summary.builtin} to set" if summary.builtin else "")
         )
         if summary.unmanaged:
             text += f", {summary.unmanaged} unmanaged kept"
@@ -118,6 +127,8 @@ def _project_summary(project: ProjectPlan) -> str:
         for action in ("create", "update", "move", "delete")
         if project.count(action)
     ]
+    if project.builtin is not None:
+        parts.append("built-in repositories")
     if project.reported:
         parts.append(f"{len(project.reported)} not in the file")
     if project.error is not None:
@@ -222,15 +233,113 @@ def _list_items_changed(change: FieldChange) -> tuple[list[str], list[str]] | No
     return added, removed
 
 
-def _project_lines(project: ProjectPlan) -> Iterator[Line]:
+def builtin_line(change: BuiltinChange, indent: str = "  ") -> Line:
+    """``~ builtin: + nuget, - unity``"""
+    return Line(f"{indent}~ builtin: {change.describe()}", _STYLE["update"])
+
+
+class _Shared:
+    """The groups of a plan, and what of each project they already say."""
+
+    __slots__ = ("builtins", "changes", "groups")
+
+    def __init__(self, plan: Plan) -> None:
+        from reconciler.plan.model import change_groups, grouped_keys
+
+        self.groups = change_groups(plan.projects)
+        self.changes, self.builtins = grouped_keys(self.groups)
+
+    def own_changes(self, project: ProjectPlan) -> list[Change]:
+        from reconciler.plan.model import in_group
+
+        if not self.changes:
+            return list(project.changes)
+        return [c for c in project.changes if not in_group(project, c, self.changes)]
+
+    def own_builtin(self, project: ProjectPlan) -> BuiltinChange | None:
+        return None if project.key in self.builtins else project.builtin
+
+    def shared_count(self, project: ProjectPlan) -> int:
+        shared = len(project.changes) - len(self.own_changes(project))
+        return shared + (1 if project.builtin is not None and project.key in self.builtins else 0)
+
+    def shown(self, project: ProjectPlan) -> bool:
+        """Whether the project has a block of its own besides its shared changes (its warnings
+        are in the warnings section)."""
+        return bool(
+            self.own_changes(project)
+            or self.own_builtin(project)
+            or project.unmanaged
+            or project.reported
+            or project.error
+        )
+
+
+GROUP_NAMES_SHOWN: Final = 10
+
+
+def group_projects(projects: Sequence[str], shown: int = GROUP_NAMES_SHOWN) -> str:
+    """``in 214 projects: acme/a, acme/b, ... and 204 more``"""
+    names = ", ".join(projects[:shown])
+    more = f", ... and {len(projects) - shown} more" if len(projects) > shown else ""
+    return f"in {len(projects)} projects: {names}{more}"
+
+
+def _inline_fields(change: Change) -> str | None:
+    """An update's fields on one line (``url "a" -> "b"``), or None when they need lines."""
+    if change.action != "update" or not change.fields or len(change.fields) > 3:
+        return None
+    parts = []
+    for name, fc in change.fields.items():
+        if fc.rotate is not None:
+            parts.append(f"rotate {name} ({fc.rotate})")
+        else:
+            parts.append(f"{name} {_field_value(fc, 'before')} -> {_field_value(fc, 'after')}")
+    return ", ".join(parts)
+
+
+def group_lines(group: ChangeGroup) -> list[Line]:
+    """One shared change, said once: its head line with the projects, and its fields."""
+    where = f" \u2014 {group_projects(group.projects)}"
+    if group.builtin is not None:
+        line = builtin_line(group.builtin)
+        return [line.append(where)]
+    change = group.change
+    assert change is not None
+    inline = _inline_fields(change)
+    lines = list(_change_lines(change))
+    head = lines[0]
+    if inline is not None:
+        head.append(f": {inline}")
+        lines = [head]
+    head.append(where)
+    return lines
+
+
+def _group_section(shared: _Shared) -> Iterator[Line]:
+    if not shared.groups:
+        return
+    yield Line("Shared changes (the same change in several projects, said once):", "bold")
+    for group in shared.groups:
+        yield from group_lines(group)
+    yield Line()
+
+
+def _project_lines(project: ProjectPlan, shared: _Shared | None = None) -> Iterator[Line]:
     title = Line(project.key, "bold")
     if project.file:
         title.append(f" ({project.file})")
     yield title
     if project.error is not None:
         yield Line(f"  ! error: {project.error}", "bold red")
-    for change in project.changes:
+    changes = shared.own_changes(project) if shared else list(project.changes)
+    for change in changes:
         yield from _change_lines(change)
+    builtin = shared.own_builtin(project) if shared else project.builtin
+    if builtin is not None:
+        yield builtin_line(builtin)
+    if shared is not None and (count := shared.shared_count(project)):
+        yield Line(f"  = {count} shared change(s), listed above", "dim")
     if project.needs_variables:
         yield Line("  apply reads: " + ", ".join(project.needs_variables), "cyan")
     if project.unmanaged:
@@ -241,7 +350,9 @@ def _project_lines(project: ProjectPlan) -> Iterator[Line]:
 
 def _shown(project: ProjectPlan) -> bool:
     """Whether the project has a block of its own (its warnings are in the warnings section)."""
-    return bool(project.changes or project.unmanaged or project.reported or project.error)
+    return bool(
+        project.changes or project.builtin or project.unmanaged or project.reported or project.error
+    )
 
 
 WARNINGS_HEAD: Final = "Warnings:"
@@ -281,11 +392,12 @@ def _unfiled_lines(plan: Plan) -> Iterator[Line]:
 
 
 def text_lines(plan: Plan) -> list[Line]:
-    lines: list[Line] = []
+    shared = _Shared(plan)
+    lines: list[Line] = list(_group_section(shared))
     for project in plan.projects:
-        if not _shown(project):
+        if not shared.shown(project):
             continue
-        lines.extend(_project_lines(project))
+        lines.extend(_project_lines(project, shared))
         lines.append(Line())
     lines.extend(_unfiled_lines(plan))
     lines.extend(_warning_lines(plan))
@@ -383,7 +495,9 @@ def _fence(body: str) -> str:
     return "`" * max(3, _longest_backtick_run(body) + 1)
 
 
-def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
+def _md_block(
+    project: ProjectPlan, shared: _Shared | None = None
+) -> tuple[list[str], list[str], list[str]]:
     """A project's <details> block as (head lines, body lines, tail lines)."""
     head = [
         "<details>",
@@ -396,7 +510,14 @@ def _md_block(project: ProjectPlan) -> tuple[list[str], list[str], list[str]]:
     if project.error is not None:
         body.append(f"**Could not be planned:** {md_escape(project.error)}")
         body.append("")
-    diff_lines = [line.plain for change in project.changes for line in _change_lines(change)]
+    changes = shared.own_changes(project) if shared else project.changes
+    diff_lines = [line.plain for change in changes for line in _change_lines(change)]
+    builtin = shared.own_builtin(project) if shared else project.builtin
+    if builtin is not None:
+        diff_lines.append(builtin_line(builtin).plain)
+    if shared is not None and (count := shared.shared_count(project)):
+        body.append(f"{count} shared change(s), listed above.")
+        body.append("")
     if diff_lines:
         fence = _fence("\n".join(diff_lines))
         head_fence = [f"{fence}diff"]
@@ -430,15 +551,56 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """
     comment = _Comment(limit)
     comment.add(_md_head(plan))
-    changing = [p for p in plan.projects if p.changes or p.reported or p.error is not None]
+    shared = _Shared(plan)
+    if shared.groups and not _md_groups(comment, shared):
+        return comment.text()
+    changing = [
+        p
+        for p in plan.projects
+        if shared.own_changes(p) or shared.own_builtin(p) or p.reported or p.error is not None
+    ]
+    only_shared = sum(1 for p in plan.projects if p.has_changes) - sum(
+        1 for p in changing if p.has_changes
+    )
+    if only_shared:
+        comment.add([f"{only_shared} project(s) have only the shared changes above.", ""])
     if changing and not _md_table(comment, changing, moves=plan.summary.move > 0):
         return comment.text()
     if plan.unfiled and not _md_unfiled(comment, plan.unfiled, plan.unfiled_errors):
         return comment.text()
     if not _md_warnings(comment, warnings_of(plan)):
         return comment.text()
-    _md_details(comment, [p for p in plan.projects if _shown(p)])
+    _md_details(comment, [p for p in plan.projects if shared.shown(p)], shared)
     return comment.text()
+
+
+def _md_groups(comment: _Comment, shared: _Shared) -> bool:
+    """Each shared change once, with how many projects and which; False when cut."""
+    comment.add(["**Shared changes** (the same change in several projects, said once):", ""])
+    for i, group in enumerate(shared.groups):
+        lines = [line.plain.removeprefix("  ") for line in group_lines(group)]
+        head, _, where = lines[0].rpartition(" \u2014 ")
+        code = [head, *lines[1:]]
+        fence = _fence("\n".join(code))
+        block = [f"{fence}diff", *code, fence, ""]
+        names = ", ".join(md_code(name) for name in group.projects)
+        everyone = [
+            f"<details><summary>In {len(group.projects)} projects</summary>",
+            "",
+            names,
+            "",
+            "</details>",
+            "",
+        ]
+        short = [md_escape(where[:1].upper() + where[1:]), ""]
+        if comment.fits(block, everyone):
+            comment.add([*block, *everyone])
+        elif comment.fits(block, short):
+            comment.add([*block, *short])
+        else:
+            comment.cut(f"{len(shared.groups) - i} more shared changes and all projects' details")
+            return False
+    return True
 
 
 def _size(lines: Iterable[str]) -> int:
@@ -533,7 +695,7 @@ def _md_table(comment: _Comment, changing: Sequence[ProjectPlan], *, moves: bool
 def _md_status(project: ProjectPlan) -> str:
     if project.error is not None:
         return "could not be planned"
-    if project.changes:
+    if project.has_changes:
         return "changes pending"
     return "sources not in the file"
 
@@ -570,11 +732,13 @@ def _md_warnings(comment: _Comment, found: Sequence[tuple[str, str]]) -> bool:
     return True
 
 
-def _md_details(comment: _Comment, shown: Sequence[ProjectPlan]) -> None:
+def _md_details(
+    comment: _Comment, shown: Sequence[ProjectPlan], shared: _Shared | None = None
+) -> None:
     """A <details> block per project shown, as many as fit; of the first that does not fit,
     the lines that do."""
     for i, project in enumerate(shown):
-        head, body, tail = _md_block(project)
+        head, body, tail = _md_block(project, shared)
         if comment.fits(head, body, tail):
             comment.add([*head, *body, *tail])
             continue

@@ -69,6 +69,7 @@ def test_json_has_the_documented_keys():
         "reported": 0,
         "unfiled": 0,
         "unfiled_unreadable": 0,
+        "builtin": 0,
     }
 
 

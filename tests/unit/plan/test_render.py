@@ -116,7 +116,10 @@ def test_markdown_escapes_values():
 def _huge_plan(projects: int, sources: int) -> Plan:
     out = []
     for i in range(projects):
-        desired = [http(f"s{j}", url=f"https://n{j}.example/" + "x" * 40) for j in range(sources)]
+        # Each project its own URLs: one change made in many projects is said once instead.
+        desired = [
+            http(f"s{j}", url=f"https://n{j}.example/p{i}/" + "x" * 40) for j in range(sources)
+        ]
         out.append(diff_project(project("org", f"p{i:04d}", desired), []))
     return Plan(projects=tuple(out))
 
