@@ -1,8 +1,8 @@
 """``symsync import``: write project files from what Sentry holds now.
 
 ``symsync import (--org ORG | --project ORG/PROJECT...) [--project SLUG]... [--exclude PATTERN]...
-[--secret-name TEMPLATE] [--config-dir DIR] [--url URL] [--force]``: the reading and rendering are
-``reconciler.importer.read``'s, the writing ``reconciler.importer.write``'s; this module prints
+[--secret-name TEMPLATE] [--share] [--builtin] [--config-dir DIR] [--url URL] [--force]``: the
+reading and rendering are ``reconciler.importer.read``'s, the writing ``reconciler.importer.write``'s; this module prints
 what came of them and picks the exit code.
 """
 
@@ -22,6 +22,7 @@ from reconciler.commands.progress import RunProgress
 from reconciler.config.diagnostic import display_path
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_OK
+from reconciler.importer.convert import SHARED
 from reconciler.importer.read import ImportResult, import_organization, selected_organizations
 from reconciler.importer.secret_names import DEFAULT_TEMPLATE, SecretNameTemplate
 from reconciler.importer.write import write_files
@@ -66,6 +67,20 @@ from reconciler.sentry.client import SentryClient
     show_default=True,
     help="Root of the desired-state tree.",
 )
+@click.option(
+    "--share",
+    is_flag=True,
+    help="Write a source identical in two or more projects once, as a definition in "
+    "<org>/_org.yaml, and `- use: ID` in the project files (one variable per shared secret).",
+)
+@click.option(
+    "--builtin",
+    "builtin",
+    is_flag=True,
+    help="Also write each project's built-in repositories as `builtin:` (one more request per "
+    "project). Off by default: Sentry answers a default list even for a project that never "
+    "set one.",
+)
 @url_option
 @click.option("--force", is_flag=True, help="Overwrite existing project files.")
 @verbose_option
@@ -76,6 +91,8 @@ def command(
     excludes: tuple[str, ...],
     secret_name: str | None,
     config_dir: Path,
+    share: bool,
+    builtin: bool,
     force: bool,
     verbose: bool,
 ) -> int:
@@ -88,6 +105,9 @@ def command(
     be read is written, each failed one is named, and the exit code is 1. The same goes for a
     project whose file would hold the value of a secret the environment holds (in a URL, say):
     its file is not written, and the secret is named by its variable, never shown.
+
+    With --share, a source identical in several projects is written once in _org.yaml; with
+    --builtin, each project's built-in repositories too.
 
     The token needs project:read, and org:read to list the organization's projects.
     """
@@ -110,6 +130,8 @@ def command(
             secret_name=template,
             on_total=lambda total: progress.phase("import", total),
             on_project=progress.advance,
+            share=share,
+            builtin=builtin,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -119,9 +141,9 @@ def command(
     _report_variables(result)
     if result.failed:
         _report_failed(result)
-        progress.finish(len(result.files) + len(result.failed))
+        progress.finish(len(result.project_files) + len(result.failed))
         return EXIT_ERROR
-    progress.finish(len(result.files))
+    progress.finish(len(result.project_files))
     return EXIT_OK
 
 
@@ -129,7 +151,8 @@ def _report_written(org: str | None, result: ImportResult) -> None:
     """The files written, the projects excluded, or that there was nothing to import."""
     for imported in result.files:
         count = f"{imported.sources} source{'s' if imported.sources != 1 else ''}"
-        click.echo(f"wrote {display_path(imported.path)} ({count})", err=True)
+        shared = " shared by several projects" if imported.project == SHARED else ""
+        click.echo(f"wrote {display_path(imported.path)} ({count}{shared})", err=True)
     if result.schema_path is not None and result.files:
         click.echo(
             f"wrote {display_path(result.schema_path)} (JSON Schema for editors; "
@@ -168,12 +191,12 @@ def _report_failed(result: ImportResult) -> None:
     for failed in result.failed:
         click.echo(f"error: {failed.key}: {failed.message()}", err=True)
         click.echo(f"  next: {failed.next_step()}", err=True)
-    total = len(result.files) + len(result.failed)
+    total = len(result.project_files) + len(result.failed)
     unread = sum(1 for failed in result.failed if failed.unread)
     why = [f"{unread} could not be read"] if unread else []
     if len(result.failed) > unread:
         why.append(f"{len(result.failed) - unread} would hold a secret's value")
     click.echo(
-        f"imported {len(result.files)} of {total} project(s); {', '.join(why)} (see above)",
+        f"imported {len(result.project_files)} of {total} project(s); {', '.join(why)} (see above)",
         err=True,
     )

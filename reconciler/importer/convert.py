@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -34,7 +34,7 @@ from ruamel.yaml.scalarstring import (
 
 from reconciler.config.project_file import ProjectFile
 from reconciler.core.errors import SymsyncError
-from reconciler.importer.secret_names import SecretNamer
+from reconciler.importer.secret_names import SecretNamer, SecretNameTemplate
 from reconciler.sentry import spec
 
 # Key order of a source in a written file, the order of the example project file in
@@ -72,6 +72,10 @@ HEADER: Final = (
 )
 
 
+# The ``project`` of what belongs to an organization's ``_org.yaml``.
+SHARED: Final = "_org"
+
+
 @dataclass(frozen=True)
 class SecretVariable:
     """The environment variable a written ``{env: ...}`` reference names, and which secret it
@@ -84,6 +88,11 @@ class SecretVariable:
     field: str
 
     def describe(self) -> str:
+        if self.project == SHARED:
+            return (
+                f"{self.field} of shared definition `{self.source_id}` in "
+                f"{self.organization}/_org.yaml"
+            )
         return f"{self.field} of source `{self.source_id}` in {self.organization}/{self.project}"
 
 
@@ -106,13 +115,29 @@ def render_project(
     sources: list[dict[str, Any]],
     names: SecretNamer,
     warnings: list[str],
+    *,
+    shared: Mapping[int, str] | None = None,
+    builtin: Sequence[str] | None = None,
 ) -> ImportedFile:
     """The file of one project, to be written at ``path``, from the sources Sentry holds for it;
-    a warning for each source (or field) left out."""
+    a warning for each source (or field) left out.
+
+    ``shared``: source index -> id of the ``_org.yaml`` definition it is written as (``- use:
+    ID``, with ``id:`` when the source's own id differs). ``builtin``: the project's built-in
+    repositories, written as ``builtin:`` when given."""
     entries: list[CommentedMap] = []
     variables: list[SecretVariable] = []
     seen_ids: set[str] = set()
+    uses: list[CommentedMap] = []
     for index, source in enumerate(sources):
+        if shared is not None and index in shared:
+            entry = CommentedMap(use=shared[index])
+            if source["id"] != shared[index]:
+                entry["id"] = source["id"]
+            entries.append(entry)
+            uses.append(entry)
+            seen_ids.add(source["id"])
+            continue
         converted = _convert_source(org, project, index, source, names, warnings, seen_ids)
         if converted is None:
             continue
@@ -123,17 +148,69 @@ def render_project(
 
     doc = CommentedMap()
     doc["unmanaged"] = "report"
+    if builtin is not None:
+        doc["builtin"] = _flow_list(list(builtin))
     seq = CommentedSeq(entries)
     if not entries:
         seq.fa.set_flow_style()
     doc["sources"] = seq
     doc.yaml_set_start_comment(HEADER)
     text = _dump(doc)
-    # The written file must be one that `symsync validate` accepts.
-    ProjectFile.model_validate(_plain(doc))
+    # The written file must be one that `symsync validate` accepts (its `use:` entries are
+    # checked with the definitions they name).
+    plain = _plain(doc)
+    plain["sources"] = [e for e in plain["sources"] if "use" not in e]
+    ProjectFile.model_validate(plain)
     if not entries and sources:
         warnings.append(f"{org}/{project}: no source could be imported; the file lists none")
     return ImportedFile(org, project, path, text, len(entries), variables)
+
+
+ORG_HEADER: Final = (
+    f"yaml-language-server: $schema=../{SCHEMA_FILE}#/$defs/OrgFile\n"
+    "Written by `symsync import --share`: sources identical in several projects of this\n"
+    "organization, each defined once; a project file uses one with `- use: ID`."
+)
+
+
+def shareable(org: str, source: dict[str, Any]) -> bool:
+    """Whether a file can hold the source as Sentry has it, every field kept (so that a shared
+    definition stands for it exactly)."""
+    if _why_skipped(org, 0, source, set()) is not None:
+        return False
+    names = SecretNamer(SecretNameTemplate.parse(None))
+    entry, _, unknown = _entry(org, "", source["id"], source["type"], source, names)
+    if unknown:
+        return False
+    try:
+        ProjectFile.model_validate({"sources": [_plain(entry)]})
+    except ValidationError:
+        return False
+    return True
+
+
+def render_org_file(
+    org: str,
+    path: Path,
+    definitions: Sequence[tuple[str, dict[str, Any]]],
+    names: SecretNamer,
+) -> ImportedFile:
+    """``_org.yaml`` holding each shared source once, under its definition id; its secrets each
+    get one variable, named as for a project whose slug is empty."""
+    entries: list[CommentedMap] = []
+    variables: list[SecretVariable] = []
+    for definition_id, source in definitions:
+        entry, entry_variables, _ = _entry(
+            org, "", definition_id, source["type"], {**source, "id": definition_id}, names
+        )
+        entries.append(entry)
+        variables.extend(
+            SecretVariable(v.name, org, SHARED, definition_id, v.field) for v in entry_variables
+        )
+    doc = CommentedMap()
+    doc["sources"] = CommentedSeq(entries)
+    doc.yaml_set_start_comment(ORG_HEADER)
+    return ImportedFile(org, SHARED, path, _dump(doc), len(entries), variables)
 
 
 def _convert_source(

@@ -21,6 +21,7 @@ command decides what to show (``reconciler.commands.progress``).
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -34,7 +35,14 @@ from reconciler.config.diagnostic import display_path
 from reconciler.config.selection import ProjectPattern, selects
 from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import find_known
-from reconciler.importer.convert import ImportedFile, SecretVariable, render_project
+from reconciler.importer.convert import (
+    SHARED,
+    ImportedFile,
+    SecretVariable,
+    render_org_file,
+    render_project,
+    shareable,
+)
 from reconciler.importer.secret_names import SecretNamer, SecretNameTemplate
 from reconciler.importer.write import missing_schema, refuse_conflicts, target_path
 from reconciler.sentry import spec
@@ -45,6 +53,8 @@ from reconciler.sentry.errors import OrganizationError, stops_the_run
 WHOLE_ORGANIZATION: Final = "*"
 
 READ_PARALLELISM: Final = 8
+# The organization's shared definitions, written by ``--share``.
+ORG_FILE: Final = "_org.yaml"
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,11 @@ class ImportResult:
     schema_text: str = ""
 
     @property
+    def project_files(self) -> list[ImportedFile]:
+        """The files of projects (not the organization's ``_org.yaml``)."""
+        return [f for f in self.files if f.project != SHARED]
+
+    @property
     def variables(self) -> list[SecretVariable]:
         return [v for f in self.files for v in f.variables]
 
@@ -139,6 +154,8 @@ def import_organization(
     secret_name: SecretNameTemplate | None = None,
     on_total: Callable[[int], None] | None = None,
     on_project: ProjectRead | None = None,
+    share: bool = False,
+    builtin: bool = False,
 ) -> ImportResult:
     """Read the projects ``org`` and ``projects`` select (see :func:`selected_organizations`),
     less those excluded, and render their files.
@@ -152,6 +169,11 @@ def import_organization(
     soon as it is known (the organizations' project lists read, exclusions applied), before the
     first read; ``on_project`` once per project as its read finishes, whether its sources were
     read or it failed (not for a failure that stops the whole run, which is raised).
+
+    ``share``: a source identical in two or more projects (every field, and a secret set in
+    each) is written once, in ``_org.yaml``, and used by id in the project files. ``builtin``:
+    each project's built-in repositories are read too (one more request per project) and
+    written as its ``builtin:``.
     """
     template = secret_name or SecretNameTemplate.parse(None)
     result = ImportResult()
@@ -169,8 +191,10 @@ def import_organization(
         on_total(sum(len(slugs) for slugs in chosen.values()))
     namer = SecretNamer(template)
     for organization, slugs in chosen.items():
-        remote = _read_projects(client, organization, slugs, on_project)
-        _render(organization, slugs, remote, config_dir, namer, result)
+        remote = _read_projects(client, organization, slugs, on_project, builtin=builtin)
+        shared = _shared_sources(organization, remote) if share else _Shared()
+        _render(organization, slugs, remote, config_dir, namer, result, shared)
+        _add_org_file(organization, shared, config_dir, namer, result)
     schema = missing_schema(config_dir)
     if schema is not None:
         result.schema_path, result.schema_text = schema
@@ -289,23 +313,86 @@ def _with_file_names(org: str, slugs: Sequence[str], warnings: list[str]) -> lis
     return selected
 
 
+def _add_org_file(
+    org: str, shared: _Shared, config_dir: Path, namer: SecretNamer, result: ImportResult
+) -> None:
+    """``_org.yaml`` with the shared definitions, first among the organization's files."""
+    if not shared.definitions:
+        return
+    org_file = render_org_file(org, config_dir / org / ORG_FILE, shared.definitions, namer)
+    shown = _secrets_shown(org_file.text)
+    if shown:
+        raise SymsyncError(
+            f"the shared definitions of `{org}` would hold the value of a secret "
+            f"({_holds_secrets(org, SHARED, shown).error}); nothing was written: import "
+            "without --share, or remove the value from that field in Sentry"
+        )
+    first = next((i for i, f in enumerate(result.files) if f.organization == org), 0)
+    result.files.insert(first, org_file)
+
+
+@dataclass
+class _Shared:
+    """The sources ``--share`` writes once: each definition (its id, the source), and per
+    project which of its sources (by index) use which definition."""
+
+    definitions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    uses: dict[str, dict[int, str]] = field(default_factory=dict)
+
+
+def _shared_sources(org: str, remote: Mapping[str, RemoteProject | FailedProject]) -> _Shared:
+    """Sources identical (every field, as Sentry answers them) in two or more projects. Two
+    variants of one id are two definitions, the second named ``ID-2``."""
+    where: dict[str, list[tuple[str, int]]] = {}
+    sources: dict[str, dict[str, Any]] = {}
+    for slug, read in remote.items():
+        if isinstance(read, FailedProject):
+            continue
+        ids = [s.get("id") for s in read.sources]
+        for index, source in enumerate(read.sources):
+            if ids.count(source.get("id")) != 1 or not shareable(org, source):
+                continue
+            key = json.dumps(source, sort_keys=True, ensure_ascii=False)
+            sources.setdefault(key, source)
+            where.setdefault(key, []).append((slug, index))
+    out = _Shared()
+    taken: set[str] = set()
+    for key, places in where.items():
+        if len({slug for slug, _ in places}) < 2:
+            continue
+        source = sources[key]
+        definition_id, number = source["id"], 1
+        while definition_id in taken:
+            number += 1
+            definition_id = f"{source['id']}-{number}"
+        taken.add(definition_id)
+        out.definitions.append((definition_id, source))
+        for slug, index in places:
+            out.uses.setdefault(slug, {})[index] = definition_id
+    return out
+
+
 def _render(
     org: str,
     slugs: Sequence[str],
-    remote: Mapping[str, list[dict[str, Any]] | FailedProject],
+    remote: Mapping[str, RemoteProject | FailedProject],
     config_dir: Path,
     namer: SecretNamer,
     result: ImportResult,
+    shared: _Shared,
 ) -> None:
     """Render the file of every project read into ``result.files``; those that could not be
     read, or whose file would hold a secret's value, into ``result.failed``."""
     for slug in slugs:
-        sources = remote[slug]
-        if isinstance(sources, FailedProject):
-            result.failed.append(sources)
+        read = remote[slug]
+        if isinstance(read, FailedProject):
+            result.failed.append(read)
             continue
         path = target_path(config_dir, org, slug)
-        imported = render_project(org, slug, path, sources, namer, result.warnings)
+        imported = render_project(
+            org, slug, path, read.sources, namer, result.warnings,
+            shared=shared.uses.get(slug), builtin=read.builtin,
+        )  # fmt: skip
         shown = _secrets_shown(imported.text)
         if shown:
             # Not written, so an existing file there is not in the way.
@@ -398,22 +485,41 @@ def _excludes(pattern: str, org: str, slug: str) -> bool:
     return fnmatch.fnmatchcase(slug, pattern)
 
 
+@dataclass(frozen=True)
+class RemoteProject:
+    """What was read of one project: its sources, and its built-in repositories when asked."""
+
+    sources: list[dict[str, Any]]
+    builtin: list[str] | None = None
+
+
+def _read_one(client: SentryClient, org: str, slug: str, builtin: bool) -> RemoteProject:
+    sources = client.list_sources(org, slug)
+    return RemoteProject(sources, client.builtin_sources(org, slug) if builtin else None)
+
+
 def _read_projects(
-    client: SentryClient, org: str, slugs: Sequence[str], on_project: ProjectRead | None = None
-) -> dict[str, list[dict[str, Any]] | FailedProject]:
-    """Every project's sources, or why they could not be read; projects in parallel. A failure
-    that concerns the whole account cancels what has not started and is raised.
+    client: SentryClient,
+    org: str,
+    slugs: Sequence[str],
+    on_project: ProjectRead | None = None,
+    *,
+    builtin: bool = False,
+) -> dict[str, RemoteProject | FailedProject]:
+    """Every project's sources (and built-in repositories, with ``builtin``), or why they could
+    not be read; projects in parallel. A failure that concerns the whole account cancels what
+    has not started and is raised.
 
     ``on_project`` hears of each read as it finishes (from this thread, not the workers)."""
-    out: dict[str, list[dict[str, Any]] | FailedProject] = {}
+    out: dict[str, RemoteProject | FailedProject] = {}
     if not slugs:
         return out
     pool = ThreadPoolExecutor(max_workers=min(READ_PARALLELISM, len(slugs)))
     try:
-        futures: dict[Future[list[dict[str, Any]]], str] = {
-            pool.submit(client.list_sources, org, slug): slug for slug in slugs
+        futures: dict[Future[RemoteProject], str] = {
+            pool.submit(_read_one, client, org, slug, builtin): slug for slug in slugs
         }
-        pending: set[Future[list[dict[str, Any]]]] = set(futures)
+        pending: set[Future[RemoteProject]] = set(futures)
         while pending:
             # Each read as it finishes, so that progress moves one project at a time.
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
