@@ -307,12 +307,11 @@ def group_lines(group: ChangeGroup) -> list[Line]:
     change = group.change
     assert change is not None
     inline = _inline_fields(change)
-    lines = list(_change_lines(change))
-    head = lines[0]
     if inline is not None:
-        head.append(f": {inline}")
-        lines = [head]
-    head.append(where)
+        head = Line("  ").append(f"~ update {change.source_id}", _STYLE["update"])
+        return [head.append(f": {inline}").append(where)]
+    lines = list(_change_lines(change))
+    lines[0].append(where)
     return lines
 
 
