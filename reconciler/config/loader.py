@@ -250,25 +250,35 @@ def _checked_org(
     )
     broken = {i for i, _ in enumerate(definitions) if ("sources", i) in document.invalid}
     try:
-        model: OrgFile | None = OrgFile.model_validate(document.values)
+        OrgFile.model_validate(document.values)
     except ValidationError as exc:
-        model = None
         diagnostics.extend(validation_diagnostics(exc, document, shown, root))
         broken |= {
             err["loc"][1]
             for err in exc.errors()
             if len(err["loc"]) > 1 and err["loc"][0] == "sources" and isinstance(err["loc"][1], int)
         }
-    context = _org_context(document, shown, broken, model, diagnostics)
+    context = _org_context(document, shown, broken, diagnostics)
     diagnostics.sort(key=diagnostic_order)
     return context
+
+
+def _org_defaults(defaults: Any) -> Any:
+    """The organization's defaults, validated on their own; None when they do not validate."""
+    from reconciler.config.org_file import OrgDefaults
+
+    if defaults is None:
+        return OrgDefaults()
+    try:
+        return OrgDefaults.model_validate(defaults)
+    except ValidationError:
+        return None
 
 
 def _org_context(
     document: Document,
     shown: str,
     broken: set[int],
-    model: Any,
     diagnostics: list[Diagnostic],
 ) -> OrgContext:
     from reconciler.config.org_file import suggestion
@@ -296,15 +306,16 @@ def _org_context(
                     f"`sources:` of this file{hint}",
                 )
             )
-    if model is not None and model.defaults is not None:
-        context.default_sources = tuple(dict.fromkeys(model.defaults.sources or ()))
-        if model.defaults.builtin is not None:
-            context.default_builtin = tuple(model.defaults.builtin)
-    elif model is None:
-        # Defaults that do not validate: every project is left without them (and the tree
-        # is refused anyway, for the errors reported here).
-        context.broken |= set(known)
+    defaults_model = _org_defaults(defaults)
+    if defaults_model is None:
+        # Defaults that do not validate (reported above): every project that would take them
+        # is left unplanned, and the tree is refused anyway.
+        context.broken |= set(context.definitions)
         context.definitions.clear()
+    else:
+        context.default_sources = tuple(dict.fromkeys(defaults_model.sources or ()))
+        if defaults_model.builtin is not None:
+            context.default_builtin = tuple(defaults_model.builtin)
     return context
 
 
