@@ -269,3 +269,54 @@ def test_a_move_whose_recreate_fails_says_the_next_apply_restores_it():
     del fake.fail[("POST", "acme/ios")]
     again = _plan_for(fake, [config])
     assert [(c.action, c.source_id) for c in again.projects[0].changes] == [("create", "b")]
+
+
+class _WithBuiltins(FakeSentry):
+    def __init__(self, held: dict[str, list[str]]) -> None:
+        super().__init__({})
+        self.held = held
+
+    def builtin_sources(self, org: str, project: str) -> list[str]:
+        self.calls.append(("GET details", f"{org}/{project}", None, None))
+        return list(self.held[f"{org}/{project}"])
+
+    def set_builtin_sources(self, org: str, project: str, keys: list[str]) -> list[str]:
+        self.calls.append(("PUT details", f"{org}/{project}", None, {"keys": keys}))
+        self.held[f"{org}/{project}"] = list(keys)
+        return list(keys)
+
+
+def _builtin_plan() -> Plan:
+    from reconciler.plan.model import BuiltinChange
+
+    changed = diff_project(project("acme", "ios", []), []).model_copy(
+        update={
+            "builtin": BuiltinChange(before=("unity",), after=("microsoft", "nuget")),
+            "builtin_seen": ("unity",),
+        }
+    )
+    same = diff_project(project("acme", "web", []), []).model_copy(
+        update={"builtin_seen": ("nuget",)}
+    )
+    return Plan(projects=(changed, same))
+
+
+def test_builtins_are_set_with_one_put_per_project_whose_list_changes():
+    fake = _WithBuiltins({"acme/ios": ["unity"], "acme/web": ["nuget"]})
+    result = apply_plan(_builtin_plan(), fake, verify=False, env={})
+    assert result.exit_code == 0
+    assert [(m, k) for m, k, _, _ in fake.calls] == [("PUT details", "acme/ios")]
+    assert fake.held["acme/ios"] == ["microsoft", "nuget"]
+    assert {p.key: p.status for p in result.projects} == {
+        "acme/ios": "applied",
+        "acme/web": "unchanged",
+    }
+
+
+def test_a_saved_plan_is_refused_where_the_builtins_moved_since():
+    fake = _WithBuiltins({"acme/ios": ["steam"], "acme/web": ["nuget"]})
+    result = apply_plan(Plan.loads(_builtin_plan().dumps()), fake, verify=True, env={})
+    (ios,) = [p for p in result.projects if p.key == "acme/ios"]
+    assert ios.status == "refused" and "built-in repositories changed" in ios.message
+    assert fake.held["acme/ios"] == ["steam"]
+    assert not any(m == "PUT details" for m, _, _, _ in fake.calls)

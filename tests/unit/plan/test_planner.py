@@ -212,3 +212,66 @@ def test_a_files_warnings_go_into_its_plan_and_only_the_others_are_echoed(tmp_pa
     desired.release_warnings()
     desired.release_warnings()
     assert len(said) == 2 and "x.yaml:6:13: warning: " in said[1]
+
+
+class _Builtins(FakeSentry):
+    """Built-in repositories too: each project's list, and the keys the organization offers."""
+
+    def __init__(self, projects: dict[str, list[dict[str, object]]], held: dict[str, list[str]]):
+        super().__init__(projects)
+        self.held = held
+        self.offered = ["microsoft", "nuget", "unity"]
+
+    def builtin_sources(self, org: str, project: str) -> list[str]:
+        key = f"{org}/{project}"
+        with self._lock:
+            self.calls.append(("GET details", key, None, None))
+        self._check("GET details", key)
+        return list(self.held.get(key, ["ios", "microsoft", "android", "nuget"]))
+
+    def organization_builtin_keys(self, org: str) -> list[str]:
+        with self._lock:
+            self.calls.append(("GET org builtins", org, None, None))
+        return list(self.offered)
+
+
+def test_builtins_are_read_only_for_projects_that_manage_them_and_the_org_list_once():
+    fake = _Builtins({}, {"a/x": ["unity"]})
+    configs = [
+        project("a", "x", [], builtin=["unity"]),
+        project("a", "y", [], builtin=["nuget"]),
+        project("a", "z", []),
+    ]
+    plan = make_plan(fake, configs, parallelism=4)
+    calls = sorted((method, key) for method, key, _, _ in fake.calls)
+    assert calls == [
+        ("GET", "a/x"), ("GET", "a/y"), ("GET", "a/z"),
+        ("GET details", "a/x"), ("GET details", "a/y"),
+        ("GET org builtins", "a"),
+    ]  # fmt: skip
+    by_key = {p.key: p for p in plan.projects}
+    assert by_key["a/x"].builtin is None and by_key["a/x"].builtin_seen == ("unity",)
+    change = by_key["a/y"].builtin
+    assert change is not None and change.after == ("nuget",)
+    assert change.removed == ["ios", "microsoft", "android"]
+    assert by_key["a/z"].builtin_seen is None
+
+
+def test_a_key_the_organization_does_not_offer_refuses_only_that_project():
+    fake = _Builtins({"a/x": [http("p")]}, {})
+    plan = make_plan(
+        fake, [project("a", "x", [http("q")], builtin=["steam"]), project("a", "y", [http("r")])]
+    )
+    by_key = {p.key: p for p in plan.projects}
+    assert by_key["a/x"].error is not None and "`steam` is not offered" in by_key["a/x"].error
+    assert by_key["a/x"].changes == ()
+    assert by_key["a/y"].error is None and by_key["a/y"].changes
+
+
+def test_a_failed_builtin_read_fails_only_that_project():
+    fake = _Builtins({}, {})
+    fake.fail[("GET details", "a/x")] = "boom"
+    plan = make_plan(fake, [project("a", "x", [], builtin=["nuget"]), project("a", "y", [])])
+    by_key = {p.key: p for p in plan.projects}
+    assert by_key["a/x"].error == "could not read the built-in repositories: boom"
+    assert by_key["a/y"].error is None
