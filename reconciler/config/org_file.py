@@ -29,47 +29,14 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field
-
 from reconciler.config.diagnostic import Diagnostic
-from reconciler.config.project_file import BuiltinKey, SourceEntry, StrictModel
+from reconciler.config.project_file import OrgDefaults, OrgFile
 from reconciler.config.yamlread import Document, Loc, line_of
 from reconciler.sentry import spec
 
 USE_KEY = "use"
-
-
-class OrgDefaults(StrictModel):
-    """What every project file of the organization takes, unless it says `defaults: false`."""
-
-    sources: list[str] | None = Field(
-        default=None,
-        description=(
-            "Ids of definitions appended, in this order, to the sources of every project file "
-            "(not again where the file already names the id)."
-        ),
-    )
-    builtin: list[BuiltinKey] | None = Field(
-        default=None,
-        description=(
-            "Built-in repositories of every project file that does not say its own `builtin:`."
-        ),
-    )
-
-
-class OrgFile(StrictModel):
-    """``configs/<organization>/_org.yaml``: shared definitions and defaults."""
-
-    sources: list[SourceEntry] = Field(
-        default_factory=list,
-        description=(
-            "Definitions a project file of the organization may use with `- use: ID`; each is "
-            "a complete source, and none may carry `state: absent`."
-        ),
-    )
-    defaults: OrgDefaults | None = Field(
-        default=None, description="What every project file takes unless it says otherwise."
-    )
+# The models of the file live beside the project file's, which they share.
+__all__ = ["OrgContext", "OrgDefaults", "OrgFile", "check_builtin_list", "expand", "suggestion"]
 
 
 @dataclass

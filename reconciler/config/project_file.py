@@ -417,6 +417,39 @@ class ProjectFile(StrictModel):
         return self
 
 
+class OrgDefaults(StrictModel):
+    """What every project file of the organization takes, unless it says `defaults: false`."""
+
+    sources: list[str] | None = Field(
+        default=None,
+        description=(
+            "Ids of definitions appended, in this order, to the sources of every project file "
+            "(not again where the file already names the id)."
+        ),
+    )
+    builtin: list[BuiltinKey] | None = Field(
+        default=None,
+        description=(
+            "Built-in repositories of every project file that does not say its own `builtin:`."
+        ),
+    )
+
+
+class OrgFile(StrictModel):
+    """``configs/<organization>/_org.yaml``: shared definitions and defaults."""
+
+    sources: list[SourceEntry] = Field(
+        default_factory=list,
+        description=(
+            "Definitions a project file of the organization may use with `- use: ID`; each is "
+            "a complete source, and none may carry `state: absent`."
+        ),
+    )
+    defaults: OrgDefaults | None = Field(
+        default=None, description="What every project file takes unless it says otherwise."
+    )
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     """The desired state of one Sentry project, as the loader hands it on."""
@@ -539,8 +572,6 @@ def _use_source_schema(defs: dict[str, Any]) -> dict[str, Any]:
 
 def org_file_json_schema() -> dict[str, Any]:
     """The JSON Schema of an organization's ``_org.yaml``, generated from ``OrgFile``."""
-    from reconciler.config.org_file import OrgFile
-
     schema = OrgFile.model_json_schema(schema_generator=_ProjectFileSchema)
     items = schema["properties"]["sources"]["items"]
     items["oneOf"] = [ref for ref in items["oneOf"] if not ref["$ref"].endswith("/AbsentSource")]
