@@ -121,53 +121,54 @@ def test_a_fleet_of_200_projects_converges_and_a_shared_edit_is_said_once(tmp_pa
         converged = symsync("plan", "--detailed-exitcode", *base, env=env)
         assert converged.returncode == 0, converged.stdout + converged.stderr
 
-        # One URL change in _org.yaml: said once for every project using it.
-        _write(configs / ORG / "_org.yaml", _org_file(NEW_URL, ["microsoft", "nuget"]))
+        # One edit of _org.yaml: a new URL for the shared definition, and one built-in
+        # repository less in the defaults. Each is said once, for every project it touches.
+        _write(configs / ORG / "_org.yaml", _org_file(NEW_URL, ["microsoft"]))
         text = symsync("plan", *base, env=env)
         assert text.returncode == 0, text.stderr
         head = f'~ update corp-symbols: url "{OLD_URL}" -> "{NEW_URL}" \u2014 in 198 projects: '
         assert text.stdout.count(head) == 1
         assert "acme/p003, acme/p004" in text.stdout and "... and 188 more" in text.stdout
         assert text.stdout.count(NEW_URL) == 1  # not repeated per project
+        # The project overriding the URL takes the default built-ins too; the one with its own
+        # list, and the one that opts out, do not.
+        assert text.stdout.count("~ builtin: - nuget \u2014 in 198 projects: acme/p001, ") == 1
         assert "Plan: 0 to create, 198 to update, 0 to delete" in text.stdout
 
-        as_json = json.loads(symsync("plan", "--format", "json", *base, env=env).stdout)
-        (group,) = as_json["groups"]
-        assert group["kind"] == "source"
-        assert group["change"]["fields"]["url"] == {"before": OLD_URL, "after": NEW_URL}
-        assert group["projects"] == [f"{ORG}/{p}" for p in USING_CORP]
+        plan_file = tmp_path / "plan.json"
+        markdown = symsync(
+            "plan", "--format", "markdown", "--out", str(plan_file), *base, env=env
+        ).stdout
+        assert len(markdown) < 65_536
+        assert "In 198 projects" in markdown and "Truncated" not in markdown
+        as_json = json.loads(plan_file.read_text(encoding="utf-8"))
+        url_group, builtin_group = as_json["groups"]
+        assert url_group["kind"] == "source"
+        assert url_group["change"]["fields"]["url"] == {"before": OLD_URL, "after": NEW_URL}
+        assert url_group["projects"] == [f"{ORG}/{p}" for p in USING_CORP]
+        assert builtin_group["kind"] == "builtin"
+        assert builtin_group["change"]["removed"] == ["nuget"]
+        assert len(builtin_group["projects"]) == 198
         changed = [p for p in as_json["projects"] if p["changes"]]
         assert len(changed) == 198  # per-project changes are still all there
 
-        markdown = symsync("plan", "--format", "markdown", *base, env=env).stdout
-        assert len(markdown) < 65_536
-        assert "In 198 projects" in markdown and "Truncated" not in markdown
-
+        # Apply: exactly one write per affected project and endpoint; nothing else.
         before = len(emu.requests())
-        url_applied = symsync("apply", "--yes", *base, env=env, timeout=300)
-        assert url_applied.returncode == 0, url_applied.stderr
-        writes = Counter(
-            (m, k) for (m, k), n in _counts(emu.requests()[before:]).items() for _ in range(n)
-            if m != "GET"
-        )  # fmt: skip
-        assert writes == {("PUT", "sources"): 198}
-
-        # Built-in repositories changed in the defaults: one PUT per project taking them (the
-        # one overriding the URL too); the project with its own list, and the one that opts
-        # out, are left alone.
-        _write(configs / ORG / "_org.yaml", _org_file(NEW_URL, ["microsoft"]))
-        planned = symsync("plan", *base, env=env)
-        assert "~ builtin: - nuget \u2014 in 198 projects" in planned.stdout
-        before = len(emu.requests())
-        builtin_applied = symsync("apply", "--yes", *base, env=env, timeout=300)
-        assert builtin_applied.returncode == 0, builtin_applied.stderr
+        edited = symsync("apply", "--yes", *base, env=env, timeout=300)
+        assert edited.returncode == 0, edited.stderr
         log = emu.requests()[before:]
-        puts = [e["path"] for e in log if e["method"] != "GET"]
-        assert len(puts) == 198
-        assert all(p.endswith("/") and "/symbol-sources/" not in p for p in puts)
-        assert f"/api/0/projects/{ORG}/{OWN_BUILTIN}/" not in puts
+        writes = Counter((e["method"], e["path"]) for e in log if e["method"] != "GET")
+        assert sum(writes.values()) == 396 and set(writes.values()) == {1}
+        source_puts = {p for m, p in writes if p.endswith("/symbol-sources/")}
+        detail_puts = {p for m, p in writes if not p.endswith("/symbol-sources/")}
+        assert source_puts == {f"/api/0/projects/{ORG}/{p}/symbol-sources/" for p in USING_CORP}
+        assert detail_puts == {
+            f"/api/0/projects/{ORG}/{p}/" for p in PROJECTS if p not in (OPT_OUT, OWN_BUILTIN)
+        }
         assert not any(e["path"] == f"/api/0/projects/{ORG}/{OPT_OUT}/" for e in log)
         final = emu.state()
+        assert _project(final, "p100")["symbol_sources"][0]["url"] == NEW_URL
+        assert _project(final, "p100")["symbol_sources"][0]["password"] == PASSWORD
         assert _project(final, "p100")["builtin_symbol_sources"] == ["microsoft"]
         assert _project(final, OWN_BUILTIN)["builtin_symbol_sources"] == ["unity"]
         assert "builtin_symbol_sources" not in _project(final, OPT_OUT)

@@ -126,7 +126,7 @@ def test_plan_of_a_mixed_scenario(generation, configs, tmp_path):
     assert _changes(by_key["acme/web"]) == []
     assert plan["summary"] == {
         "create": 1, "update": 2, "delete": 2, "move": 0, "unchanged": 2, "unmanaged": 1,
-        "errors": 0, "reported": 0, "unfiled": 0, "unfiled_unreadable": 0,
+        "errors": 0, "reported": 0, "unfiled": 0, "unfiled_unreadable": 0, "builtin": 0,
     }  # fmt: skip
     assert "error" not in json.dumps(plan["projects"])
     # one GET per managed project, nothing else; the project without a file is never read
