@@ -342,10 +342,12 @@ class _Shared:
 
 def _shared_sources(org: str, remote: Mapping[str, RemoteProject | FailedProject]) -> _Shared:
     """Sources identical (every field, as Sentry answers them) in two or more projects. Two
-    variants of one id are two definitions, the second named ``ID-2``."""
+    variants of one id are two definitions: the one more projects use keeps the id, the other
+    is named ``ID-2`` (on a tie, the one of the first project by slug keeps it)."""
     where: dict[str, list[tuple[str, int]]] = {}
     sources: dict[str, dict[str, Any]] = {}
-    for slug, read in remote.items():
+    for slug in sorted(remote):
+        read = remote[slug]
         if isinstance(read, FailedProject):
             continue
         ids = [s.get("id") for s in read.sources]
@@ -357,9 +359,9 @@ def _shared_sources(org: str, remote: Mapping[str, RemoteProject | FailedProject
             where.setdefault(key, []).append((slug, index))
     out = _Shared()
     taken: set[str] = set()
-    for key, places in where.items():
-        if len({slug for slug, _ in places}) < 2:
-            continue
+    shared = [(key, places) for key, places in where.items() if len({s for s, _ in places}) > 1]
+    shared.sort(key=lambda item: -len({slug for slug, _ in item[1]}))  # stable: first seen first
+    for key, places in shared:
         source = sources[key]
         definition_id, number = source["id"], 1
         while definition_id in taken:
