@@ -23,6 +23,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -56,14 +57,9 @@ def refs_of(config: ProjectConfig) -> dict[str, dict[str, Ref]]:
     return out
 
 
-def refs_in_text(text: str, path: str, rev: str) -> dict[str, dict[str, Ref]]:
-    """The secret references of a project file's text (an older revision of it).
-
-    Read leniently: only the ids and the secret references matter, so an older file that a
-    newer symsync would reject for another reason still tells what it referenced.
-    """
+def _lenient_yaml(text: str, path: str, rev: str) -> Any:
     try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
+        return yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
@@ -71,9 +67,55 @@ def refs_in_text(text: str, path: str, rev: str) -> dict[str, dict[str, Ref]]:
             f"{path}{at}: not valid YAML as of --base {rev}, so its secret references cannot "
             "be compared; give a --base where the file is valid"
         ) from None
+
+
+def org_values_in_text(text: str | None, path: str, rev: str) -> Any:
+    """An ``_org.yaml`` as of an older revision, read leniently (None when it had none)."""
+    return None if text is None else _lenient_yaml(text, path, rev)
+
+
+def _with_shared(data: Any, org: Any) -> list[Any]:
+    """The entries of a project file's values with ``use:`` and the defaults of its
+    ``_org.yaml`` (``org``, plain values) worked in, leniently."""
     sources = data.get("sources") if isinstance(data, Mapping) else None
+    entries = list(sources) if isinstance(sources, list) else []
+    if not isinstance(org, Mapping):
+        return entries
+    listed = org.get("sources")
+    definitions = {
+        d["id"]: d
+        for d in (listed if isinstance(listed, list) else [])
+        if isinstance(d, Mapping) and isinstance(d.get("id"), str)
+    }
+    out: list[Any] = []
+    for entry in entries:
+        if isinstance(entry, Mapping) and isinstance(entry.get("use"), str):
+            merged = dict(definitions.get(entry["use"], {}))
+            merged.update({k: v for k, v in entry.items() if k != "use"})
+            out.append(merged)
+        else:
+            out.append(entry)
+    defaults = org.get("defaults")
+    wanted = defaults.get("sources") if isinstance(defaults, Mapping) else None
+    if isinstance(data, Mapping) and data.get("defaults") is not False:
+        named = {e.get("id") for e in out if isinstance(e, Mapping)}
+        named |= {e.get("use") for e in entries if isinstance(e, Mapping)}
+        for source_id in wanted if isinstance(wanted, list) else []:
+            if source_id not in named and source_id in definitions:
+                out.append(definitions[source_id])
+    return out
+
+
+def refs_in_text(text: str, path: str, rev: str, org: Any = None) -> dict[str, dict[str, Ref]]:
+    """The secret references of a project file's text (an older revision of it), with the
+    definitions its ``_org.yaml`` had then (``org``, as ``org_values_in_text`` reads it).
+
+    Read leniently: only the ids and the secret references matter, so an older file that a
+    newer symsync would reject for another reason still tells what it referenced.
+    """
+    data = _lenient_yaml(text, path, rev)
     out: dict[str, dict[str, Ref]] = {}
-    for entry in sources if isinstance(sources, list) else []:
+    for entry in _with_shared(data, org):
         if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
             continue
         refs: dict[str, Ref] = {}
@@ -177,7 +219,9 @@ def collect(
         # A file renamed between .yml and .yaml is the same project (org and project come from
         # the path, not the extension): where the name is missing at REV, its other one is read.
         others = {c.path: _other_extension(c.path) for c in configs}
-        texts = files_at(base, config_dir, [*others, *others.values()])
+        org_files = sorted({c.path.parent / "_org.yaml" for c in configs})
+        texts = files_at(base, config_dir, [*others, *others.values(), *org_files])
+        orgs = {path: _org_at(texts[path], path, base) for path in org_files}
         for config in configs:
             text = texts[config.path]
             if text is None:
@@ -185,12 +229,24 @@ def collect(
             before = (
                 None
                 if text is None
-                else refs_in_text(text.decode("utf-8", "replace"), display_path(config.path), base)
+                else refs_in_text(
+                    text.decode("utf-8", "replace"),
+                    display_path(config.path),
+                    base,
+                    orgs[config.path.parent / "_org.yaml"],
+                )
             )
             rotations = declared(refs_of(config), before)
             if rotations:
                 found[config.key] = rotations
     return merge(found, forced(configs, patterns))
+
+
+def _org_at(data: bytes | None, path: Path, rev: str) -> Any:
+    from reconciler.config.diagnostic import display_path
+
+    text = None if data is None else data.decode("utf-8", "replace")
+    return org_values_in_text(text, display_path(path), rev)
 
 
 def _other_extension(path: Path) -> Path:

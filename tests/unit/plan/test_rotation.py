@@ -164,3 +164,28 @@ def test_base_reads_a_file_renamed_between_yml_and_yaml(tmp_path: Path):
     # a project new at REV (neither name there) has nothing to rotate
     other = dataclasses.replace(config, project="web", path=folder / "web.yaml")
     assert collect([other], repo / "configs", base="HEAD") == {}
+
+
+def test_a_version_raised_in_org_yaml_rotates_every_project_using_the_definition(tmp_path: Path):
+    from reconciler.config.loader import load_tree
+
+    repo = tmp_path / "repo"
+    folder = repo / "configs" / "acme"
+    folder.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    org = (
+        "sources:\n  - {id: corp, type: http, url: u, layout: {type: native}, "
+        "password: {env: CORP_PW, version: %d}}\ndefaults:\n  sources: [corp]\n"
+    )
+    (folder / "_org.yaml").write_text(org % 1)
+    (folder / "ios.yaml").write_text("sources: []\n")  # takes it from the defaults
+    (folder / "web.yaml").write_text("sources:\n  - {use: corp, id: corp-eu}\n")
+    (folder / "own.yaml").write_text("defaults: false\nsources: []\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "one")
+    (folder / "_org.yaml").write_text(org % 2)
+    configs = load_tree(repo / "configs").projects
+    assert collect(configs, repo / "configs", base="HEAD") == {
+        "acme/ios": {"corp": {"password": "version 1 -> 2"}},
+        "acme/web": {"corp-eu": {"password": "version 1 -> 2"}},
+    }
