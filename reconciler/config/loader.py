@@ -177,7 +177,6 @@ def load_found(
                 file.project,
                 keep_origins=keep_origins,
                 org=orgs[file.organization],
-                org_dir=os.path.dirname(file.shown),
             ),
         )
     for organization, org_file in found.org_files.items():
@@ -327,7 +326,6 @@ def load_file(
     *,
     keep_origins: bool = True,
     org: OrgContext | None = None,
-    org_dir: str = "",
 ) -> FileResult:
     """Read, parse and validate one project file. ``shown`` is the path used in messages."""
     try:
@@ -337,10 +335,7 @@ def load_file(
             data = stream.read()
     except OSError as exc:
         return FileResult(None, [diagnostic(shown, 1, 1, f"cannot read file: {exc.strerror}")])
-    return load_bytes(
-        data, shown, organization, project, path, keep_origins=keep_origins, org=org,
-        org_dir=org_dir,
-    )  # fmt: skip
+    return load_bytes(data, shown, organization, project, path, keep_origins=keep_origins, org=org)
 
 
 def _too_large(shown: str) -> Diagnostic:
@@ -362,12 +357,11 @@ def load_bytes(
     *,
     keep_origins: bool = True,
     org: OrgContext | None = None,
-    org_dir: str = "",
 ) -> FileResult:
     """Parse and validate the content of one project file. Never raises for bad content.
 
     With ``keep_origins=False`` the config carries no origins (see ``load_found``). ``org`` is
-    what the organization's ``_org.yaml`` defines (``org_dir``: its folder, for messages).
+    what the organization's ``_org.yaml`` defines.
     """
     if len(data) > MAX_FILE_BYTES:
         return FileResult(None, [_too_large(shown)])
@@ -385,13 +379,14 @@ def load_bytes(
     diagnostics = [diagnostic(shown, *problem) for problem in document.problems]
     if document.refused:
         return FileResult(None, diagnostics)
-    own_builtin = isinstance(document.values, dict) and "builtin" in document.values
-    expansion = expand(document.values, org, org_dir or os.path.dirname(shown))
-    if expansion.values is not document.values:
+    values = document.values
+    own_builtin = isinstance(values, dict) and "builtin" in values
+    expansion = expand(values, org, shown)
+    if expansion.values is not values:
         document = dataclasses.replace(document, values=expansion.values)
-    document.invalid.update(expansion.invalid)
-    for loc, message in expansion.problems:
-        diagnostics.append(position_diagnostic(shown, position_of(loc, document), message))
+        document.invalid.update(expansion.invalid)
+        for loc, message in expansion.problems:
+            diagnostics.append(position_diagnostic(shown, position_of(loc, document), message))
     if own_builtin:
         check_builtin_list(document, ("builtin",), "`builtin`", shown, diagnostics, position_of)
     model = _validated(document, text, shown, root, diagnostics)

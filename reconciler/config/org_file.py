@@ -26,6 +26,7 @@ at the ``use:`` entry (the definition itself was checked, and is reported, in ``
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,9 +71,11 @@ class Expansion:
     invalid: set[Loc] = field(default_factory=set)
 
 
-def expand(values: Any, org: OrgContext | None, org_dir: str) -> Expansion:
+def expand(values: Any, org: OrgContext | None, shown: str) -> Expansion:
     """The values with every ``- use: ID`` entry replaced by its definition (with the entry's
-    overrides), the defaults appended; and what is wrong with the ``use:`` entries."""
+    overrides), the defaults appended; and what is wrong with the ``use:`` entries (``shown``:
+    the project file, as messages name it). Values with nothing to work in come back as they
+    are."""
     if not isinstance(values, dict):
         return Expansion(values)
     sources = values.get("sources")
@@ -82,7 +85,7 @@ def expand(values: Any, org: OrgContext | None, org_dir: str) -> Expansion:
     if not has_use and not takes_defaults:
         return Expansion(values)
     out = Expansion(dict(values))
-    merged = [_resolved(entry, index, org, org_dir, out) for index, entry in enumerate(entries)]
+    merged = [_resolved(entry, index, org, shown, out) for index, entry in enumerate(entries)]
     if takes_defaults:
         assert org is not None
         named = {e.get("id") for e in merged if isinstance(e, dict)}
@@ -99,7 +102,7 @@ def expand(values: Any, org: OrgContext | None, org_dir: str) -> Expansion:
     return out
 
 
-def _resolved(entry: Any, index: int, org: OrgContext | None, org_dir: str, out: Expansion) -> Any:
+def _resolved(entry: Any, index: int, org: OrgContext | None, shown: str, out: Expansion) -> Any:
     if not isinstance(entry, dict) or USE_KEY not in entry:
         return entry
     name = entry[USE_KEY]
@@ -121,7 +124,7 @@ def _resolved(entry: Any, index: int, org: OrgContext | None, org_dir: str, out:
         return {k: v for k, v in entry.items() if k not in (USE_KEY, "type")}
     definition = org.definitions.get(name) if org is not None else None
     if definition is None:
-        out.problems.append((loc, _unknown_use(name, org, org_dir)))
+        out.problems.append((loc, _unknown_use(name, org, shown)))
         out.invalid.add(("sources", index))
         return {k: v for k, v in entry.items() if k != USE_KEY}
     result = dict(definition)
@@ -131,8 +134,9 @@ def _resolved(entry: Any, index: int, org: OrgContext | None, org_dir: str, out:
     return result
 
 
-def _unknown_use(name: str, org: OrgContext | None, org_dir: str) -> str:
+def _unknown_use(name: str, org: OrgContext | None, shown: str) -> str:
     if org is None:
+        org_dir = os.path.dirname(shown)
         return (
             f"`use: {name}` names a shared definition, but there is no {org_dir}/_org.yaml: "
             "write the definition there under `sources:`, or write the source out in full"
