@@ -97,7 +97,7 @@ def expand(values: Any, org: OrgContext | None, shown: str) -> Expansion:
                 merged.append(dict(org.definitions[source_id]))
         if "builtin" not in values and org.default_builtin is not None:
             out.values["builtin"] = list(org.default_builtin)
-    if isinstance(sources, list) or merged:
+    if isinstance(sources, list):  # anything else is reported as it is written
         out.values["sources"] = merged
     return out
 
@@ -109,6 +109,16 @@ def _resolved(entry: Any, index: int, org: OrgContext | None, shown: str, out: E
     loc: Loc = ("sources", index, USE_KEY)
     if not isinstance(name, str) or not name.strip():
         out.problems.append((loc, "`use` must name a definition of `_org.yaml` by its id"))
+        out.invalid.add(("sources", index))
+        return {k: v for k, v in entry.items() if k != USE_KEY}
+    if entry.get("state") == "absent":
+        out.problems.append(
+            (
+                ("sources", index, "state"),
+                f"`use: {name}` cannot be `state: absent`: to delete the source in this "
+                f"project, write `- {{id: ID, state: absent}}` instead",
+            )
+        )
         out.invalid.add(("sources", index))
         return {k: v for k, v in entry.items() if k != USE_KEY}
     if "type" in entry:

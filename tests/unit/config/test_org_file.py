@@ -215,3 +215,17 @@ def test_org_file_is_read_once_per_organization(
         write(configs, f"acme/{name}.yaml", "sources: []\n")
     result = load_tree(Path("configs"))
     assert len(result.projects) == 3 and reads == [OF]
+
+
+def test_a_use_entry_cannot_be_absent(configs: Path) -> None:
+    diagnostics, _ = load(configs, "sources:\n  - use: corp-symbols\n    state: absent\n")
+    assert diagnostics == [
+        f"{F}:3:12: `use: corp-symbols` cannot be `state: absent`: to delete the source in this "
+        "project, write `- {id: ID, state: absent}` instead"
+    ]
+
+
+def test_sources_of_the_wrong_shape_are_reported_with_defaults_too(configs: Path) -> None:
+    diagnostics, projects = load(configs, "sources: 5\n")
+    assert len(diagnostics) == 1 and diagnostics[0].startswith(f"{F}:1:10: `sources` must be")
+    assert projects == []
