@@ -2,8 +2,8 @@
 
 ``symsync import (--org ORG | --project ORG/PROJECT...) [--project SLUG]... [--exclude PATTERN]...
 [--secret-name TEMPLATE] [--share] [--builtin] [--config-dir DIR] [--url URL] [--force]``: the
-reading and rendering are ``reconciler.importer.read``'s, the writing ``reconciler.importer.write``'s; this module prints
-what came of them and picks the exit code.
+reading and rendering are ``reconciler.importer.read``'s, the writing
+``reconciler.importer.write``'s; this module prints what came of them and picks the exit code.
 """
 
 from __future__ import annotations
