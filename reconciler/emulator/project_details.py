@@ -90,7 +90,11 @@ def handle(
     if method != "PUT":
         return detail(405, f'Method "{method}" not allowed.')
     body = read_body()
-    if not isinstance(body, dict) or FIELD not in body:
+    if not isinstance(body, dict):
+        kind = "list" if isinstance(body, list) else type(body).__name__
+        message = f"Invalid data. Expected a dictionary, but got {kind}."
+        return Reply(400, {"non_field_errors": [message]})
+    if FIELD not in body:
         return Reply(200, project_details(project))
     value = body[FIELD]
     if value and not scopes & spec.PROJECT_WRITE_SCOPES:

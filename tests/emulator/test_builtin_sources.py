@@ -173,3 +173,11 @@ def test_emulator_project_option_creates_empty_projects() -> None:
                      "/api/0/projects/beta/web/symbol-sources/"):  # fmt: skip
             response = requests.get(emu.url + path, headers=headers, timeout=10)
             assert response.status_code == 200 and response.json() == []
+
+
+def test_a_body_that_is_not_an_object_is_400_in_drf_shape(emu: EmulatorHandle) -> None:
+    response = _call(emu, "PUT", json=["nuget"])
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["Invalid data. Expected a dictionary, but got list."]
+    }
