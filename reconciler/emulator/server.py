@@ -534,40 +534,58 @@ class Emulator:
         builtins = ORG_BUILTINS_RE.match(path)
         if details is None and builtins is None:
             return None
-        authorization = headers.get("authorization")
         scope_map = PROJECT_DETAILS_SCOPES if details else ORG_METHOD_SCOPES
-        denied = self._authorize(method, authorization, scope_map)
-        if denied is not None:
-            return denied
+        credential = self._authorize(method, headers.get("authorization"), scope_map)
+        if isinstance(credential, Reply):
+            return credential
         if builtins is not None:
-            if self.state.find_organization(unquote(builtins.group(1))) is None:
+            org = self.state.find_organization(unquote(builtins.group(1)))
+            if org is None:
                 return detail(404, DOES_NOT_EXIST)
+            if not credential.may_use(org.slug):
+                return _forbidden(scope_map.get(method, frozenset()))
             if method != "GET":
                 return detail(405, f'Method "{method}" not allowed.')
             return project_details.organization_builtins()
         assert details is not None
-        token = (authorization or "").split()[-1]
-        scopes = self.settings.tokens.get(token, frozenset())
         with self.state.lock:
             org_ref, project_ref = unquote(details.group(1)), unquote(details.group(2))
             project = self.state.find_project(org_ref, project_ref)
             if project is None:
                 moved = self.state.find_moved_project(org_ref, project_ref)
-                if moved is None:
+                if moved is None or not credential.may_use(moved.organization.slug):
                     return detail(404, DOES_NOT_EXIST)
                 return _project_moved(path, query, org_ref, project_ref, moved.slug)
-            try:
-                return project_details.handle(
-                    method,
-                    lambda: parse_json_body(body, headers.get("content-type")),
-                    project,
-                    functools.partial(self.state.commit, project),
-                    scopes,
-                )
-            except ParseError as exc:
-                return detail(400, str(exc))
-            except _UnsupportedMediaType as exc:
-                return detail(415, f'Unsupported media type "{exc}" in request.')
+            if not credential.may_use(project.organization.slug):
+                return _forbidden(scope_map.get(method, frozenset()))
+            return self._details(method, headers, body, project, credential.scopes)
+
+    def _details(
+        self,
+        method: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        project: Project,
+        scopes: frozenset[str],
+    ) -> Reply:
+        """The project details handler, with the state lock held. A write that cannot be made
+        durable is not applied: the project keeps its list and the answer is 503."""
+        before = project.builtin_symbol_sources
+        try:
+            return project_details.handle(
+                method,
+                lambda: parse_json_body(body, headers.get("content-type")),
+                project,
+                functools.partial(self.state.commit, project),
+                scopes,
+            )
+        except ParseError as exc:
+            return detail(400, str(exc))
+        except _UnsupportedMediaType as exc:
+            return detail(415, f'Unsupported media type "{exc}" in request.')
+        except NotDurable:
+            project.builtin_symbol_sources = before
+            return not_durable()
 
     def _authorize(
         self, method: str, authorization: str | None, scope_map: Mapping[str, frozenset[str]]

@@ -32,6 +32,7 @@ from reconciler.core.atomic import write_atomic
 from reconciler.core.errors import SymsyncError
 from reconciler.emulator.persistence import (
     JournalError,
+    NotDurable,
     StateStore,
     digest,
     remove_saved_writes,
@@ -318,7 +319,13 @@ class EmulatorState:
             project = org.projects.get(project_slug) if org is not None else None
             if project is None:
                 project = self._create_project(org_slug, project_slug)
-                self.commit(project)
+                try:
+                    self.commit(project)
+                except NotDurable:
+                    raise StateFileError(
+                        f"cannot save project {org_slug}/{project_slug} in {self.path}: check "
+                        "the disk, or start without --state"
+                    ) from None
             return project
 
     def _create_project(self, org_slug: str, project_slug: str) -> Project:
