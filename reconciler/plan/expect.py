@@ -167,6 +167,21 @@ def _project_differences(saved: ProjectPlan, given: ProjectPlan) -> Iterable[str
             for line in _field_differences(where, old, new):
                 yield line.replace("reviewed", "the plan says").replace("; now", "; the files give")
             yield from _write_differences(where, originals[change_key], new)
+    yield from _builtin_unbound(saved, given)
+
+
+def _builtin_unbound(saved: ProjectPlan, given: ProjectPlan) -> Iterable[str]:
+    """The built-in repositories the plan sets that the file does not give. Not compared when
+    Sentry's list moved since the plan was made (apply refuses that project by itself)."""
+    moved = saved.builtin_seen is not None and given.builtin_seen is not None
+    if moved and saved.builtin_seen != given.builtin_seen:
+        return
+    if saved.builtin != given.builtin:
+        planned = saved.builtin.describe() if saved.builtin is not None else "no change"
+        filed = given.builtin.describe() if given.builtin is not None else "no change"
+        yield (
+            f"{saved.key}: built-in repositories: the plan says {planned}; the files give {filed}"
+        )
 
 
 def unbound(saved: Plan, given: Plan, missing: Iterable[str] = ()) -> list[str]:

@@ -290,3 +290,26 @@ def test_import_of_a_messy_organization_round_trips_with_zero_diff(
             assert "sentinel" not in path.read_text(encoding="utf-8")
         planned = symsync("plan", "--detailed-exitcode", *base, env=env)
         assert planned.returncode == 0, planned.stdout + planned.stderr
+
+
+def test_a_saved_plan_sets_builtins_and_a_hand_edited_one_is_refused(tmp_path: Path) -> None:
+    configs = tmp_path / "configs"
+    _write(configs / ORG / "ios.yaml", {"builtin": ["microsoft"], "sources": []})
+    state = {"organizations": {ORG: {"projects": {"ios": {"symbol_sources": []}}}}}
+    with running_emulator(state=state) as emu:
+        env = clean_env(SENTRY_URL=emu.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
+        base = ["--config-dir", str(configs)]
+        plan_file = tmp_path / "plan.json"
+        assert symsync("plan", "--out", str(plan_file), *base, env=env).returncode == 0
+        saved = json.loads(plan_file.read_text(encoding="utf-8"))
+        edited = tmp_path / "edited.json"
+        saved["projects"][0]["builtin"]["after"] = ["microsoft", "steam"]
+        edited.write_text(json.dumps(saved), encoding="utf-8")
+        refused = symsync("apply", str(edited), "--yes", *base, env=env)
+        assert refused.returncode == 3, refused.stderr
+        assert "built-in repositories" in refused.stderr
+        assert "builtin_symbol_sources" not in _project(emu.state(), "ios")
+
+        applied = symsync("apply", str(plan_file), "--yes", *base, env=env)
+        assert applied.returncode == 0, applied.stderr
+        assert _project(emu.state(), "ios")["builtin_symbol_sources"] == ["microsoft"]
