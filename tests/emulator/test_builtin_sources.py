@@ -181,3 +181,11 @@ def test_a_body_that_is_not_an_object_is_400_in_drf_shape(emu: EmulatorHandle) -
     assert response.json() == {
         "non_field_errors": ["Invalid data. Expected a dictionary, but got list."]
     }
+
+
+def test_read_only_token_may_store_an_empty_list_unverified(emu: EmulatorHandle) -> None:
+    """Sentry checks the member's right per field and only for a value that is set; whether an
+    empty list from a read-only token is then stored was read from its code, not confirmed."""
+    response = _call(emu, "PUT", token=READ, json={"builtinSymbolSources": []})
+    assert response.status_code == 200
+    assert _call(emu, "GET").json()["builtinSymbolSources"] == []
