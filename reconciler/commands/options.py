@@ -100,12 +100,21 @@ _CONNECTION_OPTIONS = (
         help="How long one request keeps retrying 5xx answers, lost connections and timeouts "
         "(429s while Sentry answers other requests do not count); no attempt starts after it.",
     ),
+    click.option(
+        "--no-region-discovery",
+        is_flag=True,
+        default=False,
+        expose_value=False,
+        callback=_remember,
+        help="Send every request to --url instead of each organization's region (by default "
+        "symsync reads each organization's details once and follows its links.regionUrl).",
+    ),
 )
 
 
 def url_option(command: Any) -> Any:
-    """``--url``, ``--timeout`` and ``--retry-budget``: where Sentry is, and how long to wait
-    for it. Every command that talks to Sentry has them."""
+    """``--url``, ``--timeout``, ``--retry-budget`` and ``--no-region-discovery``: where Sentry
+    is, and how long to wait for it. Every command that talks to Sentry has them."""
     for option in reversed(_CONNECTION_OPTIONS):
         command = option(command)
     return command
@@ -133,6 +142,7 @@ def connection_settings() -> ConnectionSettings:
         timeout=float(given.get("timeout", DEFAULT_TIMEOUT)),
         retry_budget=float(given.get("retry_budget", DEFAULT_RETRY_BUDGET)),
         parallelism=int(given.get("parallelism", DEFAULT_PARALLELISM)),
+        region_discovery=not given.get("no_region_discovery", False),
     )
 
 

@@ -25,35 +25,40 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 from reconciler.core.errors import SymsyncError
-from reconciler.core.redact import redact_text, register_secret
+from reconciler.core.redact import redact_text
 from reconciler.sentry import spec
-from reconciler.sentry.connection import USER_AGENT
+from reconciler.sentry.connection import USER_AGENT, Secret
 from reconciler.sentry.errors import (
     ORG_AUTH_TOKEN_PREFIX,
     TOKEN_VARIABLE,
+    TOKENS_VARIABLE,
     URL_VARIABLE,
     AccountWideError,
     ErrorWording,
+    OrganizationError,
     SentryAPIError,
     Target,
     body_text,
     has_endpoint_envelope,
 )
+from reconciler.sentry.regions import normal_url, region_refusal, shown_url
 from reconciler.sentry.settings import DEFAULT_RETRY_BUDGET, DEFAULT_TIMEOUT, ConnectionSettings
+from reconciler.sentry.tokens import TOKEN_RE, Tokens, read_tokens
 from reconciler.sentry.transport import (
     DEFAULT_MAX_RETRIES,
     LOGGER_NAME,
     Answer,
     NoAnswer,
+    Route,
     Settle,
     Transport,
     TransportStats,
@@ -68,6 +73,7 @@ __all__ = [
     "URL_VARIABLE",
     "USER_AGENT",
     "AccountWideError",
+    "OrganizationError",
     "SentryAPIError",
     "SentryClient",
 ]
@@ -88,6 +94,10 @@ def _stops_all_on_account_wide(
         try:
             return method(client, *args, **kwargs)
         except AccountWideError as exc:
+            org = args[0] if args and isinstance(args[0], str) else None
+            if org is not None and client.tokens.has_own(org):
+                # The organization's own token, or its own region: about it alone.
+                raise client._stop_org(org, exc) from None
             client._transport.trip(exc)
             raise
 
@@ -98,11 +108,17 @@ def _stops_all_on_account_wide(
 
 
 DEFAULT_URL: Final = "https://sentry.io"
-# Visible ASCII only: Sentry's tokens are hex or `sntry?_` followed by base64.
-_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+")
 MAX_PAGES: Final = 10_000
 # The project details' field that holds its built-in repositories.
 BUILTIN_FIELD: Final = "builtinSymbolSources"
+
+
+@dataclass(frozen=True)
+class _Served:
+    """How one organization is served: its route, or the error every request to it raises."""
+
+    route: Route | None
+    error: OrganizationError | None = None
 
 
 class SentryClient:
@@ -115,8 +131,10 @@ class SentryClient:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None,
         *,
+        own_tokens: Mapping[str, str] | None = None,
+        region_discovery: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -130,20 +148,28 @@ class SentryClient:
     ) -> None:
         self.base_url = _check_base_url(base_url)
         self.host = urlsplit(self.base_url).netloc
-        if not token:
+        self.tokens = Tokens(token or None, dict(own_tokens or {}))
+        if not token and not self.tokens.by_org:
             raise SymsyncError(f"{TOKEN_VARIABLE} is not set: give it a Sentry auth token")
-        if not _TOKEN_RE.fullmatch(token):
-            # It goes into a header: a line break or a non-ASCII letter would fail deep in
-            # http.client, with the token in the exception's text.
-            raise SymsyncError(
-                f"{TOKEN_VARIABLE} holds characters no Sentry auth token has (spaces, line "
-                "breaks, control or non-ASCII characters): copy the token again"
-            )
+        for value in (token or "", *self.tokens.by_org.values()):
+            if value and not TOKEN_RE.fullmatch(value):
+                # It goes into a header: a line break or a non-ASCII letter would fail deep in
+                # http.client, with the token in the exception's text.
+                variable = TOKEN_VARIABLE if value == token else TOKENS_VARIABLE
+                raise SymsyncError(
+                    f"{variable} holds characters no Sentry auth token has (spaces, line "
+                    "breaks, control or non-ASCII characters): copy the token again"
+                )
+        self.region_discovery = region_discovery
         self.timeout = timeout
         self.retry_budget = retry_budget
+        self._served: dict[str, _Served] = {}
+        self._org_locks: dict[str, threading.Lock] = {}
+        self._served_lock = threading.Lock()
+        self._secrets: dict[str, Secret] = {}
         self._transport = Transport(
             self.base_url,
-            token,
+            token or "",
             timeout=timeout,
             retry_budget=retry_budget,
             max_retries=max_retries,
@@ -156,27 +182,27 @@ class SentryClient:
             jitter=jitter,
         )
         self._wording = ErrorWording(
-            self.base_url, org_auth_token=token.startswith(ORG_AUTH_TOKEN_PREFIX)
+            self.base_url, org_auth_token=(token or "").startswith(ORG_AUTH_TOKEN_PREFIX)
         )
+        self._wordings: dict[tuple[str, bool], ErrorWording] = {}
 
     @classmethod
     def from_env(cls, settings: ConnectionSettings | None = None, **kwargs: Any) -> SentryClient:
         """A client configured like every command: the URL from ``settings`` (``--url``), else
-        ``SENTRY_URL``, else sentry.io; the token from ``SENTRY_AUTH_TOKEN``; the timeout and
-        retry budget from ``settings``. ``kwargs`` are the constructor's test knobs."""
+        ``SENTRY_URL``, else sentry.io; the tokens from ``SENTRY_AUTH_TOKEN`` and
+        ``SENTRY_AUTH_TOKENS`` (a malformed one stops here, before any request); the timeout,
+        retry budget and region discovery from ``settings``. ``kwargs`` are the constructor's
+        test knobs."""
         settings = settings or ConnectionSettings()
+        tokens = read_tokens(os.environ)
         base = settings.url or os.environ.get(URL_VARIABLE, "").strip() or DEFAULT_URL
-        kwargs = {"timeout": settings.timeout, "retry_budget": settings.retry_budget, **kwargs}
-        token = os.environ.get(TOKEN_VARIABLE, "").strip()
-        if not token:
-            raise SymsyncError(
-                f"{TOKEN_VARIABLE} is not set: export it with a Sentry auth token that has the "
-                "project:read scope (project:write to create and update sources, project:admin "
-                "to delete them)"
-            )
-        # Masked from here on wherever it shows, even as the URL (SENTRY_URL=$SENTRY_AUTH_TOKEN).
-        register_secret(token, TOKEN_VARIABLE)
-        return cls(base, token, **kwargs)
+        kwargs = {
+            "timeout": settings.timeout,
+            "retry_budget": settings.retry_budget,
+            "region_discovery": settings.region_discovery,
+            **kwargs,
+        }
+        return cls(base, tokens.default, own_tokens=tokens.by_org, **kwargs)
 
     def __repr__(self) -> str:
         return f"SentryClient(base_url={self.base_url!r})"
@@ -191,6 +217,140 @@ class SentryClient:
         """The account-wide error that stopped this client's requests, if any."""
         tripped = self._transport.tripped
         return tripped if isinstance(tripped, AccountWideError) else None
+
+    # ------------------------------------------------------------- organizations and regions
+
+    def organization_url(self, org: str) -> str | None:
+        """The URL that serves ``org``'s requests (its region is looked up first, once per run,
+        when discovery is on); ``None`` when ``org`` cannot be served (no token, a refused
+        region: its requests fail with why)."""
+        try:
+            return self._route(org).base_url
+        except OrganizationError:
+            return None
+
+    def served_by(self, org: str) -> str | None:
+        """The URL that served ``org``'s requests so far, without looking anything up."""
+        served = self._served.get(org)
+        return served.route.base_url if served is not None and served.route else None
+
+    def _route(self, org: str) -> Route:
+        """Where ``org``'s requests go, and with which token; decided once per run, before its
+        first request. Raises the organization's error when it cannot be served."""
+        served = self._served.get(org)
+        if served is None:
+            with self._served_lock:
+                lock = self._org_locks.setdefault(org, threading.Lock())
+            with lock:
+                served = self._served.get(org)
+                if served is None:
+                    served = self._serve(org)
+                    with self._served_lock:
+                        self._served.setdefault(org, served)
+                        served = self._served[org]
+        if served.error is not None:
+            raise served.error.again()
+        assert served.route is not None
+        return served.route
+
+    def _stop_org(self, org: str, error: SentryAPIError) -> OrganizationError:
+        """From now on every request to ``org`` fails at once with ``error`` (as its own)."""
+        stopped = (
+            error
+            if isinstance(error, OrganizationError)
+            else OrganizationError.about(org, error, f"with its token from {TOKENS_VARIABLE}: ")
+        )
+        with self._served_lock:
+            self._served[org] = _Served(None, stopped)
+        return stopped
+
+    def _secret(self, token: str) -> Secret:
+        with self._served_lock:
+            return self._secrets.setdefault(token, Secret(token))
+
+    def _serve(self, org: str) -> _Served:
+        token = self.tokens.for_org(org)
+        if token is None:
+            error = OrganizationError(
+                f"organization `{org}` has no token: give it one in {TOKENS_VARIABLE} (a JSON "
+                f"object of organization slugs to tokens), or set {TOKEN_VARIABLE} for every "
+                "organization without one",
+                organization=org,
+                status=None,
+                method="GET",
+                path="",
+            )
+            return _Served(None, error)
+        control = Route(self.base_url, self._secret(token))
+        if not self.region_discovery:
+            return _Served(control)
+        try:
+            return self._discover(org, control)
+        except OrganizationError as exc:
+            return _Served(None, exc)
+        except SentryAPIError as exc:
+            if isinstance(exc, AccountWideError) and not self.tokens.has_own(org):
+                raise
+            return _Served(None, OrganizationError.about(org, exc, "looking up its region: "))
+
+    def _discover(self, org: str, control: Route) -> _Served:
+        """``GET /api/0/organizations/{org}/`` at the configured URL, and the route its
+        ``links.regionUrl`` gives (the configured URL when it names none)."""
+        path = f"/api/0/organizations/{_segment(org)}/"
+        target = Target(org)
+        try:
+            answer = self._transport.send("GET", path, pace_key=org, route=control)
+        except NoAnswer as exc:
+            raise self._wording.no_answer(exc) from None
+        if answer.status == 403:
+            # The token may not read the organization (no org:read): its region is unknown.
+            log.warning(
+                "warning: %s: the token may not read the organization's details (%s needs "
+                "org:read), so its region is unknown: its requests go to %s",
+                org,
+                path,
+                self.base_url,
+            )
+            return _Served(control)
+        if answer.status != 200:
+            raise self._error(answer, target)
+        data = self._json(answer, "an organization")
+        if not isinstance(data, dict):
+            raise self._unexpected(answer, "an organization")
+        links = data.get("links")
+        region = links.get("regionUrl") if isinstance(links, dict) else None
+        if not isinstance(region, str) or not region.strip():
+            log.debug("%s: served by %s (its details name no region)", org, self.base_url)
+            return _Served(control)
+        refusal = region_refusal(self.base_url, region)
+        if refusal is not None:
+            return _Served(None, self._refused_region(org, region, refusal, answer))
+        normal = normal_url(region)
+        assert normal is not None
+        log.debug(
+            "%s: served by %s (links.regionUrl of GET %s%s)", org, normal, self.base_url, path
+        )
+        if normal == self.base_url:
+            return _Served(control)
+        return _Served(Route(normal, control.token))
+
+    def _refused_region(
+        self, org: str, region: str, refusal: str, answer: Answer
+    ) -> OrganizationError:
+        return OrganizationError(
+            redact_text(
+                f"organization `{org}`: its details name the region URL {shown_url(region)}, "
+                f"which symsync does not follow: {refusal} ({self.base_url}); no request or "
+                "token was sent there. If it is the same Sentry under another name, set "
+                f"{URL_VARIABLE} or --url to it; --no-region-discovery sends every request "
+                f"to the configured URL (GET {answer.path}: {answer.status})",
+                answer.secrets,
+            ),
+            organization=org,
+            status=answer.status,
+            method=answer.method,
+            path=answer.path,
+        )
 
     def stop_retrying_on(self, stop: threading.Event) -> None:
         """Once ``stop`` is set (an interrupted apply), no request is retried and a wait before
@@ -455,17 +615,38 @@ class SentryClient:
     ) -> Answer:
         """The last answer of the request (after retries); raises when none came, and
         ``WriteLanded`` when ``settle`` found the write in Sentry after an uncertain attempt."""
+        route = self._route(target.org)
         try:
             return self._transport.send(
-                method, path, pace_key=target.org, query=query, body=body, settle=settle
+                method,
+                path,
+                pace_key=target.org,
+                query=query,
+                body=body,
+                settle=settle,
+                route=route,
             )
         except NoAnswer as exc:
-            raise self._wording.no_answer(exc) from None
+            raise self._wording_for(target.org).no_answer(exc) from None
+
+    def _wording_for(self, org: str) -> ErrorWording:
+        """The wording of ``org``'s errors: they name the URL that serves it, and its token's
+        kind."""
+        served = self._served.get(org)
+        base = served.route.base_url if served is not None and served.route else self.base_url
+        token = self.tokens.for_org(org) or ""
+        key = (base, token.startswith(ORG_AUTH_TOKEN_PREFIX))
+        with self._served_lock:
+            wording = self._wordings.get(key)
+            if wording is None:
+                wording = self._wordings[key] = ErrorWording(base, org_auth_token=key[1])
+            return wording
 
     def _error(self, answer: Answer, target: Target) -> SentryAPIError:
+        wording = self._wording_for(target.org)
         if answer.status == 429 and answer.nothing_granted:
-            return self._wording.rate_limited_everywhere(answer)
-        return self._wording.error(answer, target)
+            return wording.rate_limited_everywhere(answer)
+        return wording.error(answer, target)
 
     def _unexpected(self, answer: Answer, expected: str) -> SentryAPIError:
         return self._wording.unexpected(answer, expected)

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import requests
 import requests.utils
@@ -252,6 +253,9 @@ class Connection:
         self.timeout = timeout
         self.watchdog = Watchdog()
         self.proxies = resolved_proxies(base_url)
+        # Per origin (an organization's region is another one), each read once.
+        self._proxies_by_origin = {_origin(base_url): self.proxies}
+        self._proxies_lock = threading.Lock()
         self.verify = resolved_verify()
         self.adapter = GuardedAdapter(
             pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0, pool_block=False
@@ -264,13 +268,24 @@ class Connection:
             "Connection": "keep-alive",
         }
 
-    def _request(self, method: str, url: str, data: bytes | None) -> requests.Response:
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies the environment sets for ``url``'s origin (read once per origin)."""
+        origin = _origin(url)
+        with self._proxies_lock:
+            proxies = self._proxies_by_origin.get(origin)
+            if proxies is None:
+                proxies = self._proxies_by_origin[origin] = resolved_proxies(origin)
+            return proxies
+
+    def _request(
+        self, method: str, url: str, data: bytes | None, token: Secret
+    ) -> requests.Response:
         timeout = self.timeout
         prepared = requests.PreparedRequest()
         prepared.method = method
         prepared.url = url
         headers = CaseInsensitiveDict(self.headers)
-        headers["Authorization"] = f"Bearer {self._token.value}"
+        headers["Authorization"] = f"Bearer {token.value}"
         if data is not None:
             headers["Content-Type"] = "application/json"
             headers["Content-Length"] = str(len(data))
@@ -285,18 +300,19 @@ class Connection:
             timeout=(timeout, timeout),
             verify=self.verify,
             cert=None,
-            proxies=self.proxies,
+            proxies=self.proxies_for(url),
         )
 
     def attempt(
-        self, method: str, url: str, data: bytes | None
+        self, method: str, url: str, data: bytes | None, token: Secret | None = None
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """One attempt, answered whole within ``timeout`` seconds."""
+        """One attempt, answered whole within ``timeout`` seconds, with ``token`` (by default
+        the connection's own)."""
         deadline = Watchdog.now() + self.timeout
         got_headers = False
         with self.watchdog.guarding(deadline) as guard:
             try:
-                response = self._request(method, url, data)
+                response = self._request(method, url, data, token or self._token)
                 got_headers = True
                 try:
                     content = _read_body(response, deadline)
@@ -326,6 +342,11 @@ class Connection:
     def close(self) -> None:
         self.watchdog.close()
         self.adapter.close()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class _BodyTooLarge(Exception):

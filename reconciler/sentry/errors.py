@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from reconciler.sentry.transport import Answer, NoAnswer
 
 TOKEN_VARIABLE: Final = "SENTRY_AUTH_TOKEN"
+TOKENS_VARIABLE: Final = "SENTRY_AUTH_TOKENS"
 # Organization auth tokens start with this; Sentry gives them the scope ``org:ci`` only.
 ORG_AUTH_TOKEN_PREFIX: Final = "sntrys_"
 URL_VARIABLE: Final = "SENTRY_URL"
@@ -92,13 +93,44 @@ class AccountWideError(SentryAPIError):
 
 
 class OrganizationError(SentryAPIError):
-    """A failure about one organization (its project list refused, or not found): every
-    request about that organization would fail the same way, the other organizations' would
-    not. The organization is reported failed and the run goes on with the others."""
+    """A failure about one organization, and no other: its project list refused, it has no
+    token, its region URL is refused, it was not found, its own token was refused. Every
+    request about that organization would fail the same way (once the client knows, it sends
+    nothing more for it); the organization is reported failed and the run goes on with the
+    others."""
 
     def __init__(self, message: str, *, organization: str, **details: Any) -> None:
         super().__init__(message, **details)
         self.organization = organization
+
+    def again(self) -> OrganizationError:
+        """The same error, as a new exception (for another thread to raise)."""
+        return OrganizationError(
+            str(self),
+            organization=self.organization,
+            status=self.status,
+            method=self.method,
+            path=self.path,
+            body=self.body,
+            attempts=self.attempts,
+            uncertain=self.uncertain,
+            unreachable=self.unreachable,
+        )
+
+    @classmethod
+    def about(cls, org: str, error: SentryAPIError, why: str = "") -> OrganizationError:
+        """``error``, as the error of organization ``org`` (``why`` goes before it)."""
+        return cls(
+            f"organization `{org}`: {why}{error}",
+            organization=org,
+            status=error.status,
+            method=error.method,
+            path=error.path,
+            body=error.body,
+            attempts=error.attempts,
+            uncertain=error.uncertain,
+            unreachable=error.unreachable,
+        )
 
 
 def organization_failed(exc: BaseException) -> str | None:
@@ -111,7 +143,7 @@ def stops_the_run(exc: SymsyncError) -> bool:
     the connection), so that every other project would fail the same way."""
     if isinstance(exc, AccountWideError):
         return True
-    if not isinstance(exc, SentryAPIError):
+    if not isinstance(exc, SentryAPIError) or isinstance(exc, OrganizationError):
         return False
     return exc.status == 401 or exc.unreachable
 

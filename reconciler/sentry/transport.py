@@ -117,6 +117,17 @@ class Answer:
         return out
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where one organization's requests go: a base URL, and the token sent there."""
+
+    base_url: str
+    token: Secret
+
+    def __repr__(self) -> str:
+        return f"Route(base_url={self.base_url!r})"
+
+
 class Breaker(Protocol):
     """An error that stops every later request: each raises it again, as a new exception."""
 
@@ -176,6 +187,7 @@ class _Tries:
     started: float | None = None  # when the first attempt went out
     budget_end: float = math.inf
     hard_end: float = math.inf
+    pacer: Pacer | None = None  # the pacer of the token the request is sent with
 
 
 # Reads whether a write whose attempt may have reached Sentry is there: what it found (the
@@ -228,6 +240,10 @@ class Transport:
         self._token = Secret(token)
         self._connection = Connection(base_url, self._token, pool_size, timeout)
         self._pacer = Pacer(clock=clock, monotonic=monotonic, sleep=sleep, max_wait=max_wait)
+        # Sentry keys a rate-limit window by the token's owner: each token is paced on its own,
+        # so organizations with their own tokens never wait for each other's windows.
+        self._pacers: dict[str, Pacer] = {token: self._pacer}
+        self.route = Route(base_url, self._token)
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._breaker: Breaker | None = None
@@ -246,8 +262,28 @@ class Transport:
 
     @property
     def stats(self) -> TransportStats:
-        pacing: PacingStats = self._pacer.stats
-        return TransportStats(pacing.requests, pacing.rate_limited, pacing.waited)
+        with self._lock:
+            pacers = list(self._pacers.values())
+        every: list[PacingStats] = [pacer.stats for pacer in pacers]
+        return TransportStats(
+            sum(p.requests for p in every),
+            sum(p.rate_limited for p in every),
+            # Each token's waits, added up: two tokens waiting at once count twice.
+            sum(p.waited for p in every),
+        )
+
+    def pacer_for(self, token: Secret) -> Pacer:
+        """The pacer of ``token``'s rate-limit window (one per token, made on first use)."""
+        with self._lock:
+            pacer = self._pacers.get(token.value)
+            if pacer is None:
+                pacer = self._pacers[token.value] = Pacer(
+                    clock=self._clock,
+                    monotonic=self._monotonic,
+                    sleep=self._sleep,
+                    max_wait=self.max_wait,
+                )
+            return pacer
 
     def close(self) -> None:
         self._closed.set()
@@ -284,39 +320,46 @@ class Transport:
         query: Mapping[str, str] | None = None,
         body: Any = None,
         settle: Settle | None = None,
+        route: Route | None = None,
     ) -> Answer:
         """Send one request with retries; its last answer. Raises :class:`NoAnswer` when no
-        answer came, and the breaker's error once it has tripped.
+        answer came, and the breaker's error once it has tripped. ``route`` says where it goes
+        and with which token (by default the transport's own URL and token).
 
         ``settle`` (for a write) reads whether the write is already in Sentry: it is called
         once after each attempt that may have reached Sentry (a timeout, a connection dropped
         after sending, a 5xx), before the write is sent again; when it finds the write, the
         write is not sent again and :class:`WriteLanded` carries what it found."""
         self._check()
+        route = route or self.route
         full_path = path + (f"?{urlencode(query, quote_via=quote, safe='')}" if query else "")
-        url = self.base_url + full_path
+        url = route.base_url + full_path
         data = None if body is None else json.dumps(body).encode()
-        secrets = (self._token.value, *secret_values(body))
-        ticket = self._pacer.ticket()
-        now = self._pacer.now()
+        secrets = (route.token.value, *secret_values(body))
+        pacer = self.pacer_for(route.token)
+        ticket = pacer.ticket()
+        now = pacer.now()
         tries = _Tries(method, full_path, pace_key, secrets, started_clock=now, last_refusal=now)
+        tries.pacer = pacer
         while True:
             if tries.unsettled and settle is not None:
                 tries.unsettled = False
                 found = settle()
                 if found is not None:
                     raise WriteLanded(found, attempts=tries.attempt)
-            permit = self._pacer.acquire(pace_key, ticket, stop=self._check)
+            permit = pacer.acquire(pace_key, ticket, stop=self._check)
             self._begin_attempt(tries)
             began = time.monotonic()
             try:
-                status, answer_headers, content = self._connection.attempt(method, url, data)
+                status, answer_headers, content = self._connection.attempt(
+                    method, url, data, route.token
+                )
             except AttemptFailed as exc:
-                self._pacer.dropped(permit)
+                pacer.dropped(permit)
                 self._log(method, full_path, exc.failure.reason, tries.attempt, began)
                 self._retry_failure(tries, exc.failure)  # or raises NoAnswer
                 continue
-            self._pacer.answered(permit, status, answer_headers)
+            pacer.answered(permit, status, answer_headers)
             with self._lock:
                 self._last_answer = self._monotonic()
             self._log(method, full_path, str(status), tries.attempt, began)
@@ -386,7 +429,7 @@ class Transport:
             )
         if now + delay + waited_by_pacer > end:
             if answer.status == 429:
-                granted = self._pacer.last_granted(tries.pace_key)
+                granted = self._pacer_of(tries).last_granted(tries.pace_key)
                 nothing = granted is None or granted < tries.started_clock
                 return dataclasses.replace(answer, nothing_granted=nothing)
             return answer
@@ -404,15 +447,21 @@ class Transport:
         after a 429."""
         tries.refusals += 1
         end = tries.budget_end
-        granted = self._pacer.last_granted(tries.pace_key)
+        pacer = self._pacer_of(tries)
+        granted = pacer.last_granted(tries.pace_key)
         if granted is not None and granted >= tries.last_refusal:
             # Sentry answered other requests since this one was last refused: it only waits its
             # turn, which costs none of its budget.
             end = max(end, min(now + self.retry_budget, tries.hard_end))
             tries.budget_end = end
-        tries.last_refusal = self._pacer.now()
-        delay, waited_by_pacer = self._rate_limit_delay(tries.pace_key, answer, tries.refusals)
+        tries.last_refusal = pacer.now()
+        delay, waited_by_pacer = self._rate_limit_delay(
+            pacer, tries.pace_key, answer, tries.refusals
+        )
         return end, delay, waited_by_pacer
+
+    def _pacer_of(self, tries: _Tries) -> Pacer:
+        return tries.pacer if tries.pacer is not None else self._pacer
 
     def _wait_to_retry(
         self, delay: float, method: str, path: str, reason: str, shown: float | None = None
@@ -461,7 +510,7 @@ class Transport:
         return min(max(seconds, 0.0), self.max_wait)
 
     def _rate_limit_delay(
-        self, pace_key: str, answer: Answer, refusals: int
+        self, pacer: Pacer, pace_key: str, answer: Answer, refusals: int
     ) -> tuple[float, float]:
         """(seconds to sleep here, seconds the pacer will wait) after a 429.
 
@@ -470,7 +519,7 @@ class Transport:
         retry at once; when that keeps happening, or there is no usable header, back off."""
         retry_after = self._retry_after(answer)
         if retry_after is not None and retry_after > 0:
-            self._pacer.retry_after(pace_key, retry_after)
+            pacer.retry_after(pace_key, retry_after)
             return 0.0, retry_after
         reset = answer.headers.get("X-Sentry-Rate-Limit-Reset")
         if reset is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # The token the client tests send: shaped like a Sentry user token, so that the pattern-based
 # masking and the masking by value are both exercised.
@@ -60,11 +61,21 @@ class Recorded:
 Responder = Callable[[Recorded], Reply]
 
 
+ORG_DETAILS_RE = re.compile(r"^/api/0/organizations/([^/]+)/$")
+
+
 class FakeSentry:
+    """``requests`` records every request but the organization details a command looks up
+    first (its region), which are answered as Sentry answers them, with this server's own URL
+    as ``links.regionUrl``, and kept in ``lookups``; ``org_details`` set to a reply (or a
+    responder) scripts them instead."""
+
     def __init__(self) -> None:
         self.script: deque[Reply | Responder] = deque()
         self.default: Reply | Responder = Reply(200, [])
         self.requests: list[Recorded] = []
+        self.lookups: list[Recorded] = []
+        self.org_details: Reply | Responder | None = None
         self.lock = threading.Lock()
         self.url = ""
 
@@ -72,6 +83,16 @@ class FakeSentry:
         self.script.extend(replies)
 
     def _next(self, recorded: Recorded) -> Reply:
+        match = ORG_DETAILS_RE.match(recorded.path)
+        if match is not None and recorded.method == "GET":
+            with self.lock:
+                self.lookups.append(recorded)
+            item = self.org_details
+            if item is None:
+                slug = unquote(match.group(1))
+                links = {"organizationUrl": self.url, "regionUrl": self.url}
+                return Reply(200, {"id": "1", "slug": slug, "name": slug, "links": links})
+            return item(recorded) if callable(item) else item
         with self.lock:
             self.requests.append(recorded)
             item = self.script.popleft() if self.script else self.default
