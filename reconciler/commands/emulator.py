@@ -94,6 +94,22 @@ def _accepted_tokens(
     )
 
 
+_REGION_ORG_RE = re.compile(r"^([a-z0-9][a-z0-9_-]*)=(.*)$")
+
+
+def parse_region_url(value: str) -> tuple[str | None, str]:
+    """``[ORG=]URL``: the ``links.regionUrl`` the organization details advertise, for every
+    organization or for ``ORG``."""
+    match = _REGION_ORG_RE.match(value)
+    org, url = (match.group(1), match.group(2)) if match else (None, value)
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url):
+        raise click.BadParameter(
+            f"{value!r} is not [ORG=]URL (like https://de.sentry.io or acme=http://127.0.0.1:9001)",
+            param_hint="--region-url",
+        )
+    return org, url.rstrip("/")
+
+
 def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
     if value is None:
         return None
@@ -198,6 +214,14 @@ def _parse_projects(
 )
 @click.option("--fault-seed", type=int, default=None, help="Seed of the fault sequence.")
 @click.option(
+    "--region-url",
+    "region_urls",
+    multiple=True,
+    metavar="[ORG=]URL",
+    help="The links.regionUrl that organization details advertise, for every organization or "
+    "for ORG (repeatable). Default: the scheme and host the request was addressed to.",
+)
+@click.option(
     "--api-generation",
     type=click.Choice(["a", "b"]),
     default="a",
@@ -217,6 +241,7 @@ def command(
     concurrent_limit: int | None,
     fault_rate: float,
     fault_seed: int | None,
+    region_urls: tuple[str, ...],
     api_generation: str,
 ) -> int:
     """Run a local server that behaves like Sentry's symbol-sources API."""
@@ -248,6 +273,7 @@ def command(
         fault_rate=fault_rate,
         fault_seed=fault_seed,
         generation=api_generation,
+        region_urls=dict(parse_region_url(value) for value in region_urls),
     )
     try:
         emulator = Emulator(settings, state, log=sys.stderr)

@@ -114,6 +114,7 @@ PROJECT_DETAILS_SCOPES: Final[dict[str, frozenset[str]]] = {
     "PUT": spec.METHOD_SCOPES["GET"],
     "DELETE": spec.METHOD_SCOPES["DELETE"],
 }
+ORG_DETAILS_RE: Final = re.compile(r"^/api/0/organizations/([^/]+)/$")
 
 MAX_PER_PAGE: Final = 100
 READ_PIECE: Final = 1 << 20  # request bodies are read a MiB at a time
@@ -147,6 +148,10 @@ class Settings:
     fault_rate: float = 0.0
     fault_seed: int | None = None
     generation: str = "a"
+    # ``--region-url``: the ``links.regionUrl`` the organization details advertise, for every
+    # organization (key ``None``) or for one; by default the scheme and host the request was
+    # addressed to (its ``Host`` header), so a proxy in front of the emulator stays in the path.
+    region_urls: Mapping[str | None, str] = field(default_factory=dict)
 
 
 class _Drop:
@@ -452,6 +457,14 @@ class Emulator:
     def _route(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
+        details_match = ORG_DETAILS_RE.match(path)
+        if details_match is not None:
+            return self._organization_details(method, unquote(details_match.group(1)), headers)
+        return self._route_project(method, path, query, headers, body)
+
+    def _route_project(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
         match = SYMBOL_SOURCES_RE.match(path)
         org_match = ORG_PROJECTS_RE.match(path)
         if match is None and org_match is None:
@@ -587,6 +600,25 @@ class Emulator:
             project.builtin_symbol_sources = before
             return not_durable()
 
+    def _organization_details(self, method: str, org_ref: str, headers: Mapping[str, str]) -> Reply:
+        """``GET /api/0/organizations/{org}/``: Sentry's ``OrganizationEndpoint`` order (the
+        token's scopes, then the lookup: 404 for an unknown organization, then the object
+        permission: 403 for an integration's token of another organization), answering a
+        subset of its organization serializer. Only GET is served."""
+        credential = self._authorize(method, headers.get("authorization"), ORG_METHOD_SCOPES)
+        if isinstance(credential, Reply):
+            return credential
+        org = self.state.find_organization(org_ref)
+        if org is None:
+            return detail(404, DOES_NOT_EXIST)
+        if not credential.may_use(org.slug):
+            return _forbidden(ORG_METHOD_SCOPES.get(method, frozenset()))
+        if method != "GET":
+            return detail(405, f'Method "{method}" not allowed.')
+        here = f"http://{headers.get('host') or f'{self.host}:{self.port}'}"
+        region = self.settings.region_urls.get(org.slug, self.settings.region_urls.get(None))
+        return Reply(200, _organization_summary(org, here, region or here))
+
     def _authorize(
         self, method: str, authorization: str | None, scope_map: Mapping[str, frozenset[str]]
     ) -> Credential | Reply:
@@ -713,6 +745,25 @@ def _list_projects(org: Organization, params: dict[str, list[str]], base: str) -
         )
     )
     return Reply(200, [_project_summary(project) for project in results], {"Link": links})
+
+
+def _organization_summary(org: Organization, here: str, region: str) -> dict[str, Any]:
+    """A subset of Sentry's organization serializer. ``organizationUrl`` is the URL the request
+    was addressed to (a self-hosted Sentry without per-organization hosts answers its own URL),
+    ``regionUrl`` the region's."""
+    return {
+        "id": org.id,
+        "slug": org.slug,
+        "name": org.name,
+        "status": {"id": "active", "name": "active"},
+        "dateCreated": "2024-01-01T00:00:00.000000Z",
+        "isEarlyAdopter": False,
+        "require2FA": False,
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": None},
+        "features": [],
+        "links": {"organizationUrl": here, "regionUrl": region},
+        "hasAuthProvider": False,
+    }
 
 
 def _project_summary(project: Any) -> dict[str, Any]:
