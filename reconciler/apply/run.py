@@ -117,6 +117,31 @@ def check_same_sentry(plan: Plan, sentry_url: str, planfile: Path) -> None:
         )
 
 
+def check_same_regions(plan: Plan, url_now: Callable[[str], str | None], planfile: Path) -> None:
+    """A saved plan describes each organization as the URL that served it showed it (its
+    region): refuse to carry it out when one is served elsewhere now. ``url_now`` tells where
+    an organization is served now (``None``: it cannot be; its projects fail on their own)."""
+    moved: list[str] = []
+    planned = {(p.organization, p.sentry_url) for p in plan.projects if p.sentry_url is not None}
+    for org, url in sorted(planned):
+        now = url_now(org)
+        if now is not None and now != url:
+            moved.append(f"organization `{org}` was planned at {url} and is served by {now} now")
+    if moved:
+        raise RefusedError(
+            f"{display_path(planfile)} was planned against another region: {'; '.join(moved)}; "
+            "nothing was written. Run `symsync plan` again where it will be applied"
+        )
+
+
+def _where_now(client: SentryClient, *, look_up: bool) -> Callable[[str], str | None]:
+    """Where the client serves an organization: looked up now when ``look_up`` (a saved plan,
+    before any write), else as the fresh plan's reads found it."""
+    name = "organization_url" if look_up else "served_by"
+    tell = getattr(client, name, None)  # a stand-in client in tests may not tell
+    return tell if callable(tell) else (lambda _org: None)
+
+
 def _reviewed_keys(reviewed: Plan, fresh: Plan, patterns: Sequence[str]) -> list[str]:
     """The reviewed plan's projects to compare: all of them, or with --project the ones the
     patterns select (a project whose file is gone is still compared)."""
@@ -184,6 +209,8 @@ def bind_to_files(
     with _closed_on_failure(client):
         if client.stopped_by is not None:  # a bad token, Sentry unreachable: said once
             raise client.stopped_by.again()
+        changing = plan.model_copy(update={"projects": [p for p in plan.projects if p.changes]})
+        check_same_regions(changing, _where_now(client, look_up=True), planfile)
         broken = unplanned(fresh)
         if broken:
             raise SymsyncError(
@@ -237,6 +264,7 @@ def _fresh_plan(
     with _closed_on_failure(client):
         check_same_sentry(reviewed, client.base_url, options.expect)
         reviewed = reviewed.select(_reviewed_keys(reviewed, plan, options.patterns))
+        check_same_regions(reviewed, _where_now(client, look_up=False), options.expect)
     return plan, client, reviewed
 
 

@@ -208,8 +208,10 @@ def diff_project(
     *,
     file: str | None = None,
     rotate: Mapping[str, Mapping[str, str]] | None = None,
+    sentry_url: str | None = None,
 ) -> ProjectPlan:
-    """Compare one project: ``remote`` is the list GET returned (redacted by Sentry).
+    """Compare one project: ``remote`` is the list GET returned (redacted by Sentry) by the
+    Sentry at ``sentry_url``.
 
     ``rotate``: source id -> secret field -> why (``reconciler.plan.rotation``): a secret set on
     both sides that must be sent again; it makes the source an update if nothing else does.
@@ -219,6 +221,7 @@ def diff_project(
         "project": config.project,
         "file": file if file is not None else str(config.path),
         "max_deletes": config.max_deletes,
+        "sentry_url": sentry_url,
     }
     try:
         remote_list = _check_remote(remote)

@@ -271,6 +271,9 @@ class ProjectPlan(_Frozen):
     # checks again.
     builtin: BuiltinChange | None = None
     builtin_seen: tuple[str, ...] | None = None
+    # The URL that served the project's organization (its region, or the configured URL);
+    # None when it was not read. A saved plan is applied only where it was planned.
+    sentry_url: str | None = None
 
     @field_validator("changes")
     @classmethod
@@ -340,7 +343,8 @@ class Summary(_Frozen):
 class Plan(_Frozen):
     format_version: Literal[1] = FORMAT_VERSION
     projects: tuple[ProjectPlan, ...] = ()
-    # The Sentry the remote state was read from; a saved plan is applied only there.
+    # The Sentry the remote state was read from (the configured URL; each organization's own
+    # is its projects' ``sentry_url``); a saved plan is applied only there.
     sentry_url: str | None = None
     # What the delete limits say about this plan (``reconciler.plan.delete_limits``). Shown by every
     # format; apply checks the limits again with its own settings, whatever a file says here.
@@ -427,6 +431,8 @@ class Plan(_Frozen):
                 item["builtin"] = p.builtin.to_json()
             if p.builtin_seen is not None:
                 item["builtin_seen"] = list(p.builtin_seen)
+            if p.sentry_url is not None:
+                item["sentry_url"] = p.sentry_url
             projects.append(item)
         document: dict[str, Any] = {"format_version": FORMAT_VERSION}
         if self.sentry_url is not None:

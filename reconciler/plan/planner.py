@@ -218,7 +218,8 @@ def plan_project(
     builtins = None
     if config.builtin is not None:
         builtins = _read_builtins(client, config.organization, config.project, _OrgKeys())
-    return _plan_read(config, _read(client, config.organization, config.project), rotate, builtins)
+    remote = _read(client, config.organization, config.project)
+    return _plan_read(config, remote, rotate, builtins, served_by(client, config.organization))
 
 
 class _OrgKeys:
@@ -273,7 +274,9 @@ def _plan_read(
     remote: list[dict[str, Any]] | SymsyncError,
     rotate: Mapping[str, Mapping[str, str]] | None,
     builtins: BuiltinRead | SymsyncError | None = None,
+    served_by: str | None = None,
 ) -> ProjectPlan:
+    """The project's plan from its answer; ``served_by`` is the URL that answered."""
     file = display_path(config.path)
     error = None
     if isinstance(remote, SymsyncError):
@@ -293,7 +296,7 @@ def _plan_read(
     assert not isinstance(remote, SymsyncError)
     from reconciler.plan.differ import diff_project
 
-    project = diff_project(config, remote, file=file, rotate=rotate)
+    project = diff_project(config, remote, file=file, rotate=rotate, sentry_url=served_by)
     if config.warnings:
         project = project.model_copy(
             update={"warnings": (*_file_warnings(config), *project.warnings)}
@@ -322,6 +325,13 @@ def _file_warnings(config: ProjectConfig) -> tuple[Any, ...]:
         )
         for w in config.warnings
     )
+
+
+def served_by(client: object, org: str) -> str | None:
+    """The URL that served ``org``'s reads, when the client tells (``SentryClient.served_by``)."""
+    tell = getattr(client, "served_by", None)
+    url = tell(org) if callable(tell) else None
+    return url if isinstance(url, str) else None
 
 
 class _Pending:
@@ -511,8 +521,13 @@ class _Pipeline:
         """Plans a project whose answer and file are both in (in whichever thread brought the
         second of them); its place in the plan is ``pending.plan``."""
         assert pending.config is not None and pending.remote is not None
+        org = pending.config.organization
         project = _plan_read(
-            pending.config, pending.remote, self.rotations.get(pending.key), pending.builtins
+            pending.config,
+            pending.remote,
+            self.rotations.get(pending.key),
+            pending.builtins,
+            served_by(self.client, org),
         )
         pending.planned(project)
         if self.on_project is not None:

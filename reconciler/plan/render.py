@@ -117,6 +117,20 @@ def verdict_lines(plan: Plan) -> list[str]:
     return plan.limits.verdict()
 
 
+def served_line(plan: Plan) -> str | None:
+    """Which URL served each organization, when some organization was served by another URL
+    than the configured one (its region); ``None`` when every one was served there."""
+    by_org: dict[str, str] = {}
+    for project in plan.projects:
+        if project.sentry_url is not None:
+            by_org.setdefault(project.organization, project.sentry_url)
+    if all(url == plan.sentry_url for url in by_org.values()):
+        return None
+    served = ", ".join(f"{org} at {url}" for org, url in sorted(by_org.items()))
+    configured = f" (the configured URL is {plan.sentry_url})" if plan.sentry_url else ""
+    return f"Served by: {served}{configured}."
+
+
 REPORTED_HEAD: Final = "not in the file (unmanaged: report), kept"
 UNFILED_HEAD: Final = "Projects in Sentry with symbol sources and no file (--report-unfiled):"
 
@@ -402,6 +416,9 @@ def text_lines(plan: Plan) -> list[Line]:
     lines.extend(_warning_lines(plan))
     if plan.needs_variables:
         lines.append(Line(needs_variables_line(plan)))
+    served = served_line(plan)
+    if served is not None:
+        lines.append(Line(served, "dim"))
     lines.append(Line(summary_line(plan.summary), "bold"))
     lines.extend(Line(line, "bold red") for line in verdict_lines(plan))
     return lines
@@ -654,6 +671,9 @@ def _md_head(plan: Plan) -> list[str]:
     out = ["### symsync plan", "", f"**{md_escape(summary_line(plan.summary))}**", ""]
     for line in verdict_lines(plan):
         out += [f"> **{md_escape(line)}**", ""]
+    served = served_line(plan)
+    if served is not None:
+        out += [md_escape(served), ""]
     if plan.needs_variables:
         names = plan.needs_variables
         out += [
