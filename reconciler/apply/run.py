@@ -139,7 +139,19 @@ def _where_now(client: SentryClient, *, look_up: bool) -> Callable[[str], str | 
     before any write), else as the fresh plan's reads found it."""
     name = "organization_url" if look_up else "served_by"
     tell = getattr(client, name, None)  # a stand-in client in tests may not tell
-    return tell if callable(tell) else (lambda _org: None)
+    if not callable(tell):
+        return lambda _org: None
+
+    def where(org: str) -> str | None:
+        try:
+            url = tell(org)
+        except SymsyncError:
+            # Sentry cannot be used (a refused token): the applier reports it, project by
+            # project, as it does for any write it cannot send.
+            return None
+        return url if isinstance(url, str) else None
+
+    return where
 
 
 def _reviewed_keys(reviewed: Plan, fresh: Plan, patterns: Sequence[str]) -> list[str]:

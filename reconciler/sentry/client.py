@@ -220,6 +220,7 @@ class SentryClient:
 
     # ------------------------------------------------------------- organizations and regions
 
+    @_stops_all_on_account_wide
     def organization_url(self, org: str) -> str | None:
         """The URL that serves ``org``'s requests (its region is looked up first, once per run,
         when discovery is on); ``None`` when ``org`` cannot be served (no token, a refused

@@ -72,7 +72,8 @@ def _probe(tmp_path: Path, *args: str) -> tuple[dict[str, list[str]], str]:
             check=False,
         )
     assert done.returncode == 0, done.stderr
-    assert "plan: 3 projects, 3 requests" in done.stderr
+    # The organization's details (its region), then one read per project.
+    assert "plan: 3 projects, 4 requests" in done.stderr
     result: dict[str, list[str]] = json.loads(report.read_text())
     return result, done.stdout
 

@@ -121,10 +121,29 @@ def sources_in(state: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return result
 
 
+def is_organization_lookup(entry: dict[str, Any]) -> bool:
+    """The organization details a command reads once per organization (its region)."""
+    parts = entry["path"].strip("/").split("/")
+    return entry["method"] == "GET" and len(parts) == 4 and parts[2] == "organizations"
+
+
+def organization_lookups(log: list[dict[str, Any]]) -> list[str]:
+    """The organizations whose details were read, in order (attempts refused with a 429 and
+    retried are left out)."""
+    return [
+        entry["path"].strip("/").split("/")[3]
+        for entry in log
+        if is_organization_lookup(entry) and entry["status"] != 429
+    ]
+
+
 def api_requests(log: list[dict[str, Any]], since: int = 0) -> list[tuple[str, str, str]]:
-    """(method, org/project, query) of every API request after the first ``since``."""
+    """(method, org/project, query) of every API request after the first ``since``, but the
+    organization lookups (``organization_lookups``)."""
     out = []
     for entry in log[since:]:
+        if is_organization_lookup(entry):
+            continue
         parts = entry["path"].strip("/").split("/")
         key = f"{parts[3]}/{parts[4]}" if len(parts) > 4 and parts[2] == "projects" else ""
         out.append((entry["method"], key, entry.get("query") or ""))

@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+ORG_DETAILS_RE = re.compile(r"^/api/0/organizations/([^/]+)/$")
+
 PHRASES = {
     200: "OK",
     201: "Created",
@@ -86,6 +88,7 @@ class HostileSentry:
 
     rules: Sequence[Rule] = ()
     received: list[Received] = field(default_factory=list)
+    lookups: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()
@@ -115,6 +118,20 @@ class HostileSentry:
             if rule.matches(request):
                 return rule.behaviour
         return json_reply(404, {"detail": "The requested resource does not exist"})
+
+    def organization_details(self, request: Received) -> Behaviour | None:
+        """The organization details a command looks up first, when no rule is about them:
+        answered as Sentry answers them (this server is the region), and kept apart from
+        ``received`` (in ``lookups``), so that the rules and counts are about the rest."""
+        match = ORG_DETAILS_RE.match(request.path)
+        if match is None or request.method != "GET":
+            return None
+        if any(rule.matches(request) for rule in self.rules):
+            return None
+        with self._lock:
+            self.lookups.append(request)
+        links = {"organizationUrl": self.url, "regionUrl": self.url}
+        return json_reply(200, {"id": "1", "slug": match.group(1), "name": "x", "links": links})
 
     def wait_for(self, method: str, timeout: float = 30, count: int = 1) -> Received:
         """Waits until ``count`` requests of ``method`` have arrived; returns the last of them."""
@@ -173,8 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
             at=time.monotonic(),
         )
         hostile = self.server.hostile
-        hostile.record(request)
-        behaviour = hostile.behaviour_for(request)
+        behaviour = hostile.organization_details(request)
+        if behaviour is None:
+            hostile.record(request)
+            behaviour = hostile.behaviour_for(request)
         with contextlib.suppress(OSError):
             behaviour(self, request)
             self.wfile.flush()
