@@ -77,8 +77,9 @@ class LazyGroup(click.Group):
 
 EPILOG = """\b
 Environment:
-  SENTRY_AUTH_TOKEN  Sentry auth token (required by plan, apply, import; never printed)
-  SENTRY_URL         Sentry URL (default https://sentry.io); --url overrides it
+  SENTRY_AUTH_TOKEN   Sentry auth token (required by plan, apply, import; never printed)
+  SENTRY_AUTH_TOKENS  JSON object of organization slugs to tokens, for those organizations
+  SENTRY_URL          Sentry URL (default https://sentry.io); --url overrides it
 
 \b
 Exit codes:

@@ -159,9 +159,8 @@ def _action_step(job: dict[str, Any]) -> dict[str, Any]:
 def test_the_action_is_composite_and_each_step_calls_symsync() -> None:
     action = load(ACTION)
     assert action["runs"]["using"] == "composite"
-    assert {"command", "config-dir", "sentry-url", "sentry-token", "plan-file", "base"} <= set(
-        action["inputs"]
-    )
+    inputs = {"command", "config-dir", "sentry-url", "sentry-token", "sentry-tokens", "base"}
+    assert inputs | {"plan-file"} <= set(action["inputs"])
     for step in action["runs"]["steps"]:
         if "run" in step:
             assert step["shell"] == "bash"
@@ -170,6 +169,10 @@ def test_the_action_is_composite_and_each_step_calls_symsync() -> None:
                 f"step {step['name']!r} runs more than symsync: {script}"
             )
             assert ";" not in script and "&&" not in script and "|" not in script
+        env = step.get("env", {})
+        if "SENTRY_AUTH_TOKEN" in env:  # each organization's own token goes along
+            tokens = "${{ inputs.sentry-tokens || env.SENTRY_AUTH_TOKENS }}"
+            assert env.get("SENTRY_AUTH_TOKENS") == tokens, step["name"]
 
 
 SAMPLES = {"COMMAND": "plan", "PULL_REQUEST": "12", "BASE": "abc123"}

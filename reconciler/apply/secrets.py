@@ -21,6 +21,7 @@ anything, and names all the missing ones at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # the plan model is not needed to read the environment at sta
 
 SECRETS_VARIABLE: Final = "SYMSYNC_SECRETS"
 TOKEN_VARIABLE: Final = "SENTRY_AUTH_TOKEN"
+TOKENS_VARIABLE: Final = "SENTRY_AUTH_TOKENS"
 GITHUB_TOKEN_VARIABLE: Final = "GITHUB_TOKEN"
 # The rule a project file's `{env: NAME}` follows (reconciler.config.project_file.ENV_NAME_PATTERN).
 VARIABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -165,6 +167,14 @@ def register_environment(environ: Mapping[str, str] | None = None) -> SecretsBun
         token = env.get(variable, "").strip()
         if token:
             register_secret(token, variable)
+    tokens = env.get(TOKENS_VARIABLE, "")
+    if tokens.strip():
+        from reconciler.sentry.tokens import parse_tokens
+
+        # Each organization's token: registered as it is read; a malformed value is refused by
+        # the commands that use it, before any request.
+        with contextlib.suppress(SymsyncError):
+            parse_tokens(tokens)
     return bundle_problem(env)
 
 

@@ -238,9 +238,12 @@ names: `SENTRY_READ_TOKEN` (project:read, org:read) for plan and drift, or `SENT
     help="The job the action runs.",
 )
 def check_token(job: str) -> int:
-    """Set the step output configured=true when SENTRY_AUTH_TOKEN is set; otherwise say in the
-    job summary that the job was skipped, and set configured=false. Exits 0 either way."""
-    configured = bool(os.environ.get("SENTRY_AUTH_TOKEN", "").strip())
+    """Set the step output configured=true when SENTRY_AUTH_TOKEN or SENTRY_AUTH_TOKENS is set;
+    otherwise say in the job summary that the job was skipped, and set configured=false. Exits
+    0 either way."""
+    configured = any(
+        os.environ.get(name, "").strip() for name in ("SENTRY_AUTH_TOKEN", "SENTRY_AUTH_TOKENS")
+    )
     if not configured:
         append_step_summary(NO_TOKEN_SUMMARY.format(command=job), what="this note")
         click.echo(f"::notice title=symsync {job} skipped::no Sentry token is configured")

@@ -446,6 +446,15 @@ def test_with_a_sentry_token_the_job_goes_on(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "deploy" in bad.stderr
 
 
+def test_tokens_per_organization_alone_are_a_sentry_token_too(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    tokens = '{"acme": "acme-SENTINEL-token"}'
+    env = clean_env(GITHUB_OUTPUT=str(output), SENTRY_AUTH_TOKENS=tokens)
+    run = run_in_process(["github", "check-token", "--command", "apply"], env)
+    assert run.returncode == 0 and "SENTINEL" not in run.stdout + run.stderr
+    assert output.read_text(encoding="utf-8") == "configured=true\n"
+
+
 def test_a_read_github_could_not_answer_is_tried_again_a_write_never(github, tmp_path) -> None:
     from reconciler.github.comment import find_comment
     from reconciler.github.rest import GET_RETRY_PAUSES, GitHubAPI
