@@ -284,6 +284,7 @@ class SentryClient:
             return _Served(None, error)
         control = Route(self.base_url, self._secret(token))
         if not self.region_discovery:
+            log.debug("%s: served by %s (region discovery is off)", org, self.base_url)
             return _Served(control)
         try:
             return self._discover(org, control)
