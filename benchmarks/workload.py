@@ -111,6 +111,11 @@ class Workload:
     def state_json(self) -> str:
         return json.dumps(self.state)
 
+    @property
+    def organizations(self) -> int:
+        """How many organizations the tree holds (each one's details are read once a run)."""
+        return len(self.state["organizations"])
+
 
 def generate(root: Path, *, orgs: int, projects_per_org: int, sources: int) -> Workload:
     """Write ``orgs`` x ``projects_per_org`` project files under ``root/configs``."""
