@@ -95,8 +95,9 @@ def _stops_all_on_account_wide(
             return method(client, *args, **kwargs)
         except AccountWideError as exc:
             org = args[0] if args and isinstance(args[0], str) else None
-            if org is not None and client.tokens.has_own(org):
-                # The organization's own token, or its own region: about it alone.
+            if org is not None and client.tokens.has_own(org) and client.stopped_by is None:
+                # The organization's own token, or its own region: about it alone. (Once the
+                # run is stopped, the error that stopped it is every request's.)
                 raise client._stop_org(org, exc) from None
             client._transport.trip(exc)
             raise

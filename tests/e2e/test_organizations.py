@@ -272,3 +272,18 @@ def test_no_region_discovery_sends_everything_to_the_configured_url(tmp_path):
     assert organization_lookups(log) == []
     assert len(log) == len(ACME)
     assert {p["sentry_url"] for p in json.loads(run.stdout)["projects"]} == {emulator.url}
+
+
+def test_a_token_without_org_read_is_warned_and_served_at_the_configured_url(tmp_path):
+    configs = write_tree(tmp_path, {key: {"sources": [_source(key)]} for key in ACME})
+    state = state_doc({k: [] for k in ACME})
+    with running_emulator("--token", "reader-SENTINEL=project:read", state=state) as emulator:
+        env = clean_env(SENTRY_URL=emulator.url, SENTRY_AUTH_TOKEN="reader-SENTINEL")
+        run = symsync("plan", "--config-dir", str(configs), "--format", "json", env=env)
+        log = emulator.requests()
+    assert run.returncode == 0, run.stderr
+    assert "warning: acme: the token may not read the organization's details" in run.stderr
+    assert "needs org:read" in run.stderr
+    assert [e["status"] for e in log if is_organization_lookup(e)] == [403]
+    assert {p["sentry_url"] for p in json.loads(run.stdout)["projects"]} == {emulator.url}
+    _no_token_in(run.stdout, run.stderr)
