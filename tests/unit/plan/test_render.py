@@ -270,3 +270,32 @@ def test_warnings_have_a_section_of_their_own_in_text_and_markdown():
     assert "Warnings" not in render_text(
         Plan(projects=(warned.model_copy(update={"warnings": ()}),))
     )
+
+
+def _served(urls: dict[str, str], configured: str = "https://sentry.io") -> Plan:
+    projects = tuple(
+        ProjectPlan(organization=org, project="app", sentry_url=url) for org, url in urls.items()
+    )
+    return Plan(projects=projects, sentry_url=configured)
+
+
+def test_every_format_says_which_url_served_each_organization_in_a_region():
+    plan = _served({"acme": "https://us.sentry.io", "acme-eu": "https://de.sentry.io"})
+    line = (
+        "Served by: acme at https://us.sentry.io, acme-eu at https://de.sentry.io "
+        "(the configured URL is https://sentry.io)."
+    )
+    assert line in render_text(plan)
+    assert "acme-eu at https://de.sentry.io" in render_markdown(plan)
+    document = json.loads(render(plan, "json"))
+    assert document["sentry_url"] == "https://sentry.io"
+    assert [p["sentry_url"] for p in document["projects"]] == [
+        "https://us.sentry.io",
+        "https://de.sentry.io",
+    ]
+    assert Plan.loads(render(plan, "json")) == plan  # a saved plan keeps where it was read
+
+
+def test_no_served_line_when_every_organization_was_served_at_the_configured_url():
+    plan = _served({"acme": "https://sentry.io", "beta": "https://sentry.io"})
+    assert "Served by" not in render_text(plan) + render_markdown(plan)
