@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from reconciler.emulator.testing import running_emulator
-from tests.support.e2e_helpers import EMULATOR_TOKEN, clean_env, symsync
+from tests.support.e2e_helpers import EMULATOR_TOKEN, clean_env, is_organization_lookup, symsync
 
 pytestmark = pytest.mark.e2e
 
@@ -64,11 +64,14 @@ def _fleet(root: Path) -> Path:
 
 
 def _counts(log: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
-    """(method, endpoint) of each request: `sources`, `details` or `org-builtins`."""
+    """(method, endpoint) of each request: `sources`, `details`, `org-builtins` or
+    `organization` (the organization's details, read once for its region)."""
     counted: Counter[tuple[str, str]] = Counter()
     for entry in log:
         path = entry["path"]
-        if path.endswith("/symbol-sources/"):
+        if is_organization_lookup(entry):
+            kind = "organization"
+        elif path.endswith("/symbol-sources/"):
             kind = "sources"
         elif path.endswith("/builtin-symbol-sources/"):
             kind = "org-builtins"
@@ -102,6 +105,7 @@ def test_a_fleet_of_200_projects_converges_and_a_shared_edit_is_said_once(tmp_pa
             ("GET", "sources"): 200,
             ("GET", "details"): 199,  # the project that opts out is never read for built-ins
             ("GET", "org-builtins"): 1,  # once for the organization
+            ("GET", "organization"): 1,  # its region, once
             ("POST", "sources"): 199,
             ("PUT", "details"): 199,
         }
