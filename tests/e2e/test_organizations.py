@@ -2,8 +2,9 @@
 
 Three emulators over loopback stand for sentry.io: a control URL (the configured `SENTRY_URL`)
 that only answers the organizations' details, naming each one's region with `--region-url`,
-and one emulator per region, each accepting only its organization's token (as an internal
-integration's token is bound to one organization). The real CLI runs against them."""
+and one emulator per region. Every token is an internal integration's (`--org-token`), bound to
+its organization: another organization's token is refused there. The real CLI runs against
+them."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ pytestmark = pytest.mark.e2e
 
 TOKEN_A = "acme-integration-SENTINEL-a1b2c3"
 TOKEN_B = "beta-integration-SENTINEL-d4e5f6"
+# Internal integrations' tokens: each bound to its organization, 403 in any other.
+ACME_TOKEN = ("--org-token", f"acme={TOKEN_A}")
+BETA_TOKEN = ("--org-token", f"beta={TOKEN_B}")
 ACME = ["acme/ios", "acme/android"]
 BETA = ["beta/web", "beta/backend"]
 
@@ -59,13 +63,13 @@ def _regions(tmp_path: Path, *, beta_region: str | None = None) -> Iterator[Regi
     URL names for beta."""
     configs = write_tree(tmp_path, {key: {"sources": [_source(key)]} for key in ACME + BETA})
     with (
-        running_emulator("--token", TOKEN_A, state=state_doc({k: [] for k in ACME})) as acme,
-        running_emulator("--token", TOKEN_B, state=state_doc({k: [] for k in BETA})) as beta,
+        running_emulator(*ACME_TOKEN, state=state_doc({k: [] for k in ACME})) as acme,
+        running_emulator(*BETA_TOKEN, state=state_doc({k: [] for k in BETA})) as beta,
     ):
         orgs = {"organizations": {"acme": {"projects": {}}, "beta": {"projects": {}}}}
         regions = ("--region-url", f"acme={acme.url}")
         regions += ("--region-url", f"beta={beta_region or beta.url}")
-        tokens = ("--token", TOKEN_A, "--token", TOKEN_B)
+        tokens = (*ACME_TOKEN, *BETA_TOKEN)
         with running_emulator(*tokens, *regions, state=orgs) as control:
             yield Regions(control, acme, beta, configs)
 
@@ -101,8 +105,8 @@ def test_each_organization_is_planned_and_applied_at_its_region_with_its_own_tok
     for key in BETA:
         assert sources_in(beta_state, key) == [_source(key)]
     # The control URL answered the organizations' details, once per organization per run, and
-    # nothing else; each region only its own organization's requests (and no 401: each region
-    # accepts only its organization's token).
+    # nothing else; each region only its own organization's requests, with its token (another
+    # organization's would be refused: no 401 or 403 anywhere).
     assert {e["path"] for e in control_log} == {
         "/api/0/organizations/acme/",
         "/api/0/organizations/beta/",
@@ -110,7 +114,7 @@ def test_each_organization_is_planned_and_applied_at_its_region_with_its_own_tok
     assert sorted(organization_lookups(control_log)) == sorted(["acme", "beta"] * 4)
     assert all(e["path"].startswith("/api/0/projects/acme/") for e in acme_log)
     assert all(e["path"].startswith("/api/0/projects/beta/") for e in beta_log)
-    assert all(e["status"] != 401 for e in acme_log + beta_log)
+    assert all(e["status"] not in (401, 403) for e in control_log + acme_log + beta_log)
     assert {e["method"] for e in acme_log} == {"GET", "POST"}
     # Which URL served each organization: the JSON plan, the text plan, and -v.
     document = json.loads(planned.stdout)
@@ -125,7 +129,7 @@ def test_each_organization_is_planned_and_applied_at_its_region_with_its_own_tok
 
 
 def test_a_region_on_another_host_is_refused_and_receives_nothing(tmp_path):
-    with running_emulator("--token", TOKEN_B, state=state_doc({k: [] for k in BETA})) as rogue:
+    with running_emulator(*BETA_TOKEN, state=state_doc({k: [] for k in BETA})) as rogue:
         # The same server by another name: not the configured host, nor in its domain.
         rogue_url = rogue.url.replace("127.0.0.1", "localhost")
         with _regions(tmp_path, beta_region=rogue_url) as r:
@@ -228,7 +232,7 @@ def test_a_saved_plan_is_refused_against_another_region(tmp_path):
         assert made.returncode == 0, made.stderr
         # acme moved to another region (holding the same state), and the control URL says so.
         orgs = {"organizations": {"acme": {"projects": {}}, "beta": {"projects": {}}}}
-        tokens = ("--token", TOKEN_A, "--token", TOKEN_B)
+        tokens = (*ACME_TOKEN, *BETA_TOKEN)
         regions = ("--region-url", f"beta={r.beta.url}")
         with (
             running_emulator(*tokens, state=r.acme.state()) as elsewhere,
@@ -286,4 +290,22 @@ def test_a_token_without_org_read_is_warned_and_served_at_the_configured_url(tmp
     assert "needs org:read" in run.stderr
     assert [e["status"] for e in log if is_organization_lookup(e)] == [403]
     assert {p["sentry_url"] for p in json.loads(run.stdout)["projects"]} == {emulator.url}
+    _no_token_in(run.stdout, run.stderr)
+
+
+def test_one_organizations_integration_token_for_all_fails_the_other_alone(tmp_path):
+    """SENTRY_AUTH_TOKEN is acme's integration token and beta has none of its own: Sentry
+    refuses it for beta (403). beta's projects fail with it; acme is planned at its region."""
+    with _regions(tmp_path) as r:
+        env = clean_env(SENTRY_URL=r.control.url, SENTRY_AUTH_TOKEN=TOKEN_A)
+        run = symsync("plan", "--config-dir", str(r.configs), "--format", "json", env=env)
+        acme_log, beta_log = r.acme.requests(), r.beta.requests()
+    assert run.returncode == 1
+    plan = {f"{p['organization']}/{p['project']}": p for p in json.loads(run.stdout)["projects"]}
+    for key in ACME:
+        assert "error" not in plan[key] and plan[key]["sentry_url"] == r.acme.url
+    for key in BETA:
+        assert "error" in plan[key]
+    assert "warning: beta: the token may not read the organization's details" in run.stderr
+    assert len(acme_log) == len(ACME) and beta_log == []
     _no_token_in(run.stdout, run.stderr)
