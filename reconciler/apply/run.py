@@ -63,7 +63,8 @@ class ApplyOptions:
     expect: Path | None = None
     config_dir: Path | None = None
     patterns: tuple[str, ...] = ()
-    max_deletes: int = DEFAULT_MAX_DELETES
+    excludes: tuple[str, ...] = ()
+    max_deletes: int | None = None  # --max-deletes; else the settings file's, else the default
     base: str | None = None
     rotate_patterns: tuple[str, ...] = ()
     settings: ConnectionSettings = field(default_factory=ConnectionSettings)
@@ -91,6 +92,17 @@ class ExpectRefusal:
 
     exit_code: int
     lines: tuple[str, ...]
+
+
+def max_deletes_of(options: ApplyOptions) -> int:
+    """The run's limit on deletes: ``--max-deletes``, else ``max_deletes`` of the settings file
+    of the config directory, else the default."""
+    if options.max_deletes is not None:
+        return options.max_deletes
+    from reconciler.config.run_settings import require_run_settings
+
+    settings = require_run_settings(options.config_dir or DEFAULT_CONFIG_DIR)
+    return settings.max_deletes_or(None, DEFAULT_MAX_DELETES)
 
 
 def read_plan_file(path: Path) -> Plan:
@@ -185,11 +197,11 @@ def _saved_plan(
         keys = [p.key for p in plan.projects]
         plan = plan.select(match_projects(keys, options.patterns, where=display_path(planfile)))
     if not plan.has_changes:
-        return with_verdict(plan, options.max_deletes), None
+        return with_verdict(plan, max_deletes_of(options)), None
     plan, client = bind_to_files(plan, options, planfile, progress=progress, echo=echo)
     # The verdict of this run's limits, with each project's limit as its file says (the
     # applier checks the same again before its first write).
-    return with_verdict(plan, options.max_deletes), client
+    return with_verdict(plan, max_deletes_of(options)), client
 
 
 def bind_to_files(
@@ -270,6 +282,7 @@ def _fresh_plan(
         base=options.base,
         rotate_patterns=options.rotate_patterns,
         max_deletes=options.max_deletes,
+        exclude=options.excludes,
     )
     if reviewed is None or options.expect is None:
         return plan, client, None
@@ -396,7 +409,7 @@ class PreparedApply:
             parallelism=self.options.settings.parallelism,
             on_event=on_event,
             on_project=on_project,
-            max_deletes=self.options.max_deletes,
+            max_deletes=max_deletes_of(self.options),
             stop=stop,
             signal=interrupt.received,
         )

@@ -9,6 +9,10 @@ A project file names a secret by reference, ``{env: NAME}``. Apply resolves ``NA
 Unset and empty count as missing, in both places: an empty variable in the environment does not
 hide a value ``SYMSYNC_SECRETS`` holds.
 
+With ``SYMSYNC_SECRETS_ONLY=true`` (the GitHub Action sets it for apply), the environment is not
+read at all: only ``SYMSYNC_SECRETS`` gives values, so a file cannot name a variable that the
+runner happens to hold.
+
 Every value read here is registered with :mod:`reconciler.core.redact` at once, so that it is masked
 in everything symsync shows. Every value of ``SYMSYNC_SECRETS`` is a secret, even one that no
 reference uses. A malformed ``SYMSYNC_SECRETS`` is an error that names the variable and what is
@@ -36,6 +40,8 @@ if TYPE_CHECKING:  # the plan model is not needed to read the environment at sta
     from reconciler.plan.model import Plan
 
 SECRETS_VARIABLE: Final = "SYMSYNC_SECRETS"
+# Set to `true`: `{env: NAME}` resolves from SYMSYNC_SECRETS only, never from the environment.
+SECRETS_ONLY_VARIABLE: Final = "SYMSYNC_SECRETS_ONLY"
 TOKEN_VARIABLE: Final = "SENTRY_AUTH_TOKEN"
 TOKENS_VARIABLE: Final = "SENTRY_AUTH_TOKENS"
 GITHUB_TOKEN_VARIABLE: Final = "GITHUB_TOKEN"
@@ -198,14 +204,42 @@ class SecretResolver:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
         self._bundle = parse_bundle(self._environ.get(SECRETS_VARIABLE, ""))
+        self.bundle_only = secrets_only(self._environ)
 
     def lookup(self, name: str) -> str | None:
-        """The value of ``name``, or None when it is unset or empty in both places."""
-        value = self._environ.get(name, "")
+        """The value of ``name``, or None when it is unset or empty in both places (in
+        ``SYMSYNC_SECRETS`` alone when ``SYMSYNC_SECRETS_ONLY`` is true)."""
+        value = "" if self.bundle_only else self._environ.get(name, "")
         if value:
             register_secret(value, name)
             return value
         return self._bundle.get(name) or None
+
+
+def secrets_only(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``SYMSYNC_SECRETS_ONLY`` says to read secrets from ``SYMSYNC_SECRETS`` alone."""
+    env = os.environ if environ is None else environ
+    return env.get(SECRETS_ONLY_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+
+
+def mask_commands(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``::add-mask::VALUE`` for every value of ``SYMSYNC_SECRETS`` (and each line of a value of
+    several lines, which the runner masks line by line), for a GitHub Actions log. The runner
+    masks the secret as a whole only, not each value in it. A malformed ``SYMSYNC_SECRETS``
+    gives the strings it seems to hold."""
+    env = os.environ if environ is None else environ
+    raw = env.get(SECRETS_VARIABLE, "")
+    if not raw.strip():
+        return []
+    try:
+        values = list(parse_bundle(raw).values())
+    except SecretsBundleError:
+        values = [m.group(1) for m in _JSON_STRING.finditer(raw)]
+    masks: list[str] = []
+    for value in values:
+        parts = [value] if "\n" not in value and "\r" not in value else value.splitlines()
+        masks.extend(part for part in parts if part.strip())
+    return [f"::add-mask::{part}" for part in dict.fromkeys(masks)]
 
 
 @dataclass(frozen=True, order=True)
@@ -255,9 +289,14 @@ def resolve_plan(plan: Plan, resolver: SecretResolver) -> dict[str, str]:
             values[need.variable] = value
     if missing:
         lines = [f"  {variable}: {'; '.join(uses)}" for variable, uses in sorted(missing.items())]
+        where = (
+            f"in {SECRETS_VARIABLE} ({SECRETS_ONLY_VARIABLE} is set: the environment is not read)"
+            if resolver.bundle_only
+            else f"in the environment and in {SECRETS_VARIABLE}"
+        )
         raise SecretMissingError(
-            f"{len(missing)} secret variable(s) unset or empty, in the environment and in "
-            f"{SECRETS_VARIABLE}; nothing was written to any project:\n"
+            f"{len(missing)} secret variable(s) unset or empty, {where}; nothing was written "
+            "to any project:\n"
             + "\n".join(lines)
             + f"\nSet them (or add them to {SECRETS_VARIABLE}) and run apply again"
         )

@@ -19,6 +19,7 @@ from reconciler.commands.options import (
     base_option,
     connection_settings,
     echo_err,
+    exclude_option,
     format_option,
     log_requests,
     max_deletes_option,
@@ -32,7 +33,7 @@ from reconciler.commands.options import (
 from reconciler.commands.progress import RunProgress
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, SymsyncError
-from reconciler.github.actions import append_plan_summary
+from reconciler.github.actions import append_plan_summary, print_secret_masks
 from reconciler.plan.fresh import DEFAULT_CONFIG_DIR
 from reconciler.plan.model import Plan
 from reconciler.plan.render import render
@@ -105,6 +106,7 @@ expect_option = click.option(
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @config_dir_option
 @project_option
+@exclude_option
 @yes_option
 @format_option("How stdout shows the plan before applying it.")
 @max_deletes_option(
@@ -122,9 +124,10 @@ def command(
     planfile: Path | None,
     config_dir: Path | None,
     patterns: tuple[str, ...],
+    excludes: tuple[str, ...],
     yes: bool,
     fmt: str,
-    max_deletes: int,
+    max_deletes: int | None,
     base: str | None,
     rotate_patterns: tuple[str, ...],
     expect: Path | None,
@@ -143,6 +146,7 @@ def command(
     SIGINT or SIGTERM while writing: no new write starts, the writes in flight finish, the
     result table says what was written and what was not, and the exit code is 130 or 143.
     """
+    print_secret_masks()  # first: every later line of a GitHub Actions log hides the values
     if verbose:
         log_requests()
     progress = RunProgress("apply", verbose=verbose)
@@ -151,6 +155,7 @@ def command(
         expect=expect,
         config_dir=config_dir,
         patterns=patterns,
+        excludes=excludes,
         max_deletes=max_deletes,
         base=base,
         rotate_patterns=rotate_patterns,

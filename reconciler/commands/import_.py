@@ -20,6 +20,7 @@ from reconciler.commands.options import (
 )
 from reconciler.commands.progress import RunProgress
 from reconciler.config.diagnostic import display_path
+from reconciler.config.run_settings import require_run_settings
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_OK
 from reconciler.importer.convert import SHARED
@@ -115,6 +116,8 @@ def command(
         log_requests()
     template = SecretNameTemplate.parse(secret_name)  # a bad template fails before any request
     selected_organizations(org, projects, config_dir)  # and so does a bad selection
+    # Projects the settings file excludes are never imported, as --exclude ones are not.
+    excludes = require_run_settings(config_dir).with_command_line(excludes).exclude
     progress = RunProgress("import", verbose=verbose)
     # The live display (a terminal, enough projects) is taken down when the reads end, however
     # they end (an error, a signal), and before any result is printed below it.

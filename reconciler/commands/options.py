@@ -161,11 +161,22 @@ def max_deletes_option(help: str) -> Callable[[Any], Any]:
     return click.option(
         "--max-deletes",
         type=click.IntRange(min=0),
-        default=DEFAULT_MAX_DELETES,
-        show_default=True,
+        default=None,
         metavar="N",
-        help=help,
+        help=f"{help} Default: `max_deletes` in the settings file, else {DEFAULT_MAX_DELETES}.",
     )
+
+
+exclude_option = click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="ORG/PROJECT",
+    help=(
+        "Leave these projects out: never read, written or reported; may repeat; shell-style "
+        "globs. Adds to `exclude` in the settings file (configs/symsync.yaml)."
+    ),
+)
 
 
 base_option = click.option(

@@ -12,6 +12,7 @@ from reconciler.commands.options import (
     base_option,
     connection_settings,
     echo_err,
+    exclude_option,
     format_option,
     log_requests,
     max_deletes_option,
@@ -80,6 +81,7 @@ def exit_code(plan: Plan, *, detailed: bool) -> int:
     help="The desired-state tree.",
 )
 @project_option
+@exclude_option
 @format_option("How stdout shows the plan: a listing, a pull-request comment, or the JSON plan.")
 @click.option(
     "--out",
@@ -109,10 +111,11 @@ def exit_code(plan: Plan, *, detailed: bool) -> int:
 def command(
     config_dir: Path,
     patterns: tuple[str, ...],
+    excludes: tuple[str, ...],
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
-    max_deletes: int,
+    max_deletes: int | None,
     base: str | None,
     rotate_patterns: tuple[str, ...],
     report_unfiled: bool,
@@ -140,6 +143,7 @@ def command(
         rotate_patterns=rotate_patterns,
         max_deletes=max_deletes,
         report_unfiled=report_unfiled,
+        exclude=excludes,
     )
     client.close()  # plan writes nothing: every read is done
     remember_values(plan)

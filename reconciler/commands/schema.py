@@ -24,11 +24,23 @@ from reconciler.core.errors import EXIT_OK
     help="Print the schema of an organization's _org.yaml instead (also in the project file "
     "schema's $defs, as OrgFile).",
 )
-def command(org_file: bool) -> int:
+@click.option(
+    "--settings",
+    "settings_file",
+    is_flag=True,
+    help="Print the schema of the settings file, configs/symsync.yaml, instead.",
+)
+def command(org_file: bool, settings_file: bool) -> int:
     """Print the JSON Schema of a project file.
 
-    With --org, the schema of an organization's _org.yaml (shared definitions and defaults).
+    With --org, the schema of an organization's _org.yaml (shared definitions and defaults);
+    with --settings, the schema of the settings file, configs/symsync.yaml.
     """
-    schema = org_file_json_schema() if org_file else project_file_json_schema()
+    if settings_file:
+        from reconciler.config.run_settings import settings_json_schema
+
+        schema = settings_json_schema()
+    else:
+        schema = org_file_json_schema() if org_file else project_file_json_schema()
     click.echo(json.dumps(schema, indent=2, sort_keys=False))
     return EXIT_OK

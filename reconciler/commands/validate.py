@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from reconciler.config.loader import Diagnostic, LoadResult, collector_paused, load_tree
+from reconciler.config.run_settings import read_run_settings
 from reconciler.core.errors import EXIT_ERROR, EXIT_OK
 from reconciler.github.actions import annotation
 
@@ -63,11 +64,14 @@ def summary(result: LoadResult) -> str:
     "stdout; json: a list of diagnostics on stdout.",
 )
 def command(config_dir: Path, fmt: str) -> int:
-    """Check every project file offline (no token, no secrets needed)."""
+    """Check every project file, and the settings file symsync.yaml, offline (no token, no
+    secrets needed)."""
     # What is loaded stays alive to the end of the run: out of the collector's sight (see
     # loader.collector_paused). Positions are not kept: diagnostics are worded file by file.
     with collector_paused(freeze=True):
         result = load_tree(config_dir, keep_origins=False)
+    # The settings file (symsync.yaml at the root) first: it is read before any project file.
+    result.diagnostics[:0] = read_run_settings(config_dir).diagnostics
     lines: list[str] = []
     if fmt == "text":
         lines = [str(d) for d in result.diagnostics]

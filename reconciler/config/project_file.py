@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -140,6 +140,18 @@ Region = Annotated[
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
+# Variables a secret reference may not name: symsync's own credentials and the CI runner's. A
+# source's URL is chosen in the same file, so naming one of them would send that credential to
+# whichever server the file names, each time Sentry fetches symbols.
+RESERVED_ENV_NAMES: Final = frozenset({"SENTRY_AUTH_TOKEN", "SYMSYNC_SECRETS"})
+RESERVED_ENV_PREFIXES: Final = ("SENTRY_", "GITHUB_", "ACTIONS_", "RUNNER_")
+
+
+def reserved_env_name(name: str) -> bool:
+    """Whether ``{env: name}`` would hand out a credential of symsync or of the CI runner."""
+    upper = name.upper()
+    return upper in RESERVED_ENV_NAMES or upper.startswith(RESERVED_ENV_PREFIXES)
+
 
 class SecretRef(StrictModel):
     """A secret named by the environment variable that holds it: ``{env: NAME}``.
@@ -179,6 +191,20 @@ class SecretRef(StrictModel):
         ]
         | None
     ) = None
+
+    @field_validator("env")
+    @classmethod
+    def _not_a_credential_of_symsync_or_ci(cls, value: str) -> str:
+        if reserved_env_name(value):
+            raise PydanticCustomError(
+                "reserved_env",
+                "`{name}` holds a credential of symsync or of the CI runner and cannot be a "
+                "source's secret (the server the file names would receive it): name a variable "
+                "of your own, like `ACME_SYMBOLS_PASSWORD`, and give its value in the environment "
+                "or in SYMSYNC_SECRETS",
+                {"name": value},
+            )
+        return value
 
 
 def _secret_ref_only(value: Any) -> Any:

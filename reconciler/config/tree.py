@@ -3,9 +3,9 @@
 ``configs/<organization>/<project>.yaml`` (or ``.yml``): the organization and project come from
 the path. Names must be slugs; names starting with ``.`` or ``_`` (but the reserved
 ``_org.yaml``, an organization's shared definitions), and files that are not YAML, are
-ignored; a YAML file directly in the config directory, or deeper than a project file, is an
-error. Every problem with the tree's shape becomes a diagnostic; reading the files is
-``reconciler.config.loader``'s job.
+ignored; a YAML file directly in the config directory (but the settings file ``symsync.yaml``),
+or deeper than a project file, is an error. Every problem with the tree's shape becomes a
+diagnostic; reading the files is ``reconciler.config.loader``'s job.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ YAML_SUFFIXES = (".yaml", ".yml")
 # An organization's shared definitions and defaults (``reconciler.config.org_file``); every
 # other name starting with `_` is ignored.
 ORG_FILE_NAMES = ("_org.yaml", "_org.yml")
+# The run-wide settings file at the root of the tree (``reconciler.config.run_settings``).
+SETTINGS_NAMES = ("symsync.yaml", "symsync.yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ def find_project_files(config_dir: Path) -> FoundTree:
         if _is_dir(entry):
             org_ok = _check_slug(name, org_shown, "folder", "organization", diagnostics)
             _find_in_organization(entry.path, org_shown, name, org_ok, found)
-        elif _yaml_suffix(name) is not None:
+        elif _yaml_suffix(name) is not None and name not in SETTINGS_NAMES:
             diagnostics.append(
                 diagnostic(
                     org_shown,

@@ -11,7 +11,11 @@ A command that talks to Sentry runs inside :func:`handling`. A signal then does 
   signal sets :attr:`Interrupts.stop`, which the applier checks before every write: no new write
   starts, each write in flight finishes (worker threads are never interrupted mid-request) and
   the client stops retrying and settles an uncertain write with one read. The command then prints
-  its result table and exits 130 or 143. A second signal exits at once.
+  its result table and exits 130 or 143. A second signal exits at once, unless it belongs to
+  the same interrupt as the first: one that comes within :data:`BURST` seconds of it (a sender
+  that signals the whole process group, like ``timeout``, delivers the signal twice), or a
+  SIGTERM after a SIGINT (a CI runner's cancel sends SIGINT, then SIGTERM a few seconds later).
+  Those are noted and change nothing.
 
 Messages are written with ``os.write`` on file descriptor 2: a handler may run while the main
 thread is inside a write to ``sys.stderr``, whose buffer does not allow a nested write. Before
@@ -28,6 +32,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, Final, ParamSpec, TypeVar
@@ -36,6 +41,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+# A signal this many seconds or less after the first one is the same interrupt.
+BURST: Final = 1.0
 
 
 def exit_code_for(signum: int) -> int:
@@ -78,8 +85,11 @@ class Interrupts:
         what: str = "the command",
         write: Callable[[str], None] = _write_stderr,
         exit: Callable[[int], None] = _flush_and_exit,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.what = what
+        self._clock = clock
+        self._first: tuple[int, float] | None = None  # the first signal and when it came
         self.stop = threading.Event()
         self.signum: int | None = None
         self._write = write
@@ -115,6 +125,8 @@ class Interrupts:
     def handle(self, signum: int, frame: FrameType | None = None) -> None:
         """The signal handler (runs in the main thread, between two Python bytecodes)."""
         name = signal_name(signum)
+        if self._same_interrupt(signum):
+            return
         if self.stop.is_set():
             self._say(
                 f"{name} again: exiting at once. A write in flight may or may not have "
@@ -143,6 +155,25 @@ class Interrupts:
         self.stop.set()
         self._say(f"{name}: {self.what} stopped; nothing was written.", exiting=True)
         self._exit(exit_code_for(signum))
+
+    def _same_interrupt(self, signum: int) -> bool:
+        """Whether ``signum`` repeats the interrupt already under way (see the module
+        docstring); the first signal of a run is remembered here."""
+        now = self._clock()
+        if self._first is None:
+            self._first = (signum, now)
+            return False
+        first, at = self._first
+        if now - at <= BURST:
+            return True
+        if first == signal.SIGINT and signum == signal.SIGTERM:
+            self._say(
+                f"{signal_name(signum)} after {signal_name(first)}: the same interrupt; still "
+                "finishing the writes in flight.",
+                exiting=False,
+            )
+            return True
+        return False
 
     def begin_writes(self) -> threading.Event:
         """From now on, until the command ends, a first signal sets the returned stop event

@@ -12,6 +12,7 @@ No HTTP here (the REST API glue is ``reconciler.github.rest``), so ``validate`` 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -131,3 +132,24 @@ def set_output(name: str, value: str) -> None:
         raise ValueError(f"step output {name} must be one line")
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(f"{name}={value}\n")
+
+
+# Set by a process that already printed the masks for the processes it starts.
+MASKED_VARIABLE: Final = "SYMSYNC_MASKED"
+
+
+def print_secret_masks() -> None:
+    """In a GitHub Actions step (``GITHUB_ACTIONS=true``), ``::add-mask::VALUE`` on stdout for
+    every value of ``SYMSYNC_SECRETS``, so the runner hides each one in every later line of the
+    log. Written straight to the file descriptor, past symsync's own redaction (which would
+    print the mask instead of the value); nothing is printed outside GitHub Actions, or when a
+    parent symsync did it already. Call it before anything else is printed."""
+    if os.environ.get("GITHUB_ACTIONS") != "true" or os.environ.get(MASKED_VARIABLE) == "true":
+        return
+    from reconciler.apply.secrets import mask_commands
+
+    lines = mask_commands()
+    if not lines:
+        return
+    sys.stdout.flush()
+    os.write(1, ("\n".join(lines) + "\n").encode("utf-8", "replace"))

@@ -51,7 +51,7 @@ def check_deletes(plan: Plan, max_deletes: int = DEFAULT_MAX_DELETES) -> DeleteL
                 deletes=total,
                 limit=max_deletes,
                 message=f"{_deletes(total)}, more than --max-deletes {max_deletes}",
-                allow=f"--max-deletes {total}",
+                allow=f"--max-deletes {total}, or max_deletes: {total} in configs/symsync.yaml",
             ),
         )
     return DeleteLimits(max_deletes=max_deletes, deletes=total, breaches=tuple(breaches))

@@ -21,6 +21,7 @@ from reconciler.core.errors import SymsyncError
 from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES
 
 if TYPE_CHECKING:
+    from reconciler.config.run_settings import RunSettings
     from reconciler.plan.model import Plan
     from reconciler.plan.planner import DesiredTree
     from reconciler.sentry.client import SentryClient
@@ -47,6 +48,14 @@ class Progress(Protocol):
         """Take the display down."""
 
 
+def run_settings(config_dir: Path, exclude: Sequence[str] = ()) -> RunSettings:
+    """The settings file of ``config_dir`` with ``--exclude`` added; its problems (and a bad
+    pattern) are a ``ConfigError``."""
+    from reconciler.config.run_settings import require_run_settings
+
+    return require_run_settings(config_dir).with_command_line(tuple(exclude))
+
+
 def connect(settings: ConnectionSettings, desired: DesiredTree | None = None) -> SentryClient:
     """The client. When it cannot be made (no token, a bad URL) and ``desired`` is given, the
     tree's own errors are reported first: they are what the user must fix anyway."""
@@ -69,19 +78,23 @@ def plan_tree(
     echo: Callable[[str], None],
     base: str | None = None,
     rotate_patterns: Sequence[str] = (),
-    max_deletes: int = DEFAULT_MAX_DELETES,
+    max_deletes: int | None = None,
     report_unfiled: bool = False,
+    exclude: Sequence[str] = (),
 ) -> tuple[Plan, SentryClient]:
     """Plan the projects of ``config_dir`` that ``patterns`` select, against Sentry.
 
-    ``echo`` prints the tree's diagnostics. The plan carries the delete limits' verdict for a
-    run allowed ``max_deletes``; with ``report_unfiled``, also the Sentry projects that have
+    ``echo`` prints the tree's diagnostics. The settings file (``symsync.yaml``) is read first:
+    its ``exclude`` and ``exclude`` here leave projects out entirely, and ``max_deletes`` here
+    (``--max-deletes``) overrides its own. The plan carries the delete limits' verdict for a
+    run allowed that many deletes; with ``report_unfiled``, also the Sentry projects that have
     sources and no file. The client comes back open, for apply to write with (the caller closes
     it); if anything fails, it is closed here, after the display is taken down.
     """
     from reconciler.plan.planner import DesiredTree, make_plan, with_rotations
 
-    desired = DesiredTree(config_dir, patterns, echo=echo)
+    run = run_settings(config_dir, exclude)
+    desired = DesiredTree(config_dir, patterns, echo=echo, exclude=run.exclude)
     try:
         configs, rotations = with_rotations(desired, base=base, rotate_patterns=rotate_patterns)
         client = connect(settings, desired)
@@ -96,13 +109,15 @@ def plan_tree(
                 client,
                 configs,
                 parallelism=settings.parallelism,
-                max_deletes=max_deletes,
+                max_deletes=run.max_deletes_or(max_deletes, DEFAULT_MAX_DELETES),
                 rotations=rotations,
                 on_project=progress.advance,
                 keys=desired.keys(),
             )
             if report_unfiled:
-                plan = _with_unfiled(plan, client, config_dir, patterns, settings.parallelism)
+                plan = _with_unfiled(
+                    plan, client, config_dir, patterns, settings.parallelism, run.exclude
+                )
         finally:
             progress.stop()
     except BaseException:
@@ -118,11 +133,12 @@ def _with_unfiled(
     config_dir: Path,
     patterns: Sequence[str],
     parallelism: int,
+    exclude: Sequence[str],
 ) -> Plan:
     """``plan`` and the Sentry projects that have sources and no file (``--report-unfiled``)."""
     from reconciler.plan.unfiled import find_unfiled
 
-    unfiled = find_unfiled(client, config_dir, patterns, parallelism=parallelism)
+    unfiled = find_unfiled(client, config_dir, patterns, parallelism=parallelism, exclude=exclude)
     return plan.model_copy(
         update={"unfiled": unfiled.projects, "unfiled_errors": unfiled.errors or {}}
     )

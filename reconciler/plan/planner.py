@@ -100,13 +100,25 @@ class DesiredTree:
     """
 
     def __init__(
-        self, config_dir: Path, patterns: Sequence[str], *, echo: Callable[[str], None]
+        self,
+        config_dir: Path,
+        patterns: Sequence[str],
+        *,
+        echo: Callable[[str], None],
+        exclude: Sequence[str] = (),
     ) -> None:
+        from reconciler.config.selection import selects
         from reconciler.config.tree import find_project_files
 
         self.config_dir = config_dir
         self.echo = echo
         self._found = find_project_files(config_dir)
+        # An excluded project's file is never read (its problems are validate's to report).
+        self._found.files = [
+            f
+            for f in self._found.files
+            if not (f.well_named and selects(exclude, f"{f.organization}/{f.project}"))
+        ]
         names = sorted(
             f"{f.organization}/{f.project}"
             for f in self._found.files

@@ -77,6 +77,7 @@ def find_unfiled(
     patterns: Sequence[str] = (),
     *,
     parallelism: int = 8,
+    exclude: Sequence[str] = (),
 ) -> Unfiled:
     """Projects with sources and no file, in every organization folder of ``config_dir``."""
     candidates: list[tuple[str, str]] = []
@@ -94,7 +95,11 @@ def find_unfiled(
             continue
         slugs = sorted({p["slug"] for p in listed if isinstance(p.get("slug"), str)})
         candidates.extend(
-            (org, slug) for slug in slugs if slug not in filed and _wanted(org, slug, patterns)
+            (org, slug)
+            for slug in slugs
+            if slug not in filed
+            and _wanted(org, slug, patterns)
+            and not selects(exclude, f"{org}/{slug}")
         )
 
     def read(candidate: tuple[str, str]) -> tuple[str, bool, str | None]:

@@ -103,10 +103,10 @@ def test_run_total_refuses_a_saved_plan_and_the_flag_allows(generation, tmp_path
         assert plan.returncode == 2, plan.stderr
         assert (
             "apply would refuse: 12 deletes, more than --max-deletes 10 "
-            "(to allow it: --max-deletes 12)"
+            "(to allow it: --max-deletes 12, or max_deletes: 12 in configs/symsync.yaml)"
         ) in plan.stdout
         assert json.loads(saved.read_text())["limits"]["breaches"][0]["allow"] == (
-            "--max-deletes 12"
+            "--max-deletes 12, or max_deletes: 12 in configs/symsync.yaml"
         )
 
         apply = symsync("apply", str(saved), "--yes", env=env, cwd=tmp_path)

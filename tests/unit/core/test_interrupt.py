@@ -30,9 +30,27 @@ def _exit(code: int) -> None:
     raise Exited(code)
 
 
-def _interrupts(what: str = "plan") -> tuple[Interrupts, list[str]]:
+class Clock:
+    """A clock the test moves by hand: the burst window is decided without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _interrupts(what: str = "plan", clock: Clock | None = None) -> tuple[Interrupts, list[str]]:
     said: list[str] = []
-    return Interrupts(what=what, write=said.append, exit=_exit), said
+    clock = clock or Clock()
+    interrupts = Interrupts(what=what, write=said.append, exit=_exit, clock=clock)
+    return interrupts, said
+
+
+def _spaced(interrupts: Interrupts, clock: Clock, *signums: int, gap: float = 5.0) -> None:
+    for signum in signums:
+        interrupts.handle(signum)
+        clock.now += gap
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -55,14 +73,47 @@ def test_while_writing_the_first_signal_only_sets_the_stop_event():
 
 
 def test_a_second_signal_exits_at_once():
-    interrupts, said = _interrupts("apply")
+    clock = Clock()
+    interrupts, said = _interrupts("apply", clock)
     interrupts.begin_writes()
-    interrupts.handle(signal.SIGINT)
+    _spaced(interrupts, clock, signal.SIGINT)
     with pytest.raises(Exited) as exited:
         interrupts.handle(signal.SIGINT)
     assert exited.value.code == 130
     assert said[-1].startswith("SIGINT again: exiting at once")
     assert "symsync plan" in said[-1]
+
+
+def test_a_second_sigint_within_the_burst_window_is_the_same_interrupt():
+    clock = Clock()
+    interrupts, said = _interrupts("apply", clock)
+    interrupts.begin_writes()
+    interrupts.handle(signal.SIGINT)
+    clock.now += 0.999  # `timeout -s INT`, a process-group kill: the same signal, again
+    interrupts.handle(signal.SIGINT)  # returns: no exit
+    assert interrupts.exit_code == 130 and len(said) == 1
+    clock.now += 1.5  # a person pressing Ctrl-C again, later: exit at once
+    with pytest.raises(Exited):
+        interrupts.handle(signal.SIGINT)
+
+
+def test_sigterm_after_sigint_keeps_the_first_handling_whenever_it_comes():
+    clock = Clock()
+    interrupts, said = _interrupts("apply", clock)
+    interrupts.begin_writes()
+    interrupts.handle(signal.SIGINT)
+    clock.now += 7.5  # a CI runner's cancel: SIGINT, then SIGTERM some seconds later
+    interrupts.handle(signal.SIGTERM)  # returns: the writes in flight still finish
+    assert interrupts.exit_code == 130
+    assert "the same interrupt" in said[-1]
+
+
+def test_before_writes_a_burst_exits_once():
+    clock = Clock()
+    interrupts, said = _interrupts("plan", clock)
+    with pytest.raises(Exited):
+        interrupts.handle(signal.SIGINT)
+    assert len(said) == 1
 
 
 def test_a_signal_while_a_file_is_written_takes_effect_when_it_is_complete():
@@ -94,7 +145,8 @@ def test_before_each_message_a_display_hears_whether_the_process_exits():
 
     interrupts.before_message(broken)  # its failure does not keep the message back
     interrupts.begin_writes()
-    interrupts.handle(signal.SIGINT)
+    interrupts._clock = clock = Clock()
+    _spaced(interrupts, clock, signal.SIGINT)
     with pytest.raises(Exited):
         interrupts.handle(signal.SIGINT)
     # Each time before the message is written: first the run goes on, then it exits.

@@ -85,7 +85,7 @@ def test_run_total_counts_every_project_and_only_the_flag_raises_it():
     (breach,) = verdict.breaches
     assert (breach.rule, breach.project, breach.deletes) == ("run", None, 12)
     assert breach.message == "12 deletes, more than --max-deletes 10"
-    assert breach.allow == "--max-deletes 12"
+    assert breach.allow == "--max-deletes 12, or max_deletes: 12 in configs/symsync.yaml"
     assert not check_deletes(plan, 12).refused
     assert check_deletes(plan, 11).refused
 
@@ -161,7 +161,10 @@ def test_a_project_over_its_own_limit_is_also_told_the_run_total():
     result = apply_plan(plan, fake, verify=False, env={}, max_deletes=2)
     (row,) = result.projects
     assert row.status == "refused" and fake.calls == []
-    assert "4 deletes, more than --max-deletes 2 (to allow it: --max-deletes 4)" in row.message
+    assert (
+        "4 deletes, more than --max-deletes 2 "
+        "(to allow it: --max-deletes 4, or max_deletes: 4 in configs/symsync.yaml)" in row.message
+    )
     assert "acme/ios: 4 of its 6 sources deleted, more than half" in row.message
 
 
@@ -170,7 +173,8 @@ def test_one_delete_over_a_zero_limit_is_said_in_the_singular():
     config = project("acme", "ios", [http("a"), {"id": "c", "state": "absent"}], max_deletes=0)
     verdict = check_deletes(_plan(FakeSentry({"acme/ios": remote}), config), max_deletes=0)
     assert verdict.lines() == [
-        "1 delete, more than --max-deletes 0 (to allow it: --max-deletes 1)",
+        "1 delete, more than --max-deletes 0 "
+        "(to allow it: --max-deletes 1, or max_deletes: 1 in configs/symsync.yaml)",
         "acme/ios: 1 delete, more than its max_deletes 0 "
         "(to allow it: max_deletes: 1 in configs/acme/ios.yaml)",
     ]
