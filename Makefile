@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all venv test unit lint docs demo bench soak clean
+.PHONY: all venv test unit lint docs demo bench soak clean requirements
 
 all: test
 
@@ -23,6 +23,16 @@ lint: $(BIN)/symsync
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/actionlint -no-color
 	@# Security audit of the workflows and action.yml, without the network.
 	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows action.yml
+
+# The action's install step takes only pinned, hashed packages (`pip install --require-hashes`):
+# requirements/action.txt, made here from pyproject.toml by pip-tools (dev extras), then stamped
+# with a digest of pyproject.toml's dependencies, which `make test` checks offline
+# (tests/test_action_requirements.py).
+requirements: $(BIN)/symsync
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --build-deps-for wheel \
+		--strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements/action.txt pyproject.toml
+	$(BIN)/python scripts/action_requirements.py --stamp
 
 # Everything a change must pass: lint and types, the docs site, then every test (the 15
 # slowest listed at the end).

@@ -77,10 +77,12 @@ def _walk(node: Any, where: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...],
 
 
 @pytest.mark.parametrize("path", all_files(), ids=lambda p: p.name)
-def test_secrets_only_through_env_and_no_expression_in_a_script(path: Path) -> None:
+def test_secrets_only_as_action_inputs_and_no_expression_in_a_script(path: Path) -> None:
     for where, value in _walk(load(path)):
         if "secrets." in value:
-            assert len(where) >= 2 and where[-2] == "env", f"{path.name}: secret at {where}"
+            # `with:` of the action step: never a step's `env:`, which every step of the
+            # composite action would inherit.
+            assert len(where) >= 2 and where[-2] == "with", f"{path.name}: secret at {where}"
         if where and where[-1] == "run":
             assert "${{" not in value, f"{path.name}: an expression inside a script at {where}"
 
@@ -94,8 +96,10 @@ def test_plan_runs_on_pull_requests_with_the_read_token_one_run_per_pull_request
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
     step = _action_step(job)
     assert step["with"]["command"] == "plan"
-    assert step["env"]["SENTRY_AUTH_TOKEN"] == "${{ secrets.SENTRY_READ_TOKEN }}"
+    assert step["with"]["sentry-token"] == "${{ secrets.SENTRY_READ_TOKEN }}"
+    assert "env" not in step and "symsync-secrets" not in step["with"]
     assert "environment" not in job
+    assert job["steps"][0]["with"]["fetch-depth"] == 0  # --base: the pull request's base
 
 
 def test_apply_runs_the_default_branch_one_at_a_time_with_the_write_token() -> None:
@@ -112,8 +116,9 @@ def test_apply_runs_the_default_branch_one_at_a_time_with_the_write_token() -> N
     }  # fmt: skip
     step = _action_step(job)
     assert step["with"]["command"] == "apply"
-    assert step["env"]["SENTRY_AUTH_TOKEN"] == "${{ secrets.SENTRY_AUTH_TOKEN }}"
-    assert step["env"]["SYMSYNC_SECRETS"] == "${{ secrets.SYMSYNC_SECRETS }}"
+    assert step["with"]["sentry-token"] == "${{ secrets.SENTRY_AUTH_TOKEN }}"
+    assert step["with"]["symsync-secrets"] == "${{ secrets.SYMSYNC_SECRETS }}"
+    assert "env" not in step
     checkout = job["steps"][0]
     assert checkout["with"]["fetch-depth"] == 0  # --base needs the commit before the push
 
@@ -125,7 +130,8 @@ def test_drift_runs_on_a_schedule_with_the_read_token() -> None:
     assert job["permissions"] == {"contents": "read", "issues": "write"}
     step = _action_step(job)
     assert step["with"]["command"] == "drift"
-    assert step["env"]["SENTRY_AUTH_TOKEN"] == "${{ secrets.SENTRY_READ_TOKEN }}"
+    assert step["with"]["sentry-token"] == "${{ secrets.SENTRY_READ_TOKEN }}"
+    assert "env" not in step
 
 
 def test_only_apply_sees_the_write_token() -> None:
@@ -159,8 +165,8 @@ def _action_step(job: dict[str, Any]) -> dict[str, Any]:
 def test_the_action_is_composite_and_each_step_calls_symsync() -> None:
     action = load(ACTION)
     assert action["runs"]["using"] == "composite"
-    inputs = {"command", "config-dir", "sentry-url", "sentry-token", "sentry-tokens", "base"}
-    assert inputs | {"plan-file"} <= set(action["inputs"])
+    inputs = {"command", "config-dir", "sentry-url", "sentry-token", "sentry-tokens"}
+    assert inputs | {"symsync-secrets", "plan-file"} <= set(action["inputs"])
     for step in action["runs"]["steps"]:
         if "run" in step:
             assert step["shell"] == "bash"
@@ -171,11 +177,48 @@ def test_the_action_is_composite_and_each_step_calls_symsync() -> None:
             assert ";" not in script and "&&" not in script and "|" not in script
         env = step.get("env", {})
         if "SENTRY_AUTH_TOKEN" in env:  # each organization's own token goes along
-            tokens = "${{ inputs.sentry-tokens || env.SENTRY_AUTH_TOKENS }}"
+            tokens = "${{ inputs.sentry-tokens }}"
             assert env.get("SENTRY_AUTH_TOKENS") == tokens, step["name"]
 
 
-SAMPLES = {"COMMAND": "plan", "PULL_REQUEST": "12", "BASE": "abc123"}
+SENTRY_INPUTS = ("inputs.sentry-token", "inputs.sentry-tokens", "inputs.symsync-secrets")
+
+
+def _talks_to_sentry(script: str) -> bool:
+    words = script.split()
+    return words[:2] in (["symsync", "plan"],) or words[:3] in (
+        ["symsync", "github", "plan"],
+        ["symsync", "github", "apply"],
+    )
+
+
+def test_only_the_steps_that_talk_to_sentry_get_its_secrets() -> None:
+    steps = load(ACTION)["runs"]["steps"]
+    for step in steps:
+        values = [*step.get("env", {}).values(), *step.get("with", {}).values()]
+        text = " ".join(
+            v
+            for v in map(str, values)
+            if v.startswith(("${{ inputs.sentry-token }}", "${{ inputs.sentry-tokens }}"))
+            or v.startswith("${{ inputs.symsync-secrets }}")
+        )
+        script = " ".join(str(step.get("run", "")).split())
+        if any(name in text for name in SENTRY_INPUTS):
+            assert _talks_to_sentry(script), f"step {step['name']!r} gets a Sentry secret"
+        if "symsync-secrets" in text:  # the values for {env: NAME}: apply only
+            assert script.startswith("symsync github apply"), step["name"]
+            assert step["env"]["SYMSYNC_SECRETS_ONLY"] == "true"
+    installs = [s for s in steps if "pip install" in str(s.get("run", ""))]
+    assert len(installs) == 2
+    for step in installs:
+        assert set(step["env"]) <= {"REQUIREMENTS", "ACTION_PATH"}, step["name"]
+    assert "--require-hashes" in installs[0]["run"] and "--no-deps" in installs[1]["run"]
+
+
+SAMPLES = {
+    "COMMAND": "plan", "PULL_REQUEST": "12", "BASE": "abc123", "GIVEN": "true",
+    "COMMENT": "true", "PULL_REQUESTS": "12", "UNREVIEWED": "13",
+}  # fmt: skip
 
 
 def _action_command_lines() -> list[list[str]]:

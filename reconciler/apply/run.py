@@ -40,7 +40,7 @@ from reconciler.config.selection import selects
 from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_REFUSED, RefusedError, SymsyncError
 from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES, with_verdict
-from reconciler.plan.expect import differences, limit_differences, unbound, unplanned
+from reconciler.plan.expect import differences, limit_differences, unbound, unplanned, unreviewed
 from reconciler.plan.fresh import DEFAULT_CONFIG_DIR, Progress, connect, plan_tree
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import DesiredTree, match_projects
@@ -61,6 +61,7 @@ class ApplyOptions:
 
     planfile: Path | None = None
     expect: Path | None = None
+    reviewed: tuple[Path, ...] = ()  # --reviewed: every change must be in one of these
     config_dir: Path | None = None
     patterns: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
@@ -71,6 +72,11 @@ class ApplyOptions:
 
     def check(self) -> None:
         """Refuse options that contradict each other."""
+        if self.reviewed and (self.planfile is not None or self.expect is not None):
+            raise SymsyncError(
+                "--reviewed applies a fresh plan whose every change was reviewed; give it "
+                "without PLANFILE and without --expect"
+            )
         if self.planfile is None:
             return
         if self.expect is not None:
@@ -303,6 +309,7 @@ def prepare_apply(
     """
     options.check()
     reviewed = read_plan_file(options.expect) if options.expect is not None else None
+    reviewed_set = tuple(read_plan_file(path) for path in options.reviewed)
     # A malformed SYMSYNC_SECRETS stops apply here, before anything is read or written.
     secrets = SecretResolver()
     client: SentryClient | None
@@ -311,9 +318,14 @@ def prepare_apply(
     else:
         plan, client, reviewed = _fresh_plan(options, reviewed, progress=progress, echo=echo)
     with _closed_on_failure(client):
+        for path, one in zip(options.reviewed, reviewed_set, strict=True):
+            if client is not None:
+                check_same_sentry(one, client.base_url, path)
         remember_values(plan)
         check_plan_shows_no_secret(plan)
-    return PreparedApply(plan, client, options=options, reviewed=reviewed, secrets=secrets)
+    prepared = PreparedApply(plan, client, options=options, reviewed=reviewed, secrets=secrets)
+    prepared.reviewed_set = reviewed_set if options.reviewed else None
+    return prepared
 
 
 class PreparedApply:
@@ -333,6 +345,7 @@ class PreparedApply:
         self.client = client
         self.options = options
         self.reviewed = reviewed  # what --expect compares with, as --project selects it
+        self.reviewed_set: tuple[Plan, ...] | None = None  # what --reviewed checks against
         self._secrets = secrets
 
     @property
@@ -352,7 +365,10 @@ class PreparedApply:
         return self.client.stopped_by if self.client is not None else None
 
     def expect_refusal(self) -> ExpectRefusal | None:
-        """With ``--expect``, why the fresh plan may not be applied; None when it may."""
+        """With ``--expect`` or ``--reviewed``, why the fresh plan may not be applied; None when
+        it may."""
+        if self.reviewed_set is not None:
+            return self._reviewed_refusal(self.reviewed_set)
         if self.reviewed is None:
             return None
         expect = self.options.expect
@@ -381,6 +397,32 @@ class PreparedApply:
                 "nothing was written anywhere:",
                 *(f"  {line}" for line in differ),
                 "Review the fresh plan (`symsync plan`) and apply that one.",
+            ),
+        )
+
+    def _reviewed_refusal(self, reviewed: tuple[Plan, ...]) -> ExpectRefusal | None:
+        broken = unplanned(self.plan)
+        if broken:
+            return ExpectRefusal(
+                EXIT_ERROR,
+                (
+                    f"error: apply --reviewed: the fresh plan could not read {len(broken)} "
+                    "project(s), so its changes cannot be checked; nothing was written anywhere:",
+                    *(f"  {line}" for line in broken),
+                    "Run apply again once Sentry answers for them.",
+                ),
+            )
+        missing = unreviewed(reviewed, self.plan)
+        if not missing:
+            return None
+        return ExpectRefusal(
+            EXIT_REFUSED,
+            (
+                f"apply --reviewed: {len(missing)} change(s) of the fresh plan are in none of the "
+                f"{len(reviewed)} reviewed plan(s); nothing was written anywhere:",
+                *(f"  {line}" for line in missing),
+                "Review the fresh plan (`symsync plan`) and apply it on purpose, or change the "
+                "files (or Sentry) until the plan shows only reviewed changes.",
             ),
         )
 

@@ -116,6 +116,18 @@ expect_option = click.option(
 @base_option
 @rotate_option
 @expect_option
+@click.option(
+    "--reviewed",
+    "reviewed",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PLANFILE",
+    help=(
+        "Make a fresh plan and apply it only if every change in it is in one of these reviewed "
+        "plans, with the same before and after (may repeat); a reviewed change Sentry already "
+        "holds is done. Otherwise write nothing, name each unreviewed change, exit 3."
+    ),
+)
 @url_option
 @parallelism_option("Projects written at the same time (writes to one project are never parallel).")
 @verbose_option
@@ -131,6 +143,7 @@ def command(
     base: str | None,
     rotate_patterns: tuple[str, ...],
     expect: Path | None,
+    reviewed: tuple[Path, ...],
     verbose: bool,
 ) -> int:
     """Apply the changes a plan shows: a saved PLANFILE exactly, or a fresh plan.
@@ -153,6 +166,7 @@ def command(
     options = ApplyOptions(
         planfile=planfile,
         expect=expect,
+        reviewed=reviewed,
         config_dir=config_dir,
         patterns=patterns,
         excludes=excludes,

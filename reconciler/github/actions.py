@@ -153,3 +153,20 @@ def print_secret_masks() -> None:
         return
     sys.stdout.flush()
     os.write(1, ("\n".join(lines) + "\n").encode("utf-8", "replace"))
+
+
+def set_plan_outputs(document: object) -> None:
+    """The step outputs of a JSON plan: ``has-changes`` (``true``/``false``), ``creates``,
+    ``updates`` (moves included) and ``deletes``."""
+    summary = document.get("summary") if isinstance(document, dict) else None
+    counts = summary if isinstance(summary, dict) else {}
+
+    def count(key: str) -> int:
+        value = counts.get(key, 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    creates, updates, deletes = count("create"), count("update") + count("move"), count("delete")
+    set_output("has-changes", "true" if creates + updates + deletes else "false")
+    set_output("creates", str(creates))
+    set_output("updates", str(updates))
+    set_output("deletes", str(deletes))

@@ -1,7 +1,12 @@
-"""``symsync github apply``: run ``apply --expect`` and report the outcome on the pull request.
+"""``symsync github apply``: run apply and report the outcome on the pull requests.
 
 apply runs as a child process of the same symsync, with the environment of this step less
-``GITHUB_TOKEN`` (apply has no use for it). Its stderr (progress, the result table, a refusal
+``GITHUB_TOKEN`` (apply has no use for it). A SIGINT or SIGTERM this process gets is passed on
+to the child, which finishes its writes in flight, prints its result table and exits 130 or
+143; a signal sent to the whole process group reaches the child twice, which it takes as one
+interrupt. The outcome is then posted as usual, within the few seconds a CI runner leaves.
+
+Its stderr (progress, the result table, a refusal
 naming what differs) is shown live and kept; its stdout (the markdown plan) is kept. The
 comment says in its first line whether the plan was applied, refused or failed, then holds the
 log and the plan, within GitHub's size limit.
@@ -9,7 +14,9 @@ log and the plan, within GitHub's size limit.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -27,8 +34,10 @@ OUTCOMES: Final[dict[int, str]] = {
     1: "failed: the log below says what was written, if anything",
     2: "failed",
     3: "refused: nothing was written for the refused projects (see the log below)",
-    130: "interrupted (SIGINT) after finishing the writes in flight",
-    143: "interrupted (SIGTERM) after finishing the writes in flight",
+    130: "interrupted (SIGINT) after finishing the writes in flight: the table in the log "
+    "below says what was written and what was not",
+    143: "interrupted (SIGTERM) after finishing the writes in flight: the table in the log "
+    "below says what was written and what was not",
 }
 
 
@@ -37,6 +46,24 @@ class ApplyRun:
     exit_code: int
     stdout: str
     stderr: str
+
+
+def reviewed_command(
+    reviewed: Sequence[str], *, base: str | None, config_dir: str | None, url: str | None
+) -> list[str]:
+    """``symsync apply --reviewed PLANFILE... --base REV --yes --format markdown``; with no
+    reviewed plan, ``apply --base REV`` alone (a manual run: the fresh plan as it is)."""
+    args = [sys.executable, "-m", "reconciler", "apply"]
+    for path in reviewed:
+        args += ["--reviewed", path]
+    if base:
+        args += ["--base", base]
+    args += ["--yes", "--format", "markdown"]
+    if config_dir:
+        args += ["--config-dir", config_dir]
+    if url:
+        args += ["--url", url]
+    return args
 
 
 def apply_command(
@@ -57,6 +84,7 @@ def apply_command(
 def run_apply(args: Sequence[str]) -> ApplyRun:
     """Run apply; its stderr passes through to ours as it comes, and both streams are kept."""
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+    env["SYMSYNC_MASKED"] = "true"  # this process printed the masks, before anything else
     process = subprocess.Popen(
         list(args),
         stdout=subprocess.PIPE,
@@ -71,10 +99,34 @@ def run_apply(args: Sequence[str]) -> ApplyRun:
     err_lines: list[str] = []
     pump = threading.Thread(target=_tee, args=(process.stderr, err_lines), daemon=True)
     pump.start()
-    out = process.stdout.read()
-    code = process.wait()
+    with _PassedOn(process):
+        out = process.stdout.read()
+        code = process.wait()
     pump.join()
     return ApplyRun(exit_code=code, stdout=out, stderr="".join(err_lines))
+
+
+class _PassedOn:
+    """While the child runs, SIGINT and SIGTERM are passed on to it instead of ending this
+    process (which must stay to report what the child wrote)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._process = process
+        self._previous: dict[int, object] = {}
+
+    def _forward(self, signum: int, frame: object) -> None:
+        if self._process.poll() is None:
+            with contextlib.suppress(OSError):  # it has just ended
+                self._process.send_signal(signum)
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._forward)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def _tee(stream: IO[str], kept: list[str]) -> None:
@@ -103,7 +155,14 @@ def tail(text: str, limit: int) -> str:
     return f"[... {len(data) - len(end.encode('utf-8'))} bytes of the log left out ...]\n{end}"
 
 
-def report(run: ApplyRun, *, sha: str | None, run_url: str | None, plan_run_url: str | None) -> str:
+def report(
+    run: ApplyRun,
+    *,
+    sha: str | None,
+    run_url: str | None,
+    plan_run_url: str | None,
+    notes: Sequence[str] = (),
+) -> str:
     """The pull-request comment for one apply (without the marker line)."""
     outcome = OUTCOMES.get(run.exit_code, f"failed (exit code {run.exit_code})")
     head = [f"### symsync apply: {outcome}", ""]
@@ -116,6 +175,8 @@ def report(run: ApplyRun, *, sha: str | None, run_url: str | None, plan_run_url:
         facts.append(f"[plan run reviewed]({plan_run_url})")
     facts.append(f"exit code {run.exit_code}")
     head += [" · ".join(facts), ""]
+    for note in notes:
+        head += [note, ""]
     log = tail(run.stderr.rstrip("\n"), LOG_LIMIT)
     fence = _fence(log)
     head += [
@@ -129,3 +190,22 @@ def report(run: ApplyRun, *, sha: str | None, run_url: str | None, plan_run_url:
         "",
     ]
     return "\n".join(head) + "\n" + run.stdout
+
+
+def outcome_notes(code: int, *, unreviewed: Sequence[int], manual: bool) -> list[str]:
+    """What the merged pull requests are told to do next, for a refused apply."""
+    notes: list[str] = []
+    if unreviewed:
+        numbers = ", ".join(f"#{n}" for n in unreviewed)
+        notes.append(
+            f"**No reviewed plan** for pull request(s) {numbers} (a fork's pull request is "
+            "planned without Sentry's token, so nothing was reviewed): its changes cannot be "
+            "applied automatically."
+        )
+    if code == 3 and not manual:
+        notes.append(
+            "**How to proceed:** review the fresh plan in the log below. To apply it as it is, "
+            "run the apply workflow by hand (Actions, `symsync apply`, Run workflow), which the "
+            "`sentry` environment's reviewers approve; to change it, open a pull request."
+        )
+    return notes

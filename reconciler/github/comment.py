@@ -8,6 +8,8 @@ over GitHub's limit is cut, with a visible note linking the run.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from reconciler.core.redact import redact_known
@@ -70,3 +72,38 @@ def upsert_comment(api: GitHubAPI, number: int, text: str, *, kind: str = "plan"
         return "created"
     api.json("PATCH", f"{api.repo_path}/issues/comments/{existing['id']}", json_body={"body": body})
     return "updated"
+
+
+def planned_line(commit: str | None, when: datetime, run_url: str | None) -> str:
+    """The line that says what a plan comment planned: the commit (short) and when."""
+    facts = [f"commit `{commit[:7]}`" if commit else "this pull request"]
+    facts.append(f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    if run_url:
+        facts.append(f"[run]({run_url})")
+    return "Planned " + " · ".join(facts)
+
+
+def plan_comment(markdown: str, *, commit: str | None, when: datetime, run_url: str | None) -> str:
+    """The plan comment: what was planned and when, then the markdown plan."""
+    return f"{planned_line(commit, when, run_url)}\n\n{markdown}"
+
+
+def failure_comment(
+    what: str, log: str, *, commit: str | None, when: datetime, run_url: str | None
+) -> str:
+    """The plan comment when the push could not be planned: ``what`` failed, with the error
+    lines of its log, in place of the plan the comment showed before."""
+    lines = [ln for ln in log.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower() or ln.startswith("::error")] or lines
+    shown = "\n".join(errors[-60:])
+    fence = "`" * max(3, 1 + max((len(run) for run in _backtick_runs(shown)), default=0))
+    return (
+        f"### symsync plan: {what}\n\n"
+        f"{planned_line(commit, when, run_url)}: no plan. The plan shown before was made from "
+        "an earlier commit and no longer applies; fix what is below and push again.\n\n"
+        f"{fence}text\n{shown}\n{fence}\n"
+    )
+
+
+def _backtick_runs(text: str) -> list[str]:
+    return re.findall(r"`+", text)

@@ -1,8 +1,9 @@
 """The drift issue: one open issue labelled ``symsync-drift`` that says how Sentry differs.
 
 ``sync_drift_issue`` opens it when a plan shows drift, edits its body to each new plan, and
-closes it with a comment once the plan is clean. Pull requests carrying the label (the issues API
-lists them too) are left alone.
+closes it with a comment once the plan is clean. Drift after the issue was closed reopens the
+last one closed (with a comment saying so) rather than opening another: never two open. Pull
+requests carrying the label (the issues API lists them too) are left alone.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def drift_reasons(plan: Mapping[str, Any]) -> list[str]:
     return reasons
 
 
-DriftAction = Literal["opened", "updated", "closed", "none"]
+DriftAction = Literal["opened", "reopened", "updated", "closed", "none"]
 
 
 def open_drift_issue(api: GitHubAPI) -> dict[str, Any] | None:
@@ -74,8 +75,32 @@ def open_drift_issue(api: GitHubAPI) -> dict[str, Any] | None:
     return None
 
 
-def drift_issue_body(markdown: str, reasons: list[str], run_url: str | None) -> str:
+def last_closed_drift_issue(api: GitHubAPI) -> dict[str, Any] | None:
+    """The drift issue closed most recently, if any (pull requests skipped)."""
+    closed = [
+        issue
+        for issue in api.paginate(
+            f"{api.repo_path}/issues",
+            params={
+                "state": "closed",
+                "labels": DRIFT_LABEL,
+                "sort": "updated",
+                "direction": "desc",
+            },
+        )
+        if "pull_request" not in issue and isinstance(issue.get("number"), int)
+    ]
+    if not closed:
+        return None
+    return max(closed, key=lambda i: (str(i.get("closed_at") or ""), int(i["number"])))
+
+
+def drift_issue_body(
+    markdown: str, reasons: list[str], run_url: str | None, artifact_url: str | None = None
+) -> str:
     run = f" ([run]({run_url}))" if run_url else ""
+    if artifact_url:
+        run += f"; the JSON plan is [this run's artifact]({artifact_url})"
     head = (
         f"{marker('drift')}\n"
         f"The latest scheduled plan{run} shows that Sentry differs from `configs/`: "
@@ -88,16 +113,19 @@ def drift_issue_body(markdown: str, reasons: list[str], run_url: str | None) -> 
 
 
 def sync_drift_issue(
-    api: GitHubAPI, plan: Mapping[str, Any], markdown: str
+    api: GitHubAPI, plan: Mapping[str, Any], markdown: str, *, artifact_url: str | None = None
 ) -> tuple[DriftAction, int | None]:
     """Open, update or close the drift issue to match ``plan``; returns what was done and the
-    issue's number."""
+    issue's number. ``artifact_url`` (the JSON plan this run uploaded) is linked when given."""
     reasons = drift_reasons(plan)
     issue = open_drift_issue(api)
     run_url = api.env.run_url
     if reasons:
-        body = drift_issue_body(markdown, reasons, run_url)
+        body = drift_issue_body(markdown, reasons, run_url, artifact_url)
         if issue is None:
+            closed = last_closed_drift_issue(api)
+            if closed is not None:
+                return "reopened", _reopen(api, int(closed["number"]), body, run_url)
             made = api.json(
                 "POST",
                 f"{api.repo_path}/issues",
@@ -123,3 +151,18 @@ def sync_drift_issue(
         json_body={"state": "closed", "state_reason": "completed"},
     )
     return "closed", int(issue["number"])
+
+
+def _reopen(api: GitHubAPI, number: int, body: str, run_url: str | None) -> int:
+    run = f" ([run]({run_url}))" if run_url else ""
+    api.json(
+        "PATCH",
+        f"{api.repo_path}/issues/{number}",
+        json_body={"state": "open", "body": body},
+    )
+    api.json(
+        "POST",
+        f"{api.repo_path}/issues/{number}/comments",
+        json_body={"body": f"Sentry differs from `configs/` again{run}: reopened."},
+    )
+    return number

@@ -178,3 +178,152 @@ def base_revision(api: GitHubAPI, env: GitHubEnv, sha: str) -> str | None:
         parent = parents[0].get("sha")
         return parent if isinstance(parent, str) else None
     return None
+
+
+# -- every pull request merged since the last apply that succeeded ----------------------------
+
+
+@dataclass(frozen=True)
+class MergedPull:
+    """A pull request merged in the range, with its reviewed plan, or why it has none."""
+
+    number: int
+    merge_sha: str
+    plan: ReviewedPlan | None
+    missing: str | None  # why there is no reviewed plan (a fork's pull request, a failed run)
+    fork: bool
+
+
+@dataclass(frozen=True)
+class ReviewedSince:
+    """What the push apply checks against: the revision the range starts at (the last commit
+    applied, the rotation base), and the pull requests merged after it, oldest first."""
+
+    base: str | None
+    base_is_last_apply: bool
+    pulls: tuple[MergedPull, ...]
+
+
+def last_applied(api: GitHubAPI, workflow: str, branch: str, sha: str) -> str | None:
+    """The commit of the newest successful run of the apply ``workflow`` on ``branch`` (pushed
+    or started by hand, never a pull request's run) that ``sha`` descends from."""
+    runs = [
+        run
+        for run in api.paginate(
+            f"{api.repo_path}/actions/workflows/{workflow}/runs",
+            params={"branch": branch, "status": "success"},
+            key="workflow_runs",
+        )
+        if run.get("conclusion") == "success"
+        and run.get("event") in ("push", "workflow_dispatch")
+        and run.get("head_branch") == branch
+        and isinstance(run.get("head_sha"), str)
+    ]
+    runs.sort(key=lambda run: (str(run.get("created_at", "")), int(run.get("id", 0))), reverse=True)
+    for run in runs:
+        head = str(run["head_sha"])
+        if head == sha or _descends(api, head, sha):
+            return head
+    return None
+
+
+def _descends(api: GitHubAPI, base: str, head: str) -> bool:
+    try:
+        found = api.json("GET", f"{api.repo_path}/compare/{base}...{head}", params={"per_page": 1})
+    except GitHubError:
+        return False
+    return isinstance(found, dict) and found.get("status") in ("ahead", "identical")
+
+
+def commits_between(api: GitHubAPI, base: str, head: str) -> list[str]:
+    """The commits after ``base`` up to ``head``, oldest first."""
+    shas: list[str] = []
+    page = 1
+    while True:
+        found = api.json(
+            "GET",
+            f"{api.repo_path}/compare/{base}...{head}",
+            params={"per_page": 100, "page": page},
+        )
+        commits = found.get("commits") if isinstance(found, dict) else None
+        if not isinstance(commits, list):
+            raise GitHubError(f"GitHub's comparison of {base[:12]}...{head[:12]} has no commits")
+        shas += [c["sha"] for c in commits if isinstance(c, dict) and isinstance(c.get("sha"), str)]
+        total = found.get("total_commits")
+        if not commits or not isinstance(total, int) or len(shas) >= total or page >= 100:
+            return shas
+        page += 1
+
+
+def _merged_at(api: GitHubAPI, commit: str) -> list[dict[str, Any]]:
+    """The pull requests whose merge made ``commit``."""
+    return [
+        p
+        for p in api.paginate(f"{api.repo_path}/commits/{commit}/pulls")
+        if p.get("merged_at")
+        and p.get("merge_commit_sha") == commit
+        and isinstance(p.get("number"), int)
+    ]
+
+
+def _plan_of(api: GitHubAPI, pull: dict[str, Any], workflow: str, artifact: str) -> MergedPull:
+    number = int(pull["number"])
+    head: dict[str, Any] = pull["head"] if isinstance(pull.get("head"), dict) else {}
+    repo: dict[str, Any] = head["repo"] if isinstance(head.get("repo"), dict) else {}
+    fork = bool(repo.get("fork")) or (
+        isinstance(repo.get("full_name"), str) and repo.get("full_name") != api.env.repository
+    )
+    head_sha = head.get("sha")
+    merge_sha = str(pull.get("merge_commit_sha"))
+    if fork:
+        why = "it came from a fork, whose plan runs without Sentry's token: nothing was planned"
+        return MergedPull(number, merge_sha, None, why, True)
+    if not isinstance(head_sha, str) or not head_sha:
+        return MergedPull(number, merge_sha, None, "GitHub gave no head commit for it", False)
+    try:
+        run = newest_plan_run(api, workflow, head_sha)
+        found = plan_artifact(api, int(run["id"]), artifact)
+        text = plan_from_zip(
+            download_zip(api, int(found["id"])), where=f"artifact {artifact} of run {run['id']}"
+        )
+    except GitHubError as exc:
+        return MergedPull(number, merge_sha, None, str(exc), False)
+    run_url = run.get("html_url")
+    plan = ReviewedPlan(
+        pull_request=number,
+        head_sha=head_sha,
+        run_id=int(run["id"]),
+        run_url=run_url if isinstance(run_url, str) else None,
+        plan_text=text,
+    )
+    return MergedPull(number, merge_sha, plan, None, False)
+
+
+def reviewed_since(
+    api: GitHubAPI,
+    env: GitHubEnv,
+    sha: str,
+    *,
+    branch: str,
+    plan_workflow: str,
+    apply_workflow: str,
+    artifact: str,
+) -> ReviewedSince:
+    """The pull requests merged into ``branch`` since the last successful apply (or, before
+    any, since the push's ``before``), up to ``sha``, each with its reviewed plan if it has one.
+
+    The range is taken from runs of the apply workflow on ``branch`` only: a pull request's own
+    runs (which its author controls) never move it.
+    """
+    base = last_applied(api, apply_workflow, branch, sha)
+    from_apply = base is not None
+    if base is None:
+        base = base_revision(api, env, sha)
+    if base is None or base == sha:
+        return ReviewedSince(base, from_apply, ())
+    pulls: dict[int, MergedPull] = {}
+    for commit in commits_between(api, base, sha):
+        for pull in _merged_at(api, commit):
+            if int(pull["number"]) not in pulls:
+                pulls[int(pull["number"])] = _plan_of(api, pull, plan_workflow, artifact)
+    return ReviewedSince(base, from_apply, tuple(pulls.values()))

@@ -1,4 +1,5 @@
-"""``apply --expect PLANFILE``: apply a fresh plan only if it makes exactly the reviewed changes.
+"""``apply --expect PLANFILE``: apply a fresh plan only if it makes exactly the reviewed changes;
+``apply --reviewed PLANFILE...``: only if every change it makes was reviewed in one of them.
 
 Two plans make the same changes when, project by project, they hold the same changes: the same
 action on the same source id, with the same fields, each with the same ``before`` and ``after``
@@ -12,7 +13,7 @@ unknown). Secret fields carry only ``(set)``/``(not set)``, so no difference can
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from reconciler.plan.model import Change, FieldChange, Plan, ProjectPlan
@@ -219,3 +220,76 @@ def limit_differences(reviewed: Plan, fresh: Plan) -> list[str]:
         for p in reviewed.projects
         if p.key in now and now[p.key].error is None and p.max_deletes != now[p.key].max_deletes
     ]
+
+
+# -- a fresh plan against a set of reviewed plans ---------------------------------------------
+
+ChangeAt = tuple[str, str, str]  # (project, action, source id)
+
+
+def _sent_secrets(change: Change) -> dict[str, Any]:
+    """Field -> the reference (``{env, version}``) of every secret ``change`` sends."""
+    source = change.source or {}
+    return {name: source.get(name) for name in change.secret_variables()}
+
+
+def _reviewed_index(reviewed: Sequence[Plan]) -> dict[ChangeAt, list[Change]]:
+    index: dict[ChangeAt, list[Change]] = {}
+    for plan in reviewed:
+        for project in plan.projects:
+            for change in project.changes:
+                index.setdefault((project.key, change.action, change.source_id), []).append(change)
+    return index
+
+
+def _unreviewed_parts(change: Change, candidates: Sequence[Change]) -> list[str]:
+    """What of ``change`` no candidate (a reviewed change of the same source and action)
+    makes: its fields with their before and after, the rotations (same field, variable and
+    version) and the variables its secrets are sent from."""
+    if not candidates:
+        return ["in no reviewed plan"]
+    missing: list[str] = []
+    for name, field in sorted(change.fields.items()):
+        if field.rotate:
+            ref = (change.source or {}).get(name)
+            if not any(
+                c.fields.get(name) is not None
+                and c.fields[name].rotate
+                and (c.source or {}).get(name) == ref
+                for c in candidates
+            ):
+                missing.append(f"field `{name}`: rotation {field.rotate} was not reviewed")
+            continue
+        if not any(
+            c.fields.get(name) is not None and _same(c.fields[name], field) for c in candidates
+        ):
+            missing.append(f"field `{name}`: {_side(field)} was not reviewed")
+    for name, ref in sorted(_sent_secrets(change).items()):
+        if not any(_sent_secrets(c).get(name) == ref for c in candidates):
+            missing.append(f"field `{name}`: sent from {_value(ref)}, which was not reviewed")
+    if not change.fields and not any(not c.fields for c in candidates):
+        missing.append("was not reviewed")
+    return missing
+
+
+def unreviewed(reviewed: Sequence[Plan], fresh: Plan) -> list[str]:
+    """The changes of ``fresh`` that no plan of ``reviewed`` shows, in words naming each
+    project, source and field; empty when every change was reviewed.
+
+    A change is reviewed when a reviewed plan has a change of the same action on the same
+    source whose fields have the same ``before`` and ``after`` (each field may come from a
+    different reviewed plan: several pull requests may change one source); a rotation when a
+    reviewed plan rotates the same field to the same variable and version. A change of a
+    reviewed plan that the fresh plan no longer shows (Sentry already holds it) is done, not a
+    difference. Projects the fresh plan could not read are left to ``unplanned``.
+    """
+    index = _reviewed_index(reviewed)
+    out: list[str] = []
+    for project in fresh.projects:
+        if project.error is not None:
+            continue
+        for change in project.changes:
+            where = f"{project.key}: {change.action} `{change.source_id}`"
+            candidates = index.get((project.key, change.action, change.source_id), [])
+            out.extend(f"{where} {part}" for part in _unreviewed_parts(change, candidates))
+    return out
