@@ -2,16 +2,22 @@
 
 It serves what the glue uses: issue comments, issues (which, as on GitHub, include pull
 requests), the pull requests of a commit, a commit, workflow runs, run artifacts and their zip
-(through a redirect to a "storage" path, as GitHub does). Listings are paginated with a small
-page size and `Link: <...>; rel="next"` headers. Every request is recorded, with whether it
-carried the right token. An optional path prefix plays GitHub Enterprise (`/api/v3`).
+(through a redirect to a "storage" path, as GitHub does), the comparison of two commits.
+Listings are paginated with a small page size and `Link: <...>; rel="next"` headers. Every
+request is recorded, with whether it carried the right token. An optional path prefix plays
+GitHub Enterprise (`/api/v3`).
+
+Tokens: the one the fake is made with may do everything; a job's token (``mint``) may do what
+the job's ``permissions:`` grant, as GitHub's ``GITHUB_TOKEN`` does: a request beyond them is
+answered 403 "Resource not accessible by integration". ``ConcurrencyGroups`` keeps one run in
+progress and ONE pending run per group, as GitHub does: a newer pending run cancels the older.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +51,12 @@ class FakeGitHub:
     artifacts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id -> list
     blobs: dict[int, bytes] = field(default_factory=dict)  # artifact id -> zip
     requests: list[Recorded] = field(default_factory=list)
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)  # job token -> permissions
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # (base, head) -> ("ahead" | "identical" | "behind" | "diverged", [shas after base, oldest
+    # first]); the workflow tests answer it from their git repository.
+    compare: Callable[[str, str], tuple[str, list[str]]] | None = None
+    denied: list[Recorded] = field(default_factory=list)
     fail_with: tuple[int, str] | None = None  # every API request answers this
     fail_next: list[int] = field(default_factory=list)  # the next API requests answer these
     _next_id: int = 1000
@@ -66,12 +78,52 @@ class FakeGitHub:
         self.issues.append(issue)
         return issue
 
+    def mint(self, permissions: dict[str, str]) -> str:
+        """A job's token, allowed what ``permissions`` grant (``{"issues": "write", ...}``)."""
+        token = f"ghs_job{self.new_id()}"
+        self.tokens[token] = dict(permissions)
+        return token
+
+    def allows(self, auth: str | None, needs: list[tuple[str, str]]) -> bool:
+        """Whether ``auth`` may make a request that needs all of ``needs`` (scope, level)."""
+        if auth == f"Bearer {self.token}":
+            return True
+        token = (auth or "").removeprefix("Bearer ")
+        granted = self.tokens.get(token)
+        if granted is None:
+            return False
+        rank = {"none": 0, "read": 1, "write": 2}
+        return all(
+            any(rank.get(granted.get(scope, "none"), 0) >= rank[level] for scope in alternatives)
+            for alternatives, level in ((n[0].split("|"), n[1]) for n in needs)
+        )
+
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method != "GET"]
 
     @property
     def api_url(self) -> str:
         return self.url + self.prefix
+
+
+def _needs(method: str, segments: list[str], fake: FakeGitHub) -> list[tuple[str, str]]:
+    """The permissions (``scope`` or ``scope|scope`` for either, level) a request needs, as
+    GitHub's documentation gives them for a GITHUB_TOKEN."""
+    level = "read" if method == "GET" else "write"
+    match segments:
+        case ["issues", number, "comments"] if int(number) in fake.pulls:
+            return [("pull-requests|issues", level)]
+        case ["issues", "comments", _]:
+            return [("pull-requests|issues", level)]
+        case ["issues", *_]:
+            return [("issues", level)]
+        case ["commits", _, "pulls"]:
+            return [("contents", "read"), ("pull-requests", "read")]
+        case ["commits", *_] | ["compare", *_]:
+            return [("contents", "read")]
+        case ["actions", *_]:
+            return [("actions", level)]
+    return [("contents", level)]
 
 
 def _page(items: list[Any], query: dict[str, str], size: int) -> tuple[list[Any], int | None]:
@@ -115,7 +167,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             auth = self.headers.get("Authorization")
-            authorized = auth == f"Bearer {fake.token}"
+            authorized = auth == f"Bearer {fake.token}" or (
+                (auth or "").removeprefix("Bearer ") in fake.tokens
+            )
             with fake.lock:
                 fake.requests.append(Recorded(method, parts.path, query, authorized, auth, body))
                 self._route(method, parts.path, query, body, authorized)
@@ -147,6 +201,11 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 self._send(fake.fail_with[0], {"message": fake.fail_with[1]})
                 return
             segments = path[len(fake.prefix) :].strip("/").split("/")[3:]  # after repos/o/r
+            auth = self.headers.get("Authorization")
+            if not fake.allows(auth, _needs(method, segments, fake)):
+                fake.denied.append(fake.requests[-1])
+                self._send(403, {"message": "Resource not accessible by integration"})
+                return
             if isinstance(body, dict) and len(str(body.get("body", ""))) > BODY_LIMIT:
                 self._send(
                     422,
@@ -169,10 +228,11 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     self._send(404, {"message": "Not Found"})
                 case ("GET", ["issues"]):
                     wanted = query.get("labels")
+                    state = query.get("state", "open")
                     found = [
                         i
                         for i in fake.issues
-                        if i["state"] == query.get("state", "open")
+                        if (state == "all" or i["state"] == state)
                         and (wanted is None or wanted in {lab["name"] for lab in i["labels"]})
                     ]
                     self._list(path, query, found, None)
@@ -185,19 +245,33 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 case ("PATCH", ["issues", number]):
                     issue = next(i for i in fake.issues if i["number"] == int(number))
                     issue.update(body)
+                    if body.get("state") == "closed":
+                        issue["closed_at"] = f"2026-01-01T00:00:{fake.new_id() % 60:02d}Z"
                     self._send(200, issue)
                 case ("GET", ["commits", sha, "pulls"]):
                     self._list(path, query, fake.commit_pulls.get(sha, []), None)
                 case ("GET", ["commits", sha]):
                     commit = fake.commits.get(sha)
                     self._send(200 if commit else 404, commit or {"message": "No commit"})
+                case ("GET", ["compare", spec]) if fake.compare is not None and "..." in spec:
+                    base, head = spec.split("...", 1)
+                    status, shas = fake.compare(base, head)
+                    per_page = int(query.get("per_page", "250"))
+                    page = int(query.get("page", "1"))
+                    chunk = shas[(page - 1) * per_page : page * per_page]
+                    self._send(200, {
+                        "status": status, "total_commits": len(shas),
+                        "commits": [{"sha": c} for c in chunk],
+                    })  # fmt: skip
                 case ("GET", ["actions", "workflows", workflow, "runs"]):
                     runs = [
                         r
                         for r in fake.runs.get(workflow, [])
-                        if r.get("head_sha") == query.get("head_sha")
+                        if ("head_sha" not in query or r.get("head_sha") == query["head_sha"])
+                        and ("branch" not in query or r.get("head_branch") == query["branch"])
+                        and ("event" not in query or r.get("event") == query["event"])
                         and ("status" not in query or r.get("conclusion") == query["status"])
-                    ]
+                    ][::-1]  # newest first, as GitHub lists them
                     self._list(path, query, runs, "workflow_runs")
                 case ("GET", ["actions", "runs", run_id, "artifacts"]):
                     found = [
@@ -240,3 +314,62 @@ def running_fake_github(
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@dataclass
+class QueuedRun:
+    """A workflow run waiting in its concurrency group."""
+
+    name: str
+    start: Callable[[], Any]
+    state: str = "queued"  # queued, pending, in_progress, completed, cancelled
+    result: Any = None
+
+
+@dataclass
+class ConcurrencyGroups:
+    """GitHub's concurrency groups: one run in progress per group, and at most one pending; a
+    newer run cancels the pending one (and, with cancel-in-progress, the one in progress)."""
+
+    running: dict[str, QueuedRun] = field(default_factory=dict)
+    pending: dict[str, QueuedRun] = field(default_factory=dict)
+    cancelled: list[QueuedRun] = field(default_factory=list)
+    order: list[QueuedRun] = field(default_factory=list)
+
+    def submit(self, group: str, run: QueuedRun, *, cancel_in_progress: bool = False) -> None:
+        if group not in self.running:
+            run.state = "in_progress"
+            self.running[group] = run
+            self.order.append(run)
+            return
+        if cancel_in_progress:
+            self._cancel(self.running.pop(group))
+            run.state = "in_progress"
+            self.running[group] = run
+            self.order.append(run)
+            return
+        older = self.pending.pop(group, None)
+        if older is not None:
+            self._cancel(older)
+        run.state = "pending"
+        self.pending[group] = run
+
+    def _cancel(self, run: QueuedRun) -> None:
+        run.state = "cancelled"
+        self.cancelled.append(run)
+
+    def drain(self) -> list[QueuedRun]:
+        """Run everything in progress, then what was pending, in order, until all are done."""
+        done: list[QueuedRun] = []
+        while self.running:
+            group, run = next(iter(self.running.items()))
+            if run.state == "in_progress":
+                run.result = run.start()
+                run.state = "completed"
+                done.append(run)
+            del self.running[group]
+            follower = self.pending.pop(group, None)
+            if follower is not None:
+                follower.state = "in_progress"
+                self.running[group] = follower
+        return done
