@@ -36,6 +36,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from reconciler.apply.secrets import SecretResolver, resolve_plan
+from reconciler.core import interrupt
 from reconciler.core.errors import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, SymsyncError
 from reconciler.core.redact import redact_known
 from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES, check_deletes
@@ -181,7 +182,9 @@ class Applier:
             return self._refuse_all(plan, limits)
         # Every value of every project first: a missing one raises, and nothing is written.
         self._secrets = resolve_plan(plan, SecretResolver(self.env))
-        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.parallelism, initializer=interrupt.signals_to_main_thread
+        ) as pool:
             results = list(pool.map(self._apply_project, plan.projects))
         stopped_by = signal() if signal is not None and self._stopping() else None
         return ApplyResult(projects=tuple(results), signal=stopped_by)

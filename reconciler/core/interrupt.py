@@ -243,6 +243,16 @@ def handled(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
+def signals_to_main_thread() -> None:
+    """Block SIGINT and SIGTERM in the calling thread (a worker), so that the kernel delivers
+    them to the main thread. A signal taken by a worker would only set Python's flag: the main
+    thread, blocked waiting for the workers, would run the handler once they are all done, too
+    late to stop the next write. Every worker thread calls this first (``ThreadPoolExecutor``'s
+    ``initializer``)."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(SIGNALS))
+
+
 def before_message(callback: Callable[[bool], None]) -> Callable[[], None]:
     """:meth:`Interrupts.before_message` of the installed handler (nothing without one); returns
     what removes ``callback``."""

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Final
 
+from reconciler.core import interrupt
+
 # The log kept in the comment: its end, where the results and the reasons are.
 LOG_LIMIT: Final = 20_000
 
@@ -130,6 +132,7 @@ class _PassedOn:
 
 
 def _tee(stream: IO[str], kept: list[str]) -> None:
+    interrupt.signals_to_main_thread()  # the main thread passes them on
     for line in stream:
         kept.append(line)
         sys.stderr.write(line)

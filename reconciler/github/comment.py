@@ -94,7 +94,7 @@ def failure_comment(
     """The plan comment when the push could not be planned: ``what`` failed, with the error
     lines of its log, in place of the plan the comment showed before."""
     lines = [ln for ln in log.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower() or ln.startswith("::error")] or lines
+    errors = [ln for ln in lines if re.match(r"\S+:\d+:\d+: |error", ln)] or lines
     shown = "\n".join(errors[-60:])
     fence = "`" * max(3, 1 + max((len(run) for run in _backtick_runs(shown)), default=0))
     return (

@@ -13,6 +13,7 @@ Without a Sentry token (a fork's pull request) only ``validate`` runs, and nothi
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def plan_pull_request(
     if checked.exit_code != 0:
         text = failure_comment(
             "the files do not validate",
-            checked.stderr,
+            annotations_as_lines(checked.stdout) + checked.stderr,
             commit=request.commit,
             when=now(),
             run_url=run_url,
@@ -107,6 +108,27 @@ def plan_pull_request(
             + planned.stdout
         )
     return PlanOutcome(planned.exit_code, text)
+
+
+ANNOTATION = re.compile(r"^::(error|warning|notice) file=([^,]*),line=(\d+),col=(\d+)::(.*)$")
+
+
+def _unescape(text: str) -> str:
+    for escaped, plain in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(escaped, plain)
+    return text
+
+
+def annotations_as_lines(stdout: str) -> str:
+    """``validate --format github``'s annotations as ``PATH:LINE:COLUMN: message`` lines."""
+    lines = []
+    for line in stdout.splitlines():
+        match = ANNOTATION.match(line)
+        if match:
+            level, path, row, col, message = match.groups()
+            prefix = "" if level == "error" else f"{level}: "
+            lines.append(f"{_unescape(path)}:{row}:{col}: {prefix}{_unescape(message)}")
+    return "".join(line + "\n" for line in lines)
 
 
 def _read_plan(path: Path) -> object | None:

@@ -33,6 +33,7 @@ import yaml as pyyaml
 from reconciler.apply.secrets import SECRETS_VARIABLE
 from reconciler.config.diagnostic import display_path
 from reconciler.config.selection import ProjectPattern, selects
+from reconciler.core import interrupt
 from reconciler.core.errors import SymsyncError
 from reconciler.core.redact import find_known
 from reconciler.importer.convert import (
@@ -516,7 +517,9 @@ def _read_projects(
     out: dict[str, RemoteProject | FailedProject] = {}
     if not slugs:
         return out
-    pool = ThreadPoolExecutor(max_workers=min(READ_PARALLELISM, len(slugs)))
+    pool = ThreadPoolExecutor(
+        max_workers=min(READ_PARALLELISM, len(slugs)), initializer=interrupt.signals_to_main_thread
+    )
     try:
         futures: dict[Future[RemoteProject], str] = {
             pool.submit(_read_one, client, org, slug, builtin): slug for slug in slugs

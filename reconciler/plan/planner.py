@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.config.diagnostic import display_path
 from reconciler.config.selection import ProjectPattern
+from reconciler.core import interrupt
 from reconciler.core.errors import ConfigError, SymsyncError
 from reconciler.plan.delete_limits import DEFAULT_MAX_DELETES
 from reconciler.sentry.errors import AccountWideError
@@ -466,7 +467,9 @@ class _Pipeline:
         self.client = client
         self.rotations = rotations
         self.on_project = on_project
-        self.pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, parallelism), initializer=interrupt.signals_to_main_thread
+        )
         self.pendings: dict[str, _Pending] = {}  # every project whose read has started
         self.ahead: Iterator[str] = iter(())
         self.org_keys = _OrgKeys()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.config.selection import ProjectPattern, selects
+from reconciler.core import interrupt
 from reconciler.core.errors import SymsyncError
 from reconciler.sentry import spec
 from reconciler.sentry.errors import stops_the_run
@@ -114,7 +115,10 @@ def find_unfiled(
 
     found: list[str] = [key for key in errors]
     if candidates:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(candidates)))) as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(parallelism, len(candidates))),
+            initializer=interrupt.signals_to_main_thread,
+        ) as pool:
             for key, has_sources, error in pool.map(read, candidates):
                 if error is not None:
                     errors[key] = error

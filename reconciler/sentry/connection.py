@@ -37,6 +37,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from reconciler import __version__
+from reconciler.core import interrupt
 
 USER_AGENT: Final = f"symsync/{__version__}"
 # The largest answer read (a list of sources is a few KiB; a page of projects tens of KiB).
@@ -196,6 +197,7 @@ class Watchdog:
             self._guards.discard(guard)
 
     def _run(self) -> None:
+        interrupt.signals_to_main_thread()
         with self._cond:
             while not self._closed:
                 now = self.now()

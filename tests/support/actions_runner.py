@@ -271,8 +271,9 @@ class Pipeline:
             "symsync-drift.yml", "schedule", event, self.repo.head(), f"refs/heads/{DEFAULT_BRANCH}"
         )
 
-    def drain(self) -> list[JobResult]:
-        done = self.groups.drain()
+    def drain(self, only: str = "") -> list[JobResult]:
+        """Run what is queued (``only``: the concurrency groups starting with it)."""
+        done = self.groups.drain(only)
         return [run.result for run in done]
 
     def run(self) -> JobResult:

@@ -358,18 +358,20 @@ class ConcurrencyGroups:
         run.state = "cancelled"
         self.cancelled.append(run)
 
-    def drain(self) -> list[QueuedRun]:
-        """Run everything in progress, then what was pending, in order, until all are done."""
+    def drain(self, only: str = "") -> list[QueuedRun]:
+        """Run everything in progress, then what was pending, in order, until all are done;
+        with ``only``, just the groups whose name starts with it (the others wait)."""
         done: list[QueuedRun] = []
-        while self.running:
-            group, run = next(iter(self.running.items()))
-            if run.state == "in_progress":
-                run.result = run.start()
-                run.state = "completed"
-                done.append(run)
+        while True:
+            ready = [(g, r) for g, r in self.running.items() if g.startswith(only)]
+            if not ready:
+                return done
+            group, run = ready[0]
+            run.result = run.start()
+            run.state = "completed"
+            done.append(run)
             del self.running[group]
             follower = self.pending.pop(group, None)
             if follower is not None:
                 follower.state = "in_progress"
                 self.running[group] = follower
-        return done

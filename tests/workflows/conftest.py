@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,17 @@ PASSWORD_1 = "password-one-sentinel-41f0"
 PASSWORD_2 = "password-two-sentinel-77b3"
 
 
+@contextmanager
 def start_pipeline(
-    tmp_path: Path, remote: dict[str, list[dict]], *, secrets: dict[str, str] | None = None
+    tmp_path: Path,
+    remote: dict[str, list[dict]],
+    *emulator_args: str,
+    secrets: dict[str, str] | None = None,
 ) -> Iterator[Pipeline]:
-    tokens = ["--token", f"{READ_TOKEN}=project:read,org:read", "--token", WRITE_TOKEN]
+    tokens = [
+        "--token", f"{READ_TOKEN}=project:read,org:read", "--token", WRITE_TOKEN,
+        *emulator_args,
+    ]  # fmt: skip
     bundle = json.dumps(secrets if secrets is not None else {"ACME_PW": PASSWORD_1})
     with (
         running_emulator(*tokens, state=state_doc(remote)) as sentry,
@@ -42,4 +50,5 @@ def start_pipeline(
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    yield from start_pipeline(tmp_path, {"acme/ios": [], "acme/android": []})
+    with start_pipeline(tmp_path, {"acme/ios": [], "acme/android": []}) as started:
+        yield started
