@@ -234,7 +234,11 @@ def mask_commands(environ: Mapping[str, str] | None = None) -> list[str]:
     try:
         values = list(parse_bundle(raw).values())
     except SecretsBundleError:
-        values = [m.group(1) for m in _JSON_STRING.finditer(raw)]
+        values = [
+            m.group(1)
+            for m in _JSON_STRING.finditer(raw)
+            if not _NAME_FOLLOWS.match(raw, m.end())  # a name, not a value
+        ]
     masks: list[str] = []
     for value in values:
         parts = [value] if "\n" not in value and "\r" not in value else value.splitlines()

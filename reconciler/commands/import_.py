@@ -117,7 +117,7 @@ def command(
     template = SecretNameTemplate.parse(secret_name)  # a bad template fails before any request
     selected_organizations(org, projects, config_dir)  # and so does a bad selection
     # Projects the settings file excludes are never imported, as --exclude ones are not.
-    excludes = require_run_settings(config_dir).with_command_line(excludes).exclude
+    excludes = (*require_run_settings(config_dir).exclude, *excludes)
     progress = RunProgress("import", verbose=verbose)
     # The live display (a terminal, enough projects) is taken down when the reads end, however
     # they end (an error, a signal), and before any result is printed below it.

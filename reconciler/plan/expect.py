@@ -242,6 +242,15 @@ def _reviewed_index(reviewed: Sequence[Plan]) -> dict[ChangeAt, list[Change]]:
     return index
 
 
+def _rotation_target(change: Change, name: str) -> tuple[Any, str] | None:
+    """What a rotation of field ``name`` sends: the variable, and the version or variable it
+    rotates to (``version 1 -> 3`` and ``version 2 -> 3`` both send version 3)."""
+    field = change.fields.get(name)
+    if field is None or not field.rotate:
+        return None
+    return (change.source or {}).get(name), field.rotate.rpartition("->")[2].strip()
+
+
 def _unreviewed_parts(change: Change, candidates: Sequence[Change]) -> list[str]:
     """What of ``change`` no candidate (a reviewed change of the same source and action)
     makes: its fields with their before and after, the rotations (same field, variable and
@@ -251,13 +260,8 @@ def _unreviewed_parts(change: Change, candidates: Sequence[Change]) -> list[str]
     missing: list[str] = []
     for name, field in sorted(change.fields.items()):
         if field.rotate:
-            ref = (change.source or {}).get(name)
-            if not any(
-                c.fields.get(name) is not None
-                and c.fields[name].rotate
-                and (c.source or {}).get(name) == ref
-                for c in candidates
-            ):
+            target = _rotation_target(change, name)
+            if not any(_rotation_target(c, name) == target for c in candidates):
                 missing.append(f"field `{name}`: rotation {field.rotate} was not reviewed")
             continue
         if not any(
