@@ -44,7 +44,7 @@ def test_excluded_projects_are_never_read_planned_or_reported(tmp_path: Path) ->
         assert _touched(sentry.requests()) == {"acme/ios", "acme/web"}
 
         (tmp_path / "configs" / "symsync.yaml").write_text("exclude: [acme/legacy]\n")
-        imported = symsync("import", "--org", "acme", env=env, cwd=tmp_path)
+        imported = symsync("import", "--org", "acme", "--force", env=env, cwd=tmp_path)
         assert imported.returncode == 0, imported.stderr
         assert (tmp_path / "configs" / "acme" / "web.yaml").exists()
         assert not (tmp_path / "configs" / "acme" / "legacy.yaml").exists()
