@@ -64,8 +64,9 @@ def summary(result: LoadResult) -> str:
     "stdout; json: a list of diagnostics on stdout.",
 )
 def command(config_dir: Path, fmt: str) -> int:
-    """Check every project file, and the settings file symsync.yaml, offline (no token, no
-    secrets needed)."""
+    """Check every project file offline (no token, no secrets needed).
+
+    The settings file, symsync.yaml at the root of the tree, is checked too."""
     # What is loaded stays alive to the end of the run: out of the collector's sight (see
     # loader.collector_paused). Positions are not kept: diagnostics are worded file by file.
     with collector_paused(freeze=True):
