@@ -89,7 +89,7 @@ def test_timeout_s_int_gives_the_result_table_and_exit_130(tmp_path: Path) -> No
     with HostileSentry(rules) as server:
         env = clean_env(SENTRY_URL=server.url, SENTRY_AUTH_TOKEN=EMULATOR_TOKEN)
         process = subprocess.Popen(
-            ["timeout", "--preserve-status", "-s", "INT", "8",
+            ["timeout", "--preserve-status", "-s", "INT", "6",
              sys.executable, "-m", "reconciler", "apply", "--yes", "--timeout", "60"],
             cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
