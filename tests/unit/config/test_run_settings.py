@@ -99,7 +99,7 @@ def test_schema_covers_the_settings_file(capsys) -> None:
     schema = settings_json_schema()
     assert set(schema["properties"]) == {"max_deletes", "exclude"}
     assert schema["additionalProperties"] is False
-    code, output = run(["schema", "--file", "settings"], capsys)
+    code, output = run(["schema", "--settings"], capsys)
     assert code == 0 and '"max_deletes"' in output
 
 
