@@ -347,11 +347,11 @@ def test_a_cancel_mid_apply_finishes_the_writes_in_flight_and_reports(tmp_path: 
         pipeline.merge(pull)
         result = pipeline.run()
         step = result.step("symsync apply --reviewed")
-        assert step.exit_code == 130, step.stderr
+        assert step.exit_code == 130, f"exit {step.exit_code}: {step.stderr}"
         assert "Traceback" not in step.stderr
         assert "not started" in step.stderr or "skipped" in step.stderr  # the result table
         created = set(remote(pipeline))
-        assert 1 <= len(created) < 8, step.stderr
+        assert 1 <= len(created) < 8, f"{sorted(created)}: {step.stderr}"
         told = comment(pipeline, pull.number, "apply")
         assert "interrupted (SIGINT)" in told and "what was written and what was not" in told
 
