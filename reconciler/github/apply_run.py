@@ -1,10 +1,13 @@
 """``symsync github apply``: run apply and report the outcome on the pull requests.
 
 apply runs as a child process of the same symsync, with the environment of this step less
-``GITHUB_TOKEN`` (apply has no use for it). A SIGINT or SIGTERM this process gets is passed on
-to the child, which finishes its writes in flight, prints its result table and exits 130 or
-143; a signal sent to the whole process group reaches the child twice, which it takes as one
-interrupt. The outcome is then posted as usual, within the few seconds a CI runner leaves.
+``GITHUB_TOKEN`` (apply has no use for it). The child has a process group of its own, so it
+hears a signal only from this process: a SIGINT or SIGTERM this process gets (sent to it alone,
+or to its whole process group, as a CI runner's cancel and ``timeout`` do) is passed on once,
+and the child finishes its writes in flight, prints its result table and exits 130 or 143.
+Were it in this process's group, a group signal would reach it twice, the second time as late
+as this process is slow to pass it on, and a late second signal means "exit at once". The
+outcome is then posted as usual, within the few seconds a CI runner leaves.
 
 Its stderr (progress, the result table, a refusal
 naming what differs) is shown live and kept; its stdout (the markdown plan) is kept. The
@@ -96,6 +99,7 @@ def run_apply(args: Sequence[str]) -> ApplyRun:
         text=True,
         encoding="utf-8",
         errors="replace",
+        process_group=0,  # signals reach it through _PassedOn only, once each
     )
     assert process.stdout is not None and process.stderr is not None
     err_lines: list[str] = []
