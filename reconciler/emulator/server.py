@@ -488,15 +488,11 @@ class Emulator:
             return _list_projects(org, params, f"http://{host}{path}")
         assert match is not None
         with self.state.lock:
-            org_ref, project_ref = unquote(match.group(1)), unquote(match.group(2))
-            project = self.state.find_project(org_ref, project_ref)
+            project = self._project(match, path, query, credential)
             if project is None:
-                moved = self.state.find_moved_project(org_ref, project_ref)
-                if moved is None or not credential.may_use(moved.organization.slug):
-                    return detail(404, DOES_NOT_EXIST)
-                return _project_moved(path, query, org_ref, project_ref, moved.slug)
-            if not credential.may_use(project.organization.slug):
                 return _forbidden(scopes_needed.get(method, frozenset()))
+            if isinstance(project, Reply):
+                return project
             ids = params.get("id")
             query_id = ids[-1] if ids else None  # Django's QueryDict.get: the last value
 
@@ -504,6 +500,23 @@ class Emulator:
                 return parse_json_body(body, headers.get("content-type"))
 
             return self._sources(method, query_id, read_body, project)
+
+    def _project(
+        self, match: re.Match[str], path: str, query: str, credential: Credential
+    ) -> Project | Reply | None:
+        """The project a path names (``match``: its organization and project), with the state
+        lock held: a 404, or the redirect of a renamed project, as Sentry answers them; None when
+        the token may not use the project's organization (the caller answers 403)."""
+        org_ref, project_ref = unquote(match.group(1)), unquote(match.group(2))
+        project = self.state.find_project(org_ref, project_ref)
+        if project is None:
+            moved = self.state.find_moved_project(org_ref, project_ref)
+            if moved is None or not credential.may_use(moved.organization.slug):
+                return detail(404, DOES_NOT_EXIST)
+            return _project_moved(path, query, org_ref, project_ref, moved.slug)
+        if not credential.may_use(project.organization.slug):
+            return None
+        return project
 
     def _sources(
         self, method: str, query_id: str | None, read_body: Callable[[], Any], project: Project
@@ -562,15 +575,11 @@ class Emulator:
             return project_details.organization_builtins()
         assert details is not None
         with self.state.lock:
-            org_ref, project_ref = unquote(details.group(1)), unquote(details.group(2))
-            project = self.state.find_project(org_ref, project_ref)
+            project = self._project(details, path, query, credential)
             if project is None:
-                moved = self.state.find_moved_project(org_ref, project_ref)
-                if moved is None or not credential.may_use(moved.organization.slug):
-                    return detail(404, DOES_NOT_EXIST)
-                return _project_moved(path, query, org_ref, project_ref, moved.slug)
-            if not credential.may_use(project.organization.slug):
                 return _forbidden(scope_map.get(method, frozenset()))
+            if isinstance(project, Reply):
+                return project
             return self._details(method, headers, body, project, credential.scopes)
 
     def _details(

@@ -58,24 +58,23 @@ def reviewed_command(
 ) -> list[str]:
     """``symsync apply --reviewed PLANFILE... --base REV --yes --format markdown``; with no
     reviewed plan, ``apply --base REV`` alone (a manual run: the fresh plan as it is)."""
-    args = [sys.executable, "-m", "reconciler", "apply"]
-    for path in reviewed:
-        args += ["--reviewed", path]
-    if base:
-        args += ["--base", base]
-    args += ["--yes", "--format", "markdown"]
-    if config_dir:
-        args += ["--config-dir", config_dir]
-    if url:
-        args += ["--url", url]
-    return args
+    checks = [arg for path in reviewed for arg in ("--reviewed", path)]
+    return _apply_args(checks, base=base, config_dir=config_dir, url=url)
 
 
 def apply_command(
     planfile: str, *, base: str | None, config_dir: str | None, url: str | None
 ) -> list[str]:
     """``symsync apply --expect PLANFILE --base REV --yes --format markdown``, as a child."""
-    args = [sys.executable, "-m", "reconciler", "apply", "--expect", planfile]
+    return _apply_args(["--expect", planfile], base=base, config_dir=config_dir, url=url)
+
+
+def _apply_args(
+    checks: Sequence[str], *, base: str | None, config_dir: str | None, url: str | None
+) -> list[str]:
+    """The child apply's command line: ``checks`` (what the fresh plan is held to), then the
+    options both kinds of run share."""
+    args = [sys.executable, "-m", "reconciler", "apply", *checks]
     if base:
         args += ["--base", base]
     args += ["--yes", "--format", "markdown"]

@@ -73,6 +73,18 @@ class SentryAPIError(SymsyncError):
         self.attempts = attempts
         self.uncertain = uncertain
 
+    def details(self) -> dict[str, Any]:
+        """The keyword arguments that make another error about the same request."""
+        return {
+            "status": self.status,
+            "method": self.method,
+            "path": self.path,
+            "body": self.body,
+            "attempts": self.attempts,
+            "uncertain": self.uncertain,
+            "unreachable": self.unreachable,
+        }
+
 
 class AccountWideError(SentryAPIError):
     """A failure that is not about one project: every other request would fail the same way,
@@ -80,16 +92,7 @@ class AccountWideError(SentryAPIError):
 
     def again(self) -> AccountWideError:
         """The same error, as a new exception (for another thread to raise)."""
-        return AccountWideError(
-            str(self),
-            status=self.status,
-            method=self.method,
-            path=self.path,
-            body=self.body,
-            attempts=self.attempts,
-            uncertain=self.uncertain,
-            unreachable=self.unreachable,
-        )
+        return AccountWideError(str(self), **self.details())
 
 
 class OrganizationError(SentryAPIError):
@@ -105,32 +108,12 @@ class OrganizationError(SentryAPIError):
 
     def again(self) -> OrganizationError:
         """The same error, as a new exception (for another thread to raise)."""
-        return OrganizationError(
-            str(self),
-            organization=self.organization,
-            status=self.status,
-            method=self.method,
-            path=self.path,
-            body=self.body,
-            attempts=self.attempts,
-            uncertain=self.uncertain,
-            unreachable=self.unreachable,
-        )
+        return OrganizationError(str(self), organization=self.organization, **self.details())
 
     @classmethod
     def about(cls, org: str, error: SentryAPIError, why: str = "") -> OrganizationError:
         """``error``, as the error of organization ``org`` (``why`` goes before it)."""
-        return cls(
-            f"organization `{org}`: {why}{error}",
-            organization=org,
-            status=error.status,
-            method=error.method,
-            path=error.path,
-            body=error.body,
-            attempts=error.attempts,
-            uncertain=error.uncertain,
-            unreachable=error.unreachable,
-        )
+        return cls(f"organization `{org}`: {why}{error}", organization=org, **error.details())
 
 
 def organization_failed(exc: BaseException) -> str | None:
