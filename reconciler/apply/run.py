@@ -228,9 +228,11 @@ def bind_to_files(
         check_same_sentry(plan, probe.base_url, planfile)
     finally:
         probe.close()
-    tree = DesiredTree(config_dir, (), echo=lambda _line: None).keys()
-    keys = [p.key for p in plan.projects if p.key in set(tree)]
-    missing = [p.key for p in plan.projects if p.key not in set(tree)]
+    tree = set(DesiredTree(config_dir, (), echo=lambda _line: None).keys())
+    # Only the projects the saved plan changes are planned again: one it leaves alone is left
+    # alone whatever its file says, and reading it would cost a request for nothing.
+    keys = [p.key for p in plan.projects if p.has_changes and p.key in tree]
+    missing = [p.key for p in plan.projects if p.key not in tree]
     if keys:
         fresh, client = plan_tree(config_dir, keys, options.settings, progress=progress, echo=echo)
     else:

@@ -114,7 +114,9 @@ def test_a_plan_made_from_other_files_is_refused_and_an_honest_one_applied(tmp_p
         unchanged = sources_in(emu.state(), "acme/ios")
         honest = tmp_path / "honest.json"
         made = symsync("plan", "--config-dir", str(ours), "--out", str(honest), env=env)
+        before = len(emu.requests())
         applied = symsync("apply", str(honest), "--config-dir", str(ours), "--yes", env=env)
+        read = [r["path"] for r in emu.requests()[before:] if r["method"] == "GET"]
         after = sources_in(emu.state(), "acme/ios")
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert "acme/ios: create `b`: in the plan, but the files do not give it" in refused.stderr
@@ -122,3 +124,7 @@ def test_a_plan_made_from_other_files_is_refused_and_an_honest_one_applied(tmp_p
     assert writes == [] and unchanged == REMOTE["acme/ios"]
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert after[0]["url"] == "https://new.example/"
+    # The project the plan leaves alone is not read; the changed one is read to check the plan
+    # against its file, then once more before its write.
+    assert not any("/acme/web/" in path for path in read), read
+    assert sum("/acme/ios/symbol-sources/" in path for path in read) == 2, read
