@@ -239,13 +239,13 @@ class Transport:
         self._jitter = jitter
         self._token = Secret(token)
         self._connection = Connection(base_url, self._token, pool_size, timeout)
-        self._pacer = Pacer(clock=clock, monotonic=monotonic, sleep=sleep, max_wait=max_wait)
-        # Sentry keys a rate-limit window by the token's owner: each token is paced on its own,
-        # so organizations with their own tokens never wait for each other's windows.
-        self._pacers: dict[str, Pacer] = {token: self._pacer}
         self.route = Route(base_url, self._token)
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        # Sentry keys a rate-limit window by the token's owner: each token is paced on its own,
+        # so organizations with their own tokens never wait for each other's windows.
+        self._pacers: dict[str, Pacer] = {}
+        self._pacer = self.pacer_for(self._token)
         self._breaker: Breaker | None = None
         self._last_answer: float | None = None
         self._sequence = itertools.count(1)
