@@ -511,25 +511,26 @@ class _Pipeline:
 
     def _fetch(self, pending: _Pending) -> None:
         org, _, name = pending.key.partition("/")
-        try:
-            remote = _read(self.client, org, name)
-        except BaseException as exc:  # an AccountWideError: it ends the run
-            with contextlib.suppress(InvalidStateError):
-                pending.plan.set_exception(exc)
-            raise
-        if pending.arrive(remote=remote):
-            self._plan(pending)
+        self._deliver(pending, lambda: pending.arrive(remote=_read(self.client, org, name)))
 
     def _fetch_builtins(self, pending: _Pending, config: ProjectConfig) -> None:
+        org, name = config.organization, config.project
+        self._deliver(
+            pending,
+            lambda: pending.arrive(builtins=_read_builtins(self.client, org, name, self.org_keys)),
+        )
+
+    def _deliver(self, pending: _Pending, read_and_arrive: Callable[[], bool]) -> None:
+        """Reads one of a project's answers into ``pending``; the project is planned by
+        whichever thread brings the last of its parts. A read that ends the run (an
+        ``AccountWideError``) is the project's outcome too, and is raised."""
         try:
-            builtins = _read_builtins(
-                self.client, config.organization, config.project, self.org_keys
-            )
-        except BaseException as exc:  # an AccountWideError: it ends the run
+            complete = read_and_arrive()
+        except BaseException as exc:
             with contextlib.suppress(InvalidStateError):
                 pending.plan.set_exception(exc)
             raise
-        if pending.arrive(builtins=builtins):
+        if complete:
             self._plan(pending)
 
     def _plan(self, pending: _Pending) -> None:
