@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -449,32 +449,37 @@ _INDICATORS: Final = frozenset("-?:,[]{}#&*!|>'\"%@`")
 def _quote_ambiguous(value: Any) -> Any:
     """``value`` with every string that a YAML 1.1 reader would not read back as that same
     string, as a plain scalar, forced into quotes (in place for mappings and sequences)."""
-    if isinstance(value, dict):
-        for key in value:
-            value[key] = _quote_ambiguous(value[key])
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            value[index] = _quote_ambiguous(item)
-    elif isinstance(value, str) and not isinstance(value, ScalarString):
-        if any(c in _UNICODE_BREAKS or _invisible(c) for c in value):
-            # ruamel.yaml writes line breaks raw in single quotes, where a reader folds them;
-            # double quotes escape them (\N, \L, \P). Invisible characters are escaped in
-            # double quotes too (``_emit``), so that a reviewer sees them.
-            return DoubleQuotedScalarString(value)
-        tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-        if tag != _STR_TAG or value[:1] in _INDICATORS:
-            return SingleQuotedScalarString(value)
+    return _each_string(value, _quoted_if_ambiguous)
+
+
+def _quoted_if_ambiguous(value: str) -> Any:
+    if isinstance(value, ScalarString):
+        return value
+    if any(c in _UNICODE_BREAKS or _invisible(c) for c in value):
+        # ruamel.yaml writes line breaks raw in single quotes, where a reader folds them;
+        # double quotes escape them (\N, \L, \P). Invisible characters are escaped in
+        # double quotes too (``_emit``), so that a reviewer sees them.
+        return DoubleQuotedScalarString(value)
+    tag = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    if tag != _STR_TAG or value[:1] in _INDICATORS:
+        return SingleQuotedScalarString(value)
     return value
 
 
 def _quote_all(value: Any) -> Any:
     """``value`` with every string double-quoted (in place for mappings and sequences)."""
+    return _each_string(value, lambda text: DoubleQuotedScalarString(str(text)))
+
+
+def _each_string(value: Any, quote: Callable[[str], Any]) -> Any:
+    """``value`` with ``quote`` applied to every string in it (in place for mappings and
+    sequences)."""
     if isinstance(value, dict):
         for key in value:
-            value[key] = _quote_all(value[key])
+            value[key] = _each_string(value[key], quote)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            value[index] = _quote_all(item)
+            value[index] = _each_string(item, quote)
     elif isinstance(value, str):
-        return DoubleQuotedScalarString(str(value))
+        return quote(value)
     return value
